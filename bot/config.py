@@ -1,0 +1,317 @@
+"""Settings from the environment and `.env`, validated once at start.
+
+Every setting is declared once in SETTINGS (name, default, help, whether it is secret); `.env.example`, the
+README's configuration table and `digest config` are all derived from that table, and a test keeps them in step.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import time
+from pathlib import Path
+from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+_T = TypeVar("_T")
+
+DEFAULT_FEED = "https://www.alignmentforum.org/feed.xml"
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class ConfigError(ValueError):
+    """One or more settings are invalid; the message names every offending variable."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    default: str
+    help: str
+    secret: bool = False
+    group: str = "Core"
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("DIGEST_DB", "digest.db", "Path of the SQLite database file."),
+    Setting(
+        "DIGEST_FEEDS",
+        DEFAULT_FEED,
+        "Feeds to read: comma-separated URLs or file paths, or the path of an OPML file.",
+    ),
+    Setting("DIGEST_TIME", "08:00", "Daily digest time, HH:MM (24h) in DIGEST_TIMEZONE."),
+    Setting("DIGEST_TIMEZONE", "UTC", "IANA time zone of DIGEST_TIME, e.g. Europe/Berlin."),
+    Setting("DIGEST_DAYS", "mon,tue,wed,thu,fri,sat,sun", "Days on which the digest is posted."),
+    Setting("DIGEST_FETCH_INTERVAL", "30", "Minutes between feed refreshes in `digest serve`."),
+    Setting("DIGEST_EMPTY_DAY", "message", "What to post on a day with no new posts: `skip` or `message`."),
+    Setting("DIGEST_ADMIN_CHANNEL", "", "Optional channel that is told when a feed has failed for a day."),
+    Setting("DIGEST_LOG_LEVEL", "INFO", "Log level: DEBUG, INFO, WARNING or ERROR."),
+    Setting("OPENAI_API_KEY", "", "Key of an OpenAI-compatible server; empty runs offline.", True, "Model"),
+    Setting(
+        "OPENAI_BASE_URL",
+        "",
+        "Base URL of an OpenAI-compatible server (Ollama, vLLM, llama.cpp); empty means OpenAI.",
+        group="Model",
+    ),
+    Setting("DIGEST_MODEL", "gpt-4o-mini", "Model name used for summaries, themes and answers.", group="Model"),
+    Setting(
+        "DIGEST_DAILY_TOKEN_BUDGET",
+        "200000",
+        "Model tokens per day; past it the offline path is used.",
+        group="Model",
+    ),
+    Setting("DIGEST_QUESTIONS_PER_HOUR", "20", "Questions one user may ask per hour.", group="Model"),
+    Setting("SLACK_BOT_TOKEN", "", "Slack bot token (xoxb-...).", True, "Slack"),
+    Setting("SLACK_APP_TOKEN", "", "Slack app-level token (xapp-...); set it for Socket Mode.", True, "Slack"),
+    Setting("SLACK_SIGNING_SECRET", "", "Slack signing secret, for HTTP mode.", True, "Slack"),
+    Setting("SLACK_CHANNEL", "", "Slack channel ID (C...) that receives the daily digest.", group="Slack"),
+    Setting("SLACK_HTTP_PORT", "3000", "Port of the HTTP-mode endpoint /slack/events.", group="Slack"),
+    Setting("SLACK_API_URL", "https://slack.com/api/", "Slack Web API base URL.", group="Slack"),
+    Setting(
+        "SLACK_ANSWER_MODE",
+        "question",
+        "Which thread replies get an answer: `mention` (only @bot) or `question` (also plain questions).",
+        group="Slack",
+    ),
+    Setting("DISCORD_TOKEN", "", "Discord bot token.", True, "Discord"),
+    Setting("DISCORD_CHANNEL_ID", "", "Discord channel ID that receives the daily digest.", group="Discord"),
+    Setting("DISCORD_GUILD_ID", "", "Guild to sync commands to instantly; empty syncs globally.", group="Discord"),
+    Setting(
+        "DISCORD_MESSAGE_CONTENT",
+        "false",
+        "true when the privileged Message Content intent is enabled for the bot.",
+        group="Discord",
+    ),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The effective, validated configuration."""
+
+    db_path: Path
+    feeds: tuple[str, ...]
+    digest_time: time
+    timezone: ZoneInfo
+    digest_days: frozenset[int]  # 0 = Monday
+    fetch_interval_minutes: int
+    empty_day: str
+    admin_channel: str
+    log_level: str
+    openai_api_key: str
+    openai_base_url: str
+    model: str
+    daily_token_budget: int
+    questions_per_hour: int
+    slack_bot_token: str
+    slack_app_token: str
+    slack_signing_secret: str
+    slack_channel: str
+    slack_http_port: int
+    slack_api_url: str
+    slack_answer_mode: str
+    discord_token: str
+    discord_channel_id: str
+    discord_guild_id: str
+    discord_message_content: bool
+
+    @property
+    def model_enabled(self) -> bool:
+        return bool(self.openai_api_key or self.openai_base_url)
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_bot_token)
+
+    @property
+    def discord_enabled(self) -> bool:
+        return bool(self.discord_token)
+
+
+def read_environment(env_file: Path | None = Path(".env")) -> dict[str, str]:
+    """The process environment over the values of `.env` (the environment wins, as with python-dotenv)."""
+    values: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        from dotenv import dotenv_values
+
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update({k: v for k, v in os.environ.items() if k in _BY_NAME})
+    return values
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: str) -> Settings:
+    """Validate every setting; raise ConfigError naming each bad variable."""
+    source = dict(read_environment() if env is None else env)
+    source.update(overrides)
+    problems: list[str] = []
+
+    def raw(name: str) -> str:
+        return source.get(name, _BY_NAME[name].default).strip()
+
+    def parsed(name: str, parse: Callable[[str], _T], fallback: _T) -> _T:
+        try:
+            return parse(raw(name))
+        except ValueError as exc:
+            problems.append(f"{name}: {exc}")
+            return fallback
+
+    settings = Settings(
+        db_path=Path(raw("DIGEST_DB") or "digest.db").expanduser(),
+        feeds=parsed("DIGEST_FEEDS", parse_feed_list, (DEFAULT_FEED,)),
+        digest_time=parsed("DIGEST_TIME", parse_clock, time(8, 0)),
+        timezone=parsed("DIGEST_TIMEZONE", parse_timezone, ZoneInfo("UTC")),
+        digest_days=parsed("DIGEST_DAYS", parse_days, frozenset(range(7))),
+        fetch_interval_minutes=parsed("DIGEST_FETCH_INTERVAL", _positive_int, 30),
+        empty_day=parsed("DIGEST_EMPTY_DAY", _choice("skip", "message"), "message"),
+        admin_channel=raw("DIGEST_ADMIN_CHANNEL"),
+        log_level=parsed("DIGEST_LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR", upper=True), "INFO"),
+        openai_api_key=raw("OPENAI_API_KEY"),
+        openai_base_url=parsed("OPENAI_BASE_URL", _optional_http_url, ""),
+        model=raw("DIGEST_MODEL") or "gpt-4o-mini",
+        daily_token_budget=parsed("DIGEST_DAILY_TOKEN_BUDGET", _non_negative_int, 200_000),
+        questions_per_hour=parsed("DIGEST_QUESTIONS_PER_HOUR", _non_negative_int, 20),
+        slack_bot_token=parsed("SLACK_BOT_TOKEN", _token_prefix("xoxb-"), ""),
+        slack_app_token=parsed("SLACK_APP_TOKEN", _token_prefix("xapp-"), ""),
+        slack_signing_secret=raw("SLACK_SIGNING_SECRET"),
+        slack_channel=raw("SLACK_CHANNEL"),
+        slack_http_port=parsed("SLACK_HTTP_PORT", _port, 3000),
+        slack_api_url=parsed("SLACK_API_URL", _optional_http_url, "https://slack.com/api/"),
+        slack_answer_mode=parsed("SLACK_ANSWER_MODE", _choice("mention", "question"), "question"),
+        discord_token=raw("DISCORD_TOKEN"),
+        discord_channel_id=parsed("DISCORD_CHANNEL_ID", _optional_snowflake, ""),
+        discord_guild_id=parsed("DISCORD_GUILD_ID", _optional_snowflake, ""),
+        discord_message_content=parsed("DISCORD_MESSAGE_CONTENT", parse_bool, False),
+    )
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def masked(name: str, value: str) -> str:
+    """The value as `digest config` shows it: secrets keep only a hint of their shape."""
+    if not _BY_NAME[name].secret or not value:
+        return value
+    prefix = value[:5] if value.startswith(("xoxb-", "xapp-")) else ""
+    return f"{prefix}****"
+
+
+# --- parsers: each raises ValueError with a message that reads well after "NAME: " ---------------------------
+
+
+def parse_clock(value: str) -> time:
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", value)
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        raise ValueError(f"{value!r} is not a time of day; use HH:MM, e.g. 08:00")
+    return time(int(match[1]), int(match[2]))
+
+
+def parse_timezone(value: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not an IANA time zone, e.g. UTC or Europe/Berlin") from None
+
+
+def parse_days(value: str) -> frozenset[int]:
+    if value.strip() in ("", "*", "daily"):
+        return frozenset(range(7))
+    days: set[int] = set()
+    for part in value.lower().replace(" ", "").split(","):
+        if part[:3] not in WEEKDAYS:
+            raise ValueError(f"{part!r} is not a weekday; use mon,tue,wed,thu,fri,sat,sun")
+        days.add(WEEKDAYS.index(part[:3]))
+    return frozenset(days)
+
+
+def parse_feed_list(value: str) -> tuple[str, ...]:
+    """Comma-separated URLs/paths, or one OPML file whose outlines carry xmlUrl attributes."""
+    if not value:
+        raise ValueError("no feed given")
+    if value.lower().endswith(".opml"):
+        return _read_opml(Path(value))
+    feeds = tuple(part.strip() for part in value.split(",") if part.strip())
+    for feed in feeds:
+        if "://" in feed and not feed.startswith(("http://", "https://")):
+            raise ValueError(f"{feed!r} is neither an http(s) URL nor a file path")
+    return feeds
+
+
+def _read_opml(path: Path) -> tuple[str, ...]:
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError) as exc:
+        raise ValueError(f"cannot read the OPML file {path}: {exc}") from None
+    feeds = tuple(o.attrib["xmlUrl"] for o in root.iter("outline") if o.attrib.get("xmlUrl"))
+    if not feeds:
+        raise ValueError(f"the OPML file {path} lists no feed (no outline with xmlUrl)")
+    return feeds
+
+
+def parse_bool(value: str) -> bool:
+    lowered = value.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("", "0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{value!r} is not true or false")
+
+
+def _positive_int(value: str) -> int:
+    number = _non_negative_int(value)
+    if number == 0:
+        raise ValueError("must be at least 1")
+    return number
+
+
+def _non_negative_int(value: str) -> int:
+    if not value.isdigit():
+        raise ValueError(f"{value!r} is not a whole number")
+    return int(value)
+
+
+def _port(value: str) -> int:
+    number = _non_negative_int(value)
+    if number > 65535:
+        raise ValueError(f"{value} is not a TCP port")
+    return number
+
+
+def _choice(*choices: str, upper: bool = False) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        value = value.upper() if upper else value.lower()
+        if value not in choices:
+            raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
+        return value
+
+    return parse
+
+
+def _token_prefix(prefix: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value and not value.startswith(prefix):
+            raise ValueError(f"must start with {prefix!r}; check that the right token was pasted")
+        return value
+
+    return parse
+
+
+def _optional_http_url(value: str) -> str:
+    if value and not value.startswith(("http://", "https://")):
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    return value
+
+
+def _optional_snowflake(value: str) -> str:
+    if value and not value.isdigit():
+        raise ValueError(f"{value!r} is not a Discord ID (digits only)")
+    return value

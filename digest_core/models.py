@@ -1,0 +1,141 @@
+"""Domain objects shared by the core, the adapters and the CLI.
+
+Everything here is plain text and URLs: no Slack mrkdwn, no Discord markdown, no feedparser dicts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """One stored post: the feed's facts plus its full, cleaned text."""
+
+    id: str  # stable identity: forum guid, arXiv id without version, else canonical URL
+    title: str
+    url: str  # canonical https URL
+    authors: tuple[str, ...]
+    published: datetime  # timezone-aware, UTC
+    source: str  # human name of the site, e.g. "AI Alignment Forum"
+    text: str  # clean plain text, paragraphs separated by a blank line
+    first_seen: datetime  # when this bot first stored it (UTC)
+    feed_url: str = ""
+
+    @property
+    def paragraphs(self) -> tuple[str, ...]:
+        return tuple(p for p in self.text.split("\n\n") if p.strip())
+
+    @property
+    def word_count(self) -> int:
+        return len(self.text.split())
+
+
+@dataclass(frozen=True, slots=True)
+class Theme:
+    """A theme that cuts across several posts of one edition."""
+
+    title: str
+    key_idea: str
+    post_ids: tuple[str, ...]
+    implications: str
+    # One line per entry of post_ids saying how that post bears on the theme (may be empty).
+    post_points: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DigestPost:
+    """A post as it appears in an edition: numbered, with its summary."""
+
+    number: int  # 1-based; users refer to it as "#N"
+    id: str
+    title: str
+    authors: tuple[str, ...]
+    published: datetime
+    url: str
+    source: str
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """The digest of one day (an edition)."""
+
+    date: date
+    title: str
+    generated_by: str  # "offline" or "model:<name>"; says which path wrote the text
+    themes: tuple[Theme, ...]
+    connections: tuple[str, ...]  # one point per entry
+    posts: tuple[DigestPost, ...]
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.posts
+
+    def post(self, post_id: str) -> DigestPost | None:
+        return next((p for p in self.posts if p.id == post_id), None)
+
+    def by_number(self, number: int) -> DigestPost | None:
+        return self.posts[number - 1] if 1 <= number <= len(self.posts) else None
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadRef:
+    """An opaque pointer to a platform thread or message that the core stores for later look-ups."""
+
+    platform: str  # "slack" or "discord"
+    channel_id: str
+    thread_id: str  # Slack: the parent message ts; Discord: the thread (= starter message) id
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The answer to a question about one post of an edition.
+
+    When the question is ambiguous, `post` is None, `candidates` lists the posts it could be about and
+    `text` is a short clarifying question.
+    """
+
+    text: str
+    post: DigestPost | None
+    quotes: tuple[str, ...] = ()
+    candidates: tuple[DigestPost, ...] = ()
+    generated_by: str = "offline"
+
+    @property
+    def needs_clarification(self) -> bool:
+        return self.post is None and bool(self.candidates)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedResult:
+    """What one fetch of one feed did."""
+
+    feed_url: str
+    status: str  # "new" | "unchanged" | "failed"
+    new_posts: int = 0
+    seen_posts: int = 0
+    reason: str = ""  # why it failed, or a warning (e.g. malformed XML recovered)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveredPart:
+    """One message of an edition that an adapter has posted to one channel."""
+
+    part_key: str  # stable within an edition: "head", "post:<id>", "post:<id>:2", ...
+    message_id: str
+    thread_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedPage:
+    """Raw bytes of one HTTP response, before parsing (used by ingest)."""
+
+    url: str
+    status: int
+    body: bytes = b""
+    content_type: str = ""
+    etag: str = ""
+    last_modified: str = ""
+    headers: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,77 @@
+"""The seams of the core: what adapters and the bot may call, and what the core calls out to.
+
+Adapters type against `DigestAPI` (implemented by `digest_core.service.DigestService`) so that their tests can
+use a small hand-written fake. Calls are synchronous and may take seconds (building an edition, asking a model):
+adapters run them with `asyncio.to_thread` so that the event loop keeps acknowledging platform requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Protocol
+
+from digest_core.models import Answer, DeliveredPart, Digest, Post, Theme
+
+
+class DigestAPI(Protocol):
+    def latest_edition_date(self, now: datetime | None = None) -> date:
+        """The most recent day whose digest time has passed (the edition "today" refers to)."""
+        ...
+
+    def digest(self, day: date, *, since: date | None = None, rebuild: bool = False) -> Digest:
+        """The edition of `day`: loaded when stored, else built and stored. `since` widens a one-off edition."""
+        ...
+
+    def answer(
+        self,
+        question: str,
+        *,
+        day: date,
+        post_ref: str | None = None,
+        history: Sequence[tuple[str, str]] = (),
+    ) -> Answer:
+        """Answer a question about one post of the edition of `day`.
+
+        `post_ref` is a post id, URL, "#N" or title when the caller knows the post (a button, a reply to a
+        post's message); otherwise the post is resolved from the question. `history` holds earlier
+        (question, answer) pairs of the same thread, oldest first.
+        """
+        ...
+
+    def allow_question(self, user_key: str, now: datetime | None = None) -> bool:
+        """Consume one question of the user's hourly allowance; False when it is used up."""
+        ...
+
+    def delivered_parts(self, platform: str, channel_id: str, day: date) -> dict[str, DeliveredPart]:
+        """What has already been posted of an edition to a channel, by part key."""
+        ...
+
+    def record_part(self, platform: str, channel_id: str, day: date, part: DeliveredPart) -> None:
+        """Remember one posted message, right after posting it, so that a restart never posts it twice."""
+        ...
+
+    def locate(self, platform: str, channel_id: str, message_or_thread_id: str) -> tuple[date, str | None] | None:
+        """Which edition (and which post, when it is a post's message) a platform message or thread is."""
+        ...
+
+
+class Summarizer(Protocol):
+    """Writes the summary of one post. `name` and `prompt_version` key the summary cache."""
+
+    name: str
+    prompt_version: str
+
+    def summarize(self, post: Post) -> str: ...
+
+
+class ThemeFinder(Protocol):
+    """Groups an edition's posts into themes and writes the connections between them."""
+
+    name: str
+
+    def find_themes(
+        self, posts: Sequence[Post], summaries: dict[str, str]
+    ) -> tuple[tuple[Theme, ...], tuple[str, ...]]:
+        """Return (themes, connections); every theme's post_ids are ids of `posts`."""
+        ...
