@@ -88,6 +88,18 @@ SETTINGS: tuple[Setting, ...] = (
         "true when the privileged Message Content intent is enabled for the bot.",
         group="Discord",
     ),
+    Setting(
+        "DISCORD_API_URL",
+        "",
+        "Discord REST base URL, e.g. http://127.0.0.1:8080/api/v10; empty means Discord's own.",
+        group="Discord",
+    ),
+    Setting(
+        "DISCORD_GATEWAY_URL",
+        "",
+        "Discord gateway ws(s):// URL; empty means Discord's own.",
+        group="Discord",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -122,6 +134,8 @@ class Settings:
     discord_channel_id: str
     discord_guild_id: str
     discord_message_content: bool
+    discord_api_url: str = ""
+    discord_gateway_url: str = ""
 
     @property
     def model_enabled(self) -> bool:
@@ -189,10 +203,57 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: str) -> Set
         discord_channel_id=parsed("DISCORD_CHANNEL_ID", _optional_snowflake, ""),
         discord_guild_id=parsed("DISCORD_GUILD_ID", _optional_snowflake, ""),
         discord_message_content=parsed("DISCORD_MESSAGE_CONTENT", parse_bool, False),
+        discord_api_url=parsed("DISCORD_API_URL", _optional_http_url, ""),
+        discord_gateway_url=parsed("DISCORD_GATEWAY_URL", _optional_ws_url, ""),
     )
     if problems:
         raise ConfigError(problems)
     return settings
+
+
+def check_serve(settings: Settings) -> None:
+    """What `digest serve` needs beyond valid values; raise ConfigError naming each missing variable."""
+    problems: list[str] = []
+    if not settings.slack_enabled and not settings.discord_enabled:
+        problems.append(
+            "SLACK_BOT_TOKEN, DISCORD_TOKEN: no adapter configured; set at least one to run `digest serve`"
+        )
+    if settings.slack_enabled:
+        if not settings.slack_channel:
+            problems.append("SLACK_CHANNEL: required with SLACK_BOT_TOKEN; the channel ID (C...) of the digest")
+        if not settings.slack_app_token and not settings.slack_signing_secret:
+            problems.append(
+                "SLACK_APP_TOKEN: required with SLACK_BOT_TOKEN for Socket Mode "
+                "(or set SLACK_SIGNING_SECRET for HTTP mode)"
+            )
+    if settings.discord_enabled and not settings.discord_channel_id:
+        problems.append("DISCORD_CHANNEL_ID: required with DISCORD_TOKEN; the channel ID of the digest")
+    if settings.admin_channel:
+        platform = admin_platform(settings.admin_channel)
+        enabled = settings.discord_enabled if platform == "discord" else settings.slack_enabled
+        if not enabled:
+            problems.append(
+                f"DIGEST_ADMIN_CHANNEL: {settings.admin_channel!r} looks like a {platform} channel "
+                f"but {platform} is not configured"
+            )
+    if problems:
+        raise ConfigError(problems)
+
+
+def admin_platform(channel_id: str) -> str:
+    """Discord channel IDs are digits only; Slack's start with a letter (C..., G...)."""
+    return "discord" if channel_id.isdigit() else "slack"
+
+
+def effective_values(env: Mapping[str, str] | None = None) -> list[tuple[Setting, str]]:
+    """Each setting with the raw value in effect (environment, then `.env`, then default), unmasked."""
+    source = read_environment() if env is None else env
+    return [(s, source.get(s.name, s.default).strip()) for s in SETTINGS]
+
+
+def secret_values(env: Mapping[str, str] | None = None) -> list[str]:
+    """The configured secret values, for the log redaction filter."""
+    return [value for setting, value in effective_values(env) if setting.secret and value]
 
 
 def masked(name: str, value: str) -> str:
@@ -241,7 +302,17 @@ def parse_feed_list(value: str) -> tuple[str, ...]:
     for feed in feeds:
         if "://" in feed and not feed.startswith(("http://", "https://")):
             raise ValueError(f"{feed!r} is neither an http(s) URL nor a file path")
+        if "://" not in feed:
+            _check_readable(Path(feed).expanduser(), "feed file")
     return feeds
+
+
+def _check_readable(path: Path, what: str) -> None:
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise ValueError(f"cannot read the {what} {str(path)!r}: {exc.strerror or exc}") from None
 
 
 def _read_opml(path: Path) -> tuple[str, ...]:
@@ -308,6 +379,12 @@ def _token_prefix(prefix: str) -> Callable[[str], str]:
 def _optional_http_url(value: str) -> str:
     if value and not value.startswith(("http://", "https://")):
         raise ValueError(f"{value!r} is not an http(s) URL")
+    return value
+
+
+def _optional_ws_url(value: str) -> str:
+    if value and not value.startswith(("ws://", "wss://")):
+        raise ValueError(f"{value!r} is not a ws(s):// URL")
     return value
 
 
