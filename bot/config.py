@@ -50,7 +50,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DIGEST_DAYS", "mon,tue,wed,thu,fri,sat,sun", "Days on which the digest is posted."),
     Setting("DIGEST_FETCH_INTERVAL", "30", "Minutes between feed refreshes in `digest serve`."),
     Setting("DIGEST_EMPTY_DAY", "message", "What to post on a day with no new posts: `skip` or `message`."),
-    Setting("DIGEST_ADMIN_CHANNEL", "", "Optional channel that is told when a feed has failed for a day."),
+    Setting(
+        "DIGEST_ADMIN_CHANNEL",
+        "",
+        "Optional Slack (C...) or Discord (digits) channel that is told when a feed has failed for a day.",
+    ),
     Setting("DIGEST_LOG_LEVEL", "INFO", "Log level: DEBUG, INFO, WARNING or ERROR."),
     Setting("OPENAI_API_KEY", "", "Key of an OpenAI-compatible server; empty runs offline.", True, "Model"),
     Setting(

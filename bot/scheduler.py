@@ -1,0 +1,444 @@
+"""The daily schedule of `digest serve`: which edition is due where, delivering it once, and feed refreshes.
+
+The decisions are pure functions of an injected `now` and of what the store says was delivered, so that
+every path (down at digest time, restarts, two runs racing, DST) is tested without a clock. APScheduler only
+wakes the process up: a cron job at DIGEST_TIME and a one-minute tick that repeats the same check, which also
+covers sleeps and clock jumps. Delivery state lives in the store, never in APScheduler's in-memory job store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Protocol
+from zoneinfo import ZoneInfo
+
+from sqlite_utils import Migrations
+
+from digest_core.models import Digest, FeedResult
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+log = logging.getLogger(__name__)
+
+# An edition not started on its own day is still delivered when at most this late, so that a late-evening
+# digest time survives a restart after midnight. Past it, a fresh start does not post yesterday's news.
+CATCH_UP_GRACE = timedelta(hours=6)
+LEASE_SECONDS = 600  # longer than any delivery; a crashed owner's lease expires and another run resumes
+TICK_SECONDS = 60
+FEED_ALERT_AFTER = timedelta(days=1)
+REFRESH_BEFORE_BUILD = timedelta(minutes=5)  # an edition is built from feeds at most this stale
+EMPTY_DAY_CHOICES = ("skip", "message")
+WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # APScheduler 3 cron: 0 = mon
+
+
+class Progress(Enum):
+    NOT_STARTED = "not started"
+    STARTED = "started"  # some parts are posted (the adapters record each one); resume it
+    FINISHED = "finished"  # the adapter returned, or the empty day was skipped
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A channel that receives the daily digest."""
+
+    platform: str
+    channel_id: str
+
+
+class ScheduleView(Protocol):
+    """What the scheduler reads of `digest_core.editions.EditionSchedule`."""
+
+    @property
+    def timezone(self) -> ZoneInfo: ...
+
+    @property
+    def days(self) -> frozenset[int]: ...
+
+    @property
+    def digest_time(self) -> time: ...
+
+    def latest_edition_date(self, now: datetime) -> date: ...
+
+    def digest_time_on(self, day: date) -> datetime: ...
+
+
+class FeedHealthView(Protocol):
+    """What the scheduler reads of one `digest_core.store.FeedHealth`."""
+
+    @property
+    def feed_url(self) -> str: ...
+
+    @property
+    def consecutive_failures(self) -> int: ...
+
+    @property
+    def next_try(self) -> datetime | None: ...
+
+    @property
+    def failing_since(self) -> datetime | None: ...
+
+    @property
+    def last_error(self) -> str: ...
+
+
+class StoreView(Protocol):
+    """What the scheduler uses of `digest_core.store.Store`."""
+
+    db: Any  # sqlite_utils.Database; the ledger keeps its own tables there
+
+    def deliveries(self, day: date) -> list[tuple[str, str, str, str, str, Any]]: ...
+
+    def try_lease(self, key: str, owner: str, seconds: float) -> bool: ...
+
+    def release_lease(self, key: str, owner: str) -> None: ...
+
+    def feed_health(self) -> Sequence[FeedHealthView]: ...
+
+
+class EditionSource(Protocol):
+    """What the scheduler calls of `digest_core.service.DigestService`."""
+
+    def digest(self, day: date, *, since: date | None = None, rebuild: bool = False) -> Digest: ...
+
+    async def refresh(self, feeds: Sequence[str]) -> list[FeedResult]: ...
+
+
+class Deliverer(Protocol):
+    """The one verb of a chat adapter the schedule needs; idempotent per part."""
+
+    async def deliver(self, digest: Digest, channel: str | None = None) -> Any: ...
+
+
+class AdminNotifier(Protocol):
+    async def notify(self, text: str) -> None: ...
+
+
+# --- pure decisions ----------------------------------------------------------------------------------------
+
+
+def due_deliveries(
+    now: datetime,
+    schedule: ScheduleView,
+    targets: Iterable[Target],
+    progress: Mapping[tuple[Target, date], Progress],
+) -> list[tuple[Target, date]]:
+    """The (channel, edition) pairs to deliver at `now`.
+
+    Only the latest edition is ever due. It is due on a channel when its digest time has passed, it is not
+    finished there, and either it was started (a half-posted thread is always completed) or it is still the
+    edition's own day in the schedule's time zone (late rather than never) or at most CATCH_UP_GRACE late.
+    """
+    day = schedule.latest_edition_date(now)
+    due_at = schedule.digest_time_on(day)
+    if day.weekday() not in schedule.days or now < due_at:
+        return []
+    in_time = now.astimezone(schedule.timezone).date() == day or now - due_at <= CATCH_UP_GRACE
+    due: list[tuple[Target, date]] = []
+    for target in targets:
+        state = progress.get((target, day), Progress.NOT_STARTED)
+        if state is Progress.STARTED or (state is Progress.NOT_STARTED and in_time):
+            due.append((target, day))
+    return due
+
+
+def feeds_due(now: datetime, feeds: Sequence[str], health: Mapping[str, FeedHealthView]) -> list[str]:
+    """The feeds to fetch now: all but those whose back-off (recorded in the store) has not run out."""
+    due = []
+    for feed in feeds:
+        record = health.get(feed)
+        if record is None or record.next_try is None or record.next_try <= now:
+            due.append(feed)
+    return due
+
+
+def feeds_to_alert(
+    now: datetime, health: Iterable[FeedHealthView], alerted: set[tuple[str, datetime]]
+) -> list[FeedHealthView]:
+    """Feeds that have failed for a day and whose current run of failures was not reported yet."""
+    return [
+        record
+        for record in health
+        if record.consecutive_failures > 0
+        and record.failing_since is not None
+        and now - record.failing_since >= FEED_ALERT_AFTER
+        and (record.feed_url, record.failing_since) not in alerted
+    ]
+
+
+def delivery_lease_key(target: Target, day: date) -> str:
+    return f"deliver:{target.platform}:{target.channel_id}:{day.isoformat()}"
+
+
+def feed_alert_text(record: FeedHealthView, now: datetime) -> str:
+    since = record.failing_since or now
+    hours = int((now - since).total_seconds() // 3600)
+    reason = record.last_error or "unknown error"
+    return (
+        f"Feed {record.feed_url} has failed for {hours} hours "
+        f"({record.consecutive_failures} attempts in a row). Last error: {reason}"
+    )
+
+
+# --- what was delivered: the store's parts plus our own "finished" marks ------------------------------------
+
+ledger_migrations = Migrations("serve")
+
+
+@ledger_migrations()
+def create_edition_runs(db: Any) -> None:
+    db["edition_runs"].create(
+        {"platform": str, "channel_id": str, "day": str, "outcome": str, "finished_at": str},
+        pk=("platform", "channel_id", "day"),
+    )
+    db["feed_alerts"].create(
+        {"feed_url": str, "failing_since": str, "alerted_at": str}, pk=("feed_url", "failing_since")
+    )
+
+
+class DeliveryLedger:
+    """Reads and writes delivery progress in the store.
+
+    An adapter records every part it posts (via DigestAPI.record_part) before going on, so "some part stored"
+    means started; the ledger adds "finished" once `deliver()` has returned (or an empty day was skipped).
+    """
+
+    def __init__(self, store: StoreView) -> None:
+        self._store = store
+        ledger_migrations.apply(store.db)
+
+    def progress(self, targets: Iterable[Target], day: date) -> dict[tuple[Target, date], Progress]:
+        started = {(row[0], row[1]) for row in self._store.deliveries(day)}
+        finished = {
+            (row["platform"], row["channel_id"])
+            for row in self._store.db["edition_runs"].rows_where("day = ?", [day.isoformat()])
+        }
+        result: dict[tuple[Target, date], Progress] = {}
+        for target in targets:
+            key = (target.platform, target.channel_id)
+            state = Progress.FINISHED if key in finished else Progress.STARTED if key in started else None
+            result[(target, day)] = state or Progress.NOT_STARTED
+        return result
+
+    def finish(self, target: Target, day: date, outcome: str, at: datetime) -> None:
+        self._store.db["edition_runs"].upsert(
+            {
+                "platform": target.platform,
+                "channel_id": target.channel_id,
+                "day": day.isoformat(),
+                "outcome": outcome,
+                "finished_at": at.astimezone(UTC).isoformat(),
+            },
+            pk=("platform", "channel_id", "day"),
+        )
+
+    def runs(self, day: date) -> dict[tuple[str, str], str]:
+        """(platform, channel) -> outcome of the finished deliveries of one edition."""
+        return {
+            (row["platform"], row["channel_id"]): row["outcome"]
+            for row in self._store.db["edition_runs"].rows_where("day = ?", [day.isoformat()])
+        }
+
+    def alerted(self) -> set[tuple[str, datetime]]:
+        return {
+            (row["feed_url"], datetime.fromisoformat(row["failing_since"]))
+            for row in self._store.db["feed_alerts"].rows
+        }
+
+    def record_alert(self, feed_url: str, failing_since: datetime, at: datetime) -> None:
+        self._store.db["feed_alerts"].upsert(
+            {
+                "feed_url": feed_url,
+                "failing_since": failing_since.isoformat(),
+                "alerted_at": at.astimezone(UTC).isoformat(),
+            },
+            pk=("feed_url", "failing_since"),
+        )
+
+
+# --- the running schedule -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryOutcome:
+    target: Target
+    day: date
+    outcome: str  # "posted" | "skipped-empty" | "busy" (another run holds the lease) | "done" | "failed"
+    detail: str = ""
+
+
+class DigestScheduler:
+    """Runs the daily delivery and the feed refresh; the pure functions above make every decision."""
+
+    def __init__(
+        self,
+        *,
+        service: EditionSource,
+        store: StoreView,
+        schedule: ScheduleView,
+        adapters: Mapping[str, Deliverer],
+        targets: Sequence[Target],
+        feeds: Sequence[str],
+        owner: str,
+        empty_day: str = "message",
+        fetch_interval_minutes: int = 30,
+        notifier: AdminNotifier | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        if empty_day not in EMPTY_DAY_CHOICES:
+            raise ValueError(f"empty_day must be one of {EMPTY_DAY_CHOICES}, not {empty_day!r}")
+        missing = {t.platform for t in targets} - set(adapters)
+        if missing:
+            raise ValueError(f"no adapter for the targets of {sorted(missing)}")
+        self._service = service
+        self._store = store
+        self._schedule = schedule
+        self._adapters = adapters
+        self._targets = tuple(targets)
+        self._feeds = tuple(feeds)
+        self._owner = owner
+        self._empty_day = empty_day
+        self._fetch_interval = timedelta(minutes=fetch_interval_minutes)
+        self._notifier = notifier
+        self._clock = clock
+        self._ledger = DeliveryLedger(store)
+        self._delivering = asyncio.Lock()
+        self._refreshing = asyncio.Lock()
+        self._last_refresh: datetime | None = None
+
+    @property
+    def ledger(self) -> DeliveryLedger:
+        return self._ledger
+
+    def due(self) -> list[tuple[Target, date]]:
+        now = self._clock()
+        day = self._schedule.latest_edition_date(now)
+        return due_deliveries(now, self._schedule, self._targets, self._ledger.progress(self._targets, day))
+
+    async def deliver_due(self) -> list[DeliveryOutcome]:
+        """Deliver whatever is due now; safe to call at any time and from overlapping jobs or processes."""
+        async with self._delivering:
+            due = self.due()
+            if not due:
+                return []
+            last = self._last_refresh
+            if self._feeds and (last is None or self._clock() - last > REFRESH_BEFORE_BUILD):
+                await self.refresh_feeds()
+            outcomes = []
+            for target, day in due:
+                outcomes.append(await self._deliver_one(target, day))
+            return outcomes
+
+    async def _deliver_one(self, target: Target, day: date) -> DeliveryOutcome:
+        fields = {"platform": target.platform, "channel": target.channel_id, "day": day.isoformat()}
+        try:
+            digest = await asyncio.to_thread(self._service.digest, day)
+        except Exception as exc:
+            log.exception("edition build failed", extra=fields)
+            return DeliveryOutcome(target, day, "failed", f"build: {exc}")
+        key = delivery_lease_key(target, day)
+        if not self._store.try_lease(key, self._owner, LEASE_SECONDS):
+            log.info("delivery held by another run", extra=fields)
+            return DeliveryOutcome(target, day, "busy")
+        try:
+            # Re-read under the lease: another run may have finished while we were building.
+            if self._ledger.progress([target], day)[(target, day)] is Progress.FINISHED:
+                return DeliveryOutcome(target, day, "done")
+            if digest.is_empty and self._empty_day == "skip":
+                self._ledger.finish(target, day, "skipped-empty", self._clock())
+                log.info("empty day skipped", extra=fields)
+                return DeliveryOutcome(target, day, "skipped-empty")
+            started = self._clock()
+            try:
+                await self._adapters[target.platform].deliver(digest, target.channel_id)
+            except asyncio.CancelledError:
+                log.warning("delivery interrupted; it resumes at the next start", extra=fields)
+                raise
+            except Exception as exc:
+                log.exception("delivery failed; retried at the next tick", extra=fields)
+                return DeliveryOutcome(target, day, "failed", str(exc))
+            self._ledger.finish(target, day, "posted", self._clock())
+            seconds = round((self._clock() - started).total_seconds(), 1)
+            log.info("digest delivered", extra={**fields, "posts": len(digest.posts), "seconds": seconds})
+            return DeliveryOutcome(target, day, "posted")
+        finally:
+            self._store.release_lease(key, self._owner)
+
+    async def refresh_feeds(self) -> list[FeedResult]:
+        """Fetch the feeds whose back-off has run out, then report feeds that have failed for a day."""
+        async with self._refreshing:
+            now = self._clock()
+            health = {record.feed_url: record for record in self._store.feed_health()}
+            feeds = feeds_due(now, self._feeds, health)
+            results: list[FeedResult] = []
+            if feeds:
+                try:
+                    results = await self._service.refresh(feeds)
+                except Exception:
+                    log.exception("feed refresh failed", extra={"feeds": len(feeds)})
+            self._last_refresh = self._clock()
+            for result in results:
+                fields = {"feed": result.feed_url, "status": result.status, "new": result.new_posts}
+                if result.status == "failed":
+                    log.warning("feed failed", extra={**fields, "reason": result.reason})
+                else:
+                    log.info("feed fetched", extra=fields)
+            skipped = len(self._feeds) - len(feeds)
+            if skipped:
+                log.info("feeds backing off", extra={"feeds": skipped})
+            await self._alert_failing_feeds()
+            return results
+
+    async def _alert_failing_feeds(self) -> None:
+        now = self._clock()
+        for record in feeds_to_alert(now, self._store.feed_health(), self._ledger.alerted()):
+            text = feed_alert_text(record, now)
+            log.warning("feed failing for a day", extra={"feed": record.feed_url})
+            if self._notifier is not None:
+                try:
+                    await self._notifier.notify(text)
+                except Exception:
+                    log.exception("admin note failed", extra={"feed": record.feed_url})
+                    continue
+            assert record.failing_since is not None  # feeds_to_alert only returns those
+            self._ledger.record_alert(record.feed_url, record.failing_since, now)
+
+    def install(self, scheduler: AsyncIOScheduler) -> None:
+        """Add the jobs: daily cron at DIGEST_TIME, a one-minute safety tick, and the feed refresh.
+
+        Every trigger carries the time zone explicitly (a bare CronTrigger would use the host's zone) and
+        every job has misfire_grace_time=None and coalesce=True, so a late wake-up runs once instead of never.
+        """
+        from apscheduler.triggers.cron import CronTrigger
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        tz = self._schedule.timezone
+        local = self._schedule.digest_time
+        days = ",".join(WEEKDAY_NAMES[d] for d in sorted(self._schedule.days))
+        common: dict[str, Any] = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
+        scheduler.add_job(
+            self.deliver_due,
+            CronTrigger(day_of_week=days, hour=local.hour, minute=local.minute, timezone=tz),
+            id="daily-digest",
+            replace_existing=True,
+            **common,
+        )
+        scheduler.add_job(
+            self.deliver_due,
+            IntervalTrigger(seconds=TICK_SECONDS, timezone=tz),
+            id="catch-up-tick",
+            replace_existing=True,
+            **common,
+        )
+        scheduler.add_job(
+            self.refresh_feeds,
+            IntervalTrigger(minutes=self._fetch_interval.total_seconds() / 60, timezone=tz),
+            id="feed-refresh",
+            replace_existing=True,
+            **common,
+        )
