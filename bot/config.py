@@ -224,7 +224,7 @@ def check_serve(settings: Settings) -> None:
         )
     if settings.slack_enabled:
         if not settings.slack_channel:
-            problems.append("SLACK_CHANNEL: required with SLACK_BOT_TOKEN; the channel ID (C...) of the digest")
+            problems.append("SLACK_CHANNEL: required with SLACK_BOT_TOKEN; the digest's channel ID (C...)")
         if not settings.slack_app_token and not settings.slack_signing_secret:
             problems.append(
                 "SLACK_APP_TOKEN: required with SLACK_BOT_TOKEN for Socket Mode "

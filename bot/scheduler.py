@@ -9,8 +9,9 @@ covers sleeps and clock jumps. Delivery state lives in the store, never in APSch
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
@@ -310,6 +311,7 @@ class DigestScheduler:
         self._delivering = asyncio.Lock()
         self._refreshing = asyncio.Lock()
         self._last_refresh: datetime | None = None
+        self._running: set[asyncio.Task[Any]] = set()
 
     @property
     def ledger(self) -> DeliveryLedger:
@@ -320,8 +322,40 @@ class DigestScheduler:
         day = self._schedule.latest_edition_date(now)
         return due_deliveries(now, self._schedule, self._targets, self._ledger.progress(self._targets, day))
 
+    async def start_up(self) -> None:
+        """First refresh and catch-up, right after start: a run that was down at digest time delivers now."""
+        await self.refresh_feeds()
+        await self.deliver_due()
+
+    async def cancel_running(self, timeout: float) -> None:
+        """Cancel the deliveries and refreshes in flight (shutdown); each releases its lease on the way out.
+
+        Whatever an adapter had posted is already recorded part by part, so the next start resumes the thread.
+        """
+        tasks = [task for task in self._running if not task.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+
+    @contextlib.contextmanager
+    def _tracked(self) -> Iterator[None]:
+        task = asyncio.current_task()
+        outermost = task is not None and task not in self._running  # deliver_due calls refresh_feeds
+        if outermost:
+            self._running.add(task)
+        try:
+            yield
+        finally:
+            if outermost:
+                self._running.discard(task)
+
     async def deliver_due(self) -> list[DeliveryOutcome]:
         """Deliver whatever is due now; safe to call at any time and from overlapping jobs or processes."""
+        with self._tracked():
+            return await self._deliver_due()
+
+    async def _deliver_due(self) -> list[DeliveryOutcome]:
         async with self._delivering:
             due = self.due()
             if not due:
@@ -371,6 +405,10 @@ class DigestScheduler:
 
     async def refresh_feeds(self) -> list[FeedResult]:
         """Fetch the feeds whose back-off has run out, then report feeds that have failed for a day."""
+        with self._tracked():
+            return await self._refresh_feeds()
+
+    async def _refresh_feeds(self) -> list[FeedResult]:
         async with self._refreshing:
             now = self._clock()
             health = {record.feed_url: record for record in self._store.feed_health()}
