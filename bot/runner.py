@@ -1,0 +1,232 @@
+"""The composition root of `digest serve`: builds the store, schedule, service, adapters and the scheduler.
+
+Nothing is built at import time. Each adapter module is imported only when its token is set, so a missing or
+broken Slack module never stops a Discord-only deployment (and the other way round). Both adapters, the
+scheduler's jobs and the feed refresh share one event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from bot.admin_notes import DiscordNote, SlackNote
+from bot.config import ConfigError, Settings, admin_platform, check_serve, load_settings, secret_values
+from bot.logging_setup import configure_logging
+from bot.scheduler import AdminNotifier, DigestScheduler, Target
+from digest_core.models import Digest
+
+if TYPE_CHECKING:
+    from digest_core.editions import EditionSchedule
+    from digest_core.service import DigestService
+    from digest_core.store import Store
+
+log = logging.getLogger(__name__)
+
+STOP_TIMEOUT_SECONDS = 5.0  # per step of the shutdown; SIGTERM to exit stays within seconds
+
+
+class ChatAdapter(Protocol):
+    """What every platform adapter offers the bot process."""
+
+    platform: str
+    default_channel: str
+
+    async def start(self) -> None:
+        """Connect and start answering; may return at once or run until close()."""
+        ...
+
+    async def deliver(self, digest: Digest, channel: str | None = None) -> Any:
+        """Post the edition as one thread; idempotent per part (records each part via DigestAPI)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def build_schedule(settings: Settings) -> EditionSchedule:
+    from digest_core.editions import EditionSchedule
+
+    return EditionSchedule(settings.digest_time, settings.timezone, settings.digest_days)
+
+
+def build_service(
+    settings: Settings, store: Store, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> DigestService:
+    """DigestService with the offline path, or the model path over it when a model server is configured."""
+    from digest_core.service import DigestService
+
+    raise NotImplementedError  # filled in once the core and model modules have landed
+
+
+def build_adapters(settings: Settings, service: DigestService) -> list[ChatAdapter]:
+    adapters: list[ChatAdapter] = []
+    if settings.slack_enabled:
+        adapters.append(_build_slack(settings, service))
+    if settings.discord_enabled:
+        adapters.append(_build_discord(settings, service))
+    return adapters
+
+
+def _build_slack(settings: Settings, service: DigestService) -> ChatAdapter:
+    from adapters.slack.app import SlackAdapter
+
+    return SlackAdapter(
+        service,
+        bot_token=settings.slack_bot_token,
+        channel=settings.slack_channel,
+        app_token=settings.slack_app_token,
+        signing_secret=settings.slack_signing_secret,
+        http_port=settings.slack_http_port,
+        api_url=settings.slack_api_url,
+        answer_mode=settings.slack_answer_mode,
+    )
+
+
+def _build_discord(settings: Settings, service: DigestService) -> ChatAdapter:
+    from adapters.discord.client import DiscordAdapter
+
+    endpoints = {}
+    if settings.discord_api_url:
+        endpoints["api_base"] = settings.discord_api_url
+    if settings.discord_gateway_url:
+        endpoints["gateway_url"] = settings.discord_gateway_url
+    return DiscordAdapter(
+        service,
+        token=settings.discord_token,
+        channel_id=settings.discord_channel_id,
+        guild_id=settings.discord_guild_id,
+        message_content=settings.discord_message_content,
+        **endpoints,
+    )
+
+
+def build_notifier(settings: Settings) -> AdminNotifier | None:
+    if not settings.admin_channel:
+        return None
+    if admin_platform(settings.admin_channel) == "discord":
+        return DiscordNote(
+            token=settings.discord_token, channel_id=settings.admin_channel, api_url=settings.discord_api_url
+        )
+    return SlackNote(
+        token=settings.slack_bot_token, channel=settings.admin_channel, api_url=settings.slack_api_url
+    )
+
+
+def run_owner() -> str:
+    """Who holds a delivery lease: unique per process, readable in the store."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+AdapterBuilder = Callable[[Settings, "DigestService"], list[ChatAdapter]]
+
+
+def run_serve(env: Mapping[str, str] | None = None) -> int:
+    """`digest serve`: validate the settings, set up logging, run until stopped. Returns the exit code."""
+    try:
+        settings = load_settings(env)
+        check_serve(settings)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"configuration: {problem}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, secrets=secret_values(env))
+    return asyncio.run(serve(settings))
+
+
+async def serve(
+    settings: Settings, *, stop: asyncio.Event | None = None, build_adapters: AdapterBuilder = build_adapters
+) -> int:
+    """Run until SIGTERM/SIGINT (or `stop` is set); return the process exit code."""
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from digest_core.store import Store
+
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread, or not POSIX
+            loop.add_signal_handler(signum, stop.set)
+
+    store = Store.open(settings.db_path)
+    schedule = build_schedule(settings)
+    service = build_service(settings, store)
+    adapters = build_adapters(settings, service)
+    digest_scheduler = DigestScheduler(
+        service=service,
+        store=store,
+        schedule=schedule,
+        adapters={a.platform: a for a in adapters},
+        targets=[Target(a.platform, a.default_channel) for a in adapters if a.default_channel],
+        feeds=settings.feeds,
+        owner=run_owner(),
+        empty_day=settings.empty_day,
+        fetch_interval_minutes=settings.fetch_interval_minutes,
+        notifier=build_notifier(settings),
+    )
+    log.info(
+        "serve starting",
+        extra={
+            "adapters": ",".join(a.platform for a in adapters),
+            "db": str(settings.db_path),
+            "digest_time": settings.digest_time.strftime("%H:%M"),
+            "timezone": str(settings.timezone),
+        },
+    )
+    adapter_tasks = {
+        asyncio.create_task(adapter.start(), name=f"adapter-{adapter.platform}"): adapter
+        for adapter in adapters
+    }
+    jobs = AsyncIOScheduler(timezone=settings.timezone)
+    digest_scheduler.install(jobs)
+    jobs.start()  # needs the running loop: we are inside it
+    startup = asyncio.create_task(digest_scheduler.start_up(), name="start-up")
+    exit_code = 0
+    try:
+        exit_code = await _wait_for_stop(stop, adapter_tasks)
+    finally:
+        log.info("serve stopping")
+        jobs.shutdown(wait=False)
+        startup.cancel()
+        await digest_scheduler.cancel_running(STOP_TIMEOUT_SECONDS)
+        for adapter in adapters:
+            try:
+                await asyncio.wait_for(adapter.close(), STOP_TIMEOUT_SECONDS)
+            except Exception:
+                log.exception("adapter close failed", extra={"platform": adapter.platform})
+        for task in adapter_tasks:
+            task.cancel()
+        await asyncio.wait(adapter_tasks, timeout=STOP_TIMEOUT_SECONDS)
+        with contextlib.suppress(Exception):
+            store.close()
+        log.info("serve stopped", extra={"exit_code": exit_code})
+    return exit_code
+
+
+async def _wait_for_stop(stop: asyncio.Event, adapter_tasks: dict[asyncio.Task[None], ChatAdapter]) -> int:
+    """Wait for the stop signal; an adapter whose start() fails stops the process with exit code 1."""
+    stopper = asyncio.ensure_future(stop.wait())
+    running: set[asyncio.Future[Any]] = set(adapter_tasks)
+    try:
+        while True:
+            done, _ = await asyncio.wait({stopper, *running}, return_when=asyncio.FIRST_COMPLETED)
+            if stopper in done:
+                return 0
+            for task in done:
+                running.discard(task)
+                adapter = adapter_tasks[task]  # type: ignore[index]
+                error = None if task.cancelled() else task.exception()
+                if task.cancelled() or error is not None:
+                    log.error("adapter stopped", exc_info=error, extra={"platform": adapter.platform})
+                    return 1
+                log.info("adapter started", extra={"platform": adapter.platform})
+    finally:
+        stopper.cancel()
