@@ -16,6 +16,7 @@ import socket
 import sys
 import uuid
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -27,12 +28,17 @@ from digest_core.models import Digest
 
 if TYPE_CHECKING:
     from digest_core.editions import EditionSchedule
-    from digest_core.service import DigestService
+    from digest_core.llm import ModelClient
+    from digest_core.service import DigestService, Writers
     from digest_core.store import Store
 
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_SECONDS = 5.0  # per step of the shutdown; SIGTERM to exit stays within seconds
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class ChatAdapter(Protocol):
@@ -58,13 +64,64 @@ def build_schedule(settings: Settings) -> EditionSchedule:
     return EditionSchedule(settings.digest_time, settings.timezone, settings.digest_days)
 
 
-def build_service(
-    settings: Settings, store: Store, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-) -> DigestService:
-    """DigestService with the offline path, or the model path over it when a model server is configured."""
-    from digest_core.service import DigestService
+def build_writers(settings: Settings, store: Store, *, client: ModelClient | None = None) -> Writers:
+    """The offline writers, with the model's in front of them when a model server is configured."""
+    from digest_core.service import Writers
+    from digest_core.summarize import ExtractiveSummarizer
+    from digest_core.themes import OfflineThemeFinder
 
-    raise NotImplementedError  # filled in once the core and model modules have landed
+    offline_summarizer, offline_themes = ExtractiveSummarizer(), OfflineThemeFinder()
+    if client is None:
+        return Writers(offline_summarizer, offline_themes, offline_summarizer, offline_themes)
+    from digest_core.model_writing import ModelSummarizer, ModelThemeFinder
+
+    return Writers(ModelSummarizer(client), ModelThemeFinder(client), offline_summarizer, offline_themes)
+
+
+def build_model_client(
+    settings: Settings, store: Store, *, clock: Callable[[], datetime] = _utc_now
+) -> ModelClient | None:
+    """The OpenAI-compatible client (every call logged in the store, under the daily token budget), or None."""
+    if not settings.model_enabled:
+        return None
+    from digest_core.budget import ModelLedger, TokenBudget
+    from digest_core.llm import ModelClient
+
+    ledger = ModelLedger(store.db, lock=_store_lock(store))
+    return ModelClient(
+        settings.openai_api_key,
+        settings.openai_base_url,
+        settings.model,
+        call_log=ledger,
+        budget=TokenBudget(ledger, settings.daily_token_budget, clock=clock),
+        clock=clock,
+    )
+
+
+def build_service(
+    settings: Settings, store: Store | None = None, *, clock: Callable[[], datetime] = _utc_now
+) -> DigestService:
+    """The DigestService the CLI, the scheduler and the adapters share (offline unless a model is set)."""
+    from digest_core.budget import QuestionRateLimit
+    from digest_core.qa import QuestionAnswerer
+    from digest_core.service import DigestService
+    from digest_core.store import Store
+
+    store = store or Store.open(settings.db_path)
+    client = build_model_client(settings, store, clock=clock)
+    return DigestService(
+        store,
+        schedule=build_schedule(settings),
+        writers=build_writers(settings, store, client=client),
+        answerer=QuestionAnswerer(client),
+        limiter=QuestionRateLimit(store.db, settings.questions_per_hour, lock=_store_lock(store), clock=clock),
+        clock=clock,
+    )
+
+
+def _store_lock(store: Store) -> AbstractContextManager[object]:
+    # The store's connection is shared by the loop and worker threads; every writer must hold its one lock.
+    return store._lock  # Store offers it only as locked(), one use per call; a public handle is requested
 
 
 def build_adapters(settings: Settings, service: DigestService) -> list[ChatAdapter]:
@@ -116,9 +173,7 @@ def build_notifier(settings: Settings) -> AdminNotifier | None:
         return DiscordNote(
             token=settings.discord_token, channel_id=settings.admin_channel, api_url=settings.discord_api_url
         )
-    return SlackNote(
-        token=settings.slack_bot_token, channel=settings.admin_channel, api_url=settings.slack_api_url
-    )
+    return SlackNote(token=settings.slack_bot_token, channel=settings.admin_channel, api_url=settings.slack_api_url)
 
 
 def run_owner() -> str:
@@ -182,8 +237,7 @@ async def serve(
         },
     )
     adapter_tasks = {
-        asyncio.create_task(adapter.start(), name=f"adapter-{adapter.platform}"): adapter
-        for adapter in adapters
+        asyncio.create_task(adapter.start(), name=f"adapter-{adapter.platform}"): adapter for adapter in adapters
     }
     jobs = AsyncIOScheduler(timezone=settings.timezone)
     digest_scheduler.install(jobs)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
@@ -73,13 +74,13 @@ class FeedHealthView(Protocol):
     """What the scheduler reads of one `digest_core.store.FeedHealth`."""
 
     @property
-    def feed_url(self) -> str: ...
+    def url(self) -> str: ...
 
     @property
     def consecutive_failures(self) -> int: ...
 
     @property
-    def next_try(self) -> datetime | None: ...
+    def next_attempt_at(self) -> datetime | None: ...
 
     @property
     def failing_since(self) -> datetime | None: ...
@@ -88,14 +89,24 @@ class FeedHealthView(Protocol):
     def last_error(self) -> str: ...
 
 
+class DeliveryRowView(Protocol):
+    @property
+    def platform(self) -> str: ...
+
+    @property
+    def channel_id(self) -> str: ...
+
+
 class StoreView(Protocol):
     """What the scheduler uses of `digest_core.store.Store`."""
 
     db: Any  # sqlite_utils.Database; the ledger keeps its own tables there
 
-    def deliveries(self, day: date) -> list[tuple[str, str, str, str, str, Any]]: ...
+    def locked(self) -> AbstractContextManager[Any]: ...
 
-    def try_lease(self, key: str, owner: str, seconds: float) -> bool: ...
+    def deliveries(self, day: date) -> Sequence[DeliveryRowView]: ...
+
+    def try_lease(self, key: str, owner: str, seconds: int, *, now: datetime | None = None) -> bool: ...
 
     def release_lease(self, key: str, owner: str) -> None: ...
 
@@ -153,7 +164,7 @@ def feeds_due(now: datetime, feeds: Sequence[str], health: Mapping[str, FeedHeal
     due = []
     for feed in feeds:
         record = health.get(feed)
-        if record is None or record.next_try is None or record.next_try <= now:
+        if record is None or record.next_attempt_at is None or record.next_attempt_at <= now:
             due.append(feed)
     return due
 
@@ -168,7 +179,7 @@ def feeds_to_alert(
         if record.consecutive_failures > 0
         and record.failing_since is not None
         and now - record.failing_since >= FEED_ALERT_AFTER
-        and (record.feed_url, record.failing_since) not in alerted
+        and (record.url, record.failing_since) not in alerted
     ]
 
 
@@ -181,7 +192,7 @@ def feed_alert_text(record: FeedHealthView, now: datetime) -> str:
     hours = int((now - since).total_seconds() // 3600)
     reason = record.last_error or "unknown error"
     return (
-        f"Feed {record.feed_url} has failed for {hours} hours "
+        f"Feed {record.url} has failed for {hours} hours "
         f"({record.consecutive_failures} attempts in a row). Last error: {reason}"
     )
 
@@ -211,14 +222,12 @@ class DeliveryLedger:
 
     def __init__(self, store: StoreView) -> None:
         self._store = store
-        ledger_migrations.apply(store.db)
+        with store.locked() as db:
+            ledger_migrations.apply(db)
 
     def progress(self, targets: Iterable[Target], day: date) -> dict[tuple[Target, date], Progress]:
-        started = {(row[0], row[1]) for row in self._store.deliveries(day)}
-        finished = {
-            (row["platform"], row["channel_id"])
-            for row in self._store.db["edition_runs"].rows_where("day = ?", [day.isoformat()])
-        }
+        started = {(row.platform, row.channel_id) for row in self._store.deliveries(day)}
+        finished = set(self.runs(day))
         result: dict[tuple[Target, date], Progress] = {}
         for target in targets:
             key = (target.platform, target.channel_id)
@@ -227,39 +236,39 @@ class DeliveryLedger:
         return result
 
     def finish(self, target: Target, day: date, outcome: str, at: datetime) -> None:
-        self._store.db["edition_runs"].upsert(
-            {
-                "platform": target.platform,
-                "channel_id": target.channel_id,
-                "day": day.isoformat(),
-                "outcome": outcome,
-                "finished_at": at.astimezone(UTC).isoformat(),
-            },
-            pk=("platform", "channel_id", "day"),
-        )
+        with self._store.locked() as db:
+            db["edition_runs"].upsert(
+                {
+                    "platform": target.platform,
+                    "channel_id": target.channel_id,
+                    "day": day.isoformat(),
+                    "outcome": outcome,
+                    "finished_at": at.astimezone(UTC).isoformat(),
+                },
+                pk=("platform", "channel_id", "day"),
+            )
 
     def runs(self, day: date) -> dict[tuple[str, str], str]:
         """(platform, channel) -> outcome of the finished deliveries of one edition."""
-        return {
-            (row["platform"], row["channel_id"]): row["outcome"]
-            for row in self._store.db["edition_runs"].rows_where("day = ?", [day.isoformat()])
-        }
+        with self._store.locked() as db:
+            rows = list(db["edition_runs"].rows_where("day = ?", [day.isoformat()]))
+        return {(row["platform"], row["channel_id"]): row["outcome"] for row in rows}
 
     def alerted(self) -> set[tuple[str, datetime]]:
-        return {
-            (row["feed_url"], datetime.fromisoformat(row["failing_since"]))
-            for row in self._store.db["feed_alerts"].rows
-        }
+        with self._store.locked() as db:
+            rows = list(db["feed_alerts"].rows)
+        return {(row["feed_url"], datetime.fromisoformat(row["failing_since"])) for row in rows}
 
     def record_alert(self, feed_url: str, failing_since: datetime, at: datetime) -> None:
-        self._store.db["feed_alerts"].upsert(
-            {
-                "feed_url": feed_url,
-                "failing_since": failing_since.isoformat(),
-                "alerted_at": at.astimezone(UTC).isoformat(),
-            },
-            pk=("feed_url", "failing_since"),
-        )
+        with self._store.locked() as db:
+            db["feed_alerts"].upsert(
+                {
+                    "feed_url": feed_url,
+                    "failing_since": failing_since.isoformat(),
+                    "alerted_at": at.astimezone(UTC).isoformat(),
+                },
+                pk=("feed_url", "failing_since"),
+            )
 
 
 # --- the running schedule -----------------------------------------------------------------------------------
@@ -376,7 +385,7 @@ class DigestScheduler:
             log.exception("edition build failed", extra=fields)
             return DeliveryOutcome(target, day, "failed", f"build: {exc}")
         key = delivery_lease_key(target, day)
-        if not self._store.try_lease(key, self._owner, LEASE_SECONDS):
+        if not self._store.try_lease(key, self._owner, LEASE_SECONDS, now=self._clock()):
             log.info("delivery held by another run", extra=fields)
             return DeliveryOutcome(target, day, "busy")
         try:
@@ -411,7 +420,7 @@ class DigestScheduler:
     async def _refresh_feeds(self) -> list[FeedResult]:
         async with self._refreshing:
             now = self._clock()
-            health = {record.feed_url: record for record in self._store.feed_health()}
+            health = {record.url: record for record in self._store.feed_health()}
             feeds = feeds_due(now, self._feeds, health)
             results: list[FeedResult] = []
             if feeds:
@@ -436,15 +445,15 @@ class DigestScheduler:
         now = self._clock()
         for record in feeds_to_alert(now, self._store.feed_health(), self._ledger.alerted()):
             text = feed_alert_text(record, now)
-            log.warning("feed failing for a day", extra={"feed": record.feed_url})
+            log.warning("feed failing for a day", extra={"feed": record.url})
             if self._notifier is not None:
                 try:
                     await self._notifier.notify(text)
                 except Exception:
-                    log.exception("admin note failed", extra={"feed": record.feed_url})
+                    log.exception("admin note failed", extra={"feed": record.url})
                     continue
             assert record.failing_since is not None  # feeds_to_alert only returns those
-            self._ledger.record_alert(record.feed_url, record.failing_since, now)
+            self._ledger.record_alert(record.url, record.failing_since, now)
 
     def install(self, scheduler: AsyncIOScheduler) -> None:
         """Add the jobs: daily cron at DIGEST_TIME, a one-minute safety tick, and the feed refresh.

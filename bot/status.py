@@ -3,71 +3,80 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
-from datetime import UTC, date, datetime
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from bot.config import masked
-from bot.config import effective_values as _effective_values
-from bot.scheduler import DeliveryLedger, StoreView
+from bot.config import effective_values, masked
+from bot.scheduler import DeliveryLedger
+
+if TYPE_CHECKING:
+    from digest_core.store import DeliveryRow, Store
 
 EDITIONS_SHOWN = 5
 
 
-def status_report(store: StoreView, *, now: datetime | None = None, editions: int = EDITIONS_SHOWN) -> str:
+def status_report(store: Store, *, now: datetime | None = None, editions: int = EDITIONS_SHOWN) -> str:
     """Each feed's health, then the latest editions and their delivery to each channel."""
     now = now or datetime.now(UTC)
     lines = ["Feeds"]
-    health = sorted(store.feed_health(), key=lambda h: h.feed_url)
+    health = store.feed_health()
     if not health:
-        lines.append("  (no feed fetched yet)")
+        lines.append("  (none fetched yet)")
     for record in health:
         failures = record.consecutive_failures
-        state = "ok" if failures == 0 else f"FAILING x{failures}"
-        lines.append(f"  {record.feed_url}")
-        lines.append(
-            f"    {state}; last success {_when(getattr(record, 'last_success', None), now)}"
-            + (f"; next try {_when(record.next_try, now)}" if failures else "")
-        )
-        if failures and record.last_error:
-            lines.append(f"    last error: {_one_line(record.last_error)}")
+        state = "ok" if failures == 0 else f"FAILING, {failures} in a row since {_when(record.failing_since, now)}"
+        lines.append(f"  {record.title or record.url}" + (f" <{record.url}>" if record.title else ""))
+        lines.append(f"    {state}; last success {_when(record.last_success_at, now)}")
+        if failures:
+            lines.append(
+                f"    next try {_when(record.next_attempt_at, now)}; last error: {_one_line(record.last_error)}"
+            )
+        elif record.last_error:
+            lines.append(f"    warning: {_one_line(record.last_error)}")
     ledger = DeliveryLedger(store)
     lines += ["", "Editions"]
-    recent = list(store.recent_editions(editions))  # type: ignore[attr-defined]
+    recent = store.recent_editions(editions)
     if not recent:
-        lines.append("  (no edition built yet)")
-    for day, built_at, generated_by, n_posts in recent:
-        day = day if isinstance(day, date) else date.fromisoformat(str(day))
-        lines.append(f"  {day.isoformat()}: {n_posts} posts, written by {generated_by}, built {_stamp(built_at)}")
-        lines += [f"    {line}" for line in delivery_lines(store.deliveries(day), ledger.runs(day))]
+        lines.append("  (none built yet)")
+    for info in recent:
+        lines.append(
+            f"  {info.date.isoformat()}: {info.post_count} posts, written by {info.generated_by}, "
+            f"built {_stamp(info.built_at)}"
+        )
+        lines += [f"    {line}" for line in delivery_lines(store.deliveries(info.date), ledger.runs(info.date))]
     return "\n".join(lines) + "\n"
 
 
-def delivery_lines(parts: list[tuple[Any, ...]], runs: Mapping[tuple[str, str], str]) -> list[str]:
-    """One line per channel: finished (posted/skipped) or in progress, with how many parts are out."""
-    by_channel: dict[tuple[str, str], list[tuple[Any, ...]]] = defaultdict(list)
+def delivery_lines(parts: Sequence[DeliveryRow], runs: Mapping[tuple[str, str], str]) -> list[str]:
+    """One line per channel: delivered, skipped (empty day) or still in progress, with what is out."""
+    by_channel: dict[tuple[str, str], list[DeliveryRow]] = defaultdict(list)
     for row in parts:
-        by_channel[(row[0], row[1])].append(row)
+        by_channel[(row.platform, row.channel_id)].append(row)
     channels = sorted(set(by_channel) | set(runs))
     if not channels:
-        return ["not delivered to any channel"]
+        return ["not delivered to any channel yet"]
     lines = []
     for platform, channel in channels:
         rows = by_channel.get((platform, channel), [])
-        thread = next((row[4] or row[3] for row in rows if row[2] == "head"), "")
-        outcome = runs.get((platform, channel))
-        state = {"posted": "delivered", "skipped-empty": "skipped (no posts)"}.get(outcome or "", "IN PROGRESS")
-        last = max((str(row[5]) for row in rows if row[5]), default="")
-        detail = f"{len(rows)} messages" + (f", thread {thread}" if thread else "")
-        detail += f", last at {_stamp(last)}" if last else ""
+        state = OUTCOME_LABELS.get(runs.get((platform, channel), ""), "IN PROGRESS")
+        detail = f"{len(rows)} messages"
+        head = next((row for row in rows if row.part_key == "head"), None)
+        if head is not None:
+            detail += f", thread {head.thread_id or head.message_id}"
+        if rows:
+            detail += f", last posted {_stamp(max(row.posted_at for row in rows))}"
         lines.append(f"{platform} {channel}: {state} ({detail})")
     return lines
+
+
+OUTCOME_LABELS = {"posted": "delivered", "skipped-empty": "skipped (no new posts)"}
 
 
 def config_report(env: Mapping[str, str] | None = None) -> str:
     """Every setting with its effective value, secrets masked, and whether it is the default."""
     lines, group = [], None
-    for setting, value in _effective_values(env):
+    for setting, value in effective_values(env):
         if setting.group != group:
             group = setting.group
             lines.append(f"# {group}")
@@ -76,14 +85,12 @@ def config_report(env: Mapping[str, str] | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _when(moment: datetime | str | None, now: datetime) -> str:
-    if moment is None or moment == "":
+def _when(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
         return "never"
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
     seconds = (now - moment).total_seconds()
-    ago = _duration(abs(seconds))
-    return f"{_stamp(moment)} ({ago} ago)" if seconds >= 0 else f"{_stamp(moment)} (in {ago})"
+    span = _duration(abs(seconds))
+    return f"{_stamp(moment)} ({span} ago)" if seconds >= 0 else f"{_stamp(moment)} (in {span})"
 
 
 def _duration(seconds: float) -> str:
@@ -96,16 +103,7 @@ def _duration(seconds: float) -> str:
     return f"{int(seconds // 86400)}d"
 
 
-def _stamp(moment: datetime | str | None) -> str:
-    if not moment:
-        return "?"
-    if isinstance(moment, str):
-        try:
-            moment = datetime.fromisoformat(moment)
-        except ValueError:
-            return moment
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from bot.scheduler import (
     CATCH_UP_GRACE,
+    LEASE_SECONDS,
     DigestScheduler,
     Progress,
     Target,
@@ -80,14 +81,10 @@ class FakeService:
         return [FeedResult(feed, "new", 1) for feed in feeds]
 
     def delivered_parts(self, platform: str, channel_id: str, day: date) -> dict[str, DeliveredPart]:
-        return {
-            key: DeliveredPart(key, message_id, thread_id)
-            for plat, channel, key, message_id, thread_id, _ in self.store.deliveries(day)
-            if (plat, channel) == (platform, channel_id)
-        }
+        return self.store.delivered_parts(platform, channel_id, day)
 
     def record_part(self, platform: str, channel_id: str, day: date, part: DeliveredPart) -> None:
-        self.store.record_part(platform, channel_id, day, part)
+        self.store.record_part(platform, channel_id, day, part, now=datetime.now(UTC))
 
 
 class ChannelLog:
@@ -296,9 +293,9 @@ def test_the_daily_cron_job_fires_at_local_time_across_dst(db_path: Path) -> Non
 def test_feeds_in_back_off_are_not_fetched() -> None:
     @dataclass(frozen=True)
     class Health:
-        feed_url: str
+        url: str
         consecutive_failures: int = 0
-        next_try: datetime | None = None
+        next_attempt_at: datetime | None = None
         failing_since: datetime | None = None
         last_error: str = ""
 
@@ -310,7 +307,7 @@ def test_feeds_in_back_off_are_not_fetched() -> None:
     assert feeds_due(now, ["https://a/", "https://b/", "https://c/"], health) == ["https://b/", "https://c/"]
     day_old = replace(health["https://a/"], failing_since=now - timedelta(days=1))
     assert feeds_to_alert(now, [day_old, health["https://b/"]], set()) == [day_old]
-    assert feeds_to_alert(now, [day_old], {(day_old.feed_url, day_old.failing_since)}) == []
+    assert feeds_to_alert(now, [day_old], {(day_old.url, day_old.failing_since)}) == []
 
 
 # --- the running schedule on a real store -------------------------------------------------------------------
@@ -394,15 +391,19 @@ def test_two_runs_racing_post_each_part_once(db_path: Path, channel: ChannelLog,
         assert channel.parts(target, day) == ["head", "post:p0", "post:p1", "post:p2"]
 
 
-def test_a_leased_delivery_is_left_alone(db_path: Path, channel: ChannelLog, stores: list[Store]) -> None:
+def test_a_leased_delivery_waits_for_the_lease_to_end(db_path: Path, channel: ChannelLog, stores: list[Store]) -> None:
     clock = Clock(utc(2026, 5, 4, 9, 0))
     bot = start_run(db_path, channel, stores, clock)
     other = Store.open(db_path)
     stores.append(other)
-    assert other.try_lease(delivery_lease_key(SLACK, date(2026, 5, 4)), "someone-else", 600)
+    assert other.try_lease(delivery_lease_key(SLACK, date(2026, 5, 4)), "crashed-run", 600, now=clock.now)
     outcomes = run(bot.scheduler.deliver_due())
     assert {(o.target, o.outcome) for o in outcomes} == {(SLACK, "busy"), (DISCORD, "posted")}
     assert channel.parts(SLACK, date(2026, 5, 4)) == []
+    # The run holding it died (killed, not stopped): once its lease runs out, the delivery goes ahead.
+    clock.now += timedelta(seconds=LEASE_SECONDS + 1)
+    assert [(o.target, o.outcome) for o in run(bot.scheduler.deliver_due())] == [(SLACK, "posted")]
+    assert channel.parts(SLACK, date(2026, 5, 4)) == ["head", "post:p0", "post:p1", "post:p2"]
 
 
 def test_empty_day_skip_posts_nothing_and_is_not_retried(
