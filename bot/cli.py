@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_edition_options(today)
     today.add_argument("--format", choices=("markdown", "json"), default="markdown")
     today.set_defaults(handler=run_today)
+    add_operations_commands(commands)
     return parser
 
 
@@ -140,6 +141,65 @@ def run_today(args: argparse.Namespace) -> int:
         print(json.dumps(digest_to_json(digest), indent=2, ensure_ascii=False))
     else:
         print(render_markdown(digest), end="")
+    return EXIT_OK
+
+
+# -- operations: serve, status, config ------------------------------------------------------------------------
+
+
+def add_operations_commands(commands: argparse._SubParsersAction) -> None:
+    serve = commands.add_parser("serve", help="run the bot: adapters, daily digest, feed refresh")
+    serve.add_argument("--db", metavar="PATH", help="SQLite database file (default: DIGEST_DB or digest.db)")
+    serve.set_defaults(handler=run_serve)
+    status = commands.add_parser("status", help="feed health, latest editions and their deliveries")
+    status.add_argument("--db", metavar="PATH", help="SQLite database file (default: DIGEST_DB or digest.db)")
+    status.add_argument("--editions", type=int, default=5, metavar="N", help="how many editions to show")
+    status.set_defaults(handler=run_status)
+    config = commands.add_parser("config", help="print the effective configuration, secrets masked")
+    config.set_defaults(handler=run_config)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from bot.config import check_serve
+    from bot.runner import run_serve as serve_until_stopped
+
+    settings = settings_from(args)
+    check_serve(settings)
+    return serve_until_stopped(settings)
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from bot.status import status_report
+    from digest_core.store import Store
+
+    settings = settings_from(args)
+    if not settings.db_path.is_file():
+        raise UsageError(f"no database at {settings.db_path}; run `digest fetch` or `digest serve` first")
+    store = Store.open(settings.db_path)
+    try:
+        print(status_report(store, editions=args.editions), end="")
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+def run_config(args: argparse.Namespace) -> int:
+    """Print every setting; then the problems, if any (exit 2), and what `digest serve` would still need."""
+    from bot.config import check_serve
+    from bot.status import config_report
+
+    print(config_report(), end="")
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"problem: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        check_serve(settings)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"`digest serve` needs: {problem}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -255,11 +255,6 @@ def effective_values(env: Mapping[str, str] | None = None) -> list[tuple[Setting
     return [(s, source.get(s.name, s.default).strip()) for s in SETTINGS]
 
 
-def secret_values(env: Mapping[str, str] | None = None) -> list[str]:
-    """The configured secret values, for the log redaction filter."""
-    return [value for setting, value in effective_values(env) if setting.secret and value]
-
-
 def masked(name: str, value: str) -> str:
     """The value as `digest config` shows it: secrets keep only a hint of their shape."""
     if not _BY_NAME[name].secret or not value:

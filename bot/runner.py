@@ -13,15 +13,14 @@ import logging
 import os
 import signal
 import socket
-import sys
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.admin_notes import DiscordNote, SlackNote
-from bot.config import ConfigError, Settings, admin_platform, check_serve, load_settings, secret_values
+from bot.config import Settings, admin_platform
 from bot.logging_setup import configure_logging
 from bot.scheduler import AdminNotifier, DigestScheduler, Target
 from digest_core.models import Digest
@@ -184,17 +183,21 @@ def run_owner() -> str:
 AdapterBuilder = Callable[[Settings, "DigestService"], list[ChatAdapter]]
 
 
-def run_serve(env: Mapping[str, str] | None = None) -> int:
-    """`digest serve`: validate the settings, set up logging, run until stopped. Returns the exit code."""
-    try:
-        settings = load_settings(env)
-        check_serve(settings)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"configuration: {problem}", file=sys.stderr)
-        return 2
-    configure_logging(settings.log_level, secrets=secret_values(env))
+def run_serve(settings: Settings) -> int:
+    """`digest serve` once the settings are valid: set up logging, run until stopped, return the exit code."""
+    configure_logging(settings.log_level, secrets=secrets_of(settings))
     return asyncio.run(serve(settings))
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """Every configured secret value, for the log redaction filter."""
+    return [
+        settings.slack_bot_token,
+        settings.slack_app_token,
+        settings.slack_signing_secret,
+        settings.discord_token,
+        settings.openai_api_key,
+    ]
 
 
 async def serve(

@@ -38,9 +38,7 @@ def test_readme_configuration_table_is_generated_from_the_settings() -> None:
     for setting in SETTINGS:
         assert f"| `{setting.name}` |" in table
     readme = f"# Title\n\n{gen.TABLE_START}\nold table\n{gen.TABLE_END}\n\n## Next\n"
-    assert (
-        gen.readme_with_table(readme) == f"# Title\n\n{gen.TABLE_START}\n{table}{gen.TABLE_END}\n\n## Next\n"
-    )
+    assert gen.readme_with_table(readme) == f"# Title\n\n{gen.TABLE_START}\n{table}{gen.TABLE_END}\n\n## Next\n"
     real = ROOT / "README.md"
     if real.is_file() and gen.TABLE_START in real.read_text(encoding="utf-8"):
         assert gen.readme_with_table(real.read_text(encoding="utf-8")) == real.read_text(encoding="utf-8")
@@ -102,9 +100,7 @@ def test_serve_needs_an_adapter() -> None:
 
 
 def test_serve_needs_the_channels_and_a_slack_transport() -> None:
-    settings = load_settings(
-        {"SLACK_BOT_TOKEN": "xoxb-1", "DISCORD_TOKEN": "abc", "DIGEST_ADMIN_CHANNEL": "C1"}
-    )
+    settings = load_settings({"SLACK_BOT_TOKEN": "xoxb-1", "DISCORD_TOKEN": "abc", "DIGEST_ADMIN_CHANNEL": "C1"})
     with pytest.raises(ConfigError) as caught:
         check_serve(settings)
     assert [p.split(":")[0] for p in caught.value.problems] == [
@@ -125,9 +121,7 @@ def test_admin_channel_must_belong_to_a_configured_platform() -> None:
     )
     with pytest.raises(ConfigError, match="DIGEST_ADMIN_CHANNEL: '42' looks like a discord channel"):
         check_serve(settings)
-    check_serve(
-        load_settings({"DISCORD_TOKEN": "abc", "DISCORD_CHANNEL_ID": "7", "DIGEST_ADMIN_CHANNEL": "42"})
-    )
+    check_serve(load_settings({"DISCORD_TOKEN": "abc", "DISCORD_CHANNEL_ID": "7", "DIGEST_ADMIN_CHANNEL": "42"}))
 
 
 def test_environment_overrides_dot_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -95,9 +95,7 @@ class ChannelLog:
 
     def parts(self, target: Target, day: date) -> list[str]:
         return [
-            key
-            for plat, ch, d, key in self.messages
-            if (plat, ch) == (target.platform, target.channel_id) and d == day
+            key for plat, ch, d, key in self.messages if (plat, ch) == (target.platform, target.channel_id) and d == day
         ]
 
 
@@ -327,9 +325,7 @@ def test_down_at_digest_time_up_after_delivers_each_channel_once(
         assert channel.parts(target, day) == ["head", "post:p0", "post:p1", "post:p2"]
 
 
-def test_restart_right_after_posting_posts_nothing(
-    db_path: Path, channel: ChannelLog, stores: list[Store]
-) -> None:
+def test_restart_right_after_posting_posts_nothing(db_path: Path, channel: ChannelLog, stores: list[Store]) -> None:
     clock = Clock(utc(2026, 5, 4, 8, 0))
     run(start_run(db_path, channel, stores, clock).scheduler.deliver_due())
     before = list(channel.messages)
@@ -417,9 +413,7 @@ def test_empty_day_skip_posts_nothing_and_is_not_retried(
     assert channel.messages == []
 
 
-def test_empty_day_message_posts_the_short_edition(
-    db_path: Path, channel: ChannelLog, stores: list[Store]
-) -> None:
+def test_empty_day_message_posts_the_short_edition(db_path: Path, channel: ChannelLog, stores: list[Store]) -> None:
     clock = Clock(utc(2026, 5, 4, 8, 0))
     bot = start_run(db_path, channel, stores, clock, empty_day="message", posts=0)
     assert [o.outcome for o in run(bot.scheduler.deliver_due())] == ["posted", "posted"]
@@ -427,9 +421,7 @@ def test_empty_day_message_posts_the_short_edition(
     assert bot.adapters["slack"].delivered[0].is_empty
 
 
-def test_the_edition_is_built_after_a_fresh_refresh(
-    db_path: Path, channel: ChannelLog, stores: list[Store]
-) -> None:
+def test_the_edition_is_built_after_a_fresh_refresh(db_path: Path, channel: ChannelLog, stores: list[Store]) -> None:
     clock = Clock(utc(2026, 5, 4, 8, 0))
     bot = start_run(db_path, channel, stores, clock, posts=1)
     bot.service.arrive_on_refresh = ["late"]

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
 from bot.config import SETTINGS
-from bot.status import config_report
+from bot.scheduler import DeliveryLedger, Target
+from bot.status import config_report, status_report
+from digest_core.models import DeliveredPart, Digest, DigestPost
+from digest_core.store import Store
 
 SLACK_BOT = "xoxb-1234567890-0987654321-AbCdEfGhIjKl"
 DISCORD = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"
@@ -27,3 +36,83 @@ def test_config_shows_every_setting_with_secrets_masked() -> None:
     assert "DIGEST_TIMEZONE=UTC  (default)" in report
     for setting in SETTINGS:
         assert f"\n{setting.name}=" in report or report.startswith(f"{setting.name}=")
+
+
+# --- `digest status` on a real store -------------------------------------------------------------------------
+
+NOW = datetime(2026, 5, 5, 9, 0, tzinfo=UTC)
+DAY = date(2026, 5, 4)
+
+
+@pytest.fixture
+def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No setting from the developer's environment or .env leaks into a CLI test."""
+    for setting in SETTINGS:
+        monkeypatch.delenv(setting.name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _edition(posts: int) -> Digest:
+    return Digest(
+        DAY,
+        "AI Alignment Daily Digest - 2026-05-04",
+        "offline",
+        (),
+        (),
+        tuple(
+            DigestPost(n, f"p{n}", f"T{n}", ("A",), NOW - timedelta(days=1), f"https://e.org/{n}", "AF", "s")
+            for n in range(1, posts + 1)
+        ),
+    )
+
+
+def test_status_shows_feed_health_editions_and_deliveries(store: Store) -> None:
+    store.record_feed_success("https://ok.example/feed", now=NOW - timedelta(minutes=20), title="Good Feed")
+    for hours in (30, 20, 2):
+        store.record_feed_failure(
+            "https://down.example/rss",
+            now=NOW - timedelta(hours=hours),
+            reason="HTTP 503 from\nthe server",
+            retry_at=NOW + timedelta(minutes=40),
+        )
+    store.save_edition(_edition(2), window=(NOW - timedelta(days=2), NOW - timedelta(days=1)), built_at=NOW)
+    for key in ("head", "post:p1", "post:p2"):
+        store.record_part("slack", "C0DIGEST", DAY, DeliveredPart(key, f"17.{key}", "17.head"), now=NOW)
+    store.record_part("discord", "4242", DAY, DeliveredPart("head", "900", "900"), now=NOW)
+    DeliveryLedger(store).finish(Target("slack", "C0DIGEST"), DAY, "posted", NOW)
+
+    report = status_report(store, now=NOW)
+
+    assert "Good Feed <https://ok.example/feed>\n    ok; last success 2026-05-05 08:40 UTC (20m ago)" in report
+    assert "https://down.example/rss\n    FAILING, 3 in a row since 2026-05-04 03:00 UTC (30h ago)" in report
+    assert "last success never" in report
+    assert "next try 2026-05-05 09:40 UTC (in 40m); last error: HTTP 503 from the server" in report
+    assert "2026-05-04: 2 posts, written by offline, built 2026-05-05 09:00 UTC" in report
+    assert "slack C0DIGEST: delivered (3 messages, thread 17.head" in report
+    assert "discord 4242: IN PROGRESS (1 messages, thread 900" in report
+
+
+def test_status_of_a_fresh_database_says_so(store: Store) -> None:
+    report = status_report(store, now=NOW)
+    assert "(none fetched yet)" in report and "(none built yet)" in report
+
+
+def test_status_and_config_commands(clean_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = clean_env / "digest.db"
+    assert main(["status", "--db", str(db)]) == 2
+    assert "no database at" in capsys.readouterr().err
+    Store.open(db).close()
+    assert main(["status", "--db", str(db)]) == 0
+    assert "Feeds" in capsys.readouterr().out
+
+    (clean_env / ".env").write_text(f"SLACK_BOT_TOKEN={SLACK_BOT}\nDIGEST_TIME=9am\n")
+    assert main(["config"]) == 2
+    captured = capsys.readouterr()
+    assert "SLACK_BOT_TOKEN=xoxb-****" in captured.out and SLACK_BOT not in captured.out + captured.err
+    assert "problem: DIGEST_TIME: '9am' is not a time of day" in captured.err
+
+
+def test_serve_refuses_to_start_without_an_adapter(clean_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve"]) == 2
+    assert "SLACK_BOT_TOKEN, DISCORD_TOKEN: no adapter configured" in capsys.readouterr().err
