@@ -66,15 +66,21 @@ def summarize_text(text: str, *, title: str = "") -> str:
         return normalize_space(title)
     if word_count(flat) < MIN_WORDS:
         return flat
+    chosen = select_sentences(text, title=title)
+    if not chosen:
+        return clip_words(flat, MAX_WORDS)
+    return " ".join(chosen)
+
+
+def select_sentences(text: str, *, title: str = "") -> list[str]:
+    """The sentences of the summary, in the post's order; each is a span of `normalize_space(text)`."""
     sentences = post_sentences(text)
     scored = score_sentences(sentences, title=title)
-    target = min(TARGET_MAX_WORDS, max(TARGET_MIN_WORDS, word_count(flat) // 5))
+    target = min(TARGET_MAX_WORDS, max(TARGET_MIN_WORDS, word_count(text) // 5))
     chosen = _select(scored, target)
     if sum(s.sentence.words for s in chosen) < MIN_WORDS:
         chosen = _top_up(chosen, sentences)
-    if not chosen:
-        return clip_words(flat, MAX_WORDS)
-    return " ".join(s.sentence.text for s in sorted(chosen, key=lambda s: s.sentence.index))
+    return [s.sentence.text for s in sorted(chosen, key=lambda s: s.sentence.index)]
 
 
 def score_sentences(sentences: Sequence[Sentence], *, title: str = "") -> list[ScoredSentence]:
@@ -110,7 +116,10 @@ def score_sentences(sentences: Sequence[Sentence], *, title: str = "") -> list[S
 
 
 def _eligible(s: Sentence) -> bool:
-    return s.quotable and s.words >= 5 and not s.text.endswith(":") and s.words <= MAX_WORDS
+    # A line opening with ">" quotes someone else; a summary speaks for the post.
+    return (
+        s.quotable and 5 <= s.words <= MAX_WORDS and not s.text.endswith(":") and not s.text.startswith(">")
+    )
 
 
 def _style_factor(s: Sentence) -> float:
@@ -127,6 +136,8 @@ def _style_factor(s: Sentence) -> float:
         factor *= 0.5
     if s.text[:1].islower():
         factor *= 0.5  # a fragment, e.g. the tail of a clumsy split
+    if s.text[-1:] not in '.!?"”’)':
+        factor *= 0.5  # no closing punctuation: a caption, a label or a list fragment
     if dangling_kind(s.text) == "connective":
         factor *= 0.7
     return factor
