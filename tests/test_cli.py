@@ -28,13 +28,14 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 def test_today_prints_the_digest_of_a_local_feed_as_markdown(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["today", "--feed", EXAMPLE, "--db", "d.db"]) == 0
-    out = capsys.readouterr().out
+    out: str = capsys.readouterr().out
     assert out.startswith("# AI Alignment Daily Digest - ")
     for heading in ("## Key Themes and Developments", "Connections and Broader Implications",
                     "## Individual Post Summaries"):
         assert heading in out
     assert out.count("\nSource: AI Alignment Forum") == 6
-    assert "Link: https://www.alignmentforum.org/posts/Qv5BnT1mWz8HcR4xJ/a-refusal-direction-survives-quantization" in out
+    refusal_post = "https://www.alignmentforum.org/posts/Qv5BnT1mWz8HcR4xJ/a-refusal-direction-survives-quantization"
+    assert f"Link: {refusal_post}\n" in out
     assert "https://www.alignmentforum.org/https://" not in out
     assert "utm_source" not in out
 
