@@ -138,11 +138,15 @@ class _TextExtractor(HTMLParser):
         self._flush()
 
 
+_SPACES = re.compile(r"[ \t\r\f\v\xa0]+")
+
+
 def _collapse(text: str) -> str:
     """Collapse runs of spaces (keeping single line breaks inside a paragraph)."""
-    text = text.replace("\xa0", " ").replace("\u200b", "")
-    lines = [re.sub(r"[ \t\r\f\v]+", " ", line).strip() for line in text.split("\n")]
-    return "\n".join(line for line in lines if line)
+    text = _SPACES.sub(" ", text.replace("\u200b", ""))
+    if "\n" not in text:
+        return text.strip()
+    return "\n".join(stripped for line in text.split("\n") if (stripped := line.strip()))
 
 
 def html_to_text(html: str) -> str:

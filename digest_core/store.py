@@ -11,10 +11,10 @@ import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from sqlite_utils import Database, Migrations
@@ -193,33 +193,50 @@ class Store:
         )
 
     def record_feed_success(
-        self, url: str, *, now: datetime, title: str = "", etag: str = "", last_modified: str = "",
-        body_hash: str = "", status: str = "new", warning: str = "",
+        self,
+        url: str,
+        *,
+        now: datetime,
+        title: str = "",
+        etag: str = "",
+        last_modified: str = "",
+        body_hash: str = "",
+        status: str = "new",
+        warning: str = "",
     ) -> None:
-        record = {
-            "url": url,
-            "last_attempt_at": _iso(now),
-            "last_success_at": _iso(now),
-            "last_status": status,
-            "last_error": warning,
-            "consecutive_failures": 0,
-            "failing_since": "",
-            "next_attempt_at": "",
-        }
-        if status != "unchanged":  # a 304 carries no new validators worth overwriting
-            record.update({"etag": etag, "last_modified": last_modified, "body_hash": body_hash})
-        if title:
-            record["title"] = title
+        # Plain SQL: this runs once per feed per refresh, and sqlite-utils' upsert introspects the table each time.
+        if status == "unchanged":  # a 304 carries no validators worth overwriting
+            sql = (
+                "insert into feeds (url, last_attempt_at, last_success_at, last_status, last_error, "
+                "consecutive_failures, failing_since, next_attempt_at) values (?, ?, ?, ?, ?, 0, '', '') "
+                "on conflict(url) do update set last_attempt_at = excluded.last_attempt_at, "
+                "last_success_at = excluded.last_success_at, last_status = excluded.last_status, "
+                "last_error = excluded.last_error, consecutive_failures = 0, failing_since = '', next_attempt_at = ''"
+            )
+            params = [url, _iso(now), _iso(now), status, warning]
+        else:
+            sql = (
+                "insert into feeds (url, title, etag, last_modified, body_hash, last_attempt_at, last_success_at, "
+                "last_status, last_error, consecutive_failures, failing_since, next_attempt_at) "
+                "values (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '', '') "
+                "on conflict(url) do update set title = coalesce(nullif(excluded.title, ''), feeds.title), "
+                "etag = excluded.etag, last_modified = excluded.last_modified, body_hash = excluded.body_hash, "
+                "last_attempt_at = excluded.last_attempt_at, last_success_at = excluded.last_success_at, "
+                "last_status = excluded.last_status, last_error = excluded.last_error, consecutive_failures = 0, "
+                "failing_since = '', next_attempt_at = ''"
+            )
+            params = [url, title, etag, last_modified, body_hash, _iso(now), _iso(now), status, warning]
         with self._lock:
-            self.db["feeds"].upsert(record, pk="url")
+            self.db.execute(sql, params)
 
-    def record_feed_failure(self, url: str, *, now: datetime, reason: str, retry_at: datetime) -> int:
-        """Count one more consecutive failure; return the new count."""
+    def record_feed_failure(
+        self, url: str, *, now: datetime, reason: str, backoff: Callable[[int], timedelta]
+    ) -> int:
+        """Count one more consecutive failure and schedule the next try; return the new count."""
         with self._lock, self.db.atomic():
-            state = self.feed_state(url)
             rows = list(self.db["feeds"].rows_where("url = ?", [url]))
+            failures = (rows[0]["consecutive_failures"] or 0) + 1 if rows else 1
             failing_since = (rows[0]["failing_since"] if rows else "") or _iso(now)
-            failures = state.consecutive_failures + 1
             self.db["feeds"].upsert(
                 {
                     "url": url,
@@ -228,7 +245,7 @@ class Store:
                     "last_error": reason,
                     "consecutive_failures": failures,
                     "failing_since": failing_since,
-                    "next_attempt_at": _iso(retry_at),
+                    "next_attempt_at": _iso(now + backoff(failures)),
                 },
                 pk="url",
             )
@@ -256,21 +273,25 @@ class Store:
     def upsert_posts(self, posts: Iterable[Post]) -> int:
         """Store posts; return how many were new. A known post keeps its first_seen, URL, source and edition;
         its title and text follow the feed (posts get edited)."""
-        new = 0
+        batch = {post.id: post for post in posts}  # one feed may list a post twice
+        if not batch:
+            return 0
         with self._lock, self.db.atomic():
-            for post in posts:
-                existing = self._post_row(post.id)
+            known = self.post_hashes(list(batch))
+            fresh = [
+                self._post_record(post, content_hash(post.title, post.text))
+                for post in batch.values()
+                if post.id not in known
+            ]
+            self.db["posts"].insert_all(fresh, pk="id")
+            for post in batch.values():
                 digest = content_hash(post.title, post.text)
-                if existing is None:
-                    new += 1
-                    self.db["posts"].insert(self._post_record(post, digest), pk="id")
-                elif existing["content_hash"] != digest and post.text:
-                    self.db["posts"].update(
-                        post.id,
-                        {"title": post.title, "text": post.text, "content_hash": digest,
-                         "authors": json.dumps(list(post.authors or json.loads(existing["authors"])))},
-                    )
-        return new
+                if post.id in known and known[post.id] != digest and post.text:
+                    changes = {"title": post.title, "text": post.text, "content_hash": digest}
+                    if post.authors:
+                        changes["authors"] = json.dumps(list(post.authors))
+                    self.db["posts"].update(post.id, changes)
+        return len(fresh)
 
     def _post_row(self, post_id: str) -> dict | None:
         rows = list(self.db["posts"].rows_where("id = ?", [post_id]))
