@@ -14,13 +14,13 @@ import os
 import signal
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.admin_notes import DiscordNote, SlackNote
-from bot.config import Settings, admin_platform
+from bot.config import WEEKDAYS, Settings, admin_platform
 from bot.logging_setup import configure_logging
 from bot.scheduler import AdminNotifier, DigestScheduler, Target
 from digest_core.models import Digest
@@ -41,17 +41,14 @@ def _utc_now() -> datetime:
 
 
 class ChatAdapter(Protocol):
-    """What every platform adapter offers the bot process."""
-
-    platform: str
-    default_channel: str
+    """What every platform adapter offers the bot process (SlackAdapter, DiscordAdapter)."""
 
     async def start(self) -> None:
-        """Connect and start answering; may return at once or run until close()."""
+        """Connect; return once the adapter is serving (its connection then runs in the background)."""
         ...
 
-    async def deliver(self, digest: Digest, channel: str | None = None) -> Any:
-        """Post the edition as one thread; idempotent per part (records each part via DigestAPI)."""
+    async def deliver(self, digest: Digest, channel: str | None = None, /) -> Any:
+        """Post the edition as one thread; idempotent per part (each part is recorded via DigestAPI)."""
         ...
 
     async def close(self) -> None: ...
@@ -123,13 +120,20 @@ def _store_lock(store: Store) -> AbstractContextManager[object]:
     return store._lock  # Store offers it only as locked(), one use per call; a public handle is requested
 
 
-def build_adapters(settings: Settings, service: DigestService) -> list[ChatAdapter]:
-    adapters: list[ChatAdapter] = []
+def build_adapters(settings: Settings, service: DigestService) -> dict[str, ChatAdapter]:
+    """The configured adapters by platform; each module is imported only when its token is set."""
+    adapters: dict[str, ChatAdapter] = {}
     if settings.slack_enabled:
-        adapters.append(_build_slack(settings, service))
+        adapters["slack"] = _build_slack(settings, service)
     if settings.discord_enabled:
-        adapters.append(_build_discord(settings, service))
+        adapters["discord"] = _build_discord(settings, service)
     return adapters
+
+
+def digest_targets(settings: Settings, platforms: Iterable[str]) -> list[Target]:
+    """The channels that get the daily digest, among the running platforms."""
+    channels = {"slack": settings.slack_channel, "discord": settings.discord_channel_id}
+    return [Target(platform, channels[platform]) for platform in platforms if channels.get(platform)]
 
 
 def _build_slack(settings: Settings, service: DigestService) -> ChatAdapter:
@@ -180,7 +184,7 @@ def run_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-AdapterBuilder = Callable[[Settings, "DigestService"], list[ChatAdapter]]
+AdapterBuilder = Callable[[Settings, "DigestService"], dict[str, ChatAdapter]]
 
 
 def run_serve(settings: Settings) -> int:
@@ -203,7 +207,11 @@ def secrets_of(settings: Settings) -> list[str]:
 async def serve(
     settings: Settings, *, stop: asyncio.Event | None = None, build_adapters: AdapterBuilder = build_adapters
 ) -> int:
-    """Run until SIGTERM/SIGINT (or `stop` is set); return the process exit code."""
+    """Run until SIGTERM/SIGINT (or `stop` is set); return the process exit code.
+
+    The adapters connect first (an adapter that cannot connect stops the process with exit code 1, for the
+    service manager to restart it); then the jobs start, with an immediate refresh and catch-up.
+    """
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
     from digest_core.store import Store
@@ -215,15 +223,14 @@ async def serve(
             loop.add_signal_handler(signum, stop.set)
 
     store = Store.open(settings.db_path)
-    schedule = build_schedule(settings)
     service = build_service(settings, store)
     adapters = build_adapters(settings, service)
     digest_scheduler = DigestScheduler(
         service=service,
         store=store,
-        schedule=schedule,
-        adapters={a.platform: a for a in adapters},
-        targets=[Target(a.platform, a.default_channel) for a in adapters if a.default_channel],
+        schedule=build_schedule(settings),
+        adapters=adapters,
+        targets=digest_targets(settings, adapters),
         feeds=settings.feeds,
         owner=run_owner(),
         empty_day=settings.empty_day,
@@ -233,57 +240,62 @@ async def serve(
     log.info(
         "serve starting",
         extra={
-            "adapters": ",".join(a.platform for a in adapters),
+            "adapters": ",".join(adapters),
             "db": str(settings.db_path),
             "digest_time": settings.digest_time.strftime("%H:%M"),
             "timezone": str(settings.timezone),
+            "days": ",".join(WEEKDAYS[d] for d in sorted(settings.digest_days)),
         },
     )
-    adapter_tasks = {
-        asyncio.create_task(adapter.start(), name=f"adapter-{adapter.platform}"): adapter for adapter in adapters
-    }
     jobs = AsyncIOScheduler(timezone=settings.timezone)
-    digest_scheduler.install(jobs)
-    jobs.start()  # needs the running loop: we are inside it
-    startup = asyncio.create_task(digest_scheduler.start_up(), name="start-up")
+    startup: asyncio.Task[None] | None = None
     exit_code = 0
     try:
-        exit_code = await _wait_for_stop(stop, adapter_tasks)
+        if not await _start_adapters(adapters, stop):
+            exit_code = 1
+        elif not stop.is_set():
+            digest_scheduler.install(jobs)
+            jobs.start()  # needs the running loop: we are inside it
+            startup = asyncio.create_task(digest_scheduler.start_up(), name="start-up")
+            await stop.wait()
     finally:
         log.info("serve stopping")
-        jobs.shutdown(wait=False)
-        startup.cancel()
+        if jobs.running:
+            jobs.shutdown(wait=False)
+        if startup is not None:
+            startup.cancel()
         await digest_scheduler.cancel_running(STOP_TIMEOUT_SECONDS)
-        for adapter in adapters:
+        for platform, adapter in adapters.items():
             try:
                 await asyncio.wait_for(adapter.close(), STOP_TIMEOUT_SECONDS)
             except Exception:
-                log.exception("adapter close failed", extra={"platform": adapter.platform})
-        for task in adapter_tasks:
-            task.cancel()
-        await asyncio.wait(adapter_tasks, timeout=STOP_TIMEOUT_SECONDS)
-        with contextlib.suppress(Exception):
-            store.close()
+                log.exception("adapter close failed", extra={"platform": platform})
+        store.close()
         log.info("serve stopped", extra={"exit_code": exit_code})
     return exit_code
 
 
-async def _wait_for_stop(stop: asyncio.Event, adapter_tasks: dict[asyncio.Task[None], ChatAdapter]) -> int:
-    """Wait for the stop signal; an adapter whose start() fails stops the process with exit code 1."""
-    stopper = asyncio.ensure_future(stop.wait())
-    running: set[asyncio.Future[Any]] = set(adapter_tasks)
+async def _start_adapters(adapters: dict[str, ChatAdapter], stop: asyncio.Event) -> bool:
+    """Start every adapter concurrently; False when one fails. A stop signal cuts the wait short."""
+    starts = {asyncio.create_task(adapter.start()): platform for platform, adapter in adapters.items()}
+    stopper = asyncio.create_task(stop.wait())
+    pending = set(starts)
     try:
-        while True:
-            done, _ = await asyncio.wait({stopper, *running}, return_when=asyncio.FIRST_COMPLETED)
+        while pending:
+            done, pending = await asyncio.wait({*pending, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            pending.discard(stopper)
             if stopper in done:
-                return 0
+                for task in pending:
+                    task.cancel()
+                return True
             for task in done:
-                running.discard(task)
-                adapter = adapter_tasks[task]  # type: ignore[index]
-                error = None if task.cancelled() else task.exception()
-                if task.cancelled() or error is not None:
-                    log.error("adapter stopped", exc_info=error, extra={"platform": adapter.platform})
-                    return 1
-                log.info("adapter started", extra={"platform": adapter.platform})
+                error = task.exception()
+                if error is not None:
+                    log.error("adapter could not start", exc_info=error, extra={"platform": starts[task]})
+                    for other in pending:
+                        other.cancel()
+                    return False
+                log.info("adapter started", extra={"platform": starts[task]})
+        return True
     finally:
         stopper.cancel()

@@ -74,7 +74,7 @@ def test_status_shows_feed_health_editions_and_deliveries(store: Store) -> None:
             "https://down.example/rss",
             now=NOW - timedelta(hours=hours),
             reason="HTTP 503 from\nthe server",
-            retry_at=NOW + timedelta(minutes=40),
+            backoff=lambda failures: timedelta(hours=2, minutes=40),  # from the last try: NOW + 40m
         )
     store.save_edition(_edition(2), window=(NOW - timedelta(days=2), NOW - timedelta(days=1)), built_at=NOW)
     for key in ("head", "post:p1", "post:p2"):
