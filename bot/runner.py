@@ -28,7 +28,7 @@ from digest_core.models import Digest
 if TYPE_CHECKING:
     from digest_core.editions import EditionSchedule
     from digest_core.llm import ModelClient
-    from digest_core.service import DigestService, Writers
+    from digest_core.service import Answerer, DigestService, QuestionLimiter, Writers
     from digest_core.store import Store
 
 log = logging.getLogger(__name__)
@@ -95,22 +95,36 @@ def build_model_client(
 
 
 def build_service(
-    settings: Settings, store: Store | None = None, *, clock: Callable[[], datetime] = _utc_now
+    settings: Settings,
+    store: Store | None = None,
+    *,
+    answering: bool = False,
+    clock: Callable[[], datetime] = _utc_now,
 ) -> DigestService:
-    """The DigestService the CLI, the scheduler and the adapters share (offline unless a model is set)."""
-    from digest_core.budget import QuestionRateLimit
-    from digest_core.qa import QuestionAnswerer
+    """The DigestService the CLI, the scheduler and the adapters share (offline unless a model is set).
+
+    `answering` adds what follow-up questions need (the answerer and the per-user hourly limit); the
+    commands that only fetch and print editions leave it out.
+    """
     from digest_core.service import DigestService
     from digest_core.store import Store
 
     store = store or Store.open(settings.db_path)
     client = build_model_client(settings, store, clock=clock)
+    answerer: Answerer | None = None
+    limiter: QuestionLimiter | None = None
+    if answering:
+        from digest_core.budget import QuestionRateLimit
+        from digest_core.qa import QuestionAnswerer
+
+        answerer = QuestionAnswerer(client)
+        limiter = QuestionRateLimit(store.db, settings.questions_per_hour, lock=_store_lock(store), clock=clock)
     return DigestService(
         store,
         schedule=build_schedule(settings),
         writers=build_writers(settings, store, client=client),
-        answerer=QuestionAnswerer(client),
-        limiter=QuestionRateLimit(store.db, settings.questions_per_hour, lock=_store_lock(store), clock=clock),
+        answerer=answerer,
+        limiter=limiter,
         clock=clock,
     )
 
@@ -223,7 +237,7 @@ async def serve(
             loop.add_signal_handler(signum, stop.set)
 
     store = Store.open(settings.db_path)
-    service = build_service(settings, store)
+    service = build_service(settings, store, answering=True)
     adapters = build_adapters(settings, service)
     digest_scheduler = DigestScheduler(
         service=service,
