@@ -15,7 +15,6 @@ import signal
 import socket
 import uuid
 from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,13 +22,13 @@ from bot.admin_notes import DiscordNote, SlackNote
 from bot.config import WEEKDAYS, Settings, admin_platform
 from bot.logging_setup import configure_logging
 from bot.scheduler import AdminNotifier, DigestScheduler, Target
+from digest_core.editions import EditionSchedule
 from digest_core.models import Digest
+from digest_core.service import DigestService, Writers
+from digest_core.store import Store
 
 if TYPE_CHECKING:
-    from digest_core.editions import EditionSchedule
     from digest_core.llm import ModelClient
-    from digest_core.service import Answerer, DigestService, QuestionLimiter, Writers
-    from digest_core.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -55,35 +54,19 @@ class ChatAdapter(Protocol):
 
 
 def build_schedule(settings: Settings) -> EditionSchedule:
-    from digest_core.editions import EditionSchedule
-
     return EditionSchedule(settings.digest_time, settings.timezone, settings.digest_days)
-
-
-def build_writers(settings: Settings, store: Store, *, client: ModelClient | None = None) -> Writers:
-    """The offline writers, with the model's in front of them when a model server is configured."""
-    from digest_core.service import Writers
-    from digest_core.summarize import ExtractiveSummarizer
-    from digest_core.themes import OfflineThemeFinder
-
-    offline_summarizer, offline_themes = ExtractiveSummarizer(), OfflineThemeFinder()
-    if client is None:
-        return Writers(offline_summarizer, offline_themes, offline_summarizer, offline_themes)
-    from digest_core.model_writing import ModelSummarizer, ModelThemeFinder
-
-    return Writers(ModelSummarizer(client), ModelThemeFinder(client), offline_summarizer, offline_themes)
 
 
 def build_model_client(
     settings: Settings, store: Store, *, clock: Callable[[], datetime] = _utc_now
 ) -> ModelClient | None:
-    """The OpenAI-compatible client (every call logged in the store, under the daily token budget), or None."""
+    """The model client when a key or base URL is set (every call logged and counted against the daily budget)."""
     if not settings.model_enabled:
         return None
     from digest_core.budget import ModelLedger, TokenBudget
     from digest_core.llm import ModelClient
 
-    ledger = ModelLedger(store.db, lock=_store_lock(store))
+    ledger = ModelLedger(store.locked)
     return ModelClient(
         settings.openai_api_key,
         settings.openai_base_url,
@@ -94,44 +77,37 @@ def build_model_client(
     )
 
 
+def build_writers(settings: Settings, store: Store, client: ModelClient | None = None) -> Writers:
+    from digest_core.summarize import ExtractiveSummarizer
+    from digest_core.themes import OfflineThemeFinder
+
+    offline_summarizer, offline_themes = ExtractiveSummarizer(), OfflineThemeFinder()
+    if client is None:
+        return Writers(offline_summarizer, offline_themes, offline_summarizer, offline_themes)
+    from digest_core.budget import ResultCache
+    from digest_core.model_writing import ModelSummarizer, ModelThemeFinder
+
+    theme_finder = ModelThemeFinder(client, cache=ResultCache(store.locked))
+    return Writers(ModelSummarizer(client), theme_finder, offline_summarizer, offline_themes)
+
+
 def build_service(
-    settings: Settings,
-    store: Store | None = None,
-    *,
-    answering: bool = False,
-    clock: Callable[[], datetime] = _utc_now,
+    settings: Settings, store: Store | None = None, *, clock: Callable[[], datetime] = _utc_now
 ) -> DigestService:
-    """The DigestService the CLI, the scheduler and the adapters share (offline unless a model is set).
+    """The DigestService the CLI, the scheduler and the adapters share (offline unless a model is set)."""
+    from digest_core.budget import QuestionRateLimit
+    from digest_core.qa import QuestionAnswerer
 
-    `answering` adds what follow-up questions need (the answerer and the per-user hourly limit); the
-    commands that only fetch and print editions leave it out.
-    """
-    from digest_core.service import DigestService
-    from digest_core.store import Store
-
-    store = store or Store.open(settings.db_path)
+    store = store or Store(settings.db_path)
     client = build_model_client(settings, store, clock=clock)
-    answerer: Answerer | None = None
-    limiter: QuestionLimiter | None = None
-    if answering:
-        from digest_core.budget import QuestionRateLimit
-        from digest_core.qa import QuestionAnswerer
-
-        answerer = QuestionAnswerer(client)
-        limiter = QuestionRateLimit(store.db, settings.questions_per_hour, lock=_store_lock(store), clock=clock)
     return DigestService(
         store,
         schedule=build_schedule(settings),
-        writers=build_writers(settings, store, client=client),
-        answerer=answerer,
-        limiter=limiter,
+        writers=build_writers(settings, store, client),
+        answerer=QuestionAnswerer(client),
+        limiter=QuestionRateLimit(store.locked, settings.questions_per_hour, clock=clock),
         clock=clock,
     )
-
-
-def _store_lock(store: Store) -> AbstractContextManager[object]:
-    # The store's connection is shared by the loop and worker threads; every writer must hold its one lock.
-    return store._lock  # Store offers it only as locked(), one use per call; a public handle is requested
 
 
 def build_adapters(settings: Settings, service: DigestService) -> dict[str, ChatAdapter]:
@@ -219,16 +195,19 @@ def secrets_of(settings: Settings) -> list[str]:
 
 
 async def serve(
-    settings: Settings, *, stop: asyncio.Event | None = None, build_adapters: AdapterBuilder = build_adapters
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    caught_up: asyncio.Event | None = None,
+    build_adapters: AdapterBuilder = build_adapters,
 ) -> int:
     """Run until SIGTERM/SIGINT (or `stop` is set); return the process exit code.
 
     The adapters connect first (an adapter that cannot connect stops the process with exit code 1, for the
-    service manager to restart it); then the jobs start, with an immediate refresh and catch-up.
+    service manager to restart it); then the jobs start, with an immediate refresh and catch-up, after which
+    `caught_up` is set.
     """
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
-    from digest_core.store import Store
 
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -237,7 +216,7 @@ async def serve(
             loop.add_signal_handler(signum, stop.set)
 
     store = Store.open(settings.db_path)
-    service = build_service(settings, store, answering=True)
+    service = build_service(settings, store)
     adapters = build_adapters(settings, service)
     digest_scheduler = DigestScheduler(
         service=service,
@@ -270,7 +249,7 @@ async def serve(
         elif not stop.is_set():
             digest_scheduler.install(jobs)
             jobs.start()  # needs the running loop: we are inside it
-            startup = asyncio.create_task(digest_scheduler.start_up(), name="start-up")
+            startup = asyncio.create_task(_start_up(digest_scheduler, caught_up), name="start-up")
             await stop.wait()
     finally:
         log.info("serve stopping")
@@ -287,6 +266,15 @@ async def serve(
         store.close()
         log.info("serve stopped", extra={"exit_code": exit_code})
     return exit_code
+
+
+async def _start_up(scheduler: DigestScheduler, caught_up: asyncio.Event | None) -> None:
+    try:
+        await scheduler.start_up()
+    except Exception:
+        log.exception("start-up refresh and catch-up failed; the next tick retries")
+    if caught_up is not None:
+        caught_up.set()
 
 
 async def _start_adapters(adapters: dict[str, ChatAdapter], stop: asyncio.Event) -> bool:
