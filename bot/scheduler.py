@@ -334,7 +334,9 @@ class DigestScheduler:
     async def start_up(self) -> None:
         """First refresh and catch-up, right after start: a run that was down at digest time delivers now."""
         await self.refresh_feeds()
-        await self.deliver_due()
+        outcomes = await self.deliver_due()
+        edition = self._schedule.latest_edition_date(self._clock())
+        log.info("caught up", extra={"edition": edition.isoformat(), "deliveries": len(outcomes)})
 
     async def cancel_running(self, timeout: float) -> None:
         """Cancel the deliveries and refreshes in flight (shutdown); each releases its lease on the way out.
@@ -372,18 +374,36 @@ class DigestScheduler:
             last = self._last_refresh
             if self._feeds and (last is None or self._clock() - last > REFRESH_BEFORE_BUILD):
                 await self.refresh_feeds()
-            outcomes = []
+            by_day: dict[date, list[Target]] = {}
             for target, day in due:
-                outcomes.append(await self._deliver_one(target, day))
+                by_day.setdefault(day, []).append(target)
+            outcomes: list[DeliveryOutcome] = []
+            for day, targets in by_day.items():
+                outcomes += await self._deliver_edition(day, targets)
             return outcomes
 
-    async def _deliver_one(self, target: Target, day: date) -> DeliveryOutcome:
-        fields = {"platform": target.platform, "channel": target.channel_id, "day": day.isoformat()}
+    async def _deliver_edition(self, day: date, targets: list[Target]) -> list[DeliveryOutcome]:
+        """Build the edition once, then post it to every channel at the same time."""
         try:
             digest = await asyncio.to_thread(self._service.digest, day)
         except Exception as exc:
-            log.exception("edition build failed", extra=fields)
-            return DeliveryOutcome(target, day, "failed", f"build: {exc}")
+            log.exception("edition build failed", extra={"day": day.isoformat()})
+            return [DeliveryOutcome(target, day, "failed", f"build: {exc}") for target in targets]
+        results = await asyncio.gather(
+            *(self._deliver_one(target, day, digest) for target in targets), return_exceptions=True
+        )
+        outcomes = []
+        for target, result in zip(targets, results, strict=True):
+            if isinstance(result, asyncio.CancelledError):
+                raise result
+            if isinstance(result, BaseException):
+                log.error("delivery failed", exc_info=result, extra={"platform": target.platform})
+                result = DeliveryOutcome(target, day, "failed", str(result))
+            outcomes.append(result)
+        return outcomes
+
+    async def _deliver_one(self, target: Target, day: date, digest: Digest) -> DeliveryOutcome:
+        fields = {"platform": target.platform, "channel": target.channel_id, "day": day.isoformat()}
         key = delivery_lease_key(target, day)
         if not self._store.try_lease(key, self._owner, LEASE_SECONDS, now=self._clock()):
             log.info("delivery held by another run", extra=fields)

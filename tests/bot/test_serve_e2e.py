@@ -1,0 +1,203 @@
+"""`digest serve` as a real subprocess against the loopback feed server and the Slack and Discord fakes.
+
+The digest time is set a few minutes in the past, so the daily delivery fires through the start-up catch-up (the
+cron trigger's own timing is tested with an injected clock in test_scheduler.py). Then the process gets
+SIGTERM, is started again, and must post nothing new.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes.feed_server import FeedServer, Route, forum_item, rss
+
+# The adapters and their loopback fakes come from the Slack and Discord branches.
+FakeDiscord = pytest.importorskip("tests.fakes.discord_server", reason="needs the Discord fake").FakeDiscord
+FakeSlack = pytest.importorskip("tests.fakes.slack_api", reason="needs the Slack fake").FakeSlack
+
+REPO = Path(__file__).resolve().parents[2]
+SLACK_CHANNEL = "C0DIGEST"
+WAIT = 20.0  # seconds: process start (imports, two connections) plus one delivery, on a slow CI box
+POSTS = 3
+
+
+@contextmanager
+def discord_in_thread() -> Iterator[FakeDiscord]:
+    """FakeDiscord on its own event loop in a daemon thread: the bot under test is another process."""
+    fake = FakeDiscord()
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(fake.start())
+        started.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, name="fake-discord", daemon=True)
+    thread.start()
+    if not started.wait(5):
+        raise RuntimeError("fake Discord did not start")
+    try:
+        yield fake
+    finally:
+        asyncio.run_coroutine_threadsafe(fake.stop(), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
+
+
+class ServeProcess:
+    """`python -m bot.cli serve` with its stderr (one log line per event) collected by a reader thread."""
+
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "serve"],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            with self._changed:
+                self.lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+
+    def wait_for_line(self, needle: str, timeout: float = WAIT) -> str:
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                found = next((line for line in self.lines if needle in line), None)
+                if found is not None:
+                    return found
+                left = deadline - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None:
+                    raise AssertionError(f"no log line with {needle!r}; the log was:\n" + "\n".join(self.lines))
+                self._changed.wait(min(left, 0.1))
+
+    def terminate(self, timeout: float = WAIT) -> tuple[int, float]:
+        began = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout)
+        self._reader.join(5)
+        return code, time.monotonic() - began
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+@pytest.fixture
+def world(tmp_path: Path, feed_server: FeedServer) -> Iterator[tuple[dict[str, str], FakeSlack, FakeDiscord]]:
+    published = datetime.now(UTC) - timedelta(hours=3)
+    items = [
+        forum_item(
+            f"e2epost{i:09d}",
+            f"End-to-end post {i}",
+            f"Post {i} argues a point about oversight. It gives a reason.\n\nA second paragraph of post {i}.",
+            published=published + timedelta(minutes=i),
+        )
+        for i in range(POSTS)
+    ]
+    feed_server.routes["/feed.xml"] = Route(rss(items), etag='"e2e"')
+    with FakeSlack.in_thread() as slack, discord_in_thread() as discord:
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "PYTHONPATH": str(REPO),
+            "SKIP_SLACK_SDK_WARNING": "1",
+            "DIGEST_DB": str(tmp_path / "digest.db"),
+            "DIGEST_FEEDS": feed_server.url("/feed.xml"),
+            "DIGEST_TIME": (datetime.now(UTC) - timedelta(minutes=5)).strftime("%H:%M"),
+            "DIGEST_TIMEZONE": "UTC",
+            "SLACK_BOT_TOKEN": "xoxb-e2e-0123456789",
+            "SLACK_APP_TOKEN": "xapp-e2e-0123456789",
+            "SLACK_CHANNEL": SLACK_CHANNEL,
+            "SLACK_API_URL": slack.api_url,
+            "DISCORD_TOKEN": "discord-e2e-token",
+            "DISCORD_CHANNEL_ID": str(FakeDiscord.CHANNEL_ID),
+            "DISCORD_GUILD_ID": str(FakeDiscord.GUILD_ID),
+            "DISCORD_API_URL": discord.api_base,
+            "DISCORD_GATEWAY_URL": discord.gateway_url,
+        }
+        yield env, slack, discord
+
+
+def slack_thread(slack: FakeSlack) -> tuple[Any, list[Any]]:
+    posts = slack.posts(SLACK_CHANNEL)
+    heads = [m for m in posts if not m.thread_ts]
+    assert len(heads) == 1, f"expected one digest thread in Slack, got {len(heads)}"
+    replies = [m for m in posts if m.thread_ts]
+    assert all(m.thread_ts == heads[0].ts for m in replies)
+    return heads[0], replies
+
+
+def discord_thread(discord: FakeDiscord) -> list[dict[str, Any]]:
+    """The bot's messages of the one digest thread: its starter in the channel, then the replies inside."""
+    threads = [t for t in discord.threads() if int(t["parent_id"]) == FakeDiscord.CHANNEL_ID]
+    assert len(threads) == 1, f"expected one digest thread in Discord, got {len(threads)}"
+    starters = discord.messages_in(FakeDiscord.CHANNEL_ID, author_id=FakeDiscord.BOT_ID)
+    assert len(starters) == 1, f"expected one top-level digest message in Discord, got {len(starters)}"
+    return starters + discord.messages_in(int(threads[0]["id"]), author_id=FakeDiscord.BOT_ID)
+
+
+def _text(anything: Any) -> str:
+    return repr(anything)
+
+
+def test_serve_posts_one_threaded_digest_to_both_channels_and_a_restart_posts_nothing(
+    tmp_path: Path, world: tuple[dict[str, str], FakeSlack, FakeDiscord]
+) -> None:
+    env, slack, discord = world
+    first = ServeProcess(env, tmp_path)
+    try:
+        first.wait_for_line("caught up")
+        code, took = first.terminate()
+    finally:
+        first.kill()
+    assert code == 0 and took < 10, "\n".join(first.lines)
+    log = "\n".join(first.lines)
+    assert log.count('"digest delivered"') == 2, log
+    for secret in ("xoxb-e2e-0123456789", "xapp-e2e-0123456789", "discord-e2e-token"):
+        assert secret not in log
+
+    head, replies = slack_thread(slack)
+    slack_text = _text([head.blocks, head.text, *(r.blocks for r in replies), *(r.text for r in replies)])
+    discord_text = _text(discord_thread(discord))
+    for i in range(POSTS):
+        url = f"https://www.alignmentforum.org/posts/e2epost{i:09d}/a-post"
+        assert url in slack_text and url in discord_text
+    slack_count, discord_count = len(slack.posts(SLACK_CHANNEL)), len(discord.messages)
+
+    second = ServeProcess(env, tmp_path)
+    try:
+        second.wait_for_line("caught up")
+        code, _ = second.terminate()
+    finally:
+        second.kill()
+    assert code == 0, "\n".join(second.lines)
+    assert len(slack.posts(SLACK_CHANNEL)) == slack_count
+    assert len(discord.messages) == discord_count
+    assert '"digest delivered"' not in "\n".join(second.lines)
