@@ -1,10 +1,11 @@
 """The Discord side of the bot: a discord.py client, the `/digest` commands and follow-up questions.
 
-`DiscordAdapter` is created and started by `bot/` (nothing happens at import). It posts editions through
-`Publisher` (idempotent), answers `/digest` commands (deferring first: Discord wants an answer within 3 s), and
-answers questions in a digest's thread: replies to a post's message, mentions of the bot (both work without the
-privileged Message Content intent), every message when `message_content=True`, `/digest ask`, and the Ask
-button's modal. Service calls are synchronous, so they run in a worker thread (`asyncio.to_thread`).
+`DiscordAdapter` is created and started by `bot/` (nothing happens at import). It posts editions
+through `Publisher` (idempotent), answers `/digest` commands (deferring first: Discord wants an answer
+within 3 s), and answers questions in a digest's thread: replies to a post's message, mentions of the bot
+(both work without the privileged Message Content intent), every message when `message_content=True`,
+`/digest ask`, and the Ask button's modal. Service calls are synchronous, so they run in a worker
+thread (`asyncio.to_thread`).
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ class DiscordAdapter:
         self._history: dict[int, deque[tuple[str, str]]] = {}
         self._answer_posts: OrderedDict[int, tuple[date, str | None]] = OrderedDict()
 
-    # --- life cycle ---------------------------------------------------------------------------------------------
+    # --- life cycle -----------------------------------------------------------------------------------
 
     @property
     def client(self) -> discord.Client:
@@ -202,7 +203,7 @@ class DiscordAdapter:
             self._saved_globals = None
 
     async def _sync_commands(self) -> None:
-        """Publish `/digest` once per start: to the guild (instant) when set, else globally (slow to appear)."""
+        """Publish `/digest` once per start: to the guild (instant) when set, else globally (slow)."""
         assert self._tree is not None
         try:
             if self.guild_id:
@@ -215,7 +216,7 @@ class DiscordAdapter:
             # Usually the invite lacked the applications.commands scope; the digest itself still works.
             log.warning("Discord: could not register /digest commands: %s", exc)
 
-    # --- delivery -----------------------------------------------------------------------------------------------
+    # --- delivery -------------------------------------------------------------------------------------
 
     async def deliver(self, digest: Digest, channel_id: str | None = None) -> None:
         """Post the edition to the channel (the configured one by default); idempotent and resumable."""
@@ -225,7 +226,7 @@ class DiscordAdapter:
         assert self._publisher is not None, "start() first"
         return await self._publisher.publish(digest, channel_id)
 
-    # --- slash commands -----------------------------------------------------------------------------------------
+    # --- slash commands -------------------------------------------------------------------------------
 
     async def digest_today(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(thinking=True)
@@ -236,7 +237,7 @@ class DiscordAdapter:
             wanted = date.fromisoformat(day.strip())
         except ValueError:
             await interaction.response.send_message(
-                f"`{discord.utils.escape_markdown(day[:40])}` is not a date; use YYYY-MM-DD, e.g. 2025-03-15.",
+                f"`{discord.utils.escape_markdown(day[:40])}` is not a date; use YYYY-MM-DD.",
                 ephemeral=True,
             )
             return
@@ -285,7 +286,9 @@ class DiscordAdapter:
     async def digest_help(self, interaction: discord.Interaction) -> None:
         await interaction.response.send_message(help_text(), ephemeral=True)
 
-    async def _with_followup(self, interaction: discord.Interaction, work: Callable[[], Awaitable[None]]) -> None:
+    async def _with_followup(
+        self, interaction: discord.Interaction, work: Callable[[], Awaitable[None]]
+    ) -> None:
         """Run deferred work; any failure becomes one friendly follow-up instead of an endless 'thinking'."""
         try:
             await work()
@@ -302,7 +305,7 @@ class DiscordAdapter:
         if not interaction.response.is_done():
             await interaction.response.send_message(FAILED, ephemeral=True)
 
-    # --- the Ask button and its modal --------------------------------------------------------------------------
+    # --- the Ask button and its modal -----------------------------------------------------------------
 
     async def _on_interaction(self, interaction: discord.Interaction) -> None:
         data: dict[str, Any] = interaction.data or {}  # type: ignore[assignment]
@@ -352,7 +355,7 @@ class DiscordAdapter:
             await interaction.response.send_message(RATE_LIMITED, ephemeral=True)
         return allowed
 
-    # --- questions in a digest thread ---------------------------------------------------------------------------
+    # --- questions in a digest thread -----------------------------------------------------------------
 
     async def _on_message(self, message: discord.Message) -> None:
         if message.author.bot or message.type not in (discord.MessageType.default, discord.MessageType.reply):
@@ -413,7 +416,10 @@ class DiscordAdapter:
         if parent_id is None:
             return None
         return await asyncio.to_thread(
-            self.service.locate, PLATFORM, str(parent_id), str(channel.id)  # type: ignore[attr-defined]
+            self.service.locate,
+            PLATFORM,
+            str(parent_id),
+            str(channel.id),  # type: ignore[attr-defined]
         )
 
     async def _locate_message(self, channel: object, message_id: int) -> tuple[date, str | None] | None:

@@ -28,7 +28,7 @@ def build_digest_group(handlers: CommandHandlers) -> app_commands.Group:
     """A fresh `/digest` group bound to `handlers` (built per client, never at import)."""
     group = app_commands.Group(name="digest", description="Research digest: daily summaries and questions")
 
-    @group.command(name="today", description="Post today's digest here, or link to it when it is already here")
+    @group.command(name="today", description="Post today's digest here, or link to it if it is here")
     async def today(interaction: discord.Interaction) -> None:
         await handlers.digest_today(interaction)
 

@@ -47,7 +47,7 @@ class DiscordMessage:
         return body
 
 
-# --- measuring, clipping, escaping -----------------------------------------------------------------
+# --- measuring, clipping, escaping -------------------------------------------------------------------
 
 
 def discord_len(text: str) -> int:
@@ -136,7 +136,7 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-# --- custom ids of the Ask button and its modal ----------------------------------------------------
+# --- custom ids of the Ask button and its modal ------------------------------------------------------
 
 
 def ask_custom_id(post: DigestPost) -> str:
@@ -159,7 +159,7 @@ def ref_from_custom_id(custom_id: str, prefix: str) -> str | None:
     return custom_id[len(prefix) :] if custom_id.startswith(prefix) else None
 
 
-# --- embeds and their packing ----------------------------------------------------------------------
+# --- embeds and their packing ------------------------------------------------------------------------
 
 
 def embed_size(embed: dict[str, Any]) -> int:
@@ -215,7 +215,7 @@ def _pack(embeds: Sequence[dict[str, Any]], part_key: str) -> list[DiscordMessag
     return messages
 
 
-# --- the digest ------------------------------------------------------------------------------------
+# --- the digest --------------------------------------------------------------------------------------
 
 
 def thread_name(digest: Digest) -> str:
@@ -324,7 +324,7 @@ def preview_payloads(digest: Digest) -> list[dict[str, Any]]:
     return [message.payload() for message in render_digest(digest)]
 
 
-# --- answers and notices ---------------------------------------------------------------------------
+# --- answers and notices -----------------------------------------------------------------------------
 
 MAX_QUOTES = 3
 QUOTE_LIMIT = 600

@@ -45,7 +45,7 @@ class _Failure:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-# --- canonical payload builders (discord.py indexes keys strictly: keep these complete) ----------------------
+# --- canonical payload builders (discord.py indexes keys strictly: keep these complete) --------------
 
 
 def user_payload(user_id: int, name: str, *, bot: bool = False) -> dict[str, Any]:
@@ -147,7 +147,7 @@ class FakeDiscord:
         self._runner: web.AppRunner | None = None
         self.port = 0
 
-    # --- lifecycle -------------------------------------------------------------------------------------------
+    # --- lifecycle ------------------------------------------------------------------------------------
 
     async def start(self) -> None:
         app = web.Application()
@@ -173,10 +173,15 @@ class FakeDiscord:
     def gateway_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/gateway"
 
-    # --- what tests use --------------------------------------------------------------------------------------
+    # --- what tests use -------------------------------------------------------------------------------
 
     def fail_once(
-        self, method: str, path_regex: str, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+        self,
+        method: str,
+        path_regex: str,
+        status: int,
+        body: dict[str, Any],
+        headers: dict[str, str] | None = None,
     ) -> None:
         """Answer the next matching request with this error instead of handling it."""
         self._failures.append(_Failure(method, re.compile(path_regex), status, body, dict(headers or {})))
@@ -189,7 +194,8 @@ class FakeDiscord:
         return [
             m
             for m in self.messages.values()
-            if int(m["channel_id"]) == channel_id and (author_id is None or int(m["author"]["id"]) == author_id)
+            if int(m["channel_id"]) == channel_id
+            and (author_id is None or int(m["author"]["id"]) == author_id)
         ]
 
     def threads(self) -> list[dict[str, Any]]:
@@ -207,7 +213,12 @@ class FakeDiscord:
             await asyncio.sleep(0.01)
 
     async def user_message(
-        self, channel_id: int, content: str, *, reply_to: int | None = None, mention_bot: bool = False,
+        self,
+        channel_id: int,
+        content: str,
+        *,
+        reply_to: int | None = None,
+        mention_bot: bool = False,
         message_content_intent: bool = True,
     ) -> dict[str, Any]:
         """A human's message, as MESSAGE_CREATE. Without the Message Content intent Discord sends an empty
@@ -218,7 +229,10 @@ class FakeDiscord:
         if reply_to is not None:
             message["type"] = 19
             message["message_reference"] = {
-                "type": 0, "message_id": str(reply_to), "channel_id": str(channel_id), "guild_id": str(self.GUILD_ID)
+                "type": 0,
+                "message_id": str(reply_to),
+                "channel_id": str(channel_id),
+                "guild_id": str(self.GUILD_ID),
             }
             message["referenced_message"] = self.messages.get(reply_to)
         event = dict(message)
@@ -278,7 +292,8 @@ class FakeDiscord:
 
     async def submit_modal(self, channel_id: int, custom_id: str, values: dict[str, str]) -> str:
         rows = [
-            {"type": 1, "components": [{"type": 4, "custom_id": key, "value": value}]} for key, value in values.items()
+            {"type": 1, "components": [{"type": 4, "custom_id": key, "value": value}]}
+            for key, value in values.items()
         ]
         return await self.interaction(channel_id, kind=5, data={"custom_id": custom_id, "components": rows})
 
@@ -286,7 +301,11 @@ class FakeDiscord:
         return [r for r in self.calls("POST", r"/interactions/\d+/.+/callback") if f"/{token}/" in r.path]
 
     def followups(self, token: str) -> list[Recorded]:
-        return [r for r in self.requests if r.method in ("POST", "PATCH") and f"/webhooks/{self.APP_ID}/{token}" in r.path]
+        return [
+            r
+            for r in self.requests
+            if r.method in ("POST", "PATCH") and f"/webhooks/{self.APP_ID}/{token}" in r.path
+        ]
 
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
         frame = {"op": 0, "t": event, "s": next(self._sequence), "d": data}
@@ -298,7 +317,7 @@ class FakeDiscord:
         for ws in list(self._sockets):
             await ws.close()
 
-    # --- gateway ---------------------------------------------------------------------------------------------
+    # --- gateway --------------------------------------------------------------------------------------
 
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
@@ -336,8 +355,15 @@ class FakeDiscord:
             "owner_id": str(self.USER_ID),
             "roles": [
                 {
-                    "id": str(self.GUILD_ID), "name": "@everyone", "color": 0, "hoist": False, "position": 0,
-                    "permissions": ALL_PERMISSIONS, "managed": False, "mentionable": False, "flags": 0,
+                    "id": str(self.GUILD_ID),
+                    "name": "@everyone",
+                    "color": 0,
+                    "hoist": False,
+                    "position": 0,
+                    "permissions": ALL_PERMISSIONS,
+                    "managed": False,
+                    "mentionable": False,
+                    "flags": 0,
                 }
             ],
             "emojis": [],
@@ -367,7 +393,7 @@ class FakeDiscord:
         }
         await ws.send_str(json.dumps({"op": 0, "t": "GUILD_CREATE", "s": next(self._sequence), "d": guild}))
 
-    # --- REST ------------------------------------------------------------------------------------------------
+    # --- REST -----------------------------------------------------------------------------------------
 
     async def _rest(self, request: web.Request) -> web.Response:
         path = "/" + request.match_info["tail"]
@@ -387,8 +413,15 @@ class FakeDiscord:
         if method == "GET" and path == "/oauth2/applications/@me":
             return _json(
                 {
-                    "id": app, "name": "digest", "description": "", "icon": None, "bot_public": True,
-                    "bot_require_code_grant": False, "owner": self.human, "verify_key": "0" * 64, "flags": 0,
+                    "id": app,
+                    "name": "digest",
+                    "description": "",
+                    "icon": None,
+                    "bot_public": True,
+                    "bot_require_code_grant": False,
+                    "owner": self.human,
+                    "verify_key": "0" * 64,
+                    "flags": 0,
                     "team": None,
                 }
             )
@@ -398,7 +431,11 @@ class FakeDiscord:
             return _json(synced)
         if method == "GET" and (m := re.fullmatch(r"/channels/(\d+)", path)):
             channel = self.channels.get(int(m.group(1)))
-            return _json(channel) if channel else _json({"message": "Unknown Channel", "code": 10003}, status=404)
+            return (
+                _json(channel)
+                if channel
+                else _json({"message": "Unknown Channel", "code": 10003}, status=404)
+            )
         if method == "POST" and (m := re.fullmatch(r"/channels/(\d+)/typing", path)):
             return web.Response(status=204)
         if method == "POST" and (m := re.fullmatch(r"/channels/(\d+)/messages", path)):
