@@ -43,6 +43,7 @@ class _Failure:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    after: int = 0  # matching requests to let through first
 
 
 # --- canonical payload builders (discord.py indexes keys strictly: keep these complete) --------------
@@ -182,9 +183,12 @@ class FakeDiscord:
         status: int,
         body: dict[str, Any],
         headers: dict[str, str] | None = None,
+        *,
+        after: int = 0,
     ) -> None:
-        """Answer the next matching request with this error instead of handling it."""
-        self._failures.append(_Failure(method, re.compile(path_regex), status, body, dict(headers or {})))
+        """Answer one matching request (the first, or the one after `after` others) with this error."""
+        failure = _Failure(method, re.compile(path_regex), status, body, dict(headers or {}), after)
+        self._failures.append(failure)
 
     def calls(self, method: str, path_regex: str) -> list[Recorded]:
         pattern = re.compile(path_regex)
@@ -402,6 +406,9 @@ class FakeDiscord:
         self.requests.append(Recorded(request.method, path, dict(request.query), body))
         for failure in self._failures:
             if failure.method == request.method and failure.path.fullmatch(path):
+                if failure.after:
+                    failure.after -= 1
+                    continue
                 self._failures.remove(failure)
                 return _json(failure.body, status=failure.status, headers=failure.headers)
         return await self._route(request.method, path, body or {})
@@ -460,7 +467,12 @@ class FakeDiscord:
         reference = body.get("message_reference")
         if reference:
             message["type"] = 19
-            message["message_reference"] = {**reference, "channel_id": str(channel_id)}
+            message["message_reference"] = {
+                "type": 0,
+                "message_id": str(reference["message_id"]),
+                "channel_id": str(channel_id),
+                "guild_id": str(self.GUILD_ID),
+            }
             message["referenced_message"] = self.messages.get(int(reference["message_id"]))
         await self.dispatch("MESSAGE_CREATE", {**message, "member": member_payload(author)})
         return message

@@ -1,0 +1,362 @@
+"""The real discord.py client against the loopback fake Discord: delivery, commands, questions, restarts."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import discord
+import pytest
+
+from adapters.discord.client import NO_QUESTION, RATE_LIMITED
+from tests.discord.fake_service import FakeDigestService, make_digest
+from tests.discord.harness import fake_discord, run, running_adapter
+from tests.fakes.discord_server import FakeDiscord
+
+DAY = date(2026, 1, 1)
+MESSAGE_CONTENT_INTENT = 1 << 15
+EPHEMERAL = 1 << 6
+
+
+def service(n_posts: int = 3, **kwargs: int) -> FakeDigestService:
+    return FakeDigestService({DAY: make_digest(DAY, n_posts)}, DAY, **kwargs)
+
+
+def post_messages(fake: FakeDiscord, thread_id: int) -> dict[str, dict]:
+    """The thread's post messages by the post id their Ask button carries."""
+    found = {}
+    for message in fake.messages_in(thread_id, author_id=fake.BOT_ID):
+        for row in message["components"]:
+            for button in row["components"]:
+                found[button["custom_id"].removeprefix("digest:ask:")] = message
+    return found
+
+
+def bot_posts(fake: FakeDiscord) -> list:
+    return fake.calls("POST", r"/channels/\d+/messages")
+
+
+def test_daily_post_creates_channel_message_thread_and_one_message_per_post() -> None:
+    async def body() -> None:
+        async with fake_discord() as fake:
+            svc = service(3)
+            async with running_adapter(fake, svc) as adapter:
+                await adapter.deliver(svc.digest(DAY))
+                (head,) = fake.messages_in(fake.CHANNEL_ID)
+                assert head["embeds"][0]["title"] == "AI Alignment Daily Digest - 2026-01-01"
+                (thread,) = fake.threads()
+                assert thread["id"] == head["id"] and thread["name"] == head["embeds"][0]["title"]
+                posts = post_messages(fake, int(thread["id"]))
+                assert list(posts) == ["post-1", "post-2", "post-3"]
+                assert posts["post-2"]["embeds"][0]["url"] == "https://www.alignmentforum.org/posts/p2/post-2"
+                assert all(call.body["allowed_mentions"] == {"parse": []} for call in bot_posts(fake))
+                recorded = svc.delivered_parts("discord", str(fake.CHANNEL_ID), DAY)
+                assert set(recorded) == {"head", "thread", "post:post-1", "post:post-2", "post:post-3"}
+
+                sent_before = len(bot_posts(fake))
+                await adapter.deliver(svc.digest(DAY))  # again: nothing is posted twice
+                assert len(bot_posts(fake)) == sent_before
+                assert svc.asked == []  # our own messages (echoed as MESSAGE_CREATE) were ignored
+            assert not fake.identify[0]["intents"] & MESSAGE_CONTENT_INTENT
+            (synced,) = fake.commands["global"]
+            assert synced["name"] == "digest"
+            assert {o["name"] for o in synced["options"]} == {"today", "date", "ask", "help"}
+
+    run(body)
+
+
+def test_commands_are_synced_to_the_guild_when_set() -> None:
+    async def body() -> None:
+        async with fake_discord() as fake, running_adapter(fake, service(), guild_id=str(fake.GUILD_ID)):
+            assert list(fake.commands) == [str(fake.GUILD_ID)]
+
+    run(body)
+
+
+def test_digest_today_defers_then_posts_and_links_when_already_there() -> None:
+    async def body() -> None:
+        async with fake_discord() as fake:
+            svc = service(2)
+            async with running_adapter(fake, svc):
+                token = await fake.slash(fake.CHANNEL_ID, "today")
+                followup = await fake.wait_until(lambda: fake.followups(token))
+                assert [c.body["type"] for c in fake.callbacks(token)] == [5]  # deferred first
+                (head,) = fake.messages_in(fake.CHANNEL_ID, author_id=fake.BOT_ID)[:1]
+                link = f"https://discord.com/channels/{fake.GUILD_ID}/{fake.CHANNEL_ID}/{head['id']}"
+                assert link in followup[0].body["content"]
+                assert len(post_messages(fake, int(head["id"]))) == 2
+
+                posted = len(bot_posts(fake))
+                again = await fake.slash(fake.CHANNEL_ID, "today")
+                followup = await fake.wait_until(lambda: fake.followups(again))
+                assert "already in this channel" in followup[0].body["content"]
+                assert link in followup[0].body["content"]
+                assert len(bot_posts(fake)) == posted
+
+    run(body)
+
+
+def test_digest_date_rejects_a_bad_date_ephemerally() -> None:
+    async def body() -> None:
+        async with fake_discord() as fake, running_adapter(fake, service()):
+            token = await fake.slash(fake.CHANNEL_ID, "date", date="yesterday")
+            (callback,) = await fake.wait_until(lambda: fake.callbacks(token))
+            assert callback.body["type"] == 4 and callback.body["data"]["flags"] & EPHEMERAL
+            assert "YYYY-MM-DD" in callback.body["data"]["content"]
+            assert fake.messages_in(fake.CHANNEL_ID) == []
+
+    run(body)
+
+
+def test_reply_to_a_post_message_is_answered_in_the_thread_about_that_post() -> None:
+    async def body() -> None:
+        async with fake_discord() as fake:
+            svc = service(3)
+            async with running_adapter(fake, svc) as adapter:
+                await adapter.deliver(svc.digest(DAY))
+                thread_id = int(fake.threads()[0]["id"])
+                target = post_messages(fake, thread_id)["post-2"]
+                # A reply pings its author by default, so Discord shows its content without the intent.
+                question = await fake.user_message(
+                    thread_id,
+                    "What is the main claim?",
+                    reply_to=int(target["id"]),
+                    mention_bot=True,
+                    message_content_intent=False,
+                )
+                answer = await fake.wait_until(lambda: _replies_to(fake, thread_id, question["id"]))
+                (embed,) = answer[0]["embeds"]
+                assert embed["url"] == "https://www.alignmentforum.org/posts/p2/post-2"
+                assert any(line.startswith("> ") for line in embed["description"].splitlines())
+                assert answer[0]["allowed_mentions"] == {"parse": [], "replied_user": False}
+                assert (svc.asked[0].question, svc.asked[0].post_ref) == ("What is the main claim?", "post-2")
+
+                # A reply to the answer stays on the same post and carries the history.
+                follow = await fake.user_message(
+                    thread_id,
+                    "And the evidence?",
+                    reply_to=int(answer[0]["id"]),
+                    mention_bot=True,
+                    message_content_intent=False,
+                )
+                await fake.wait_until(lambda: _replies_to(fake, thread_id, follow["id"]))
+                assert svc.asked[1].post_ref == "post-2" and len(svc.asked[1].history) == 1
+
+    run(body)
+
+
+def test_reply_without_ping_and_without_intent_gets_a_hint_not_a_guess() -> None:
+    async def body() -> None:
+        async with fake_discord() as fake:
+            svc = service(2)
+            async with running_adapter(fake, svc) as adapter:
+                await adapter.deliver(svc.digest(DAY))
+                thread_id = int(fake.threads()[0]["id"])
+                target = post_messages(fake, thread_id)["post-1"]
+                question = await fake.user_message(
+                    thread_id, "Why?", reply_to=int(target["id"]), message_content_intent=False
+                )
+                (hint,) = await fake.wait_until(lambda: _replies_to(fake, thread_id, question["id"]))
+                assert hint["content"] == NO_QUESTION
+                assert svc.asked == []
+
+    run(body)
+
+
+def test_mention_without_message_content_intent_is_answered_and_plain_messages_are_not() -> None:
+    async def body() -> None:
+        async with fake_discord() as fake:
+            svc = service(2)
+            async with running_adapter(fake, svc) as adapter:
+                await adapter.deliver(svc.digest(DAY))
+                thread_id = int(fake.threads()[0]["id"])
+                await fake.user_message(thread_id, "just chatting", message_content_intent=False)
+                asked = await fake.user_message(
+                    thread_id,
+                    f"<@{fake.BOT_ID}> what does #2 claim?",
+                    mention_bot=True,
+                    message_content_intent=False,
+                )
+                (answer,) = await fake.wait_until(lambda: _replies_to(fake, thread_id, asked["id"]))
+                assert [q.question for q in svc.asked] == ["what does #2 claim?"]
+                assert svc.asked[0].day == DAY
+                assert answer["embeds"][0]["title"] == "Which post do you mean?"  # the fake asks back
+
+    run(body)
+
+
+def test_with_message_content_intent_plain_thread_messages_are_answered() -> None:
+    async def body() -> None:
+        async with fake_discord() as fake:
+            svc = service(2)
+            async with running_adapter(fake, svc, message_content=True) as adapter:
+                await adapter.deliver(svc.digest(DAY))
+                thread_id = int(fake.threads()[0]["id"])
+                asked = await fake.user_message(thread_id, "Is #1 about features?")
+                await fake.wait_until(lambda: _replies_to(fake, thread_id, asked["id"]))
+                await fake.user_message(fake.CHANNEL_ID, "a message outside the thread")
+                assert [q.question for q in svc.asked] == ["Is #1 about features?"]
+            assert fake.identify[0]["intents"] & MESSAGE_CONTENT_INTENT
+
+    run(body)
+
+
+def test_ask_button_opens_a_modal_whose_submit_is_answered_in_the_thread() -> None:
+    async def body() -> None:
+        async with fake_discord() as fake:
+            svc = service(3)
+            async with running_adapter(fake, svc) as adapter:
+                await adapter.deliver(svc.digest(DAY))
+                thread_id = int(fake.threads()[0]["id"])
+                target = post_messages(fake, thread_id)["post-3"]
+                click = await fake.click(int(target["id"]), "digest:ask:post-3")
+                (callback,) = await fake.wait_until(lambda: fake.callbacks(click))
+                assert callback.body["type"] == 9  # MODAL
+                modal = callback.body["data"]
+                assert modal["custom_id"] == "digest:question:post-3"
+
+                submit = await fake.submit_modal(thread_id, modal["custom_id"], {"question": "Which model?"})
+                followup = await fake.wait_until(lambda: fake.followups(submit))
+                assert [c.body["type"] for c in fake.callbacks(submit)] == [5]
+                embed = followup[0].body["embeds"][0]
+                assert embed["url"] == "https://www.alignmentforum.org/posts/p3/post-3"
+                assert followup[0].body["allowed_mentions"] == {"parse": []}
+                assert (svc.asked[0].question, svc.asked[0].post_ref) == ("Which model?", "post-3")
+
+    run(body)
+
+
+def test_digest_ask_command_in_the_thread() -> None:
+    async def body() -> None:
+        async with fake_discord() as fake:
+            svc = service(3)
+            async with running_adapter(fake, svc) as adapter:
+                await adapter.deliver(svc.digest(DAY))
+                thread_id = int(fake.threads()[0]["id"])
+                token = await fake.slash(thread_id, "ask", question="What is new?", post="#2")
+                followup = await fake.wait_until(lambda: fake.followups(token))
+                assert [c.body["type"] for c in fake.callbacks(token)] == [5]
+                assert followup[0].body["embeds"][0]["url"].endswith("/p2/post-2")
+                assert (svc.asked[0].day, svc.asked[0].post_ref) == (DAY, "#2")
+
+    run(body)
+
+
+def test_per_user_question_limit_answers_politely() -> None:
+    async def body() -> None:
+        async with fake_discord() as fake:
+            svc = service(2, questions_per_hour=1)
+            async with running_adapter(fake, svc) as adapter:
+                await adapter.deliver(svc.digest(DAY))
+                thread_id = int(fake.threads()[0]["id"])
+                first = await fake.user_message(thread_id, f"<@{fake.BOT_ID}> #1?", mention_bot=True)
+                await fake.wait_until(lambda: _replies_to(fake, thread_id, first["id"]))
+                second = await fake.user_message(thread_id, f"<@{fake.BOT_ID}> #2?", mention_bot=True)
+                (note,) = await fake.wait_until(lambda: _replies_to(fake, thread_id, second["id"]))
+                assert note["content"] == RATE_LIMITED
+                token = await fake.slash(thread_id, "ask", question="#2?")
+                (callback,) = await fake.wait_until(lambda: fake.callbacks(token))
+                assert callback.body["type"] == 4 and callback.body["data"]["flags"] & EPHEMERAL
+                assert len(svc.asked) == 1
+
+    run(body)
+
+
+def test_restart_mid_thread_resumes_without_posting_twice() -> None:
+    async def body() -> None:
+        async with fake_discord() as fake:
+            svc = service(5)
+            # The third post's message fails (as if the bot died there): the first run stops mid-thread.
+            fake.fail_once(
+                "POST",
+                r"/channels/(?!%d)\d+/messages" % fake.CHANNEL_ID,
+                403,
+                {"message": "Missing Access", "code": 50001},
+                after=2,
+            )
+            async with running_adapter(fake, svc) as adapter:
+                with pytest.raises(discord.Forbidden):
+                    await adapter.deliver(svc.digest(DAY))
+            thread_id = int(fake.threads()[0]["id"])
+            assert list(post_messages(fake, thread_id)) == ["post-1", "post-2"]
+
+            async with running_adapter(fake, svc) as adapter:  # a new process, the same store
+                await adapter.deliver(svc.digest(DAY))
+                assert len(fake.messages_in(fake.CHANNEL_ID)) == 1
+                assert len(fake.threads()) == 1
+                posts = fake.messages_in(thread_id, author_id=fake.BOT_ID)
+                assert list(post_messages(fake, thread_id)) == [f"post-{i}" for i in range(1, 6)]
+                assert len(posts) == 5
+                # The thread from before the restart still takes questions.
+                target = post_messages(fake, thread_id)["post-1"]
+                asked = await fake.user_message(
+                    thread_id, "Still there?", reply_to=int(target["id"]), mention_bot=True
+                )
+                await fake.wait_until(lambda: _replies_to(fake, thread_id, asked["id"]))
+                assert svc.asked[0].post_ref == "post-1"
+
+    run(body)
+
+
+def test_thread_created_but_not_recorded_is_reused_after_restart() -> None:
+    async def body() -> None:
+        async with fake_discord() as fake:
+            svc = service(2)
+            svc.fail_record_of = "thread"
+            async with running_adapter(fake, svc) as adapter:
+                with pytest.raises(RuntimeError, match="crash while recording thread"):
+                    await adapter.deliver(svc.digest(DAY))
+            async with running_adapter(fake, svc) as adapter:
+                await adapter.deliver(svc.digest(DAY))
+            (thread,) = fake.threads()
+            assert len(fake.calls("POST", r"/channels/\d+/messages/\d+/threads")) == 2  # the 2nd got 160004
+            assert list(post_messages(fake, int(thread["id"]))) == ["post-1", "post-2"]
+            assert (
+                svc.delivered_parts("discord", str(fake.CHANNEL_ID), DAY)["thread"].thread_id == thread["id"]
+            )
+
+    run(body)
+
+
+def test_rate_limited_request_with_via_header_is_retried_once_and_posted_once() -> None:
+    async def body() -> None:
+        async with fake_discord() as fake:
+            svc = service(2)
+            fake.fail_once(
+                "POST",
+                r"/channels/\d+/messages",
+                429,
+                {"message": "You are being rate limited.", "retry_after": 0.05, "global": False},
+                {"Via": "1.1 google", "X-RateLimit-Scope": "user"},
+                after=1,
+            )
+            async with running_adapter(fake, svc) as adapter:
+                await adapter.deliver(svc.digest(DAY))
+                thread_id = int(fake.threads()[0]["id"])
+                assert list(post_messages(fake, thread_id)) == ["post-1", "post-2"]
+                assert len(fake.calls("POST", rf"/channels/{thread_id}/messages")) == 3  # 429, then 2 posts
+
+    run(body)
+
+
+def test_digest_today_inside_a_thread_says_where_it_works() -> None:
+    async def body() -> None:
+        async with fake_discord() as fake:
+            svc = service(1)
+            async with running_adapter(fake, svc) as adapter:
+                await adapter.deliver(svc.digest(DAY))
+                thread_id = int(fake.threads()[0]["id"])
+                posted = len(bot_posts(fake))
+                token = await fake.slash(thread_id, "today")
+                followup = await fake.wait_until(lambda: fake.followups(token))
+                assert "text channel" in followup[0].body["content"]
+                assert len(bot_posts(fake)) == posted
+
+    run(body)
+
+
+def _replies_to(fake: FakeDiscord, channel_id: int, message_id: str) -> list[dict]:
+    return [
+        m
+        for m in fake.messages_in(channel_id, author_id=fake.BOT_ID)
+        if (m.get("message_reference") or {}).get("message_id") == message_id
+    ]
