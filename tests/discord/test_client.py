@@ -268,7 +268,7 @@ def test_restart_mid_thread_resumes_without_posting_twice() -> None:
             # The third post's message fails (as if the bot died there): the first run stops mid-thread.
             fake.fail_once(
                 "POST",
-                r"/channels/(?!%d)\d+/messages" % fake.CHANNEL_ID,
+                rf"/channels/(?!{fake.CHANNEL_ID})\d+/messages",
                 403,
                 {"message": "Missing Access", "code": 50001},
                 after=2,

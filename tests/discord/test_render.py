@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -27,7 +26,10 @@ from digest_core.models import Answer, Digest, DigestPost, Theme
 from tests.discord.fake_service import make_digest
 
 DAY = date(2026, 1, 1)
-NASTY = "@everyone @here <@&123> <@456> <@!789> <#42> **bold** __u__ ~~s~~ `code` ||spoiler|| [click](https://evil.example) # heading\n> quote\n- item 🧠🤖👩‍🔬 "
+NASTY = (
+    "@everyone @here <@&123> <@456> <@!789> <#42> **bold** __u__ ~~s~~ `code` ||spoiler|| "
+    "[click](https://evil.example) # heading\n> quote\n- item 🧠🤖👩‍🔬 "
+)
 
 
 def adversarial_digest(n_posts: int = 300) -> Digest:
