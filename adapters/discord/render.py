@@ -52,20 +52,14 @@ class DiscordMessage:
 
 def discord_len(text: str) -> int:
     """Length in UTF-16 code units: an emoji outside the BMP counts 2, never less than Discord counts."""
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def _cut(text: str, units: int) -> str:
     """The longest prefix of `text` within `units`, not ending inside a backslash escape."""
-    used = 0
-    end = 0
-    for index, ch in enumerate(text):
-        width = 2 if ord(ch) > 0xFFFF else 1
-        if used + width > units:
-            break
-        used += width
-        end = index + 1
-    prefix = text[:end]
+    prefix = text[: max(units, 0)]
+    while (excess := discord_len(prefix) - units) > 0:
+        prefix = prefix[: len(prefix) - (excess + 1) // 2]  # an astral character counts at most 2
     trailing = len(prefix) - len(prefix.rstrip("\\"))
     if trailing % 2:  # a lone backslash would escape whatever follows the cut
         prefix = prefix[:-1]
@@ -101,7 +95,7 @@ def split_text(text: str, limit: int) -> list[str]:
 
 
 _URL = re.compile(r"https?://[^\s<>\[\]()\"'`|*~]+")
-_INLINE_MARKDOWN = re.compile(r"([\\*_~`|\[\]<>])")
+_INLINE_ESCAPES = str.maketrans({ch: "\\" + ch for ch in "\\*_~`|[]<>"})
 _LINE_START_MARKDOWN = re.compile(r"(?m)^(\s*)(#|>|-|\+|\d+\.)")
 _MASS_MENTION = re.compile(r"@(everyone|here)", re.IGNORECASE)
 
@@ -125,7 +119,7 @@ def escape_untrusted(text: str) -> str:
 
 
 def _escape_plain(text: str) -> str:
-    return neutralize_mentions(_INLINE_MARKDOWN.sub(r"\\\1", text))
+    return neutralize_mentions(text.translate(_INLINE_ESCAPES))
 
 
 def _safe_url(url: str) -> str | None:
