@@ -154,6 +154,14 @@ class DiscordAdapter:
         self._tree.add_command(build_digest_group(self))
         self._tree.on_error = self._on_command_error  # type: ignore[method-assign]
         self._publisher = Publisher(client, self.service)
+        try:
+            await self._connect(client)
+        except BaseException:
+            await self.close()
+            raise
+        log.info("Discord: connected as %s", client.user)
+
+    async def _connect(self, client: discord.Client) -> None:
         await client.login(self.token)
         self._task = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
         ready = asyncio.create_task(client.wait_until_ready())
@@ -166,7 +174,6 @@ class DiscordAdapter:
                 self._task.result()  # raises why the connection ended (bad token, missing intent, ...)
                 raise ConnectionError("the Discord gateway closed before it was ready")
             raise TimeoutError(f"Discord was not ready within {self.ready_timeout:g} s")
-        log.info("Discord: connected as %s", client.user)
 
     @property
     def running(self) -> bool:
@@ -369,6 +376,7 @@ class DiscordAdapter:
             log.exception("Discord: answering a message failed")
 
     async def _answer_message(self, message: discord.Message, me: discord.ClientUser) -> None:
+        """Answer the message when it is a question in a digest thread; ignore it otherwise."""
         where = await self._locate_channel(message.channel)
         if where is None:
             return  # not a digest thread
@@ -392,8 +400,13 @@ class DiscordAdapter:
         if not await asyncio.to_thread(self.service.allow_question, f"discord:{message.author.id}"):
             await message.reply(RATE_LIMITED, mention_author=False)
             return
-        async with message.channel.typing():
-            result = await self._answer(question, day=day, post_ref=post_ref, key=message.channel.id)
+        try:
+            async with message.channel.typing():
+                result = await self._answer(question, day=day, post_ref=post_ref, key=message.channel.id)
+        except Exception:
+            log.exception("Discord: answering a question failed")
+            await message.reply(FAILED, mention_author=False)
+            return
         sent = await message.reply(**send_kwargs(render_answer(result)), mention_author=False)
         self._remember_answer(sent.id, day, result)
 

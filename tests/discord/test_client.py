@@ -7,7 +7,7 @@ from datetime import date
 import discord
 import pytest
 
-from adapters.discord.client import NO_QUESTION, RATE_LIMITED
+from adapters.discord.client import FAILED, NO_QUESTION, RATE_LIMITED
 from tests.discord.fake_service import FakeDigestService, make_digest
 from tests.discord.harness import fake_discord, run, running_adapter
 from tests.fakes.discord_server import FakeDiscord
@@ -334,6 +334,36 @@ def test_rate_limited_request_with_via_header_is_retried_once_and_posted_once() 
                 thread_id = int(fake.threads()[0]["id"])
                 assert list(post_messages(fake, thread_id)) == ["post-1", "post-2"]
                 assert len(fake.calls("POST", rf"/channels/{thread_id}/messages")) == 3  # 429, then 2 posts
+
+    run(body)
+
+
+def test_message_content_intent_not_enabled_in_the_portal_fails_start_clearly() -> None:
+    async def body() -> None:
+        async with fake_discord() as fake:
+            fake.message_content_enabled = False
+            with pytest.raises(discord.PrivilegedIntentsRequired):
+                async with running_adapter(fake, service(), message_content=True):
+                    pass
+
+    run(body)
+
+
+def test_a_failing_answer_gets_one_friendly_reply() -> None:
+    async def body() -> None:
+        async with fake_discord() as fake:
+            svc = service(1)
+
+            def broken_answer(*args: object, **kwargs: object) -> None:
+                raise RuntimeError("model server down")
+
+            async with running_adapter(fake, svc) as adapter:
+                await adapter.deliver(svc.digest(DAY))
+                svc.answer = broken_answer  # type: ignore[method-assign]
+                thread_id = int(fake.threads()[0]["id"])
+                asked = await fake.user_message(thread_id, f"<@{fake.BOT_ID}> #1?", mention_bot=True)
+                (reply,) = await fake.wait_until(lambda: _replies_to(fake, thread_id, asked["id"]))
+                assert reply["content"] == FAILED
 
     run(body)
 

@@ -25,6 +25,7 @@ from aiohttp import WSMsgType, web
 
 API_PREFIX = "/api/v10"
 ALL_PERMISSIONS = str((1 << 50) - 1)
+MESSAGE_CONTENT_INTENT = 1 << 15
 NOW = "2026-01-01T08:00:00+00:00"
 
 
@@ -147,6 +148,7 @@ class FakeDiscord:
         self._interaction_channels: dict[str, int] = {}  # interaction token -> channel id
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.message_content_enabled = True  # the portal's switch; off: IDENTIFY asking for it gets 4014
 
     # --- lifecycle ------------------------------------------------------------------------------------
 
@@ -335,6 +337,9 @@ class FakeDiscord:
                 await ws.send_str(json.dumps({"op": 11, "d": None, "s": None, "t": None}))
             elif message["op"] == 2:
                 self.identify.append(message["d"])
+                if message["d"]["intents"] & MESSAGE_CONTENT_INTENT and not self.message_content_enabled:
+                    await ws.close(code=4014, message=b"Disallowed intent(s).")
+                    break
                 self._sockets.append(ws)
                 await self._send_ready(ws)
         if ws in self._sockets:
