@@ -62,9 +62,7 @@ class FakeDigestService:
             raise RuntimeError(f"crash while recording {part.part_key}")
         self.parts.setdefault((platform, channel_id, day), {})[part.part_key] = part
 
-    def locate(
-        self, platform: str, channel_id: str, message_or_thread_id: str
-    ) -> tuple[date, str | None] | None:
+    def locate(self, platform: str, channel_id: str, message_or_thread_id: str) -> tuple[date, str | None] | None:
         for (plat, channel, day), parts in self.parts.items():
             if plat != platform or channel != channel_id:
                 continue
@@ -105,11 +103,7 @@ def make_digest(day: date, n_posts: int = 3, *, title: str = "") -> Digest:
         )
         for i in range(1, n_posts + 1)
     )
-    themes = (
-        Theme(
-            "Interpretability", "Models can be read.", tuple(p.id for p in posts[:2]), "Audits get easier."
-        ),
-    )
+    themes = (Theme("Interpretability", "Models can be read.", tuple(p.id for p in posts[:2]), "Audits get easier."),)
     return Digest(
         day,
         title or f"AI Alignment Daily Digest - {day.isoformat()}",

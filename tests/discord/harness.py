@@ -55,3 +55,21 @@ async def fake_discord() -> AsyncIterator[FakeDiscord]:
         yield fake
     finally:
         await fake.stop()
+
+
+def post_messages(fake: FakeDiscord, thread_id: int) -> dict[str, dict]:
+    """The thread's post messages by the post id their Ask button carries."""
+    found = {}
+    for message in fake.messages_in(thread_id, author_id=fake.BOT_ID):
+        for row in message["components"]:
+            for button in row["components"]:
+                found[button["custom_id"].removeprefix("digest:ask:")] = message
+    return found
+
+
+def replies_to(fake: FakeDiscord, channel_id: int, message_id: str) -> list[dict]:
+    return [
+        m
+        for m in fake.messages_in(channel_id, author_id=fake.BOT_ID)
+        if (m.get("message_reference") or {}).get("message_id") == message_id
+    ]

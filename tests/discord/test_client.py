@@ -9,7 +9,7 @@ import pytest
 
 from adapters.discord.client import FAILED, NO_QUESTION, RATE_LIMITED
 from tests.discord.fake_service import FakeDigestService, make_digest
-from tests.discord.harness import fake_discord, run, running_adapter
+from tests.discord.harness import fake_discord, post_messages, replies_to, run, running_adapter
 from tests.fakes.discord_server import FakeDiscord
 
 DAY = date(2026, 1, 1)
@@ -19,16 +19,6 @@ EPHEMERAL = 1 << 6
 
 def service(n_posts: int = 3, **kwargs: int) -> FakeDigestService:
     return FakeDigestService({DAY: make_digest(DAY, n_posts)}, DAY, **kwargs)
-
-
-def post_messages(fake: FakeDiscord, thread_id: int) -> dict[str, dict]:
-    """The thread's post messages by the post id their Ask button carries."""
-    found = {}
-    for message in fake.messages_in(thread_id, author_id=fake.BOT_ID):
-        for row in message["components"]:
-            for button in row["components"]:
-                found[button["custom_id"].removeprefix("digest:ask:")] = message
-    return found
 
 
 def bot_posts(fake: FakeDiscord) -> list:
@@ -123,7 +113,7 @@ def test_reply_to_a_post_message_is_answered_in_the_thread_about_that_post() -> 
                     mention_bot=True,
                     message_content_intent=False,
                 )
-                answer = await fake.wait_until(lambda: _replies_to(fake, thread_id, question["id"]))
+                answer = await fake.wait_until(lambda: replies_to(fake, thread_id, question["id"]))
                 (embed,) = answer[0]["embeds"]
                 assert embed["url"] == "https://www.alignmentforum.org/posts/p2/post-2"
                 assert any(line.startswith("> ") for line in embed["description"].splitlines())
@@ -138,7 +128,7 @@ def test_reply_to_a_post_message_is_answered_in_the_thread_about_that_post() -> 
                     mention_bot=True,
                     message_content_intent=False,
                 )
-                await fake.wait_until(lambda: _replies_to(fake, thread_id, follow["id"]))
+                await fake.wait_until(lambda: replies_to(fake, thread_id, follow["id"]))
                 assert svc.asked[1].post_ref == "post-2" and len(svc.asked[1].history) == 1
 
     run(body)
@@ -155,7 +145,7 @@ def test_reply_without_ping_and_without_intent_gets_a_hint_not_a_guess() -> None
                 question = await fake.user_message(
                     thread_id, "Why?", reply_to=int(target["id"]), message_content_intent=False
                 )
-                (hint,) = await fake.wait_until(lambda: _replies_to(fake, thread_id, question["id"]))
+                (hint,) = await fake.wait_until(lambda: replies_to(fake, thread_id, question["id"]))
                 assert hint["content"] == NO_QUESTION
                 assert svc.asked == []
 
@@ -176,7 +166,7 @@ def test_mention_without_message_content_intent_is_answered_and_plain_messages_a
                     mention_bot=True,
                     message_content_intent=False,
                 )
-                (answer,) = await fake.wait_until(lambda: _replies_to(fake, thread_id, asked["id"]))
+                (answer,) = await fake.wait_until(lambda: replies_to(fake, thread_id, asked["id"]))
                 assert [q.question for q in svc.asked] == ["what does #2 claim?"]
                 assert svc.asked[0].day == DAY
                 assert answer["embeds"][0]["title"] == "Which post do you mean?"  # the fake asks back
@@ -192,7 +182,7 @@ def test_with_message_content_intent_plain_thread_messages_are_answered() -> Non
                 await adapter.deliver(svc.digest(DAY))
                 thread_id = int(fake.threads()[0]["id"])
                 asked = await fake.user_message(thread_id, "Is #1 about features?")
-                await fake.wait_until(lambda: _replies_to(fake, thread_id, asked["id"]))
+                await fake.wait_until(lambda: replies_to(fake, thread_id, asked["id"]))
                 await fake.user_message(fake.CHANNEL_ID, "a message outside the thread")
                 assert [q.question for q in svc.asked] == ["Is #1 about features?"]
             assert fake.identify[0]["intents"] & MESSAGE_CONTENT_INTENT
@@ -249,9 +239,9 @@ def test_per_user_question_limit_answers_politely() -> None:
                 await adapter.deliver(svc.digest(DAY))
                 thread_id = int(fake.threads()[0]["id"])
                 first = await fake.user_message(thread_id, f"<@{fake.BOT_ID}> #1?", mention_bot=True)
-                await fake.wait_until(lambda: _replies_to(fake, thread_id, first["id"]))
+                await fake.wait_until(lambda: replies_to(fake, thread_id, first["id"]))
                 second = await fake.user_message(thread_id, f"<@{fake.BOT_ID}> #2?", mention_bot=True)
-                (note,) = await fake.wait_until(lambda: _replies_to(fake, thread_id, second["id"]))
+                (note,) = await fake.wait_until(lambda: replies_to(fake, thread_id, second["id"]))
                 assert note["content"] == RATE_LIMITED
                 token = await fake.slash(thread_id, "ask", question="#2?")
                 (callback,) = await fake.wait_until(lambda: fake.callbacks(token))
@@ -288,10 +278,8 @@ def test_restart_mid_thread_resumes_without_posting_twice() -> None:
                 assert len(posts) == 5
                 # The thread from before the restart still takes questions.
                 target = post_messages(fake, thread_id)["post-1"]
-                asked = await fake.user_message(
-                    thread_id, "Still there?", reply_to=int(target["id"]), mention_bot=True
-                )
-                await fake.wait_until(lambda: _replies_to(fake, thread_id, asked["id"]))
+                asked = await fake.user_message(thread_id, "Still there?", reply_to=int(target["id"]), mention_bot=True)
+                await fake.wait_until(lambda: replies_to(fake, thread_id, asked["id"]))
                 assert svc.asked[0].post_ref == "post-1"
 
     run(body)
@@ -310,9 +298,7 @@ def test_thread_created_but_not_recorded_is_reused_after_restart() -> None:
             (thread,) = fake.threads()
             assert len(fake.calls("POST", r"/channels/\d+/messages/\d+/threads")) == 2  # the 2nd got 160004
             assert list(post_messages(fake, int(thread["id"]))) == ["post-1", "post-2"]
-            assert (
-                svc.delivered_parts("discord", str(fake.CHANNEL_ID), DAY)["thread"].thread_id == thread["id"]
-            )
+            assert svc.delivered_parts("discord", str(fake.CHANNEL_ID), DAY)["thread"].thread_id == thread["id"]
 
     run(body)
 
@@ -362,7 +348,7 @@ def test_a_failing_answer_gets_one_friendly_reply() -> None:
                 svc.answer = broken_answer  # type: ignore[method-assign]
                 thread_id = int(fake.threads()[0]["id"])
                 asked = await fake.user_message(thread_id, f"<@{fake.BOT_ID}> #1?", mention_bot=True)
-                (reply,) = await fake.wait_until(lambda: _replies_to(fake, thread_id, asked["id"]))
+                (reply,) = await fake.wait_until(lambda: replies_to(fake, thread_id, asked["id"]))
                 assert reply["content"] == FAILED
 
     run(body)
@@ -382,11 +368,3 @@ def test_digest_today_inside_a_thread_says_where_it_works() -> None:
                 assert len(bot_posts(fake)) == posted
 
     run(body)
-
-
-def _replies_to(fake: FakeDiscord, channel_id: int, message_id: str) -> list[dict]:
-    return [
-        m
-        for m in fake.messages_in(channel_id, author_id=fake.BOT_ID)
-        if (m.get("message_reference") or {}).get("message_id") == message_id
-    ]

@@ -56,9 +56,7 @@ def adversarial_digest(n_posts: int = 300) -> Digest:
         )
         for t in range(4)
     )
-    return Digest(
-        DAY, "AI Alignment Daily Digest " + NASTY * 10, "model:x+offline", themes, (NASTY * 30,) * 40, posts
-    )
+    return Digest(DAY, "AI Alignment Daily Digest " + NASTY * 10, "model:x+offline", themes, (NASTY * 30,) * 40, posts)
 
 
 def embed_strings(embed: dict[str, Any]) -> list[str]:
