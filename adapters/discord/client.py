@@ -24,7 +24,7 @@ from discord import app_commands
 
 from adapters.discord import limits
 from adapters.discord.commands import build_digest_group
-from adapters.discord.publisher import PLATFORM, Delivery, DeliveryError, Publisher, send_kwargs
+from adapters.discord.publisher import PLATFORM, Delivery, DeliveryError, OnStarted, Publisher, send_kwargs
 from adapters.discord.render import (
     ASK_PREFIX,
     QUESTION_PREFIX,
@@ -229,9 +229,9 @@ class DiscordAdapter:
         """Post the edition to the channel (the configured one by default); idempotent and resumable."""
         await self._deliver(digest, channel_id or self.channel_id)
 
-    async def _deliver(self, digest: Digest, channel_id: str) -> Delivery:
+    async def _deliver(self, digest: Digest, channel_id: str, *, on_started: OnStarted | None = None) -> Delivery:
         assert self._publisher is not None, "start() first"
-        return await self._publisher.publish(digest, channel_id)
+        return await self._publisher.publish(digest, channel_id, on_started=on_started)
 
     # --- slash commands -------------------------------------------------------------------------------
 
@@ -252,28 +252,31 @@ class DiscordAdapter:
         await self._with_followup(interaction, lambda: self._post_edition(interaction, wanted))
 
     async def _post_edition(self, interaction: discord.Interaction, day: date | None) -> None:
-        if day is None:
-            day = await asyncio.to_thread(self.service.latest_edition_date)
+        latest = await asyncio.to_thread(self.service.latest_edition_date)
+        day = day or latest
         channel = interaction.channel
         if not isinstance(channel, discord.TextChannel):
             await interaction.followup.send(NOT_A_TEXT_CHANNEL)
+            return
+        if day > latest:
+            await interaction.followup.send(
+                f"The digest of {day.isoformat()} is not out yet; the latest is {latest.isoformat()}."
+            )
             return
         digest = await asyncio.to_thread(self.service.digest, day)
         if digest.is_empty:
             await interaction.followup.send(f"There are no new posts in the digest of {day.isoformat()}.")
             return
-        assert self._publisher is not None
-        existing = await self._publisher.existing(digest, str(channel.id))
-        if existing is not None:
-            delivery = await self._deliver(digest, str(channel.id))  # completes a delivery a crash cut short
-            await interaction.followup.send(
-                f"The digest of {day.isoformat()} is already in this channel: {delivery.jump_url}"
-            )
-            return
-        delivery = await self._deliver(digest, str(channel.id))
-        await interaction.followup.send(
-            f"Here is the digest of {day.isoformat()}: {delivery.jump_url} (questions go in its thread)."
-        )
+
+        async def link(delivery: Delivery, already_there: bool) -> None:
+            if already_there:
+                text = f"The digest of {day.isoformat()} is already in this channel: {delivery.jump_url}"
+            else:
+                text = f"Here is the digest of {day.isoformat()}: {delivery.jump_url} (questions go in its thread)."
+            await interaction.followup.send(text)
+
+        # Also finishes a delivery that a crash cut short; the link is sent before the posts go out.
+        await self._deliver(digest, str(channel.id), on_started=link)
 
     async def digest_ask(self, interaction: discord.Interaction, question: str, post: str | None) -> None:
         if not await self._allowed(interaction):
@@ -293,9 +296,7 @@ class DiscordAdapter:
     async def digest_help(self, interaction: discord.Interaction) -> None:
         await interaction.response.send_message(help_text(), ephemeral=True)
 
-    async def _with_followup(
-        self, interaction: discord.Interaction, work: Callable[[], Awaitable[None]]
-    ) -> None:
+    async def _with_followup(self, interaction: discord.Interaction, work: Callable[[], Awaitable[None]]) -> None:
         """Run deferred work; any failure becomes one friendly follow-up instead of an endless 'thinking'."""
         try:
             await work()
@@ -305,9 +306,7 @@ class DiscordAdapter:
             log.exception("Discord: handling an interaction failed")
             await interaction.followup.send(FAILED)
 
-    async def _on_command_error(
-        self, interaction: discord.Interaction, error: app_commands.AppCommandError
-    ) -> None:
+    async def _on_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         log.error("Discord: /digest failed", exc_info=error)
         if not interaction.response.is_done():
             await interaction.response.send_message(FAILED, ephemeral=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,9 @@ class Delivery:
     @property
     def jump_url(self) -> str:
         return message_url(self.guild_id, self.channel_id, self.message_id)
+
+
+OnStarted = Callable[[Delivery, bool], Awaitable[None]]
 
 
 def message_url(guild_id: str, channel_id: str, message_id: str) -> str:
@@ -86,25 +90,17 @@ class Publisher:
         self._service = service
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
-    async def existing(self, digest: Digest, channel_id: str) -> Delivery | None:
-        """The edition's channel message in this channel, when it has been posted."""
-        done = await asyncio.to_thread(self._service.delivered_parts, PLATFORM, channel_id, digest.date)
-        head = done.get("head")
-        if head is None:
-            return None
-        channel = await self._text_channel(channel_id)
-        thread = done.get(THREAD_PART)
-        return Delivery(
-            str(channel.guild.id), channel_id, head.message_id, thread.message_id if thread else "", 0
-        )
+    async def publish(self, digest: Digest, channel_id: str, *, on_started: OnStarted | None = None) -> Delivery:
+        """Post what is missing of the edition to the channel; safe to call again at any point.
 
-    async def publish(self, digest: Digest, channel_id: str) -> Delivery:
-        """Post what is missing of the edition to the channel; safe to call again at any point."""
+        `on_started(delivery, already_there)` runs once the channel message and its thread exist, before the
+        posts (which may take minutes on a big day), e.g. to link to the digest from a command's reply.
+        """
         lock = self._locks.setdefault((channel_id, digest.date.isoformat()), asyncio.Lock())
         async with lock:
-            return await self._publish(digest, channel_id)
+            return await self._publish(digest, channel_id, on_started)
 
-    async def _publish(self, digest: Digest, channel_id: str) -> Delivery:
+    async def _publish(self, digest: Digest, channel_id: str, on_started: OnStarted | None) -> Delivery:
         done = await asyncio.to_thread(self._service.delivered_parts, PLATFORM, channel_id, digest.date)
         messages = render_digest(digest)
         channel = await self._text_channel(channel_id)
@@ -124,6 +120,9 @@ class Publisher:
             thread_id = await self._start_thread(channel, int(head.message_id), thread_name(digest))
             thread_part = DeliveredPart(THREAD_PART, thread_id, thread_id)
             await record(thread_part)
+        guild_id = str(channel.guild.id)
+        if on_started is not None:
+            await on_started(Delivery(guild_id, channel_id, head.message_id, thread_part.thread_id, 0), "head" in done)
         thread = self._client.get_channel(int(thread_part.thread_id)) or self._client.get_partial_messageable(
             int(thread_part.thread_id), guild_id=channel.guild.id, type=discord.ChannelType.public_thread
         )
@@ -135,7 +134,7 @@ class Publisher:
             posted += 1
         if posted:
             log.info("Posted %d message(s) of the %s digest to channel %s", posted, digest.date, channel_id)
-        return Delivery(str(channel.guild.id), channel_id, head.message_id, thread_part.thread_id, posted)
+        return Delivery(guild_id, channel_id, head.message_id, thread_part.thread_id, posted)
 
     async def _start_thread(self, channel: discord.TextChannel, message_id: int, name: str) -> str:
         try:

@@ -350,9 +350,7 @@ def render_answer(answer: Answer) -> DiscordMessage:
     footer = f"answered {answer.generated_by}"
     post = answer.post
     if post is not None:
-        embed["title"] = clip(
-            f"#{post.number} · {escape_untrusted(_one_line(post.title))}", limits.EMBED_TITLE
-        )
+        embed["title"] = clip(f"#{post.number} · {escape_untrusted(_one_line(post.title))}", limits.EMBED_TITLE)
         url = _safe_url(post.url)
         if url:
             embed["url"] = url

@@ -73,7 +73,10 @@ def test_digest_today_defers_then_posts_and_links_when_already_there() -> None:
                 (head,) = fake.messages_in(fake.CHANNEL_ID, author_id=fake.BOT_ID)[:1]
                 link = f"https://discord.com/channels/{fake.GUILD_ID}/{fake.CHANNEL_ID}/{head['id']}"
                 assert link in followup[0].body["content"]
-                assert len(post_messages(fake, int(head["id"]))) == 2
+                await fake.wait_until(lambda: len(post_messages(fake, int(head["id"]))) == 2)
+                # The link went out before the posts (a big edition takes minutes to post).
+                first_post = fake.calls("POST", rf"/channels/{head['id']}/messages")[0]
+                assert fake.requests.index(followup[0]) < fake.requests.index(first_post)
 
                 posted = len(bot_posts(fake))
                 again = await fake.slash(fake.CHANNEL_ID, "today")
@@ -81,6 +84,17 @@ def test_digest_today_defers_then_posts_and_links_when_already_there() -> None:
                 assert "already in this channel" in followup[0].body["content"]
                 assert link in followup[0].body["content"]
                 assert len(bot_posts(fake)) == posted
+
+    run(body)
+
+
+def test_digest_date_of_a_future_day_is_not_posted() -> None:
+    async def body() -> None:
+        async with fake_discord() as fake, running_adapter(fake, service()):
+            token = await fake.slash(fake.CHANNEL_ID, "date", date="2026-01-05")
+            followup = await fake.wait_until(lambda: fake.followups(token))
+            assert "not out yet" in followup[0].body["content"]
+            assert bot_posts(fake) == []
 
     run(body)
 
