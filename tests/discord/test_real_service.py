@@ -94,11 +94,13 @@ def test_delivery_questions_and_restart_with_the_real_service(tmp_path: Path) ->
                 await fake.wait_until(lambda: fake.followups(token), timeout=10)
                 (thread,) = fake.threads()
                 thread_id = int(thread["id"])
-                posts = post_messages(fake, thread_id)
+                posts = await fake.wait_until(
+                    lambda: len(post_messages(fake, thread_id)) == 3 and post_messages(fake, thread_id)
+                )
                 assert list(posts) == [make_post(n).id for n in (1, 2, 3)]
                 second_post = posts[make_post(2).id]
                 assert "@everyone" not in str(second_post["embeds"])
-                assert len({row.part_key for row in store.deliveries(DAY)}) == 5  # head, thread, 3 posts
+                await fake.wait_until(lambda: len(store.deliveries(DAY)) == 5)  # head, thread, 3 posts
             finally:
                 await first.close()
 
