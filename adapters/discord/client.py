@@ -329,12 +329,8 @@ class DiscordAdapter:
             log.exception("Discord: answering an interaction failed")
 
     async def _open_question_modal(self, interaction: discord.Interaction, ref: str) -> None:
-        label = ref if ref.startswith("#") else "this post"
-        if interaction.message is not None:
-            where = await self._locate_message(interaction.channel, interaction.message.id)
-            if where is not None and where[1]:
-                ref = where[1]
-        title = f"Ask about {label}"[: limits.MODAL_TITLE]
+        # A modal must be the first response, within 3 s: no look-ups here.
+        title = f"Ask about {ref if ref.startswith('#') else 'this post'}"[: limits.MODAL_TITLE]
         await interaction.response.send_modal(_QuestionModal(title=title, custom_id=question_custom_id(ref)))
 
     async def _answer_modal(self, interaction: discord.Interaction, ref: str, question: str) -> None:
@@ -346,14 +342,24 @@ class DiscordAdapter:
         await interaction.response.defer(thinking=True)
 
         async def answer() -> None:
-            where = await self._locate_channel(interaction.channel)
-            day = where[0] if where else await asyncio.to_thread(self.service.latest_edition_date)
+            day, post_ref = await self._button_target(interaction, ref)
             key = interaction.channel_id or 0
-            result = await self._answer(question.strip(), day=day, post_ref=ref or None, key=key)
+            result = await self._answer(question.strip(), day=day, post_ref=post_ref, key=key)
             sent = await interaction.followup.send(**send_kwargs(render_answer(result)), wait=True)
             self._remember_answer(sent.id, day, result)
 
         await self._with_followup(interaction, answer)
+
+    async def _button_target(self, interaction: discord.Interaction, ref: str) -> tuple[date, str | None]:
+        """The edition and post the Ask button belonged to: from the post's message when Discord sends it
+        with the submit, else from the thread and the reference the button carried."""
+        if interaction.message is not None:
+            where = await self._locate_message(interaction.channel, interaction.message.id)
+            if where is not None and where[1]:
+                return where
+        where = await self._locate_channel(interaction.channel)
+        day = where[0] if where else await asyncio.to_thread(self.service.latest_edition_date)
+        return day, ref or None
 
     async def _allowed(self, interaction: discord.Interaction) -> bool:
         allowed = await asyncio.to_thread(self.service.allow_question, f"discord:{interaction.user.id}")

@@ -134,18 +134,14 @@ def _one_line(text: str) -> str:
 
 
 def ask_custom_id(post: DigestPost) -> str:
-    """The Ask button's id: the post id when it fits, else "#N" (the message id still finds the post)."""
-    return _with_ref(ASK_PREFIX, post)
+    """The Ask button's id: the post id when it fits (in the modal's id too), else "#N"."""
+    ref = post.id if len(QUESTION_PREFIX + post.id) <= limits.CUSTOM_ID else f"#{post.number}"
+    return ASK_PREFIX + ref
 
 
 def question_custom_id(ref: str) -> str:
-    candidate = QUESTION_PREFIX + ref
-    return candidate if len(candidate) <= limits.CUSTOM_ID else QUESTION_PREFIX
-
-
-def _with_ref(prefix: str, post: DigestPost) -> str:
-    candidate = prefix + post.id
-    return candidate if len(candidate) <= limits.CUSTOM_ID else f"{prefix}#{post.number}"
+    """The modal's id, carrying the button's post reference (always fits: see `ask_custom_id`)."""
+    return clip(QUESTION_PREFIX + ref, limits.CUSTOM_ID)
 
 
 def ref_from_custom_id(custom_id: str, prefix: str) -> str | None:

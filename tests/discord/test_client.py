@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import discord
 import pytest
 
 from adapters.discord.client import FAILED, NO_QUESTION, RATE_LIMITED
+from adapters.discord.render import preview_payloads
 from tests.discord.fake_service import FakeDigestService, make_digest
 from tests.discord.harness import fake_discord, post_messages, replies_to, run, running_adapter
+from tests.discord.test_render import adversarial_digest
 from tests.fakes.discord_server import FakeDiscord
 
 DAY = date(2026, 1, 1)
@@ -229,6 +232,33 @@ def test_ask_button_opens_a_modal_whose_submit_is_answered_in_the_thread() -> No
     run(body)
 
 
+def test_ask_button_of_a_post_with_a_very_long_id_still_finds_the_post() -> None:
+    long_id = "https://www.lesswrong.com/posts/" + "x" * 90
+    digest = make_digest(DAY, 2)
+    digest = replace(digest, posts=(digest.posts[0], replace(digest.posts[1], id=long_id)))
+
+    async def body() -> None:
+        async with fake_discord() as fake:
+            svc = FakeDigestService({DAY: digest}, DAY)
+            async with running_adapter(fake, svc) as adapter:
+                await adapter.deliver(digest)
+                thread_id = int(fake.threads()[0]["id"])
+                target = post_messages(fake, thread_id)["#2"]  # the id does not fit in a custom_id
+                click = await fake.click(int(target["id"]), "digest:ask:#2")
+                (callback,) = await fake.wait_until(lambda: fake.callbacks(click))
+                custom_id = callback.body["data"]["custom_id"]
+                assert custom_id == "digest:question:#2"
+                with_message = await fake.submit_modal(
+                    thread_id, custom_id, {"question": "Q1"}, message_id=int(target["id"])
+                )
+                await fake.wait_until(lambda: fake.followups(with_message))
+                without_message = await fake.submit_modal(thread_id, custom_id, {"question": "Q2"})
+                await fake.wait_until(lambda: fake.followups(without_message))
+                assert [(q.question, q.post_ref) for q in svc.asked] == [("Q1", long_id), ("Q2", "#2")]
+
+    run(body)
+
+
 def test_digest_ask_command_in_the_thread() -> None:
     async def body() -> None:
         async with fake_discord() as fake:
@@ -380,5 +410,28 @@ def test_digest_today_inside_a_thread_says_where_it_works() -> None:
                 followup = await fake.wait_until(lambda: fake.followups(token))
                 assert "text channel" in followup[0].body["content"]
                 assert len(bot_posts(fake)) == posted
+
+    run(body)
+
+
+def test_preview_payloads_are_what_discord_receives() -> None:
+    async def body() -> None:
+        async with fake_discord() as fake:
+            svc = FakeDigestService({DAY: adversarial_digest(12)}, DAY)
+            async with running_adapter(fake, svc) as adapter:
+                await adapter.deliver(svc.digest(DAY))
+            sent = [call.body for call in bot_posts(fake)]
+            preview = preview_payloads(svc.digest(DAY))
+            assert len(sent) == len(preview)
+            for wire, payload in zip(sent, preview, strict=True):
+                # discord.py adds `"flags": 0` to every embed; everything else is as rendered.
+                assert [{k: v for k, v in e.items() if k != "flags"} for e in wire["embeds"]] == payload["embeds"]
+                assert wire["allowed_mentions"] == payload["allowed_mentions"]
+                assert (wire.get("content") or "") == payload.get("content", "")
+                wire_buttons = [b for row in wire.get("components", ()) for b in row["components"]]
+                preview_buttons = [b for row in payload.get("components", ()) for b in row["components"]]
+                assert [(b["custom_id"], b["label"], b["style"]) for b in wire_buttons] == [
+                    (b["custom_id"], b["label"], b["style"]) for b in preview_buttons
+                ]
 
     run(body)

@@ -12,11 +12,13 @@ import pytest
 from adapters.discord import limits
 from adapters.discord.render import (
     ASK_PREFIX,
+    QUESTION_PREFIX,
     DiscordMessage,
     clip,
     discord_len,
     escape_untrusted,
     preview_payloads,
+    question_custom_id,
     render_answer,
     render_digest,
     split_text,
@@ -111,8 +113,11 @@ def test_every_post_gets_its_message_with_an_ask_button_in_order() -> None:
         assert embed["url"] == post.url  # the link comes from the feed data, unescaped
         assert embed["title"].startswith(f"#{post.number} · ")
         custom_id = message.components[0]["components"][0]["custom_id"]
-        expected = ASK_PREFIX + post.id if len(ASK_PREFIX + post.id) <= 100 else f"{ASK_PREFIX}#{post.number}"
-        assert custom_id == expected
+        long_id = len(QUESTION_PREFIX + post.id) > limits.CUSTOM_ID
+        assert custom_id == ASK_PREFIX + (f"#{post.number}" if long_id else post.id)
+        assert question_custom_id(custom_id.removeprefix(ASK_PREFIX)).removeprefix(QUESTION_PREFIX) == (
+            custom_id.removeprefix(ASK_PREFIX)
+        )
 
 
 def test_a_long_summary_continues_in_further_messages_without_losing_text() -> None:

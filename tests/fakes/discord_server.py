@@ -296,12 +296,16 @@ class FakeDiscord:
         data = {"custom_id": custom_id, "component_type": 2}
         return await self.interaction(channel_id, kind=3, data=data, message_id=message_id)
 
-    async def submit_modal(self, channel_id: int, custom_id: str, values: dict[str, str]) -> str:
+    async def submit_modal(
+        self, channel_id: int, custom_id: str, values: dict[str, str], *, message_id: int | None = None
+    ) -> str:
+        """A modal's submit; Discord adds the message when the modal was opened from its button."""
         rows = [
             {"type": 1, "components": [{"type": 4, "custom_id": key, "value": value}]}
             for key, value in values.items()
         ]
-        return await self.interaction(channel_id, kind=5, data={"custom_id": custom_id, "components": rows})
+        data = {"custom_id": custom_id, "components": rows}
+        return await self.interaction(channel_id, kind=5, data=data, message_id=message_id)
 
     def callbacks(self, token: str) -> list[Recorded]:
         return [r for r in self.calls("POST", r"/interactions/\d+/.+/callback") if f"/{token}/" in r.path]
