@@ -39,6 +39,7 @@ from digest_core.ports import DigestAPI
 log = logging.getLogger(__name__)
 
 HISTORY_TURNS = 4  # earlier (question, answer) pairs of a thread passed to the answerer
+HISTORY_THREADS = 500  # threads whose recent questions are remembered
 ANSWER_MEMORY = 2_000  # answer message ids remembered so that a reply to an answer stays on its post
 READY_TIMEOUT = 60.0
 QUESTION_INPUT_ID = "question"
@@ -125,7 +126,7 @@ class DiscordAdapter:
         self._publisher: Publisher | None = None
         self._task: asyncio.Task[None] | None = None
         self._saved_globals: tuple[str, yarl.URL] | None = None
-        self._history: dict[int, deque[tuple[str, str]]] = {}
+        self._history: OrderedDict[int, deque[tuple[str, str]]] = OrderedDict()
         self._answer_posts: OrderedDict[int, tuple[date, str | None]] = OrderedDict()
 
     # --- life cycle -----------------------------------------------------------------------------------
@@ -400,7 +401,8 @@ class DiscordAdapter:
             return
         question = _strip_mentions(message.content, me.id)
         if not question:
-            await message.reply(NO_QUESTION, mention_author=False)
+            if mentioned or replied_to_us:  # addressed to us, but Discord hid the text or there was none
+                await message.reply(NO_QUESTION, mention_author=False)
             return
         if not await asyncio.to_thread(self.service.allow_question, f"discord:{message.author.id}"):
             await message.reply(RATE_LIMITED, mention_author=False)
@@ -416,7 +418,10 @@ class DiscordAdapter:
         self._remember_answer(sent.id, day, result)
 
     async def _answer(self, question: str, *, day: date, post_ref: str | None, key: int) -> Answer:
-        history = self._history.setdefault(key, deque(maxlen=HISTORY_TURNS))
+        history = self._history.pop(key, None) or deque(maxlen=HISTORY_TURNS)
+        self._history[key] = history  # most recently used last
+        while len(self._history) > HISTORY_THREADS:
+            self._history.popitem(last=False)
         result = await asyncio.to_thread(
             self.service.answer, question, day=day, post_ref=post_ref, history=tuple(history)
         )

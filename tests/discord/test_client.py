@@ -198,8 +198,10 @@ def test_with_message_content_intent_plain_thread_messages_are_answered() -> Non
             async with running_adapter(fake, svc, message_content=True) as adapter:
                 await adapter.deliver(svc.digest(DAY))
                 thread_id = int(fake.threads()[0]["id"])
+                sticker_only = await fake.user_message(thread_id, "")
                 asked = await fake.user_message(thread_id, "Is #1 about features?")
                 await fake.wait_until(lambda: replies_to(fake, thread_id, asked["id"]))
+                assert replies_to(fake, thread_id, sticker_only["id"]) == []
                 await fake.user_message(fake.CHANNEL_ID, "a message outside the thread")
                 assert [q.question for q in svc.asked] == ["Is #1 about features?"]
             assert fake.identify[0]["intents"] & MESSAGE_CONTENT_INTENT
