@@ -13,7 +13,7 @@ from adapters.discord.render import preview_payloads
 from tests.discord.fake_service import FakeDigestService, make_digest
 from tests.discord.harness import fake_discord, post_messages, replies_to, run, running_adapter
 from tests.discord.test_render import adversarial_digest
-from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.discord_server import FakeDiscord, user_payload
 
 DAY = date(2026, 1, 1)
 MESSAGE_CONTENT_INTENT = 1 << 15
@@ -187,6 +187,25 @@ def test_mention_without_message_content_intent_is_answered_and_plain_messages_a
                 assert [q.question for q in svc.asked] == ["what does #2 claim?"]
                 assert svc.asked[0].day == DAY
                 assert answer["embeds"][0]["title"] == "Which post do you mean?"  # the fake asks back
+
+    run(body)
+
+
+def test_other_bots_are_ignored_even_when_they_mention_us() -> None:
+    async def body() -> None:
+        async with fake_discord() as fake:
+            svc = service(2)
+            async with running_adapter(fake, svc, message_content=True) as adapter:
+                await adapter.deliver(svc.digest(DAY))
+                thread_id = int(fake.threads()[0]["id"])
+                other_bot = user_payload(fake.USER_ID + 100, "another-bot", bot=True)
+                from_bot = await fake.user_message(
+                    thread_id, f"<@{fake.BOT_ID}> #1?", mention_bot=True, author=other_bot
+                )
+                human = await fake.user_message(thread_id, f"<@{fake.BOT_ID}> #2?", mention_bot=True)
+                await fake.wait_until(lambda: replies_to(fake, thread_id, human["id"]))
+                assert replies_to(fake, thread_id, from_bot["id"]) == []
+                assert [q.question for q in svc.asked] == ["#2?"]
 
     run(body)
 

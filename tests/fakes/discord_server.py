@@ -200,8 +200,7 @@ class FakeDiscord:
         return [
             m
             for m in self.messages.values()
-            if int(m["channel_id"]) == channel_id
-            and (author_id is None or int(m["author"]["id"]) == author_id)
+            if int(m["channel_id"]) == channel_id and (author_id is None or int(m["author"]["id"]) == author_id)
         ]
 
     def threads(self) -> list[dict[str, Any]]:
@@ -226,10 +225,12 @@ class FakeDiscord:
         reply_to: int | None = None,
         mention_bot: bool = False,
         message_content_intent: bool = True,
+        author: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """A human's message, as MESSAGE_CREATE. Without the Message Content intent Discord sends an empty
         `content` unless the message mentions the bot."""
-        message = self._new_message(channel_id, self.human, {"content": content})
+        author = author or self.human
+        message = self._new_message(channel_id, author, {"content": content})
         if mention_bot:
             message["mentions"] = [self.bot_user]
         if reply_to is not None:
@@ -244,7 +245,7 @@ class FakeDiscord:
         event = dict(message)
         if not message_content_intent and not mention_bot:
             event.update(content="", embeds=[], attachments=[], components=[])
-        event["member"] = {k: v for k, v in member_payload(self.human).items() if k != "user"}
+        event["member"] = {k: v for k, v in member_payload(author).items() if k != "user"}
         await self.dispatch("MESSAGE_CREATE", event)
         return message
 
@@ -301,8 +302,7 @@ class FakeDiscord:
     ) -> str:
         """A modal's submit; Discord adds the message when the modal was opened from its button."""
         rows = [
-            {"type": 1, "components": [{"type": 4, "custom_id": key, "value": value}]}
-            for key, value in values.items()
+            {"type": 1, "components": [{"type": 4, "custom_id": key, "value": value}]} for key, value in values.items()
         ]
         data = {"custom_id": custom_id, "components": rows}
         return await self.interaction(channel_id, kind=5, data=data, message_id=message_id)
@@ -312,9 +312,7 @@ class FakeDiscord:
 
     def followups(self, token: str) -> list[Recorded]:
         return [
-            r
-            for r in self.requests
-            if r.method in ("POST", "PATCH") and f"/webhooks/{self.APP_ID}/{token}" in r.path
+            r for r in self.requests if r.method in ("POST", "PATCH") and f"/webhooks/{self.APP_ID}/{token}" in r.path
         ]
 
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
@@ -447,11 +445,7 @@ class FakeDiscord:
             return _json(synced)
         if method == "GET" and (m := re.fullmatch(r"/channels/(\d+)", path)):
             channel = self.channels.get(int(m.group(1)))
-            return (
-                _json(channel)
-                if channel
-                else _json({"message": "Unknown Channel", "code": 10003}, status=404)
-            )
+            return _json(channel) if channel else _json({"message": "Unknown Channel", "code": 10003}, status=404)
         if method == "POST" and (m := re.fullmatch(r"/channels/(\d+)/typing", path)):
             return web.Response(status=204)
         if method == "POST" and (m := re.fullmatch(r"/channels/(\d+)/messages", path)):
