@@ -350,6 +350,22 @@ def test_restart_mid_thread_resumes_without_posting_twice() -> None:
     run(body)
 
 
+def test_a_dropped_gateway_connection_resumes_and_commands_keep_working() -> None:
+    async def body() -> None:
+        async with fake_discord() as fake:
+            svc = service(1)
+            async with running_adapter(fake, svc):
+                await fake.drop_connections()
+                await fake.wait_until(lambda: fake.resumes)
+                assert fake.resumes[0]["session_id"] == "session-1"
+                token = await fake.slash(fake.CHANNEL_ID, "help")
+                (callback,) = await fake.wait_until(lambda: fake.callbacks(token))
+                assert "/digest today" in callback.body["data"]["content"]
+                assert callback.body["data"]["flags"] & EPHEMERAL
+
+    run(body)
+
+
 def test_thread_created_but_not_recorded_is_reused_after_restart() -> None:
     async def body() -> None:
         async with fake_discord() as fake:

@@ -141,6 +141,7 @@ class FakeDiscord:
         self.messages: dict[int, dict[str, Any]] = {}  # every message, by id
         self.requests: list[Recorded] = []
         self.identify: list[dict[str, Any]] = []
+        self.resumes: list[dict[str, Any]] = []
         self.commands: dict[str, list[dict[str, Any]]] = {}  # "global" or guild id -> synced commands
         self._failures: list[_Failure] = []
         self._sockets: list[web.WebSocketResponse] = []
@@ -321,9 +322,10 @@ class FakeDiscord:
             if not ws.closed:
                 await ws.send_str(json.dumps(frame))
 
-    async def drop_connections(self) -> None:
+    async def drop_connections(self, code: int = 4000) -> None:
+        """Close the gateway sockets as Discord does now and then; 4000 lets the client resume."""
         for ws in list(self._sockets):
-            await ws.close()
+            await ws.close(code=code)
 
     # --- gateway --------------------------------------------------------------------------------------
 
@@ -344,6 +346,10 @@ class FakeDiscord:
                     break
                 self._sockets.append(ws)
                 await self._send_ready(ws)
+            elif message["op"] == 6:
+                self.resumes.append(message["d"])
+                self._sockets.append(ws)
+                await ws.send_str(json.dumps({"op": 0, "t": "RESUMED", "s": next(self._sequence), "d": {}}))
         if ws in self._sockets:
             self._sockets.remove(ws)
         return ws
