@@ -330,8 +330,13 @@ class DiscordAdapter:
             log.exception("Discord: answering an interaction failed")
 
     async def _open_question_modal(self, interaction: discord.Interaction, ref: str) -> None:
-        # A modal must be the first response, within 3 s: no look-ups here.
-        title = f"Ask about {ref if ref.startswith('#') else 'this post'}"[: limits.MODAL_TITLE]
+        # A modal must be the first response, within 3 s: no look-ups here. The post's number is in its
+        # message's embed title ("#N · Title").
+        label = ref if ref.startswith("#") else "this post"
+        if interaction.message is not None and interaction.message.embeds:
+            number = re.match(r"#(\d+) ", interaction.message.embeds[0].title or "")
+            label = f"post #{number[1]}" if number else label
+        title = f"Ask about {label}"[: limits.MODAL_TITLE]
         await interaction.response.send_modal(_QuestionModal(title=title, custom_id=question_custom_id(ref)))
 
     async def _answer_modal(self, interaction: discord.Interaction, ref: str, question: str) -> None:

@@ -241,6 +241,7 @@ def test_ask_button_opens_a_modal_whose_submit_is_answered_in_the_thread() -> No
                 assert callback.body["type"] == 9  # MODAL
                 modal = callback.body["data"]
                 assert modal["custom_id"] == "digest:question:post-3"
+                assert modal["title"] == "Ask about post #3"
 
                 submit = await fake.submit_modal(thread_id, modal["custom_id"], {"question": "Which model?"})
                 followup = await fake.wait_until(lambda: fake.followups(submit))
