@@ -115,12 +115,17 @@ class Publisher:
             head = DeliveredPart("head", str(sent.id))
             await record(head)
             posted += 1
+        guild_id = str(channel.guild.id)
+        if len(messages) == 1:  # an empty day's notice: nothing to start a thread for
+            delivery = Delivery(guild_id, channel_id, head.message_id, "", posted)
+            if on_started is not None:
+                await on_started(delivery, "head" in done)
+            return delivery
         thread_part = done.get(THREAD_PART)
         if thread_part is None:
             thread_id = await self._start_thread(channel, int(head.message_id), thread_name(digest))
             thread_part = DeliveredPart(THREAD_PART, thread_id, thread_id)
             await record(thread_part)
-        guild_id = str(channel.guild.id)
         if on_started is not None:
             await on_started(Delivery(guild_id, channel_id, head.message_id, thread_part.thread_id, 0), "head" in done)
         thread = self._client.get_channel(int(thread_part.thread_id)) or self._client.get_partial_messageable(

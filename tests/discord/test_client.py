@@ -57,6 +57,20 @@ def test_daily_post_creates_channel_message_thread_and_one_message_per_post() ->
     run(body)
 
 
+def test_an_empty_day_is_one_channel_message_without_a_thread() -> None:
+    async def body() -> None:
+        async with fake_discord() as fake:
+            svc = FakeDigestService({}, DAY)
+            async with running_adapter(fake, svc) as adapter:
+                await adapter.deliver(svc.digest(DAY))
+                await adapter.deliver(svc.digest(DAY))
+                (notice,) = fake.messages_in(fake.CHANNEL_ID)
+                assert "No new posts" in notice["embeds"][0]["description"]
+                assert fake.threads() == []
+
+    run(body)
+
+
 def test_commands_are_synced_to_the_guild_when_set() -> None:
     async def body() -> None:
         async with fake_discord() as fake, running_adapter(fake, service(), guild_id=str(fake.GUILD_ID)):
