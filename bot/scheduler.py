@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from sqlite_utils import Migrations
 
+from bot.config import WEEKDAYS
 from digest_core.models import Digest, FeedResult
 
 if TYPE_CHECKING:
@@ -36,7 +37,10 @@ TICK_SECONDS = 60
 FEED_ALERT_AFTER = timedelta(days=1)
 REFRESH_BEFORE_BUILD = timedelta(minutes=5)  # an edition is built from feeds at most this stale
 EMPTY_DAY_CHOICES = ("skip", "message")
-WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # APScheduler 3 cron: 0 = mon
+# A channel whose delivery failed (platform down, bot removed from the channel) is retried after these delays,
+# then every 30 minutes; the ticks in between leave it alone instead of logging the same error every minute.
+RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=2), timedelta(minutes=5), timedelta(minutes=15))
+RETRY_DELAY_MAX = timedelta(minutes=30)
 
 
 class Progress(Enum):
@@ -321,6 +325,7 @@ class DigestScheduler:
         self._refreshing = asyncio.Lock()
         self._last_refresh: datetime | None = None
         self._running: set[asyncio.Task[Any]] = set()
+        self._failures: dict[tuple[Target, date], tuple[int, datetime]] = {}  # (count, retry at)
 
     @property
     def ledger(self) -> DeliveryLedger:
@@ -329,7 +334,8 @@ class DigestScheduler:
     def due(self) -> list[tuple[Target, date]]:
         now = self._clock()
         day = self._schedule.latest_edition_date(now)
-        return due_deliveries(now, self._schedule, self._targets, self._ledger.progress(self._targets, day))
+        due = due_deliveries(now, self._schedule, self._targets, self._ledger.progress(self._targets, day))
+        return [pair for pair in due if pair not in self._failures or self._failures[pair][1] <= now]
 
     async def start_up(self) -> None:
         """First refresh and catch-up, right after start: a run that was down at digest time delivers now."""
@@ -388,7 +394,10 @@ class DigestScheduler:
             digest = await asyncio.to_thread(self._service.digest, day)
         except Exception as exc:
             log.exception("edition build failed", extra={"day": day.isoformat()})
-            return [DeliveryOutcome(target, day, "failed", f"build: {exc}") for target in targets]
+            failed = [DeliveryOutcome(target, day, "failed", f"build: {exc}") for target in targets]
+            for outcome in failed:
+                self._note_result(outcome)
+            return failed
         results = await asyncio.gather(
             *(self._deliver_one(target, day, digest) for target in targets), return_exceptions=True
         )
@@ -399,8 +408,18 @@ class DigestScheduler:
             if isinstance(result, BaseException):
                 log.error("delivery failed", exc_info=result, extra={"platform": target.platform})
                 result = DeliveryOutcome(target, day, "failed", str(result))
+            self._note_result(result)
             outcomes.append(result)
         return outcomes
+
+    def _note_result(self, outcome: DeliveryOutcome) -> None:
+        key = (outcome.target, outcome.day)
+        if outcome.outcome != "failed":
+            self._failures.pop(key, None)
+            return
+        count = self._failures.get(key, (0, self._clock()))[0] + 1
+        delay = RETRY_DELAYS[count - 1] if count <= len(RETRY_DELAYS) else RETRY_DELAY_MAX
+        self._failures[key] = (count, self._clock() + delay)
 
     async def _deliver_one(self, target: Target, day: date, digest: Digest) -> DeliveryOutcome:
         fields = {"platform": target.platform, "channel": target.channel_id, "day": day.isoformat()}
@@ -423,7 +442,7 @@ class DigestScheduler:
                 log.warning("delivery interrupted; it resumes at the next start", extra=fields)
                 raise
             except Exception as exc:
-                log.exception("delivery failed; retried at the next tick", extra=fields)
+                log.exception("delivery failed; it will be retried", extra=fields)
                 return DeliveryOutcome(target, day, "failed", str(exc))
             self._ledger.finish(target, day, "posted", self._clock())
             seconds = round((self._clock() - started).total_seconds(), 1)
@@ -486,7 +505,7 @@ class DigestScheduler:
 
         tz = self._schedule.timezone
         local = self._schedule.digest_time
-        days = ",".join(WEEKDAY_NAMES[d] for d in sorted(self._schedule.days))
+        days = ",".join(WEEKDAYS[d] for d in sorted(self._schedule.days))  # APScheduler 3 cron: 0 = mon
         common: dict[str, Any] = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
         scheduler.add_job(
             self.deliver_due,

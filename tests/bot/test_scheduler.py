@@ -431,7 +431,7 @@ def test_the_edition_is_built_after_a_fresh_refresh(db_path: Path, channel: Chan
     assert channel.parts(SLACK, date(2026, 5, 4)) == ["head", "post:p0", "post:late"]
 
 
-def test_a_failing_adapter_is_retried_and_does_not_hold_up_the_other(
+def test_a_failing_adapter_is_retried_with_back_off_and_does_not_hold_up_the_other(
     db_path: Path, channel: ChannelLog, stores: list[Store]
 ) -> None:
     clock = Clock(utc(2026, 5, 4, 8, 0))
@@ -439,6 +439,12 @@ def test_a_failing_adapter_is_retried_and_does_not_hold_up_the_other(
     bot.adapters["slack"].fail_with = RuntimeError("channel_not_found")
     outcomes = run(bot.scheduler.deliver_due())
     assert {(o.target, o.outcome) for o in outcomes} == {(SLACK, "failed"), (DISCORD, "posted")}
+    clock.now += timedelta(seconds=30)
+    assert run(bot.scheduler.deliver_due()) == []  # backing off: not every tick repeats the error
+    clock.now += timedelta(seconds=30)
+    assert [(o.target, o.outcome) for o in run(bot.scheduler.deliver_due())] == [(SLACK, "failed")]
+    clock.now += timedelta(minutes=1)
+    assert run(bot.scheduler.deliver_due()) == []  # the second retry waits two minutes
     bot.adapters["slack"].fail_with = None
     clock.now += timedelta(minutes=1)
     assert [(o.target, o.outcome) for o in run(bot.scheduler.deliver_due())] == [(SLACK, "posted")]
