@@ -174,7 +174,7 @@ def run_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-AdapterBuilder = Callable[[Settings, "DigestService"], dict[str, ChatAdapter]]
+AdapterBuilder = Callable[[Settings, DigestService], dict[str, ChatAdapter]]
 
 
 def run_serve(settings: Settings) -> int:
@@ -258,14 +258,17 @@ async def serve(
         if startup is not None:
             startup.cancel()
         await digest_scheduler.cancel_running(STOP_TIMEOUT_SECONDS)
-        for platform, adapter in adapters.items():
-            try:
-                await asyncio.wait_for(adapter.close(), STOP_TIMEOUT_SECONDS)
-            except Exception:
-                log.exception("adapter close failed", extra={"platform": platform})
+        await asyncio.gather(*(_close(platform, adapter) for platform, adapter in adapters.items()))
         store.close()
         log.info("serve stopped", extra={"exit_code": exit_code})
     return exit_code
+
+
+async def _close(platform: str, adapter: ChatAdapter) -> None:
+    try:
+        await asyncio.wait_for(adapter.close(), STOP_TIMEOUT_SECONDS)
+    except Exception:
+        log.exception("adapter close failed", extra={"platform": platform})
 
 
 async def _start_up(scheduler: DigestScheduler, caught_up: asyncio.Event | None) -> None:
