@@ -1,0 +1,128 @@
+"""The Slack side of the bot: one Bolt AsyncApp, served over Socket Mode or HTTP, plus digest delivery.
+
+Nothing is built at import or construction time; `start()` (or the first `deliver()`) builds the Web API
+client, the Bolt app and its listeners inside the running event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+
+from adapters.slack import limits
+from adapters.slack.handlers import ANSWER_MODES, SlackHandlers
+from adapters.slack.publisher import SlackPublisher, make_web_client
+from digest_core.models import Digest
+from digest_core.ports import DigestAPI
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+DEFAULT_API_URL = "https://slack.com/api/"
+
+
+class SlackAdapter:
+    def __init__(
+        self,
+        service: DigestAPI,
+        *,
+        bot_token: str,
+        channel: str,
+        app_token: str = "",
+        signing_secret: str = "",
+        http_port: int = 3000,
+        http_host: str = "0.0.0.0",
+        api_url: str = DEFAULT_API_URL,
+        answer_mode: str = "question",
+        post_interval: float = limits.POST_INTERVAL_SECONDS,
+    ) -> None:
+        if not bot_token:
+            raise ValueError("SLACK_BOT_TOKEN is required for the Slack adapter")
+        if answer_mode not in ANSWER_MODES:
+            raise ValueError(f"SLACK_ANSWER_MODE must be one of {ANSWER_MODES}, not {answer_mode!r}")
+        if not app_token and not signing_secret:
+            raise ValueError("set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)")
+        self._service = service
+        self._bot_token = bot_token
+        self._channel = channel
+        self._app_token = app_token
+        self._signing_secret = signing_secret
+        self._http_port = http_port
+        self._http_host = http_host
+        self._api_url = api_url
+        self._answer_mode = answer_mode
+        self._post_interval = post_interval
+        self._app: AsyncApp | None = None
+        self._publisher: SlackPublisher | None = None
+        self._socket_handler: AsyncSocketModeHandler | None = None
+        self._http_runner: web.AppRunner | None = None
+        self.bound_port: int | None = None  # the HTTP-mode port actually bound (useful with port 0)
+
+    @property
+    def mode(self) -> str:
+        return "socket" if self._app_token else "http"
+
+    @property
+    def app(self) -> AsyncApp:
+        return self._build()[0]
+
+    def _build(self) -> tuple[AsyncApp, SlackPublisher]:
+        if self._app is None or self._publisher is None:
+            client = make_web_client(self._bot_token, self._api_url)
+            publisher = SlackPublisher(client, self._service, post_interval=self._post_interval)
+            app = AsyncApp(
+                client=client,
+                signing_secret=self._signing_secret,
+                # Socket Mode requests are not signed (Bolt skips the check for them); HTTP mode verifies.
+                request_verification_enabled=self.mode == "http",
+                logger=logging.getLogger("slack_bolt"),
+            )
+            SlackHandlers(self._service, publisher, answer_mode=self._answer_mode).register(app)
+            self._app, self._publisher = app, publisher
+        return self._app, self._publisher
+
+    async def start(self) -> None:
+        """Connect over Socket Mode, or listen for HTTP requests at /slack/events; returns once serving."""
+        app, _ = self._build()
+        if self.mode == "socket":
+            self._socket_handler = AsyncSocketModeHandler(app, app_token=self._app_token)
+            await self._socket_handler.connect_async()
+            log.info("slack: connected over Socket Mode")
+            return
+        web_app = web.Application()
+        web_app.router.add_post(EVENTS_PATH, self._handle_http)
+        runner = web.AppRunner(web_app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self._http_host, self._http_port)
+        await site.start()
+        self._http_runner = runner
+        server = site._server  # aiohttp exposes the bound sockets only here
+        sockets = getattr(server, "sockets", None) or []
+        self.bound_port = sockets[0].getsockname()[1] if sockets else self._http_port
+        log.info("slack: listening on %s:%s%s", self._http_host, self.bound_port, EVENTS_PATH)
+
+    async def _handle_http(self, request: web.Request) -> web.Response:
+        app, _ = self._build()
+        # Bolt's RequestVerification middleware answers 401 to forged or >5-minute-old signatures.
+        bolt_response = await app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
+
+    async def deliver(self, digest: Digest, channel: str | None = None) -> None:
+        """Post an edition as a thread in `channel` (default SLACK_CHANNEL); safe to repeat after a crash."""
+        target = channel or self._channel
+        if not target:
+            raise ValueError("no Slack channel: set SLACK_CHANNEL or pass channel=")
+        _, publisher = self._build()
+        await publisher.deliver(digest, target)
+
+    async def close(self) -> None:
+        if self._socket_handler is not None:
+            await self._socket_handler.close_async()
+            self._socket_handler = None
+        if self._http_runner is not None:
+            await self._http_runner.cleanup()
+            self._http_runner = None

@@ -1,0 +1,48 @@
+"""Slack's limits, in one place (platform-notes A4). Every cut in the renderer goes through `render.clip`.
+
+Slack counts characters; Python strings count code points, which is the same for everything but a few
+emoji sequences, and our practical limits leave enough margin for those.
+"""
+
+from __future__ import annotations
+
+# Block Kit, per message.
+MAX_BLOCKS_PER_MESSAGE = 50
+MAX_SECTION_TEXT = 3000
+MAX_HEADER_TEXT = 150
+MAX_CONTEXT_ELEMENTS = 10
+MAX_CONTEXT_TEXT = 2000
+MAX_BUTTON_TEXT = 75
+MAX_BUTTON_VALUE = 2000
+MAX_BLOCK_ID = 255
+# Slack documents ~12,000 characters of block text per message but has been seen refusing ~13.2k with
+# `msg_blocks_too_long`; we pack to 10,000 so a message never meets that error.
+SLACK_MESSAGE_TEXT_LIMIT = 12_000
+MAX_MESSAGE_TEXT = 10_000
+# The top-level `text` (notifications, screen readers); Slack truncates at 40k, readers give up far earlier.
+MAX_FALLBACK_TEXT = 3000
+
+# Modals.
+MAX_MODAL_TITLE = 24
+MAX_MODAL_BUTTON = 24
+MAX_MODAL_BLOCKS = 100
+MAX_PRIVATE_METADATA = 3000
+MAX_QUESTION_INPUT = 2000
+
+# Our own display limits for untrusted fields, so that one 10 kB title cannot crowd out a whole message.
+MAX_TITLE_CHARS = 300
+MAX_AUTHORS_CHARS = 300
+MAX_URL_CHARS = 1000
+MAX_POINT_CHARS = 1000
+# A runaway summary (model output) would otherwise become dozens of replies.
+MAX_SUMMARY_CHARS = 20_000
+MAX_ANSWER_CHARS = 2 * MAX_SECTION_TEXT
+MAX_QUOTE_CHARS = MAX_SECTION_TEXT
+
+# chat.postMessage is "special tier": about one message per second per channel.
+POST_INTERVAL_SECONDS = 1.0
+
+# The three-second rule for acks, and a bound on every Web API call.
+ACK_DEADLINE_SECONDS = 3.0
+WEB_API_TIMEOUT_SECONDS = 30
+RATE_LIMIT_RETRIES = 3
