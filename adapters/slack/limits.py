@@ -32,12 +32,16 @@ MAX_QUESTION_INPUT = 2000
 # Our own display limits for untrusted fields, so that one 10 kB title cannot crowd out a whole message.
 MAX_TITLE_CHARS = 300
 MAX_AUTHORS_CHARS = 300
+MAX_SOURCE_CHARS = 200
 MAX_URL_CHARS = 1000
 MAX_POINT_CHARS = 1000
 # A runaway summary (model output) would otherwise become dozens of replies.
 MAX_SUMMARY_CHARS = 20_000
-MAX_ANSWER_CHARS = 2 * MAX_SECTION_TEXT
-MAX_QUOTE_CHARS = MAX_SECTION_TEXT
+# An answer's parts, budgeted so that together they stay under MAX_MESSAGE_TEXT.
+MAX_ANSWER_CHARS = 3000
+MAX_QUOTE_CHARS = 2500
+MAX_CANDIDATES_CHARS = 1500
+MAX_ECHOED_QUESTION_CHARS = 1000
 
 # chat.postMessage is "special tier": about one message per second per channel.
 POST_INTERVAL_SECONDS = 1.0

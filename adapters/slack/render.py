@@ -84,6 +84,19 @@ def clip(text: str, limit: int) -> str:
     return text[:cut].rstrip() + ELLIPSIS
 
 
+def join_within(lines: Sequence[str], limit: int) -> str:
+    """Whole lines (which may hold links, so are never cut) while they fit in `limit`, then an ellipsis."""
+    kept: list[str] = []
+    size = 0
+    for line in lines:
+        if size + len(line) + 1 > limit - len(ELLIPSIS) - 1:
+            kept.append(ELLIPSIS)
+            break
+        kept.append(line)
+        size += len(line) + 1
+    return "\n".join(kept)
+
+
 def split_text(text: str, limit: int) -> list[str]:
     """Split (escaped) text into chunks of at most `limit`, breaking at paragraphs, lines, sentences."""
     chunks: list[str] = []
@@ -267,7 +280,10 @@ def _head_blocks(digest: Digest) -> list[Block]:
 
 
 def _post_blocks(post: DigestPost) -> list[Block]:
-    meta = [escape(post.source.strip()), clip(escape(", ".join(post.authors)), limits.MAX_AUTHORS_CHARS)]
+    meta = [
+        clip(escape(post.source.strip()), limits.MAX_SOURCE_CHARS),
+        clip(escape(", ".join(post.authors)), limits.MAX_AUTHORS_CHARS),
+    ]
     meta.append(f"{post.published:%Y-%m-%d}")
     first = f"*#{post.number} {link(post.url, post.title)}*\n" + " · ".join(m for m in meta if m)
     summary = clip(escape(post.summary.strip()), limits.MAX_SUMMARY_CHARS)
@@ -306,17 +322,17 @@ def render_answer(answer: Answer, *, question: str = "", asker_id: str = "") -> 
     """An answer as one thread reply. `asker_id`/`question` echo a question asked privately (the modal)."""
     blocks: list[Block] = []
     if question.strip() and _USER_ID.match(asker_id):
-        blocks.append(context(f"<@{asker_id}> asked: {clip(escape(' '.join(question.split())), 1500)}"))
+        asked = clip(escape(" ".join(question.split())), limits.MAX_ECHOED_QUESTION_CHARS)
+        blocks.append(context(f"<@{asker_id}> asked: {asked}"))
     text = clip(escape(answer.text.strip()), limits.MAX_ANSWER_CHARS)
     blocks += sections(text or "I have no answer to that.")
     quoted = _quote_lines(answer.quotes)
     if quoted:
         blocks.append(section(clip(quoted, limits.MAX_QUOTE_CHARS)))
     if answer.candidates:
-        options = "\n".join(f"• *#{p.number}* {link(p.url, p.title, 120)}" for p in answer.candidates)
-        blocks.append(
-            section(clip(f"Reply with the number, e.g. “#{answer.candidates[0].number}”:\n{options}", 1500))
-        )
+        options = [f"• *#{p.number}* {link(p.url, p.title, 120)}" for p in answer.candidates]
+        hint = f"Reply with the number, e.g. “#{answer.candidates[0].number}”:"
+        blocks.append(section(join_within([hint, *options], limits.MAX_CANDIDATES_CHARS)))
     about = []
     if answer.post is not None:
         about.append(f"About *#{answer.post.number}* {link(answer.post.url, answer.post.title, 150)}")
