@@ -30,7 +30,7 @@ ELLIPSIS = "…"
 # Slack reads the first `|` inside `<url|label>` as the separator; a title's own bars become a look-alike
 # so that no title can ever be read as part of the link syntax.
 _LINK_LABEL_BAR = "\uff5c"
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{1,20}$")
 _URL_UNSAFE = re.compile(r"[\s<>|\"`]")
 
 
