@@ -107,6 +107,10 @@ class SlackAdapter:
 
     async def _handle_http(self, request: web.Request) -> web.Response:
         app, _ = self._build()
+        # Bolt answers 500 (not 401) when the timestamp header is missing or not a number; refuse those here.
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        if not timestamp.isdigit() or not request.headers.get("X-Slack-Signature", "").startswith("v0="):
+            return web.json_response({"error": "invalid request"}, status=401)
         # Bolt's RequestVerification middleware answers 401 to forged or >5-minute-old signatures.
         bolt_response = await app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(bolt_response)

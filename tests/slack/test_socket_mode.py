@@ -56,8 +56,10 @@ def test_digest_today_when_already_in_the_channel_answers_privately_with_a_link(
             await slack.wait_for(lambda: responses(slack))
             head = slack.posts()[0]
             link = f"https://example.slack.com/archives/{CHANNEL}/p{head.ts.replace('.', '')}"
-            assert responses(slack) == [f"The digest of {TODAY} is already <{link}|in this channel>; "
-                                        "ask about its posts in its thread."]
+            assert responses(slack) == [
+                f"The digest of {TODAY} is already <{link}|in this channel>; "
+                "ask about its posts in its thread."
+            ]
             assert slack.calls_to("response_url")[0].args.get("response_type", "ephemeral") == "ephemeral"
             assert len(slack.posts()) == before
 
@@ -72,8 +74,11 @@ def test_past_edition_by_date_and_future_date_refused() -> None:
         async with socket_bot(service) as (slack, _):
             await slack.send_envelope("slash_commands", slack.slash_command(yesterday().isoformat()))
             await slack.wait_for(lambda: len(slack.posts()) >= 3)
-            assert set(service.delivered_parts("slack", CHANNEL, yesterday())) == {"head", "post:post-1",
-                                                                                   "post:post-2"}
+            assert set(service.delivered_parts("slack", CHANNEL, yesterday())) == {
+                "head",
+                "post:post-1",
+                "post:post-2",
+            }
             await slack.send_envelope("slash_commands", slack.slash_command("2999-01-01"))
             await slack.wait_for(lambda: responses(slack))
             assert "no digest for 2999-01-01 yet" in responses(slack)[0]
@@ -117,10 +122,13 @@ def test_follow_up_in_thread_is_answered_in_that_thread_with_history() -> None:
             await post_today(slack, service)
             head = slack.posts()[0]
             n = len(slack.posts())
-            await slack.send_envelope("events_api", slack.message_event("What does #2 find?", thread_ts=head.ts))
+            await slack.send_envelope(
+                "events_api", slack.message_event("What does #2 find?", thread_ts=head.ts)
+            )
             await slack.wait_for(lambda: len(slack.posts()) == n + 1)
-            await slack.send_envelope("events_api", slack.message_event("And why does #2 matter?",
-                                                                         thread_ts=head.ts))
+            await slack.send_envelope(
+                "events_api", slack.message_event("And why does #2 matter?", thread_ts=head.ts)
+            )
             await slack.wait_for(lambda: len(slack.posts()) == n + 2)
             answer = slack.posts()[n]
             assert answer.thread_ts == head.ts
@@ -193,8 +201,9 @@ def test_mention_mode_answers_only_mentions() -> None:
             assert len(slack.posts()) == n
             await slack.send_envelope(
                 "events_api",
-                slack.message_event(f"<@{BOT_USER_ID}> tell me about #1", thread_ts=head.ts,
-                                    event_type="app_mention"),
+                slack.message_event(
+                    f"<@{BOT_USER_ID}> tell me about #1", thread_ts=head.ts, event_type="app_mention"
+                ),
             )
             await slack.wait_for(lambda: len(slack.posts()) == n + 1)
             assert slack.posts()[-1].thread_ts == head.ts
@@ -211,7 +220,9 @@ def test_rate_limited_user_gets_a_polite_private_note() -> None:
             head = slack.posts()[0]
             n = len(slack.posts())
             for text in ("What is #1?", "What is #2?"):
-                await slack.send_envelope("events_api", slack.message_event(text, thread_ts=head.ts, user="U5"))
+                await slack.send_envelope(
+                    "events_api", slack.message_event(text, thread_ts=head.ts, user="U5")
+                )
             await slack.wait_for(lambda: slack.calls_to("chat.postEphemeral"))
             await slack.wait_for(lambda: len(slack.posts()) == n + 1)
             note = slack.calls_to("chat.postEphemeral")[0].args
@@ -256,8 +267,11 @@ def test_ask_button_opens_a_modal_whose_answer_lands_in_the_thread() -> None:
             ack = await slack.send_envelope("interactive", slack.view_submission(view, empty))
             assert ack["payload"]["response_action"] == "errors"
 
-            values = {QUESTION_BLOCK_ID: {QUESTION_ACTION_ID: {"type": "plain_text_input",
-                                                                "value": "What is new <!channel>?"}}}
+            values = {
+                QUESTION_BLOCK_ID: {
+                    QUESTION_ACTION_ID: {"type": "plain_text_input", "value": "What is new <!channel>?"}
+                }
+            }
             ack = await slack.send_envelope("interactive", slack.view_submission(view, values, user="U3"))
             assert "response_action" not in ack.get("payload", {})
             await slack.wait_for(lambda: len(slack.posts()) == n + 1)
@@ -296,8 +310,14 @@ def test_restart_mid_thread_resumes_in_the_same_thread_without_duplicates() -> N
             from adapters.slack.app import SlackAdapter
 
             def adapter() -> SlackAdapter:
-                return SlackAdapter(service, bot_token="xoxb-test", channel=CHANNEL, app_token="xapp-test",
-                                    api_url=slack.api_url, post_interval=0)
+                return SlackAdapter(
+                    service,
+                    bot_token="xoxb-test",
+                    channel=CHANNEL,
+                    app_token="xapp-test",
+                    api_url=slack.api_url,
+                    post_interval=0,
+                )
 
             first = adapter()
             ok_posts = 3
