@@ -15,7 +15,7 @@ from slack_bolt.async_app import AsyncApp
 
 from adapters.slack import limits
 from adapters.slack.handlers import ANSWER_MODES, SlackHandlers
-from adapters.slack.publisher import SlackPublisher, make_web_client
+from adapters.slack.publisher import Delivery, SlackPublisher, make_web_client
 from digest_core.models import Digest
 from digest_core.ports import DigestAPI
 
@@ -58,6 +58,7 @@ class SlackAdapter:
         self._post_interval = post_interval
         self._app: AsyncApp | None = None
         self._publisher: SlackPublisher | None = None
+        self._handlers: SlackHandlers | None = None
         self._socket_handler: AsyncSocketModeHandler | None = None
         self._http_runner: web.AppRunner | None = None
         self.bound_port: int | None = None  # the HTTP-mode port actually bound (useful with port 0)
@@ -81,8 +82,9 @@ class SlackAdapter:
                 request_verification_enabled=self.mode == "http",
                 logger=logging.getLogger("slack_bolt"),
             )
-            SlackHandlers(self._service, publisher, answer_mode=self._answer_mode).register(app)
-            self._app, self._publisher = app, publisher
+            handlers = SlackHandlers(self._service, publisher, answer_mode=self._answer_mode)
+            handlers.register(app)
+            self._app, self._publisher, self._handlers = app, publisher, handlers
         return self._app, self._publisher
 
     async def start(self) -> None:
@@ -115,18 +117,21 @@ class SlackAdapter:
         bolt_response = await app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(bolt_response)
 
-    async def deliver(self, digest: Digest, channel: str | None = None) -> None:
+    async def deliver(self, digest: Digest, channel: str | None = None) -> Delivery:
         """Post an edition as a thread in `channel` (default SLACK_CHANNEL); safe to repeat after a crash."""
         target = channel or self._channel
         if not target:
             raise ValueError("no Slack channel: set SLACK_CHANNEL or pass channel=")
         _, publisher = self._build()
-        await publisher.deliver(digest, target)
+        return await publisher.deliver(digest, target)
 
-    async def close(self) -> None:
+    async def close(self, drain_seconds: float = limits.SHUTDOWN_DRAIN_SECONDS) -> None:
+        """Stop receiving, then give acknowledged work (answers, deliveries) a bounded time to finish."""
         if self._socket_handler is not None:
             await self._socket_handler.close_async()
             self._socket_handler = None
         if self._http_runner is not None:
             await self._http_runner.cleanup()
             self._http_runner = None
+        if self._handlers is not None:
+            await self._handlers.drain(drain_seconds)

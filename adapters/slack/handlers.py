@@ -10,6 +10,8 @@ import json
 import logging
 import re
 from collections import OrderedDict, deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
@@ -97,6 +99,30 @@ class SlackHandlers:
         self._answer_mode = answer_mode
         self._seen = _Recent(_SEEN_CAPACITY)
         self._histories: OrderedDict[tuple[str, str], deque[tuple[str, str]]] = OrderedDict()
+        self._in_flight: set[asyncio.Task[object]] = set()
+
+    @contextmanager
+    def _tracked(self) -> Iterator[None]:
+        """Mark the current listener task as doing post-ack work, so that `drain` can wait for it."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_flight.add(task)
+        try:
+            yield
+        finally:
+            self._in_flight.discard(task)  # type: ignore[arg-type]
+
+    async def drain(self, timeout: float) -> None:
+        """Let post-ack work finish (bounded by `timeout`), then cancel what is left."""
+        pending = {t for t in self._in_flight if not t.done() and t is not asyncio.current_task()}
+        if not pending:
+            return
+        _, late = await asyncio.wait(pending, timeout=timeout)
+        for task in late:
+            task.cancel()
+        if late:
+            log.warning("slack: cancelled %d unfinished listener task(s) at shutdown", len(late))
+            await asyncio.gather(*late, return_exceptions=True)
 
     def register(self, app: AsyncApp) -> None:
         app.command("/digest")(self.on_digest_command)
@@ -125,6 +151,10 @@ class SlackHandlers:
         await self._post_edition(command["channel_id"], day, respond)
 
     async def _post_edition(self, channel: str, day: date | None, respond: AsyncRespond) -> None:
+        with self._tracked():
+            await self._post_edition_tracked(channel, day, respond)
+
+    async def _post_edition_tracked(self, channel: str, day: date | None, respond: AsyncRespond) -> None:
         try:
             latest = await asyncio.to_thread(self._service.latest_edition_date)
             if day is None:
@@ -138,7 +168,10 @@ class SlackHandlers:
                 await respond(text=already_posted_text(day, permalink))
                 return
             digest = await asyncio.to_thread(self._service.digest, day)
-            await self._publisher.deliver(digest, channel)
+            delivery = await self._publisher.deliver(digest, channel)
+            if delivery.posted == 0:  # another command or the daily job posted it meanwhile
+                permalink = await self._publisher.permalink(channel, delivery.thread_ts)
+                await respond(text=already_posted_text(day, permalink))
         except SlackApiError as error:
             reason = error.response.get("error", "")
             log.warning("slack: could not post the digest to %s: %s", channel, reason)
@@ -175,6 +208,22 @@ class SlackHandlers:
         await self._answer(client, channel, thread_ts, event["user"], question, post_ref=None, echo=False)
 
     async def _answer(
+        self,
+        client: AsyncWebClient,
+        channel: str,
+        thread_ts: str,
+        user: str,
+        question: str,
+        *,
+        post_ref: str | None,
+        echo: bool,
+    ) -> None:
+        with self._tracked():
+            await self._answer_tracked(
+                client, channel, thread_ts, user, question, post_ref=post_ref, echo=echo
+            )
+
+    async def _answer_tracked(
         self,
         client: AsyncWebClient,
         channel: str,

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -20,6 +23,15 @@ from digest_core.ports import DigestAPI
 
 PLATFORM = "slack"
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What one `deliver` call did: the thread it used and how many of the edition's messages it posted."""
+
+    thread_ts: str
+    posted: int
+    total: int
 
 
 def make_web_client(token: str, api_url: str) -> AsyncWebClient:
@@ -45,15 +57,19 @@ class SlackPublisher:
         service: DigestAPI,
         *,
         post_interval: float = limits.POST_INTERVAL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        self._clock = clock
+        self._sleep = sleep
         self._client = client
         self._service = service
         self._post_interval = post_interval
         self._next_slot: dict[str, float] = {}
         self._delivery_locks: dict[str, asyncio.Lock] = {}
 
-    async def deliver(self, digest: Digest, channel: str) -> str:
-        """Post `digest` to `channel` as one channel message plus thread replies; return the thread's ts.
+    async def deliver(self, digest: Digest, channel: str) -> Delivery:
+        """Post `digest` to `channel` as one channel message plus thread replies.
 
         Parts already recorded for this edition and channel are skipped, so a second call, or a call after a
         restart mid-thread, only posts what is missing, into the same thread.
@@ -80,7 +96,7 @@ class SlackPublisher:
                 posted,
                 len(messages),
             )
-            return thread_ts
+            return Delivery(thread_ts=thread_ts, posted=posted, total=len(messages))
 
     async def post(self, channel: str, message: SlackMessage, *, thread_ts: str = "") -> str:
         """chat.postMessage, paced per channel; the ts of the new message."""
@@ -100,9 +116,8 @@ class SlackPublisher:
 
     async def _wait_for_slot(self, channel: str) -> None:
         # Reserve the next free slot synchronously (no await in between), then sleep until it comes.
-        loop = asyncio.get_running_loop()
-        now = loop.time()
+        now = self._clock()
         slot = max(now, self._next_slot.get(channel, now))
         self._next_slot[channel] = slot + self._post_interval
         if slot > now:
-            await asyncio.sleep(slot - now)
+            await self._sleep(slot - now)

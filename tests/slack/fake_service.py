@@ -72,18 +72,21 @@ class FakeDigestService:
     asked: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     builds: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _build_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def latest_edition_date(self, now: datetime | None = None) -> date:
         return self.today
 
     def digest(self, day: date, *, since: date | None = None, rebuild: bool = False) -> Digest:
-        if self.build_seconds:
+        with self._build_lock:  # one build at a time, like the real service; the others wait, then load it
+            with self._lock:
+                self.builds += 1
+                if day in self.digests:
+                    return self.digests[day]
             time.sleep(self.build_seconds)
-        with self._lock:
-            self.builds += 1
-            if day not in self.digests:
+            with self._lock:
                 self.digests[day] = make_digest(3, day=day)
-            return self.digests[day]
+                return self.digests[day]
 
     def answer(
         self,
