@@ -14,9 +14,7 @@ from digest_core.models import Answer, DeliveredPart, Digest, DigestPost, Theme
 TODAY = date(2025, 3, 15)
 
 
-def make_post(
-    number: int, *, title: str | None = None, summary: str | None = None, **kw: object
-) -> DigestPost:
+def make_post(number: int, *, title: str | None = None, summary: str | None = None, **kw: object) -> DigestPost:
     values: dict[str, object] = {
         "number": number,
         "id": f"post-{number}",
@@ -65,9 +63,7 @@ class FakeDigestService:
     question_limit: int = 100
     build_seconds: float = 0.0  # a slow build, for the ack benchmark
     answer_error: Exception | None = None
-    parts: dict[tuple[str, str, date], dict[str, DeliveredPart]] = field(
-        default_factory=lambda: defaultdict(dict)
-    )
+    parts: dict[tuple[str, str, date], dict[str, DeliveredPart]] = field(default_factory=lambda: defaultdict(dict))
     questions: list[tuple[str, date, str | None, tuple[tuple[str, str], ...]]] = field(default_factory=list)
     asked: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     builds: int = 0
@@ -130,9 +126,7 @@ class FakeDigestService:
         with self._lock:
             self.parts[(platform, channel_id, day)][part.part_key] = part
 
-    def locate(
-        self, platform: str, channel_id: str, message_or_thread_id: str
-    ) -> tuple[date, str | None] | None:
+    def locate(self, platform: str, channel_id: str, message_or_thread_id: str) -> tuple[date, str | None] | None:
         with self._lock:
             for (plat, channel, day), parts in self.parts.items():
                 if plat != platform or channel != channel_id:

@@ -48,9 +48,7 @@ def test_forged_stale_and_unsigned_requests_get_401_and_do_nothing() -> None:
             unsigned = await post_signed(
                 url, body, content_type, headers={"X-Slack-Signature": "", "X-Slack-Request-Timestamp": ""}
             )
-            garbage = await post_signed(
-                url, body, content_type, headers={"X-Slack-Request-Timestamp": "soon"}
-            )
+            garbage = await post_signed(url, body, content_type, headers={"X-Slack-Request-Timestamp": "soon"})
             statuses = [forged[0], stale[0], future[0], unsigned[0], garbage[0]]
             assert statuses == [401] * 5
             # A signature over a different body does not carry over to this one.
@@ -111,9 +109,7 @@ def test_button_over_http_opens_the_modal() -> None:
         async with http_bot(service) as (slack, bot, url):
             await bot.deliver(service.digest(TODAY))
             reply = slack.posts()[1]
-            status, _ = await post_signed(
-                url, *interactive_body(slack.block_action(reply, "post-1", ASK_ACTION_ID))
-            )
+            status, _ = await post_signed(url, *interactive_body(slack.block_action(reply, "post-1", ASK_ACTION_ID)))
             assert status == 200
             opened = await slack.wait_for(lambda: slack.calls_to("views.open"))
             metadata = json.loads(opened[0].args["view"]["private_metadata"])

@@ -34,9 +34,7 @@ def test_posts_to_one_channel_are_spaced_by_the_interval_and_channels_do_not_wai
     async def scenario() -> None:
         async with FakeSlack() as slack:
             client = make_web_client("xoxb-test", slack.api_url)
-            publisher = SlackPublisher(
-                client, service, post_interval=1.0, clock=clock.time, sleep=clock.sleep
-            )
+            publisher = SlackPublisher(client, service, post_interval=1.0, clock=clock.time, sleep=clock.sleep)
             first = await publisher.deliver(digest, "C1")
             assert (first.posted, first.total) == (4, 4)
             assert clock.sleeps == [1.0, 1.0, 1.0]

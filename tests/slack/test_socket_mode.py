@@ -57,8 +57,7 @@ def test_digest_today_when_already_in_the_channel_answers_privately_with_a_link(
             head = slack.posts()[0]
             link = f"https://example.slack.com/archives/{CHANNEL}/p{head.ts.replace('.', '')}"
             assert responses(slack) == [
-                f"The digest of {TODAY} is already <{link}|in this channel>; "
-                "ask about its posts in its thread."
+                f"The digest of {TODAY} is already <{link}|in this channel>; ask about its posts in its thread."
             ]
             assert slack.calls_to("response_url")[0].args.get("response_type", "ephemeral") == "ephemeral"
             assert len(slack.posts()) == before
@@ -122,13 +121,9 @@ def test_follow_up_in_thread_is_answered_in_that_thread_with_history() -> None:
             await post_today(slack, service)
             head = slack.posts()[0]
             n = len(slack.posts())
-            await slack.send_envelope(
-                "events_api", slack.message_event("What does #2 find?", thread_ts=head.ts)
-            )
+            await slack.send_envelope("events_api", slack.message_event("What does #2 find?", thread_ts=head.ts))
             await slack.wait_for(lambda: len(slack.posts()) == n + 1)
-            await slack.send_envelope(
-                "events_api", slack.message_event("And why does #2 matter?", thread_ts=head.ts)
-            )
+            await slack.send_envelope("events_api", slack.message_event("And why does #2 matter?", thread_ts=head.ts))
             await slack.wait_for(lambda: len(slack.posts()) == n + 2)
             answer = slack.posts()[n]
             assert answer.thread_ts == head.ts
@@ -201,9 +196,7 @@ def test_mention_mode_answers_only_mentions() -> None:
             assert len(slack.posts()) == n
             await slack.send_envelope(
                 "events_api",
-                slack.message_event(
-                    f"<@{BOT_USER_ID}> tell me about #1", thread_ts=head.ts, event_type="app_mention"
-                ),
+                slack.message_event(f"<@{BOT_USER_ID}> tell me about #1", thread_ts=head.ts, event_type="app_mention"),
             )
             await slack.wait_for(lambda: len(slack.posts()) == n + 1)
             assert slack.posts()[-1].thread_ts == head.ts
@@ -220,9 +213,7 @@ def test_rate_limited_user_gets_a_polite_private_note() -> None:
             head = slack.posts()[0]
             n = len(slack.posts())
             for text in ("What is #1?", "What is #2?"):
-                await slack.send_envelope(
-                    "events_api", slack.message_event(text, thread_ts=head.ts, user="U5")
-                )
+                await slack.send_envelope("events_api", slack.message_event(text, thread_ts=head.ts, user="U5"))
             await slack.wait_for(lambda: slack.calls_to("chat.postEphemeral"))
             await slack.wait_for(lambda: len(slack.posts()) == n + 1)
             note = slack.calls_to("chat.postEphemeral")[0].args
