@@ -49,7 +49,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_edition_options(today)
     today.add_argument("--format", choices=("markdown", "json"), default="markdown")
     today.set_defaults(handler=run_today)
+
+    _add_render_command(commands)
     return parser
+
+
+def _add_render_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    render = commands.add_parser(
+        "render", help="print the messages the bot would post for an edition (preview, nothing is sent)"
+    )
+    render.add_argument("--platform", choices=("slack", "discord"), required=True)
+    _add_feed_options(render)
+    _add_edition_options(render)
+    render.add_argument("--format", choices=("json",), default="json")
+    render.set_defaults(handler=run_render)
 
 
 def _add_feed_options(parser: argparse.ArgumentParser) -> None:
@@ -141,6 +154,25 @@ def run_today(args: argparse.Namespace) -> int:
         print(json.dumps(digest_to_json(digest), indent=2, ensure_ascii=False))
     else:
         print(render_markdown(digest), end="")
+    return EXIT_OK
+
+
+def run_render(args: argparse.Namespace) -> int:
+    """`digest render --platform P`: the platform payloads of an edition, as JSON (channel message first)."""
+    import importlib
+
+    from bot.runner import build_service
+
+    settings = settings_from(args)
+    service = build_service(settings)
+    if not args.no_fetch:
+        results = _fetch(service, feeds_from(args, settings))
+        if all_failed(results):
+            print_feed_results(results, stream=sys.stderr)
+            return EXIT_NOTHING_FETCHED
+    digest = service.digest(args.date or service.latest_edition_date(), since=args.since, rebuild=args.rebuild)
+    renderer = importlib.import_module(f"adapters.{args.platform}.render")
+    print(json.dumps(renderer.preview_payloads(digest), indent=2, ensure_ascii=False))
     return EXIT_OK
 
 
