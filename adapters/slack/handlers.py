@@ -21,6 +21,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack import limits
 from adapters.slack.publisher import PLATFORM, SlackPublisher
 from adapters.slack.render import (
     ASK_ACTION_ID,
@@ -288,6 +289,8 @@ class SlackHandlers:
         thread_ts = message.get("thread_ts") or container.get("thread_ts") or message.get("ts", "")
         post_ref = body["actions"][0].get("value", "")
         metadata = json.dumps({"channel": channel, "thread_ts": thread_ts, "post_ref": post_ref})
+        if len(metadata) > limits.MAX_PRIVATE_METADATA:  # never with our own buttons; then resolve from the text
+            metadata = json.dumps({"channel": channel, "thread_ts": thread_ts, "post_ref": ""})
         # The trigger_id expires after 3 seconds: open the modal before anything slow.
         view = ask_modal(unescape(message.get("text", "")), metadata)
         await client.views_open(trigger_id=body["trigger_id"], view=view)

@@ -14,10 +14,8 @@ MAX_CONTEXT_ELEMENTS = 10
 MAX_CONTEXT_TEXT = 2000
 MAX_BUTTON_TEXT = 75
 MAX_BUTTON_VALUE = 2000
-MAX_BLOCK_ID = 255
 # Slack documents ~12,000 characters of block text per message but has been seen refusing ~13.2k with
 # `msg_blocks_too_long`; we pack to 10,000 so a message never meets that error.
-SLACK_MESSAGE_TEXT_LIMIT = 12_000
 MAX_MESSAGE_TEXT = 10_000
 # The top-level `text` (notifications, screen readers); Slack truncates at 40k, readers give up far earlier.
 MAX_FALLBACK_TEXT = 3000
@@ -25,7 +23,6 @@ MAX_FALLBACK_TEXT = 3000
 # Modals.
 MAX_MODAL_TITLE = 24
 MAX_MODAL_BUTTON = 24
-MAX_MODAL_BLOCKS = 100
 MAX_PRIVATE_METADATA = 3000
 MAX_QUESTION_INPUT = 2000
 
@@ -46,8 +43,7 @@ MAX_ECHOED_QUESTION_CHARS = 1000
 # chat.postMessage is "special tier": about one message per second per channel.
 POST_INTERVAL_SECONDS = 1.0
 
-# The three-second rule for acks, and a bound on every Web API call.
-ACK_DEADLINE_SECONDS = 3.0
+# A bound on every Web API call.
 WEB_API_TIMEOUT_SECONDS = 30
 RATE_LIMIT_RETRIES = 3
 # How long `close()` waits for acknowledged work (an answer being written, a digest being posted).
