@@ -64,6 +64,10 @@ NOT_IN_CHANNEL_NOTE = (
 )
 FAILED_NOTE = "Sorry, something went wrong while preparing the digest. The error has been logged."
 ANSWER_FAILED_NOTE = "Sorry, I could not answer that just now. Please try again in a minute."
+WHERE_TO_ASK_NOTE = (
+    "I answer questions about the posts of a digest, in the digest's thread. "
+    "Post one here with `/digest today`, then reply in its thread (e.g. “#2: what did they measure?”)."
+)
 EMPTY_QUESTION_NOTE = "Ask me something about a post of this digest, for example “#2: what did they measure?”"
 
 
@@ -90,9 +94,7 @@ class _Recent:
 
 
 class SlackHandlers:
-    def __init__(
-        self, service: DigestAPI, publisher: SlackPublisher, *, answer_mode: str = "question"
-    ) -> None:
+    def __init__(self, service: DigestAPI, publisher: SlackPublisher, *, answer_mode: str = "question") -> None:
         if answer_mode not in ANSWER_MODES:
             raise ValueError(f"answer_mode must be one of {ANSWER_MODES}, not {answer_mode!r}")
         self._service = service
@@ -186,15 +188,11 @@ class SlackHandlers:
 
     # --- thread follow-ups -----------------------------------------------------------------------
 
-    async def on_message(
-        self, event: dict[str, Any], context: dict[str, Any], client: AsyncWebClient
-    ) -> None:
+    async def on_message(self, event: dict[str, Any], context: dict[str, Any], client: AsyncWebClient) -> None:
         if event.get("subtype") not in _ANSWERABLE_SUBTYPES or event.get("bot_id") or not event.get("user"):
             return
         channel, ts, thread_ts = event.get("channel", ""), event.get("ts", ""), event.get("thread_ts", "")
-        if not channel or not thread_ts or thread_ts == ts:
-            return  # not a reply in a thread
-        if event["user"] == context.get("bot_user_id"):
+        if not channel or not ts or event["user"] == context.get("bot_user_id"):
             return
         # One answer per message: `message`/`app_mention` twins and Slack's retries share (channel, ts).
         if not self._seen.add((channel, ts)):
@@ -204,9 +202,21 @@ class SlackHandlers:
         bot_user_id = context.get("bot_user_id") or ""
         mentioned = bool(bot_user_id) and any(m == bot_user_id for m in _MENTION.findall(text))
         question = _MENTION.sub(lambda m: "" if m.group(1) == bot_user_id else m.group(0), text).strip()
+        if not thread_ts or thread_ts == ts:  # not a reply in a thread
+            if mentioned:
+                await self._say_where_to_ask(client, channel, ts)
+            return
         if not mentioned and (self._answer_mode == "mention" or not looks_like_question(question)):
             return
-        await self._answer(client, channel, thread_ts, event["user"], question, post_ref=None, echo=False)
+        await self._answer(
+            client, channel, thread_ts, event["user"], question, post_ref=None, echo=False, mentioned=mentioned
+        )
+
+    async def _say_where_to_ask(self, client: AsyncWebClient, channel: str, thread_ts: str) -> None:
+        try:
+            await client.chat_postMessage(channel=channel, thread_ts=thread_ts, **notice(WHERE_TO_ASK_NOTE).payload())
+        except SlackApiError as error:
+            log.warning("slack: could not reply in %s: %s", channel, error.response.get("error"))
 
     async def _answer(
         self,
@@ -218,10 +228,11 @@ class SlackHandlers:
         *,
         post_ref: str | None,
         echo: bool,
+        mentioned: bool = False,
     ) -> None:
         with self._tracked():
             await self._answer_tracked(
-                client, channel, thread_ts, user, question, post_ref=post_ref, echo=echo
+                client, channel, thread_ts, user, question, post_ref=post_ref, echo=echo, mentioned=mentioned
             )
 
     async def _answer_tracked(
@@ -234,11 +245,14 @@ class SlackHandlers:
         *,
         post_ref: str | None,
         echo: bool,
+        mentioned: bool,
     ) -> None:
         try:
             located = await asyncio.to_thread(self._service.locate, PLATFORM, channel, thread_ts)
-            if located is None:
-                return  # a thread that is not a digest
+            if located is None:  # a thread that is not a digest's
+                if mentioned:
+                    await self._say_where_to_ask(client, channel, thread_ts)
+                return
             day, located_post = located
             if not question:
                 await client.chat_postMessage(
@@ -247,9 +261,7 @@ class SlackHandlers:
                 return
             allowed = await asyncio.to_thread(self._service.allow_question, f"{PLATFORM}:{user}")
             if not allowed:
-                await client.chat_postEphemeral(
-                    channel=channel, user=user, thread_ts=thread_ts, text=RATE_LIMITED_NOTE
-                )
+                await client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread_ts, text=RATE_LIMITED_NOTE)
                 return
             history = self._history(channel, thread_ts)
             answer = await asyncio.to_thread(
@@ -259,9 +271,10 @@ class SlackHandlers:
                 post_ref=post_ref or located_post,
                 history=tuple(history),
             )
+            # Remember the turn before posting: the next question may arrive as soon as the answer is visible.
+            history.append((question, answer.text))
             message = render_answer(answer, question=question if echo else "", asker_id=user if echo else "")
             await client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message.payload())
-            history.append((question, answer.text))
         except Exception:
             log.exception("slack: answering in %s/%s failed", channel, thread_ts)
             try:

@@ -209,9 +209,7 @@ def pack(part_key: str, fallback: str, blocks: Sequence[Block]) -> list[SlackMes
     for block in blocks:
         chars = block_chars(block)
         current = groups[-1]
-        if current and (
-            len(current) >= limits.MAX_BLOCKS_PER_MESSAGE or size + chars > limits.MAX_MESSAGE_TEXT
-        ):
+        if current and (len(current) >= limits.MAX_BLOCKS_PER_MESSAGE or size + chars > limits.MAX_MESSAGE_TEXT):
             groups.append([])
             size = 0
         groups[-1].append(block)
@@ -255,8 +253,7 @@ def _head_blocks(digest: Digest) -> list[Block]:
     blocks: list[Block] = [
         header(digest.title or f"Research digest {digest.date.isoformat()}"),
         context(
-            f"{digest.date:%A %d %B %Y} · {n} post{'s' if n != 1 else ''} · "
-            f"written by {escape(digest.generated_by)}"
+            f"{digest.date:%A %d %B %Y} · {n} post{'s' if n != 1 else ''} · written by {escape(digest.generated_by)}"
         ),
     ]
     if digest.is_empty:
@@ -357,9 +354,7 @@ USAGE = (
 
 
 def already_posted_text(day: date, permalink: str | None) -> str:
-    where = (
-        f"<{safe_url(permalink)}|in this channel>" if permalink and safe_url(permalink) else "in this channel"
-    )
+    where = f"<{safe_url(permalink)}|in this channel>" if permalink and safe_url(permalink) else "in this channel"
     return f"The digest of {day.isoformat()} is already {where}; ask about its posts in its thread."
 
 

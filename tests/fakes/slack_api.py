@@ -114,6 +114,7 @@ class FakeSlack:
         self.echo_own_messages = echo_own_messages
         self._failures: dict[str, deque[_Failure]] = defaultdict(deque)
         self._ts = itertools.count(1)
+        self._known_messages: set[tuple[str, str]] = set()
         self._sockets: list[web.WebSocketResponse] = []
         self._acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._runner: web.AppRunner | None = None
@@ -283,6 +284,7 @@ class FakeSlack:
         }
         if thread_ts:
             event["thread_ts"] = thread_ts
+        self._known_messages.add((channel, thread_ts or event["ts"]))  # users' messages can start threads too
         if subtype:
             event["subtype"] = subtype
         if bot_id:
@@ -420,11 +422,12 @@ class FakeSlack:
         if _text_chars(blocks) > _MAX_BLOCK_TEXT:
             return {"ok": False, "error": "msg_blocks_too_long"}
         thread_ts = str(args.get("thread_ts") or "")
-        if thread_ts and not any(m.channel == channel and m.ts == thread_ts for m in self.messages):
+        if thread_ts and (channel, thread_ts) not in self._known_messages:
             return {"ok": False, "error": "thread_not_found"}
         ts = self._next_ts()
         message = PostedMessage(channel, ts, thread_ts, str(args.get("text", "")), blocks, args)
         self.messages.append(message)
+        self._known_messages.add((channel, ts))
         if self.echo_own_messages and self._sockets:
             echo = self.message_event(
                 message.text,

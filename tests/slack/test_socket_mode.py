@@ -16,7 +16,8 @@ SETTLE = 0.2  # time given to a listener that should do nothing, before assertin
 async def post_today(slack: FakeSlack, service: FakeDigestService, channel: str = CHANNEL) -> dict:
     ack = await slack.send_envelope("slash_commands", slack.slash_command("today", channel=channel))
     n = len(render_digest(service.digest(TODAY)))
-    await slack.wait_for(lambda: len(slack.posts(channel)) >= n)
+    # Each part is recorded right after Slack accepted it: wait for the record, not just the post.
+    await slack.wait_for(lambda: len(service.delivered_parts("slack", channel, TODAY)) >= n)
     return ack
 
 
@@ -72,7 +73,7 @@ def test_past_edition_by_date_and_future_date_refused() -> None:
     async def scenario() -> None:
         async with socket_bot(service) as (slack, _):
             await slack.send_envelope("slash_commands", slack.slash_command(yesterday().isoformat()))
-            await slack.wait_for(lambda: len(slack.posts()) >= 3)
+            await slack.wait_for(lambda: len(service.delivered_parts("slack", CHANNEL, yesterday())) >= 3)
             assert set(service.delivered_parts("slack", CHANNEL, yesterday())) == {
                 "head",
                 "post:post-1",
@@ -351,5 +352,29 @@ def test_concurrent_deliveries_to_one_channel_post_once() -> None:
             await asyncio.gather(bot.deliver(digest), bot.deliver(digest), bot.deliver(digest, "C2"))
             assert len(slack.posts(CHANNEL)) == len(render_digest(digest))
             assert len(slack.posts("C2")) == len(render_digest(digest))
+
+    run(scenario())
+
+
+def test_a_mention_outside_a_digest_thread_gets_a_hint_where_to_ask() -> None:
+    service = FakeDigestService()
+
+    async def scenario() -> None:
+        async with socket_bot(service) as (slack, _):
+            await post_today(slack, service)
+            n = len(slack.posts())
+            top = slack.message_event(f"<@{BOT_USER_ID}> what is new?")
+            twin = json.loads(json.dumps(top))
+            twin["event"]["type"] = "app_mention"
+            await slack.send_envelope("events_api", top)
+            await slack.send_envelope("events_api", twin)
+            other = slack.message_event(f"<@{BOT_USER_ID}> and here?", thread_ts="1600000000.000001")
+            await slack.send_envelope("events_api", other)
+            await slack.wait_for(lambda: len(slack.posts()) == n + 2)
+            await asyncio.sleep(SETTLE)
+            hints = slack.posts()[n:]
+            assert len(hints) == 2 and all("/digest today" in h.text for h in hints)
+            assert [h.thread_ts for h in hints] == [top["event"]["ts"], "1600000000.000001"]
+            assert service.questions == []
 
     run(scenario())

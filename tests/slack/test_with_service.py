@@ -91,7 +91,7 @@ def test_digest_thread_question_button_and_restart_against_the_real_service(tmp_
             await bot.start()
             await slack.wait_connected()
             await slack.send_envelope("slash_commands", slack.slash_command("today"))
-            await slack.wait_for(lambda: len(slack.posts()) >= 3)
+            await slack.wait_for(lambda: len(service.store.deliveries(DAY)) >= 3)
             head, first, second = slack.posts()[:3]
             assert "Debate &amp; weak &lt;judges&gt;" in first.blocks[0]["text"]["text"]
             stored = {row.part_key for row in service.store.deliveries(DAY)}
