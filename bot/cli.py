@@ -15,7 +15,7 @@ from datetime import date
 from typing import TextIO
 
 from bot.config import ConfigError, Settings, load_settings, parse_feed_list
-from digest_core.models import FeedResult
+from digest_core.models import Digest, FeedResult
 
 EXIT_OK, EXIT_NOTHING_FETCHED, EXIT_USAGE = 0, 1, 2
 
@@ -50,19 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     today.add_argument("--format", choices=("markdown", "json"), default="markdown")
     today.set_defaults(handler=run_today)
 
-    _add_render_command(commands)
-    return parser
-
-
-def _add_render_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    render = commands.add_parser(
-        "render", help="print the messages the bot would post for an edition (preview, nothing is sent)"
-    )
+    render = commands.add_parser("render", help="print the messages the bot would post for an edition")
     render.add_argument("--platform", choices=("slack", "discord"), required=True)
     _add_feed_options(render)
     _add_edition_options(render)
-    render.add_argument("--format", choices=("json",), default="json")
+    render.add_argument("--format", choices=("json",), default="json", help="output format (json)")
     render.set_defaults(handler=run_render)
+    return parser
 
 
 def _add_feed_options(parser: argparse.ArgumentParser) -> None:
@@ -133,9 +127,35 @@ def run_fetch(args: argparse.Namespace) -> int:
 
 
 def run_today(args: argparse.Namespace) -> int:
-    from bot.runner import build_service
     from digest_core.markdown import render_markdown
     from digest_core.store import digest_to_json
+
+    digest = selected_digest(args)
+    if digest is None:
+        return EXIT_NOTHING_FETCHED
+    if args.format == "json":
+        print(json.dumps(digest_to_json(digest), indent=2, ensure_ascii=False))
+    else:
+        print(render_markdown(digest), end="")
+    return EXIT_OK
+
+
+def run_render(args: argparse.Namespace) -> int:
+    """The platform payloads of an edition, channel message first, then the thread's messages."""
+    digest = selected_digest(args)
+    if digest is None:
+        return EXIT_NOTHING_FETCHED
+    if args.platform == "slack":
+        from adapters.slack.render import preview_payloads
+    else:
+        from adapters.discord.render import preview_payloads
+    print(json.dumps(preview_payloads(digest), indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+def selected_digest(args: argparse.Namespace) -> Digest | None:
+    """Fetch (unless --no-fetch), then the edition the selection options name; None when nothing was fetched."""
+    from bot.runner import build_service
 
     settings = settings_from(args)
     service = build_service(settings)
@@ -147,33 +167,9 @@ def run_today(args: argparse.Namespace) -> int:
         if all_failed(results):
             print("digest: no feed could be fetched; nothing to show (try --feed examples/alignment-sample.xml "
                   "or --no-fetch)", file=sys.stderr)
-            return EXIT_NOTHING_FETCHED
+            return None
     day = args.date or service.latest_edition_date()
-    digest = service.digest(day, since=args.since, rebuild=args.rebuild)
-    if args.format == "json":
-        print(json.dumps(digest_to_json(digest), indent=2, ensure_ascii=False))
-    else:
-        print(render_markdown(digest), end="")
-    return EXIT_OK
-
-
-def run_render(args: argparse.Namespace) -> int:
-    """`digest render --platform P`: the platform payloads of an edition, as JSON (channel message first)."""
-    import importlib
-
-    from bot.runner import build_service
-
-    settings = settings_from(args)
-    service = build_service(settings)
-    if not args.no_fetch:
-        results = _fetch(service, feeds_from(args, settings))
-        if all_failed(results):
-            print_feed_results(results, stream=sys.stderr)
-            return EXIT_NOTHING_FETCHED
-    digest = service.digest(args.date or service.latest_edition_date(), since=args.since, rebuild=args.rebuild)
-    renderer = importlib.import_module(f"adapters.{args.platform}.render")
-    print(json.dumps(renderer.preview_payloads(digest), indent=2, ensure_ascii=False))
-    return EXIT_OK
+    return service.digest(day, since=args.since, rebuild=args.rebuild)
 
 
 if __name__ == "__main__":
