@@ -13,6 +13,8 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import limits
 from adapters.slack.handlers import ANSWER_MODES, SlackHandlers
@@ -27,6 +29,10 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 DEFAULT_API_URL = "https://slack.com/api/"
+
+
+class SlackStartError(RuntimeError):
+    """Slack refused to let the adapter start (a wrong or revoked token); the message names the setting."""
 
 
 class SlackAdapter:
@@ -108,8 +114,13 @@ class SlackAdapter:
         return self._app, self._publisher
 
     async def start(self) -> None:
-        """Connect over Socket Mode, or listen for HTTP requests at /slack/events; returns once serving."""
+        """Connect over Socket Mode, or listen for HTTP requests at /slack/events; returns once serving.
+
+        Raises SlackStartError when Slack refuses a token: the Socket Mode client would otherwise retry
+        forever, every few seconds, without saying why.
+        """
         app, _ = self._build()
+        await self._check_tokens(app.client)
         if self.mode == "socket":
             self._socket_handler = AsyncSocketModeHandler(app, app_token=self._app_token)
             await self._socket_handler.connect_async()
@@ -126,6 +137,18 @@ class SlackAdapter:
         sockets = getattr(server, "sockets", None) or []
         self.bound_port = sockets[0].getsockname()[1] if sockets else self._http_port
         log.info("slack: listening on %s:%s%s", self._http_host, self.bound_port, EVENTS_PATH)
+
+    async def _check_tokens(self, client: AsyncWebClient) -> None:
+        try:
+            identity = await client.auth_test()
+        except SlackApiError as error:
+            raise SlackStartError(f"Slack refused SLACK_BOT_TOKEN: {error.response.get('error')}") from None
+        log.info("slack: signed in as %s in %s", identity.get("user"), identity.get("team"))
+        if self.mode == "socket":
+            try:
+                await client.apps_connections_open(app_token=self._app_token)
+            except SlackApiError as error:
+                raise SlackStartError(f"Slack refused SLACK_APP_TOKEN: {error.response.get('error')}") from None
 
     async def _handle_http(self, request: web.Request) -> web.Response:
         app, _ = self._build()

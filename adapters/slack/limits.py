@@ -47,4 +47,4 @@ POST_INTERVAL_SECONDS = 1.0
 WEB_API_TIMEOUT_SECONDS = 30
 RATE_LIMIT_RETRIES = 3
 # How long `close()` waits for acknowledged work (an answer being written, a digest being posted).
-SHUTDOWN_DRAIN_SECONDS = 10.0
+SHUTDOWN_DRAIN_SECONDS = 4.0

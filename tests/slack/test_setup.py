@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from adapters.slack.app import SlackAdapter
+from adapters.slack.app import SlackAdapter, SlackStartError
 from bot.config import SETTINGS, load_settings
+from tests.fakes.slack_api import FakeSlack
 from tests.slack.fake_service import FakeDigestService
+from tests.slack.harness import run
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = (ROOT / "slack-manifest.yml").read_text()
@@ -86,3 +88,34 @@ def test_nothing_is_built_at_import_time() -> None:
             ):
                 called = ast.unparse(node.value.func)  # type: ignore[union-attr]
                 assert called in ("logging.getLogger", "re.compile", "frozenset"), f"{module}: {called}"
+
+
+@pytest.mark.parametrize(
+    ("method", "app_token", "setting"),
+    [
+        ("auth.test", "xapp-1", "SLACK_BOT_TOKEN"),
+        ("apps.connections.open", "xapp-1", "SLACK_APP_TOKEN"),
+        ("auth.test", "", "SLACK_BOT_TOKEN"),
+    ],
+)
+def test_a_refused_token_fails_start_naming_the_setting(method: str, app_token: str, setting: str) -> None:
+    async def scenario() -> None:
+        async with FakeSlack() as slack:
+            slack.fail_next(method, error="invalid_auth")
+            adapter = SlackAdapter(
+                FakeDigestService(),
+                bot_token="xoxb-secret-1",
+                channel="C1",
+                app_token=app_token,
+                signing_secret="s",
+                http_port=0,
+                http_host="127.0.0.1",
+                api_url=slack.api_url,
+            )
+            with pytest.raises(SlackStartError) as raised:
+                await adapter.start()
+            await adapter.close()
+            assert setting in str(raised.value) and "invalid_auth" in str(raised.value)
+            assert "secret" not in str(raised.value)
+
+    run(scenario())
