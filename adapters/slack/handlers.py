@@ -43,6 +43,7 @@ ANSWER_MODES = ("mention", "question")
 # Message subtypes that are a person writing something new; edits, deletions, joins etc. are not.
 _ANSWERABLE_SUBTYPES = (None, "thread_broadcast", "file_share")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_POST_NUMBER = re.compile(r"^#\d+\b")
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _QUESTION_WORDS = frozenset(
     {
@@ -72,18 +73,21 @@ EMPTY_QUESTION_NOTE = "Ask me something about a post of this digest, for example
 
 
 def looks_like_question(text: str) -> bool:
+    """A question mark, a question word first, or a post reference first ("#2: what did they measure")."""
     words = text.strip().split()
-    return "?" in text or (bool(words) and words[0].lower().strip(",:;!") in _QUESTION_WORDS)
+    if not words:
+        return False
+    return "?" in text or words[0].lower().strip(",:;!") in _QUESTION_WORDS or bool(_POST_NUMBER.match(words[0]))
 
 
 class _Recent:
-    """A bounded set of recently seen keys (event de-duplication)."""
+    """A bounded set of recently seen keys (event de-duplication, pending clarifications)."""
 
     def __init__(self, capacity: int) -> None:
-        self._keys: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._keys: OrderedDict[tuple[str, ...], None] = OrderedDict()
         self._capacity = capacity
 
-    def add(self, key: tuple[str, str]) -> bool:
+    def add(self, key: tuple[str, ...]) -> bool:
         """Remember `key`; False when it was already there."""
         if key in self._keys:
             return False
@@ -91,6 +95,10 @@ class _Recent:
         if len(self._keys) > self._capacity:
             self._keys.popitem(last=False)
         return True
+
+    def pop(self, key: tuple[str, ...]) -> bool:
+        """Forget `key`; True when it was there."""
+        return self._keys.pop(key, False) is None
 
 
 class SlackHandlers:
@@ -101,6 +109,9 @@ class SlackHandlers:
         self._publisher = publisher
         self._answer_mode = answer_mode
         self._seen = _Recent(_SEEN_CAPACITY)
+        # (channel, thread, user) whose last question got a clarifying question back: their next reply in
+        # that thread is the answer to it, whatever the answer mode ("#2" has no mention and no "?").
+        self._clarifying = _Recent(_THREAD_HISTORY_CAPACITY)
         self._histories: OrderedDict[tuple[str, str], deque[tuple[str, str]]] = OrderedDict()
         self._in_flight: set[asyncio.Task[object]] = set()
 
@@ -206,7 +217,9 @@ class SlackHandlers:
             if mentioned:
                 await self._say_where_to_ask(client, channel, ts)
             return
-        if not mentioned and (self._answer_mode == "mention" or not looks_like_question(question)):
+        clarifying = self._clarifying.pop((channel, thread_ts, event["user"]))
+        addressed = mentioned or clarifying
+        if not addressed and (self._answer_mode == "mention" or not looks_like_question(question)):
             return
         await self._answer(
             client, channel, thread_ts, event["user"], question, post_ref=None, echo=False, mentioned=mentioned
@@ -273,6 +286,8 @@ class SlackHandlers:
             )
             # Remember the turn before posting: the next question may arrive as soon as the answer is visible.
             history.append((question, answer.text))
+            if answer.needs_clarification:
+                self._clarifying.add((channel, thread_ts, user))
             message = render_answer(answer, question=question if echo else "", asker_id=user if echo else "")
             await client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message.payload())
         except Exception:

@@ -378,3 +378,41 @@ def test_a_mention_outside_a_digest_thread_gets_a_hint_where_to_ask() -> None:
             assert service.questions == []
 
     run(scenario())
+
+
+def test_the_reply_to_a_clarifying_question_is_answered_even_without_a_mention() -> None:
+    service = FakeDigestService()
+
+    async def scenario() -> None:
+        async with socket_bot(service, answer_mode="mention") as (slack, _):
+            await post_today(slack, service)
+            head = slack.posts()[0]
+            n = len(slack.posts())
+            await slack.send_envelope(
+                "events_api", slack.message_event(f"<@{BOT_USER_ID}> what is the main result?", thread_ts=head.ts)
+            )
+            await slack.wait_for(lambda: len(slack.posts()) == n + 1)
+            assert "Which post do you mean?" in slack.posts()[-1].text
+            assert "#1" in json.dumps(slack.posts()[-1].blocks)
+            # Someone else's "#2" is chatter; the asker's "#2" answers the bot's question.
+            await slack.send_envelope("events_api", slack.message_event("#2", thread_ts=head.ts, user="U8"))
+            await slack.send_envelope("events_api", slack.message_event("#2", thread_ts=head.ts))
+            await slack.wait_for(lambda: len(slack.posts()) == n + 2)
+            await asyncio.sleep(SETTLE)
+            assert len(slack.posts()) == n + 2
+            assert "About Post number 2" in slack.posts()[-1].text
+            question, _, _, history = service.questions[-1]
+            assert question == "#2" and history[0][0] == "what is the main result?"
+
+    run(scenario())
+
+
+def test_looks_like_question() -> None:
+    from adapters.slack.handlers import looks_like_question
+
+    assert looks_like_question("#2: what did they measure")
+    assert looks_like_question("Why does it work")
+    assert looks_like_question("it works?")
+    assert not looks_like_question("nice post, thanks")
+    assert not looks_like_question("#hashtag fun")
+    assert not looks_like_question("")
