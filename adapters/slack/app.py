@@ -36,6 +36,13 @@ class SlackStartError(RuntimeError):
 
 
 class SlackAdapter:
+    """The Slack adapter: `await start()`, `await deliver(digest[, channel])`, `await close()`.
+
+    Socket Mode when `app_token` is set, else HTTP mode on `http_port` at /slack/events (signatures checked
+    with `signing_secret`). `/digest`, thread follow-ups and the Ask button are handled once started;
+    `deliver` also works without `start` (the daily job only needs the Web API).
+    """
+
     def __init__(
         self,
         service: DigestAPI,
