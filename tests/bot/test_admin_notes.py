@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, date, datetime, timedelta
 
-import pytest
-
 from bot.admin_notes import DiscordNote, SlackNote
 from bot.scheduler import DigestScheduler
 from digest_core.editions import EditionSchedule
 from digest_core.models import Digest, FeedResult
 from digest_core.store import Store
 from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.slack_api import FakeSlack
 
 DOWN = "https://down.example/rss"
 HOURLY = timedelta(hours=1)
@@ -102,10 +101,8 @@ def test_discord_note_goes_to_the_channel_and_pings_nobody() -> None:
 
 
 def test_slack_note_is_escaped_and_unfurls_nothing() -> None:
-    slack_api = pytest.importorskip("tests.fakes.slack_api", reason="needs the Slack fake")
-
     async def main() -> list:
-        async with slack_api.FakeSlack() as fake:
+        async with FakeSlack() as fake:
             note = SlackNote(token="xoxb-test", channel="CADMIN", api_url=fake.api_url)
             await note.notify("Feed <https://evil|x> failed: <!channel> & more")
             return fake.posts("CADMIN")

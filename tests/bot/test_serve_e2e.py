@@ -22,11 +22,9 @@ from typing import Any
 
 import pytest
 
+from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.feed_server import FeedServer, Route, forum_item, rss
-
-# The adapters and their loopback fakes come from the Slack and Discord branches.
-FakeDiscord = pytest.importorskip("tests.fakes.discord_server", reason="needs the Discord fake").FakeDiscord
-FakeSlack = pytest.importorskip("tests.fakes.slack_api", reason="needs the Slack fake").FakeSlack
+from tests.fakes.slack_api import FakeSlack
 
 REPO = Path(__file__).resolve().parents[2]
 SLACK_CHANNEL = "C0DIGEST"
