@@ -219,9 +219,7 @@ def check_serve(settings: Settings) -> None:
     """What `digest serve` needs beyond valid values; raise ConfigError naming each missing variable."""
     problems: list[str] = []
     if not settings.slack_enabled and not settings.discord_enabled:
-        problems.append(
-            "SLACK_BOT_TOKEN, DISCORD_TOKEN: no adapter configured; set at least one to run `digest serve`"
-        )
+        problems.append("SLACK_BOT_TOKEN, DISCORD_TOKEN: no adapter configured; set at least one to run `digest serve`")
     if settings.slack_enabled:
         if not settings.slack_channel:
             problems.append("SLACK_CHANNEL: required with SLACK_BOT_TOKEN; the digest's channel ID (C...)")

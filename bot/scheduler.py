@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlite_utils import Migrations
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 log = logging.getLogger(__name__)
+_R = TypeVar("_R")
 
 # An edition not started on its own day is still delivered when at most this late, so that a late-evening
 # digest time survives a restart after midnight. Past it, a fresh start does not post yesterday's news.
@@ -199,6 +201,37 @@ def feed_alert_text(record: FeedHealthView, now: datetime) -> str:
         f"Feed {record.url} has failed for {hours} hours "
         f"({record.consecutive_failures} attempts in a row). Last error: {reason}"
     )
+
+
+async def in_daemon_thread(function: Callable[..., _R], *args: Any) -> _R:
+    """`asyncio.to_thread`, but on a daemon thread that a stopping process does not wait for.
+
+    Building an edition with a model can take minutes; SIGTERM must not. A build cut off this way saves
+    nothing (the service stores an edition in one transaction at the end) and is redone at the next start.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[_R] = loop.create_future()
+
+    def settle(error: BaseException | None, result: Any) -> None:
+        if future.done():  # the awaiting task was cancelled
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    def work() -> None:
+        error: BaseException | None = None
+        result: Any = None
+        try:
+            result = function(*args)
+        except BaseException as exc:
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody is waiting
+            loop.call_soon_threadsafe(settle, error, result)
+
+    threading.Thread(target=work, name=getattr(function, "__name__", "work"), daemon=True).start()
+    return await future
 
 
 # --- what was delivered: the store's parts plus our own "finished" marks ------------------------------------
@@ -391,7 +424,7 @@ class DigestScheduler:
     async def _deliver_edition(self, day: date, targets: list[Target]) -> list[DeliveryOutcome]:
         """Build the edition once, then post it to every channel at the same time."""
         try:
-            digest = await asyncio.to_thread(self._service.digest, day)
+            digest = await in_daemon_thread(self._service.digest, day)
         except Exception as exc:
             log.exception("edition build failed", extra={"day": day.isoformat()})
             failed = [DeliveryOutcome(target, day, "failed", f"build: {exc}") for target in targets]

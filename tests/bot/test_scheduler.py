@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -479,3 +480,34 @@ def test_over_dst_weeks_every_edition_goes_out_once_and_on_time(
     for day, when in on_schedule.items():
         assert timedelta(0) <= when - sched.digest_time_on(day) < timedelta(minutes=10)
         assert channel.parts(SLACK, day) == ["head", "post:p0", "post:p1", "post:p2"]
+
+
+def test_a_stop_does_not_wait_for_a_slow_edition_build(db_path: Path, channel: ChannelLog, stores: list[Store]) -> None:
+    """A model-written edition can take minutes to build; stopping must not wait for it."""
+    clock = Clock(utc(2026, 5, 4, 8, 0))
+    bot = start_run(db_path, channel, stores, clock, feeds=())
+    building, release, returned = threading.Event(), threading.Event(), threading.Event()
+    fast_digest = bot.service.digest
+
+    def slow_digest(day: date, *, since: date | None = None, rebuild: bool = False) -> Digest:
+        building.set()
+        release.wait(30)
+        returned.set()
+        return fast_digest(day)
+
+    bot.service.digest = slow_digest  # type: ignore[method-assign]
+
+    async def stop_while_building() -> bool:
+        task = asyncio.create_task(bot.scheduler.deliver_due())
+        await asyncio.to_thread(building.wait, 5)
+        await bot.scheduler.cancel_running(5)
+        return task.cancelled()
+
+    try:
+        assert asyncio.run(stop_while_building())  # asyncio.run returned: it did not join the build thread
+        assert not returned.is_set() and channel.messages == []
+        assert bot.scheduler.ledger.progress([SLACK], date(2026, 5, 4)) == {
+            (SLACK, date(2026, 5, 4)): Progress.NOT_STARTED
+        }
+    finally:
+        release.set()
