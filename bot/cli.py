@@ -198,6 +198,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
+    from bot.runner import build_schedule
     from bot.status import status_report
     from digest_core.store import Store
 
@@ -206,7 +207,7 @@ def run_status(args: argparse.Namespace) -> int:
         raise UsageError(f"no database at {settings.db_path}; run `digest fetch` or `digest serve` first")
     store = Store.open(settings.db_path)
     try:
-        print(status_report(store, editions=args.editions), end="")
+        print(status_report(store, schedule=build_schedule(settings), editions=args.editions), end="")
     finally:
         store.close()
     return EXIT_OK

@@ -4,22 +4,39 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bot.config import effective_values, masked
+from bot.config import WEEKDAYS, effective_values, masked
 from bot.scheduler import DeliveryLedger
 
 if TYPE_CHECKING:
+    from digest_core.editions import EditionSchedule
     from digest_core.store import DeliveryRow, Store
 
 EDITIONS_SHOWN = 5
 
 
-def status_report(store: Store, *, now: datetime | None = None, editions: int = EDITIONS_SHOWN) -> str:
-    """Each feed's health, then the latest editions and their delivery to each channel."""
+def status_report(
+    store: Store,
+    *,
+    schedule: EditionSchedule | None = None,
+    now: datetime | None = None,
+    editions: int = EDITIONS_SHOWN,
+) -> str:
+    """The schedule, each feed's health, then the latest editions and their delivery to each channel."""
     now = now or datetime.now(UTC)
-    lines = ["Feeds"]
+    lines = []
+    if schedule is not None:
+        days = ",".join(WEEKDAYS[d] for d in sorted(schedule.days)) or "no day"
+        upcoming = next_digest_at(schedule, now)
+        lines += [
+            "Schedule",
+            f"  {schedule.digest_time:%H:%M} {schedule.timezone.key} on {days}; next digest "
+            + (_when(upcoming, now) if upcoming else "never"),
+            "",
+        ]
+    lines.append("Feeds")
     health = store.feed_health()
     if not health:
         lines.append("  (none fetched yet)")
@@ -46,6 +63,16 @@ def status_report(store: Store, *, now: datetime | None = None, editions: int = 
         )
         lines += [f"    {line}" for line in delivery_lines(store.deliveries(info.date), ledger.runs(info.date))]
     return "\n".join(lines) + "\n"
+
+
+def next_digest_at(schedule: EditionSchedule, now: datetime) -> datetime | None:
+    """The first digest time after `now` on one of the schedule's days."""
+    day = now.astimezone(schedule.timezone).date()
+    for _ in range(8):
+        if day.weekday() in schedule.days and schedule.digest_time_on(day) > now:
+            return schedule.digest_time_on(day)
+        day += timedelta(days=1)
+    return None
 
 
 def delivery_lines(parts: Sequence[DeliveryRow], runs: Mapping[tuple[str, str], str]) -> list[str]:

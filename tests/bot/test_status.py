@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -11,6 +12,7 @@ from bot.cli import main
 from bot.config import SETTINGS
 from bot.scheduler import DeliveryLedger, Target
 from bot.status import config_report, status_report
+from digest_core.editions import EditionSchedule
 from digest_core.models import DeliveredPart, Digest, DigestPost
 from digest_core.store import Store
 
@@ -82,8 +84,11 @@ def test_status_shows_feed_health_editions_and_deliveries(store: Store) -> None:
     store.record_part("discord", "4242", DAY, DeliveredPart("head", "900", "900"), now=NOW)
     DeliveryLedger(store).finish(Target("slack", "C0DIGEST"), DAY, "posted", NOW)
 
-    report = status_report(store, now=NOW)
+    schedule = EditionSchedule(time(8, 0), ZoneInfo("Europe/Berlin"), frozenset(range(5)))
+    report = status_report(store, schedule=schedule, now=NOW)
 
+    # NOW is Tuesday 09:00 UTC, past 08:00 Berlin (06:00 UTC): the next digest is Wednesday's.
+    assert "08:00 Europe/Berlin on mon,tue,wed,thu,fri; next digest 2026-05-06 06:00 UTC (in 21h)" in report
     assert "Good Feed <https://ok.example/feed>\n    ok; last success 2026-05-05 08:40 UTC (20m ago)" in report
     assert "https://down.example/rss\n    FAILING, 3 in a row since 2026-05-04 03:00 UTC (30h ago)" in report
     assert "last success never" in report
