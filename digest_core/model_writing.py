@@ -67,7 +67,7 @@ class ModelSummarizer:
 
     def summarize(self, post: Post) -> str:
         if estimate_tokens(post.text) <= self._post_token_budget:
-            raw = self._write(SUMMARIZE_POST, "summary", post, post=guard.delimit("post", post.text))
+            raw = self._write(SUMMARIZE_POST, "summary", post, body=guard.delimit("post", post.text))
         else:
             raw = self._map_reduce(post)
         summary = guard.sanitize(raw, guard.allowed_links([post]))
@@ -98,7 +98,7 @@ class ModelSummarizer:
                     title=_one_line(post.title),
                     part=str(part),
                     parts=str(len(chunks)),
-                    post=guard.delimit("post", chunk),
+                    body=guard.delimit("post", chunk),
                     words=str(CHUNK_NOTE_WORDS),
                 ),
                 purpose="summary-chunk",
@@ -281,7 +281,7 @@ def _group_by_tokens(pieces: Iterable[str], chunk_tokens: int) -> list[list[str]
     groups: list[list[str]] = []
     size = 0
     for piece in pieces:
-        tokens = estimate_tokens(piece)
+        tokens = estimate_tokens(piece) + 1  # and its separator
         if groups and size + tokens <= chunk_tokens:
             groups[-1].append(piece)
             size += tokens

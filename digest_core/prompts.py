@@ -43,7 +43,7 @@ SUMMARIZE_POST = Prompt(
         + _DATA_RULE
     ),
     user=(
-        "Title: $title\nAuthors: $authors\n\n$post\n\n"
+        "Title: $title\nAuthors: $authors\n\n$body\n\n"
         "Write one paragraph of $words words at most: the post's central claim or question, how it argues or "
         "what it did, and why it matters for AI alignment. Name concepts the post introduces. Do not start "
         'with "This post".'
@@ -54,7 +54,7 @@ SUMMARIZE_CHUNK = Prompt(
     name="summarize_chunk",
     system="You condense one part of a long research post into notes for a later summary. " + _DATA_RULE,
     user=(
-        "Title: $title\nPart $part of $parts:\n\n$post\n\n"
+        "Title: $title\nPart $part of $parts:\n\n$body\n\n"
         "Write the main claims, methods, results and defined terms of this part in $words words at most."
     ),
 )

@@ -1,4 +1,4 @@
-"""ModelClient against the loopback server with the real openai client: retries, timeouts, budget, call log."""
+"""ModelClient against the loopback server and the real openai client: retries, timeouts, budget, log."""
 
 from __future__ import annotations
 
@@ -112,7 +112,9 @@ def test_a_client_error_is_not_retried(client: ModelClient, fake_openai: FakeOpe
 def test_a_slow_server_times_out_and_is_retried_a_bounded_number_of_times(
     fake_openai: FakeOpenAIServer, ledger: ModelLedger, db: Database, sleeps: RecordingSleep
 ) -> None:
-    client = ModelClient("key", fake_openai.base_url, MODEL, timeout=0.2, max_retries=1, call_log=ledger, sleep=sleeps)
+    client = ModelClient(
+        "key", fake_openai.base_url, MODEL, timeout=0.2, max_retries=1, call_log=ledger, sleep=sleeps
+    )
     fake_openai.enqueue(Reply(content="late", delay=2), Reply(content="late", delay=2))
 
     with pytest.raises(ModelError, match="timed out"):
@@ -157,7 +159,11 @@ def test_a_spent_budget_stops_calls_before_they_are_made(
     now = datetime.now(UTC)
     ledger.record(ModelCall(now, MODEL, "v", "summary", 900, 200, 10, 1))
     client = ModelClient(
-        "key", fake_openai.base_url, MODEL, call_log=ledger, budget=TokenBudget(ledger, 1000, clock=lambda: now)
+        "key",
+        fake_openai.base_url,
+        MODEL,
+        call_log=ledger,
+        budget=TokenBudget(ledger, 1000, clock=lambda: now),
     )
 
     with pytest.raises(BudgetExhausted):
