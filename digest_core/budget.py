@@ -4,13 +4,17 @@
 `TokenBudget` refuses calls once the day's tokens are spent (callers then take the offline path);
 `QuestionRateLimit` caps the questions one user may ask per hour. Tables come from this module's own
 sqlite-utils migration set "model", applied to the store's Database; the lead's set is never touched.
+
+Each class takes `locked`, a callable returning a context manager that holds the database for a group of
+calls: `Store.locked` in the bot (so these writes never interleave with the store's own), `exclusive(db)` in
+tests and scripts.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -50,8 +54,24 @@ def m002_question_log(db: Database) -> None:
     db["question_log"].create_index(["user_key", "asked_at"])
 
 
+# Holds the shared Database for a group of calls (e.g. `Store.locked`).
+DatabaseAccess = Callable[[], AbstractContextManager[Database]]
+
+
 def apply_migrations(db: Database) -> None:
     MIGRATIONS.apply(db)
+
+
+def exclusive(db: Database) -> DatabaseAccess:
+    """A `locked` for a Database that nothing else guards: one re-entrant lock around every use."""
+    lock = threading.RLock()
+
+    @contextmanager
+    def locked() -> Iterator[Database]:
+        with lock:
+            yield db
+
+    return locked
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +89,9 @@ class Usage:
 class ModelLedger:
     """The record of every model call; implements `llm.CallLog`."""
 
-    def __init__(self, db: Database, *, lock: AbstractContextManager[object] | None = None) -> None:
-        self._db = db
-        self._lock = lock if lock is not None else threading.RLock()
-        with self._lock:
+    def __init__(self, locked: DatabaseAccess) -> None:
+        self._locked = locked
+        with locked() as db:
             apply_migrations(db)
 
     def record(self, call: ModelCall) -> None:
@@ -88,12 +107,12 @@ class ModelLedger:
             "attempts": call.attempts,
             "error": call.error,
         }
-        with self._lock:
-            self._db["model_calls"].insert(row)
+        with self._locked() as db:
+            db["model_calls"].insert(row)
 
     def tokens_on(self, day: date) -> int:
-        with self._lock:
-            row = self._db.execute(
+        with self._locked() as db:
+            row = db.execute(
                 "select coalesce(sum(prompt_tokens + completion_tokens), 0) from model_calls where day = ?",
                 [day.isoformat()],
             ).fetchone()
@@ -101,8 +120,8 @@ class ModelLedger:
 
     def usage_since(self, start: datetime, *, purpose_prefix: str = "") -> Usage:
         """Calls and tokens since `start` (UTC-aware), optionally only purposes starting with a prefix."""
-        with self._lock:
-            row = self._db.execute(
+        with self._locked() as db:
+            row = db.execute(
                 "select count(*), coalesce(sum(error != ''), 0), coalesce(sum(prompt_tokens), 0), "
                 "coalesce(sum(completion_tokens), 0) from model_calls where at >= ? and purpose like ?",
                 [_iso(start), purpose_prefix + "%"],
@@ -141,33 +160,29 @@ class QuestionRateLimit:
 
     def __init__(
         self,
-        db: Database,
+        locked: DatabaseAccess,
         per_hour: int,
         *,
-        lock: AbstractContextManager[object] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._db = db
+        self._locked = locked
         self.per_hour = per_hour
-        self._lock = lock if lock is not None else threading.RLock()
         self._clock = clock
-        with self._lock:
+        with locked() as db:
             apply_migrations(db)
 
     def allow(self, user_key: str, now: datetime | None = None) -> bool:
         """Consume one question of the user's allowance; False (and nothing consumed) when it is used up."""
         now = (now or self._clock()).astimezone(UTC)
-        with self._lock:
-            asked = self._db.execute(
+        with self._locked() as db:
+            asked = db.execute(
                 "select count(*) from question_log where user_key = ? and asked_at > ?",
                 [user_key, _iso(now - QUESTION_WINDOW)],
             ).fetchone()[0]
             if asked >= self.per_hour:
                 return False
-            self._db["question_log"].insert({"user_key": user_key, "asked_at": _iso(now)})
-            self._db.execute(
-                "delete from question_log where asked_at < ?", [_iso(now - QUESTION_LOG_RETENTION)]
-            )
+            db["question_log"].insert({"user_key": user_key, "asked_at": _iso(now)})
+            db.execute("delete from question_log where asked_at < ?", [_iso(now - QUESTION_LOG_RETENTION)])
         return True
 
 

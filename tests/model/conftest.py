@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlite_utils import Database
 
-from digest_core.budget import ModelLedger
+from digest_core.budget import ModelLedger, exclusive
 from digest_core.llm import ModelClient
 from digest_core.models import Digest, DigestPost, Post
 from tests.fakes.openai_server import FakeOpenAIServer
@@ -29,7 +29,7 @@ def db() -> Database:
 
 @pytest.fixture
 def ledger(db: Database) -> ModelLedger:
-    return ModelLedger(db)
+    return ModelLedger(exclusive(db))
 
 
 class RecordingSleep:

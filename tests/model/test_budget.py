@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlite_utils import Database, Migrations
 
-from digest_core.budget import ModelLedger, QuestionRateLimit, TokenBudget
+from digest_core.budget import ModelLedger, QuestionRateLimit, TokenBudget, exclusive
 from digest_core.llm import BudgetExhausted, ModelCall
 
 NOON = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -63,7 +63,7 @@ def test_a_zero_budget_allows_no_call(ledger: ModelLedger) -> None:
 
 
 def test_questions_are_limited_per_user_per_sliding_hour(db: Database) -> None:
-    limit = QuestionRateLimit(db, 2)
+    limit = QuestionRateLimit(exclusive(db), 2)
 
     assert limit.allow("slack:U1", NOON)
     assert limit.allow("slack:U1", NOON + timedelta(minutes=10))
@@ -74,13 +74,13 @@ def test_questions_are_limited_per_user_per_sliding_hour(db: Database) -> None:
 
 
 def test_a_zero_rate_limit_allows_no_question(db: Database) -> None:
-    assert not QuestionRateLimit(db, 0).allow("slack:U1", NOON)
+    assert not QuestionRateLimit(exclusive(db), 0).allow("slack:U1", NOON)
 
 
 def test_the_limit_survives_a_restart(db: Database) -> None:
-    QuestionRateLimit(db, 1).allow("slack:U1", NOON)
+    QuestionRateLimit(exclusive(db), 1).allow("slack:U1", NOON)
 
-    assert not QuestionRateLimit(db, 1).allow("slack:U1", NOON + timedelta(minutes=5))
+    assert not QuestionRateLimit(exclusive(db), 1).allow("slack:U1", NOON + timedelta(minutes=5))
 
 
 def test_migrations_are_idempotent_and_leave_other_sets_alone(db: Database) -> None:
@@ -91,9 +91,9 @@ def test_migrations_are_idempotent_and_leave_other_sets_alone(db: Database) -> N
         db["posts"].create({"id": str}, pk="id")
 
     other.apply(db)
-    ModelLedger(db)
-    ModelLedger(db)
-    QuestionRateLimit(db, 3)
+    ModelLedger(exclusive(db))
+    ModelLedger(exclusive(db))
+    QuestionRateLimit(exclusive(db), 3)
 
     assert {"posts", "model_calls", "question_log"} <= set(db.table_names())
     assert other.pending(db) == []
