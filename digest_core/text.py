@@ -1,0 +1,578 @@
+"""Plain-text helpers for the offline writer: sentences, word tokens, stopwords and boilerplate.
+
+Everything here is linear in the length of the text and deterministic. A post's text is read as paragraphs
+(separated by a blank line) made of lines (list items, headings and short labels often sit on their own line);
+each line is split into sentences, and every sentence carries the facts the summarizer and the theme finder
+need to rank it: where it sits, which section it is in, and whether it is boilerplate (epistemic status,
+acknowledgements, cross-post notes, link lists, headings, footnotes, captions, code, math).
+
+Sentences keep the post's own wording: `Sentence.text` is a span of the post with its whitespace collapsed to
+single spaces, so `normalize_space(post.text)` always contains it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:['’\-][A-Za-z0-9]+)*")
+_SPACE_RE = re.compile(r"\s+")
+
+
+def _word_set(listing: str) -> frozenset[str]:
+    return frozenset(listing.split())
+
+
+# Common English function words plus the filler of essay prose; they never make a term.
+STOPWORDS: frozenset[str] = _word_set(
+    """
+    a about above after again against all almost along already also although always am among an and another
+    any anyone anything are aren't around as at away back be became because become becomes been before being
+    below between both but by can can't cannot could couldn't did didn't do does doesn't doing don't done down
+    during each either else enough especially etc even ever every everyone everything few for from further get
+    gets getting given gives go goes going gone got had hadn't has hasn't have haven't having he he'd he'll
+    he's her here here's hers herself him himself his how how's however i i'd i'll i'm i've ie eg if in into
+    is isn't it it's its itself just least less let let's like likely many may maybe me might mine more most
+    much must my myself near need needs neither never no nor not nothing now of off often on once one ones
+    only
+    onto or other others otherwise our ours ourselves out over own per perhaps quite rather really said same
+    say says see seem seemed seems seen several shall she she'd she'll she's should shouldn't since so some
+    someone something sometimes somewhat still such than that that's the their theirs them themselves then
+    there there's therefore these they they'd they'll they're they've thing things this those though through
+    thus to together too toward towards under until up upon us use used uses using very via want wants was
+    wasn't way ways we we'd we'll we're we've well were weren't what what's whatever when when's where where's
+    whereas whether which while who who's whom whose why why's will with within without won't would wouldn't
+    yet you you'd you'll you're you've your yours yourself yourselves
+    actually basically certainly clearly simply probably possibly generally usually lot lots kind sort bit
+    able make makes making made take takes taking took know knows known think thinks thought want wanted
+    try tries trying tried come comes came put puts find finds found show shows shown showed look looks
+    looking looked keep keeps kept give gave seen said tell told call called first second third new old
+    good better best bad worse big small large high low long short great little right left sure true false
+    yes okay ok e.g i.e cf vs et al post posts paper papers article essay blog section sections chapter
+    appendix footnote footnotes figure figures table tables example examples case cases point points
+    question questions answer idea ideas time times year years day days part parts number numbers people
+    person anyone everyone someone somebody work works worked working result results way different
+    important interesting particular specific general various certain following follows below above
+    form forms content type types level levels set sets area areas aspect aspects fact facts sense term terms
+    context version versions stuff step steps issue issues topic topics note notes link links linked
+    additional main current recent relevant possible related based whole overall simple basic common easy
+    hard clear real actual full open key core major minor broad broader potential overview introduction
+    summary discussion update updates refer refers mean means meant goes seeing getting doing lead leads
+    whether able unable instead rest start started end ended less least help helps run runs side
+    """
+)
+
+# Words that every alignment post uses; they may count, but never name a theme on their own.
+DOMAIN_GENERIC: frozenset[str] = _word_set(
+    """
+    ai ais alignment aligned align model models system systems research safety agi human humans
+    approach approaches problem problems method methods work argument arguments claim claims
+    agent agents world reason reasons thing understand understanding lesswrong forum
+    """
+)
+
+# Words a title keeps in lower case (unless first).
+_TITLE_SMALL_WORDS = _word_set("a an and as at but by for in of on or the to vs via with")
+
+# Abbreviations whose trailing period does not end a sentence.
+_ABBREVIATIONS = _word_set(
+    """
+    e.g i.e etc vs cf al fig figs eq eqs sec ch no nos vol p pp dr mr mrs ms prof st jr sr inc ltd co corp
+    approx est ca resp incl def thm lem prop cor ex viz u.s u.k a.k.a ph.d
+    """
+)
+
+# A sentence ends at . ! ? (or an ellipsis), optionally followed by closing quotes/brackets, then whitespace.
+_SENTENCE_END_RE = re.compile(r"(?:\.{3}|…|[.!?])['\"’”)\]]*(?=\s+\S)")
+
+_BULLET_RE = re.compile(r"^(?:[-*•·–—]|\d{1,2}[.)]|\(?[a-z][.)]|\(\d{1,2}\))\s+")
+_LABEL_RE = re.compile(
+    r"^(?:arxiv:\S+\s+announce type:\s*\S+\s*)?"
+    r"(?:(?:slightly |a bit |very |somewhat )?(?:longer|shorter|short|long|quick|brief) )?"
+    r"(?:tl;?\s?dr|tldr|abstract|summary|short summary|executive summary|in short|short version|"
+    r"key takeaways?|takeaways?|bottom line|overview|main points?|key points?|the gist|"
+    r"too long;? didn'?t read)"
+    r"\s*[:.\-–—)]\s*",
+    re.IGNORECASE,
+)
+_ARXIV_PREFIX_RE = re.compile(r"^arxiv:\S+\s+announce type:\s*\S+\s*", re.IGNORECASE)
+
+# Section headings: what the section below them is.
+_LEAD_SECTION_RE = re.compile(
+    r"^(?:tl;?\s?dr|tldr|abstract|summary|short summary|executive summary|in short|short version|"
+    r"key takeaways?|takeaways|bottom line|overview|main points|key points|key findings|main findings|"
+    r"too long;? didn'?t read)\b",
+    re.IGNORECASE,
+)
+_END_SECTION_RE = re.compile(
+    r"^(?:footnotes?|end ?notes?|notes|references|bibliography|citations?|sources|works cited|"
+    r"acknowledge?ments?|thanks|credits|author contributions?|contributions|further reading|"
+    r"related links?|links|see also|cross-?posted|appendix|appendices|changelog|edit history)\b",
+    re.IGNORECASE,
+)
+_WEAK_SECTION_RE = re.compile(
+    r"^(?:related work|prior work|background|previous work|literature review|methods?|methodology|"
+    r"experimental (?:setup|details)|setup|implementation details|hyperparameters|limitations|faq|"
+    r"frequently asked questions)\b",
+    re.IGNORECASE,
+)
+
+# Boilerplate that a summary or a theme must never quote. Matched against a lower-cased sentence or line.
+_BOILERPLATE_RES: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(p)
+    for p in (
+        r"^epistemic (?:status|state|effort)",
+        r"^(?:confidence|credence)(?: level)?\s*:",
+        r"^attention conservation notice",
+        r"^(?:content|trigger) warning|^(?:cw|tw)\s*:",
+        r"^published on\b",
+        r"^(?:this|the following)(?: post)? is (?:a |an )?(?:cross-?post|link-?post|repost)",
+        r"\bcross-?posted (?:from|to|on|at)\b|^cross-?post\b",
+        r"^(?:this post was |this was )?(?:originally|also|first) (?:posted|published|appeared)",
+        r"^this (?:post|piece|essay|article|report) (?:was|is) (?:originally |also |first )?"
+        r"(?:posted|published|cross-?posted|available)",
+        r"^(?:this is a |a )?link-?post\b",
+        r"^posted (?:in|on) (?:my|a|our) (?:personal|own)",
+        r"^(?:acknowledge?ments?|thanks|thank you|many thanks|special thanks|huge thanks|big thanks)\b",
+        r"\bthanks? (?:you )?to\b.{0,200}\bfor\b",
+        r"\bthank(?:s|ing)?\b.{0,200}\b(?:feedback|comments|discussions?|helpful|review|reviewing|"
+        r"suggestions|conversations|input|edits|proofreading)\b",
+        r"^(?:i|we)(?: would|'d|’d)? (?:also )?(?:like to |want to )?(?:thank|acknowledge)\b",
+        r"^(?:i am|i'm|i’m|we are|we're|we’re) (?:very |deeply |especially )?(?:grateful|thankful|indebted)",
+        r"^(?:this|the) (?:work|research|project|post|report|paper) (?:was|is) (?:supported|funded|"
+        r"produced|done|completed|conducted|carried out|written) (?:by|as part of|at|during|with|under|"
+        r"while|in)\b",
+        r"^(?:work|research) (?:done|conducted|completed|produced) (?:as part of|at|during|while|under|in)\b",
+        r"^(?:produced|written|completed|done|conducted|prepared|created) (?:as part of|at|during|under|"
+        r"while|with the support)\b",
+        r"\bunder the (?:mentorship|supervision|guidance) of\b",
+        r"^the following (?:is|was) (?:a |an |the )?(?:main part|part|excerpt|transcript|copy|cross-?post|"
+        r"lightly edited)",
+        r"^(?:please )?(?:refer to|see|read) (?:the|my|our|this) (?:linked|previous|earlier|original|full|"
+        r"first|last|companion|accompanying) (?:post|paper|article|essay|piece|report)",
+        r"^for (?:definitions|background|context|more (?:details|context|background)|details|an introduction)"
+        r"\b.{0,80}\bsee\b",
+        r"^(?:this|the) (?:post|work) is (?:part of|a part of) (?:the work|a series|a sequence|the sequence|"
+        r"my work|our work|a project)",
+        r"\b(?:mats|seri mats|spar|astra|pibbss|ais fellowship) "
+        r"(?:program|scholar|stream|fellowship|project)",
+        r"^(?:paper|code|blog ?post|website|twitter|github|arxiv|slides|video|podcast|transcript|"
+        r"project page|demo|dataset|repo|repository|data|audio|link|links|pdf)s?\s*[:|]",
+        r"^\[(?:paper|link|linkpost|crosspost|cross-post|blog|video|podcast|event)\]",
+        r"^(?:figure|fig\.|table|image|photo|source|credit|caption|diagram|chart|graph|plot|img)"
+        r"\s*\d*[a-z]?\s*[:.(]",
+        r"^\(?(?:image|figure|photo|picture) (?:from|source|credit|by|courtesy)",
+        r"^(?:edit|edited|update|updated|ps|p\.s|note from the author|author'?s note)\b[^.]{0,40}:",
+        r"^(?:discuss|read more|subscribe|continue reading|comments?|share|reply)\s*$",
+        r"\b(?:click here|read (?:the )?(?:full|rest)|full (?:paper|post|text) (?:here|at|available)|"
+        r"(?:available|find (?:it|them|more)|read (?:it|more)|see (?:it|more)) (?:here|at this link))\b",
+        r"\b(?:subscribe|sign up|apply|register) (?:here|now|to our|at)\b",
+        r"^(?:you can )?(?:find|read|see|check out|listen to|watch) (?:the |our |my )?(?:full |whole )?"
+        r"(?:paper|post|code|video|podcast|slides|report|writeup|write-up|thread|recording|episode)\b.{0,60}"
+        r"\b(?:here|at|on)\b",
+    )
+)
+_URL_RE = re.compile(r"https?://|www\.|\b[\w.-]+@[\w-]+\.[a-z]{2,}\b", re.IGNORECASE)
+_FOOTNOTE_LINE_RE = re.compile(r"^(?:\[\d{1,3}\]|\^\s|↩|\d{1,3}\s*\^|\d{1,3}\.\s*\^)|↩")
+_NUMBERED_LINE_RE = re.compile(r"^\[?(\d{1,3})[.)\]]\s")
+_CODE_RE = re.compile(
+    r"[{};]\s*$|^\s*(?:def|class|import|from \S+ import|return|print\(|for \w+ in|while |if .*:$|#include|"
+    r">>>|\$ |[a-z_]+\s*=\s*[\[\]{(\"'\d])|\(\)|==|!=|->|=>|\\[a-z]+\{|\\\(|\\\[|\$\$|::"
+)
+_DANGLING_PRONOUN_RE = re.compile(
+    r"^(?:this|that|these|those|it|its|they|them|their|theirs|such|he|she|his|her|hers|him|"
+    r"the latter|the former|the above|the same|both|neither|either|each of these|all of these|"
+    r"this one|which)\b",
+    re.IGNORECASE,
+)
+# "This post argues ...", "It is plausible that ..." do not point back at an earlier sentence.
+_SELF_REFERENCE_RE = re.compile(
+    r"^(?:this|these|the)\s+(?:post|posts|paper|papers|essay|article|piece|report|work|write-?up|sequence|"
+    r"document|research|project|agenda|note|doc|talk|study|thesis|proposal|series|review|survey|"
+    r"framework|blog post|dialogue|newsletter|episode|book|chapter|tutorial|analysis|investigation|"
+    r"result|finding|experiment|question|problem|distinction|section)s?\b"
+    r"|^it\s+(?:is|was|seems|seemed|would be|might be|may be|could be|will be|remains|turns out|appears)\s+"
+    r"(?:\w+\s+){0,3}(?:that|to|whether|how|why|what|if)\b"
+    r"|^it\s+(?:is|was|seems|remains)\s+(?:not\s+)?(?:clear|unclear|possible|plausible|likely|unlikely|"
+    r"important|worth|hard|difficult|easy|true|false|tempting|tricky)\b",
+    re.IGNORECASE,
+)
+_CONNECTIVE_RE = re.compile(
+    r"^(?:however|but|and|so|also|moreover|furthermore|therefore|thus|hence|instead|similarly|likewise|"
+    r"additionally|in addition|in contrast|by contrast|on the other hand|as a result|consequently|still|"
+    r"yet|then|otherwise|nevertheless|nonetheless|secondly|second|thirdly|third|finally|lastly|again|"
+    r"for example|for instance|in particular|specifically|indeed|of course|after all|meanwhile|besides|"
+    r"conversely|accordingly|as such|in this case|in that case|in other words|that is|namely|or)\b",
+    re.IGNORECASE,
+)
+
+
+def normalize_space(text: str) -> str:
+    """Collapse every run of whitespace (newlines included) to one space."""
+    return _SPACE_RE.sub(" ", text).strip()
+
+
+def word_count(text: str) -> int:
+    return len(text.split())
+
+
+def words(text: str) -> list[str]:
+    """Word tokens in their original spelling ("GPT-4", "don't", "self-other")."""
+    return WORD_RE.findall(text)
+
+
+def stem(word: str) -> str:
+    """A light, predictable stem: lower case, no possessive, no plural -s. Enough to merge SAE/SAEs."""
+    w = word.lower().replace("’", "'")
+    if w.endswith("'s"):
+        w = w[:-2]
+    if len(w) > 4 and w.endswith("ies"):
+        return w[:-3] + "y"
+    if len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is", "ous", "'s")):
+        return w[:-1]
+    return w
+
+
+def is_content_word(word: str) -> bool:
+    lower = word.lower().replace("’", "'")
+    return len(lower) > 1 and lower not in STOPWORDS and not lower.isdigit()
+
+
+def content_stems(text: str) -> list[str]:
+    """The stems of the content words of `text`, in order (stopwords dropped)."""
+    return [stem(w) for w in words(text) if is_content_word(w)]
+
+
+def content_phrases(text: str) -> Iterator[str]:
+    """Unigram stems and adjacent content-word bigrams ("sparse autoencoder") of `text`.
+
+    Bigrams never span a stopword or punctuation, so "reward hacking" counts but "reward, hacking" does not.
+    """
+    for chunk in re.split(r"[^\w\s'’\-]+", text):
+        previous = ""
+        for w in words(chunk):
+            if not is_content_word(w):
+                previous = ""
+                continue
+            s = stem(w)
+            yield s
+            if previous:
+                yield previous + " " + s
+            previous = s
+
+
+def surface_forms(text: str, counts: dict[str, Counter[str]]) -> None:
+    """Record how each stem (and bigram) is spelled in `text`, for display (keeps "RLHF", "SAEs")."""
+    for chunk in re.split(r"[^\w\s'’\-]+", text):
+        previous_stem, previous_word = "", ""
+        for w in words(chunk):
+            if not is_content_word(w):
+                previous_stem = previous_word = ""
+                continue
+            s = stem(w)
+            counts.setdefault(s, Counter())[w] += 1
+            if previous_stem:
+                counts.setdefault(previous_stem + " " + s, Counter())[previous_word + " " + w] += 1
+            previous_stem, previous_word = s, w
+
+
+def display_form(term: str, forms: dict[str, Counter[str]]) -> str:
+    """The most telling spelling of a term: its most frequent spelling, preferring one that is not a
+    sentence-initial capital (ties broken alphabetically so that the choice is stable)."""
+    counter = forms.get(term)
+    if not counter:
+        return term
+    return min(counter.items(), key=lambda kv: (-kv[1], kv[0].lower() != kv[0], kv[0]))[0]
+
+
+def title_case(phrase: str) -> str:
+    """Title Case that keeps acronyms and mixed case ("RLHF", "SAEs", "GPT-4") as written."""
+    out = []
+    for i, w in enumerate(phrase.split()):
+        if any(c.isupper() for c in w[1:]) or (w[:1].isupper()):
+            out.append(w)
+        elif i and w.lower() in _TITLE_SMALL_WORDS:
+            out.append(w.lower())
+        else:
+            out.append("-".join(part[:1].upper() + part[1:] for part in w.split("-")))
+    return " ".join(out)
+
+
+def is_boilerplate(sentence: str) -> bool:
+    """True for epistemic status, acknowledgements, cross-post notes, captions, links and the like."""
+    lower = normalize_space(sentence).lower().replace("’", "'")
+    if _URL_RE.search(lower):
+        return True
+    return any(p.search(lower) for p in _BOILERPLATE_RES)
+
+
+def looks_like_code_or_math(sentence: str) -> bool:
+    """Code and formulas: few letters, or code/LaTeX tokens."""
+    stripped = sentence.strip()
+    if not stripped:
+        return True
+    if _CODE_RE.search(stripped):
+        return True
+    visible = [c for c in stripped if not c.isspace()]
+    letters = sum(c.isalpha() for c in visible)
+    symbols = sum(c in "=<>+*/^_|\\{}[]~$∑∫∀∃≤≥≈≠∈∉⊂⊆∪∩ℝ→←⇒↦" for c in visible)
+    return letters < 0.65 * len(visible) or symbols >= 4
+
+
+def is_heading(line: str) -> bool:
+    """A short line without closing punctuation ("Results", "3. Why this matters", "# Setup", "TL;DR")."""
+    stripped = line.strip()
+    if not stripped:
+        return False
+    if stripped.startswith("#"):
+        return True
+    n = word_count(stripped)
+    if n > 12:
+        return False
+    if stripped[-1] in '.!?;,"”’)':
+        return False
+    if stripped[-1] == ":":
+        return n <= 8
+    return not stripped[0].islower()
+
+
+def dangling_kind(sentence: str) -> str:
+    """'pronoun' when the sentence leans on an earlier one ("This shows ..."), 'connective' when it opens
+    with a discourse connective ("However, ..."), else ''."""
+    s = sentence.lstrip("\"'“‘([")
+    if _SELF_REFERENCE_RE.match(s):
+        return ""
+    if _DANGLING_PRONOUN_RE.match(s):
+        return "pronoun"
+    if _CONNECTIVE_RE.match(s):
+        return "connective"
+    return ""
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split one line or paragraph into sentences (whitespace collapsed).
+
+    Handles abbreviations (e.g., i.e., et al., Fig. 3), initials ("J. Smith"), decimals and ellipses.
+    """
+    flat = normalize_space(text)
+    if not flat:
+        return []
+    out: list[str] = []
+    start = 0
+    for m in _SENTENCE_END_RE.finditer(flat):
+        end = m.end()
+        if not _ends_sentence(flat, m.start(), end):
+            continue
+        piece = flat[start:end].strip()
+        if piece:
+            out.append(piece)
+        start = end
+    tail = flat[start:].strip()
+    if tail:
+        out.append(tail)
+    return out
+
+
+def _ends_sentence(flat: str, punct_at: int, end: int) -> bool:
+    """Whether the punctuation at `punct_at` really closes a sentence."""
+    nxt = flat[end:].lstrip()[:1]
+    if not nxt:
+        return True
+    if flat[punct_at] == ".":
+        # The word just before the period: "e.g.", "al.", "J.", "Fig."
+        j = punct_at
+        while j > 0 and not flat[j - 1].isspace() and flat[j - 1] not in "([\"'“":
+            j -= 1
+        token = flat[j:punct_at].lower()
+        if token in _ABBREVIATIONS or token.rstrip(".") in _ABBREVIATIONS:
+            return False
+        if len(token) == 1 and token.isalpha() and token.upper() == flat[j]:
+            return False  # an initial: "J. Smith"
+        if nxt.islower():
+            return False  # "approx. three", a stray period inside a sentence
+    elif nxt.islower() and flat[punct_at] != "?":
+        return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """One sentence of a post and what the offline writer needs to know to rank it."""
+
+    text: str  # the post's own words, whitespace collapsed (a label such as "TL;DR:" removed)
+    index: int  # position among all sentences of the post
+    paragraph: int  # index of the paragraph it sits in
+    first_in_paragraph: bool
+    section: str  # "lead" (TL;DR, abstract, summary), "body", "weak" (methods, related work) or "end"
+    boilerplate: bool  # epistemic status, thanks, cross-post notes, links, captions, footnotes ...
+    heading: bool
+    code: bool
+    list_item: bool
+    words: int
+
+    @property
+    def quotable(self) -> bool:
+        """Fit to be quoted as a standalone sentence."""
+        return not (self.boilerplate or self.heading or self.code or self.section == "end")
+
+
+def post_sentences(text: str, *, max_chars: int | None = None) -> list[Sentence]:
+    """Every sentence of a post, in order, with its flags. `max_chars` reads only the start of a long post."""
+    if max_chars is not None and len(text) > max_chars:
+        cut = text.rfind("\n", 0, max_chars)
+        text = text[: cut if cut > max_chars // 2 else max_chars]
+    lines = list(_units(text))
+    footnote_tail = _footnote_tail_start(lines)
+    out: list[Sentence] = []
+    section = "body"
+    paragraphs_in_section = 0
+    labelled_paragraph = -1  # a paragraph that opens with "TL;DR:" or "Abstract:" is a lead section itself
+    for position, (paragraph, line) in enumerate(lines):
+        first_line = position == 0 or lines[position - 1][0] != paragraph
+        if first_line:
+            paragraphs_in_section += 1
+            if section == "lead" and paragraphs_in_section > 3:
+                section = "body"  # a TL;DR heading with no heading after it covers a few paragraphs
+        heading = _heading_text(line)
+        if heading is not None:
+            section = _section_after(heading, section)
+            paragraphs_in_section = 0
+            out.append(_sentence(heading, len(out), paragraph, first_line, section, heading=True))
+            continue
+        list_item = bool(_BULLET_RE.match(line))
+        body = _BULLET_RE.sub("", line, count=1) if list_item else line
+        body = _ARXIV_PREFIX_RE.sub("", body, count=1)
+        label = _LABEL_RE.match(body)
+        if label:
+            body = body[label.end() :]
+            labelled_paragraph = paragraph
+        line_section = "lead" if paragraph == labelled_paragraph else section
+        if position >= footnote_tail or _FOOTNOTE_LINE_RE.search(line):
+            line_section = "end"
+        line_boilerplate = is_boilerplate(body)
+        for i, sentence_text in enumerate(split_sentences(body)):
+            out.append(
+                _sentence(
+                    sentence_text,
+                    len(out),
+                    paragraph,
+                    first_line and i == 0,
+                    line_section,
+                    boilerplate=(line_boilerplate and i == 0) or is_boilerplate(sentence_text),
+                    list_item=list_item,
+                )
+            )
+    return out
+
+
+def _heading_text(line: str) -> str | None:
+    """The heading's text when `line` is a heading (list items are not, unless they name a section)."""
+    if _BULLET_RE.match(line):
+        item = _BULLET_RE.sub("", line, count=1)
+        named = _LEAD_SECTION_RE.match(item) or _END_SECTION_RE.match(item) or _WEAK_SECTION_RE.match(item)
+        return item.strip() if named and is_heading(item) else None
+    return line.strip().lstrip("#").strip() if is_heading(line) else None
+
+
+def _section_after(heading: str, current: str) -> str:
+    if _LEAD_SECTION_RE.match(heading):
+        return "lead"
+    if _END_SECTION_RE.match(heading):
+        return "end"
+    if current == "end" and not _is_real_heading(heading):
+        return "end"
+    if _WEAK_SECTION_RE.match(heading):
+        return "weak"
+    return "body"
+
+
+def _is_real_heading(heading: str) -> bool:
+    # Inside an end section (footnotes, references), a numbered or long "heading" is usually an entry.
+    return not _NUMBERED_LINE_RE.match(heading) and word_count(heading) <= 6
+
+
+def _sentence(
+    text: str,
+    index: int,
+    paragraph: int,
+    first: bool,
+    section: str,
+    *,
+    heading: bool = False,
+    boilerplate: bool = False,
+    list_item: bool = False,
+) -> Sentence:
+    return Sentence(
+        text=text,
+        index=index,
+        paragraph=paragraph,
+        first_in_paragraph=first,
+        section=section,
+        boilerplate=boilerplate,
+        heading=heading,
+        code=not heading and looks_like_code_or_math(text),
+        list_item=list_item,
+        words=word_count(text),
+    )
+
+
+def _units(text: str) -> Iterator[tuple[int, str]]:
+    """(paragraph index, line) pairs. A hard-wrapped line (the next starts in lower case) is joined back."""
+    paragraph = 0
+    for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n").replace("\r", "\n")):
+        lines = [ln.strip() for ln in block.split("\n") if ln.strip()]
+        if not lines:
+            continue
+        merged: list[str] = [lines[0]]
+        for ln in lines[1:]:
+            prev = merged[-1]
+            if ln[:1].islower() and prev[-1:] not in ".!?:" and not _BULLET_RE.match(ln):
+                merged[-1] = prev + " " + ln
+            else:
+                merged.append(ln)
+        for ln in merged:
+            yield paragraph, ln
+        paragraph += 1
+
+
+def _footnote_tail_start(lines: list[tuple[int, str]]) -> int:
+    """Index of the first line of a trailing run of numbered notes ("1. See ...", "2. ...") that begins
+    at 1 in the last part of the post; len(lines) when there is none."""
+    n = len(lines)
+    i = n
+    expected: int | None = None
+    while i > 0:
+        m = _NUMBERED_LINE_RE.match(lines[i - 1][1])
+        if not m:
+            break
+        number = int(m.group(1))
+        if expected is not None and number != expected:
+            break
+        expected = number - 1
+        i -= 1
+        if number == 1:
+            # A numbered run that closes a longer post is its footnotes; a short one may be a list.
+            return i if n - i >= 1 and i >= max(6, int(n * 0.6)) and _has_markers(lines, i) else n
+    return n
+
+
+def _has_markers(lines: list[tuple[int, str]], tail: int) -> bool:
+    # Footnote texts are only removed when the body points at them ("...[1]" or "...1" glued to a word),
+    # or when they read like notes rather than list items.
+    return any(re.search(r"\w\[\d{1,3}\]|\w[.,;)]?\^?\d{1,2}(?=\s|$)", line) for _, line in lines[:tail])
+
+
+def term_counts(texts: Iterable[tuple[str, int]]) -> Counter[str]:
+    """Counts of unigram and bigram stems over (text, weight) pairs."""
+    counts: Counter[str] = Counter()
+    for text, weight in texts:
+        for term in content_phrases(text):
+            counts[term] += weight
+    return counts
+
+
+def log_weight(count: float) -> float:
+    return 1.0 + math.log(count) if count > 0 else 0.0

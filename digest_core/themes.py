@@ -1,0 +1,547 @@
+"""The offline theme finder: groups a day's posts by the terms they share and quotes them.
+
+1. Each post becomes a TF-IDF vector over the day's posts: unigram and bigram stems from its title (weighted
+   up) and the start of its text (boilerplate, code and footnotes left out).
+2. Theme seeds are picked greedily so that together they are similar to as many posts as possible (the
+   facility-location rule); each post joins its nearest seed, then a few rounds of centroid re-assignment
+   (spherical k-means) settle the groups. A post close enough to a second theme joins it too.
+3. Every word of the output comes from the posts: titles are built from the terms the grouped posts share
+   (spelled as the posts spell them), key ideas, implications and per-post points are sentences quoted
+   from the posts, and connections wrap shared terms, post titles and quoted sentences in fixed phrases.
+
+Deterministic: ties are broken by the order of the posts as given, never by hashing.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from digest_core.models import Post, Theme
+from digest_core.text import (
+    DOMAIN_GENERIC,
+    STOPWORDS,
+    Sentence,
+    content_phrases,
+    dangling_kind,
+    display_form,
+    log_weight,
+    normalize_space,
+    post_sentences,
+    split_sentences,
+    surface_forms,
+    title_case,
+)
+
+MAX_THEMES = 4
+TERMS_PER_POST = 40
+CENTROID_TERMS = 60
+# Themes read the first ~3,000 words of each post: enough to know its topic, and a 200-post day stays fast.
+THEME_TEXT_CHARS = 20_000
+CANDIDATES_PER_POST = 80
+TITLE_WEIGHT = 3
+GENERIC_TERM_FACTOR = 0.35
+REFINE_ROUNDS = 6
+# A small day (2-3 posts) makes one theme when its two groups are at least this similar.
+MERGE_SIMILARITY = 0.2
+# A post joins a second theme when it is this similar to it, and nearly as similar as to its own.
+SECOND_THEME_MIN_SIMILARITY = 0.2
+SECOND_THEME_RATIO = 0.8
+MAX_THEMES_PER_POST = 2
+QUOTE_MIN_WORDS = 8
+QUOTE_MAX_WORDS = 45
+MAX_CONNECTIONS = 4
+
+# Sentences that draw a consequence make the best "implications"; strong cues beat merely modal ones.
+_STRONG_CUE_RE = re.compile(
+    r"\b(?:suggests?|suggesting|impl(?:y|ies|ication|ications)|important(?:ly)?|risks?|means that|"
+    r"we argue|i argue|argues?|matters?|crucial|critical|necessary|consequences?|therefore|promising|"
+    r"dangerous|safer|unsafe|we recommend|key (?:question|challenge|insight)|should)\b",
+    re.IGNORECASE,
+)
+_WEAK_CUE_RE = re.compile(
+    r"\b(?:could|must|need to|may lead|leads? to|would be|help(?:s)? (?:us )?(?:to )?(?:understand|avoid|"
+    r"reduce|prevent)|allows? us|enables?|future work|worth|valuable)\b",
+    re.IGNORECASE,
+)
+STRONG_CUE_FACTOR = 1.5
+WEAK_CUE_FACTOR = 1.2
+OTHER_POST_FACTOR = 1.15
+
+
+@dataclass(slots=True)
+class _Profile:
+    """What the theme finder knows about one post."""
+
+    order: int
+    post: Post
+    vector: dict[str, float] = field(default_factory=dict)  # unit-length TF-IDF over the day's posts
+    candidates: list[tuple[Sentence, frozenset[str]]] = field(default_factory=list)  # quotable sentences
+    counts: Counter[str] = field(default_factory=Counter)
+    fallback: str = ""  # the first readable sentence, for a post with nothing better to quote
+
+
+@dataclass(slots=True)
+class _Group:
+    members: list[int]  # indexes into the profiles
+    centroid: dict[str, float]
+
+
+class OfflineThemeFinder:
+    """ThemeFinder that works without a model: TF-IDF, greedy seeding, centroid grouping, quotes."""
+
+    name = "offline"
+
+    def find_themes(
+        self, posts: Sequence[Post], summaries: dict[str, str]
+    ) -> tuple[tuple[Theme, ...], tuple[str, ...]]:
+        return find_themes(posts, summaries)
+
+
+def find_themes(
+    posts: Sequence[Post], summaries: Mapping[str, str] | None = None
+) -> tuple[tuple[Theme, ...], tuple[str, ...]]:
+    """(themes, connections) for a day's posts; see the module docstring."""
+    unique: dict[str, Post] = {}
+    for post in posts:
+        unique.setdefault(post.id, post)
+    if not unique:
+        return (), ()
+    forms: dict[str, Counter[str]] = {}
+    profiles = [_profile(i, p, (summaries or {}).get(p.id, ""), forms) for i, p in enumerate(unique.values())]
+    _weigh(profiles)
+    groups = _group(profiles)
+    themes = [_theme(g, profiles, forms) for g in groups]
+    themes = _distinct_titles(themes, groups, profiles, forms)
+    connections = _connections(themes, groups, profiles, forms)
+    return tuple(themes), tuple(connections)
+
+
+# --- 1. term vectors ---------------------------------------------------------------------------------
+
+
+def _profile(order: int, post: Post, summary: str, forms: dict[str, Counter[str]]) -> _Profile:
+    profile = _Profile(order=order, post=post)
+    counts = profile.counts
+    for term in content_phrases(post.title):
+        counts[term] += TITLE_WEIGHT
+    surface_forms(post.title, forms)
+    flat_text = normalize_space(post.text[: THEME_TEXT_CHARS * 2])
+    # An extractive summary repeats the post's key sentences; a model's summary is not the post's words.
+    if summary and all(s in flat_text for s in split_sentences(summary)):
+        counts.update(content_phrases(summary))
+    for sentence in post_sentences(post.text, max_chars=THEME_TEXT_CHARS):
+        if sentence.boilerplate or sentence.code or sentence.section == "end":
+            continue
+        phrases = list(content_phrases(sentence.text))
+        counts.update(phrases)
+        surface_forms(sentence.text, forms)
+        if len(profile.candidates) < CANDIDATES_PER_POST and _quotable(sentence):
+            profile.candidates.append((sentence, frozenset(phrases)))
+        elif not profile.fallback and sentence.quotable and 5 <= sentence.words <= QUOTE_MAX_WORDS:
+            profile.fallback = sentence.text
+    return profile
+
+
+def _quotable(s: Sentence) -> bool:
+    """Fit to stand alone as a quote under a theme."""
+    return (
+        s.quotable
+        and QUOTE_MIN_WORDS <= s.words <= QUOTE_MAX_WORDS
+        and s.text[-1:] in '.!"”’)'
+        and not s.text[:1].islower()
+        and not s.text.startswith((">", '"', "“"))
+        and not s.text.endswith(("...", "…"))
+        and not dangling_kind(s.text)
+    )
+
+
+def _weigh(profiles: list[_Profile]) -> None:
+    """TF-IDF over the day's posts, top TERMS_PER_POST terms of each post, unit length."""
+    n = len(profiles)
+    df: Counter[str] = Counter()
+    for p in profiles:
+        df.update(p.counts.keys())
+    for p in profiles:
+        short = sum(c for t, c in p.counts.items() if " " not in t) < 150
+        weights: dict[str, float] = {}
+        for term, count in p.counts.items():
+            # A term mentioned once in a long post is noise; in a short post it may be all there is.
+            if count < 2 and not short:
+                continue
+            idf = math.log((1 + n) / (1 + df[term])) + 1.0
+            w = log_weight(count) * idf
+            if _is_generic(term):
+                w *= GENERIC_TERM_FACTOR
+            weights[term] = w
+        top = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:TERMS_PER_POST]
+        p.vector = _unit(dict(top))
+
+
+def _is_generic(term: str) -> bool:
+    return all(w in DOMAIN_GENERIC or w in STOPWORDS for w in term.split())
+
+
+def _unit(vector: dict[str, float]) -> dict[str, float]:
+    norm = math.sqrt(sum(w * w for w in vector.values()))
+    return {t: w / norm for t, w in vector.items()} if norm else {}
+
+
+def _cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(w * b.get(t, 0.0) for t, w in a.items())
+
+
+def _similarities(profiles: list[_Profile]) -> list[list[float]]:
+    """All pairwise cosine similarities, through an inverted index (posts share few terms)."""
+    n = len(profiles)
+    sims = [[0.0] * n for _ in range(n)]
+    postings: dict[str, list[tuple[int, float]]] = {}
+    for i, p in enumerate(profiles):
+        for term, w in p.vector.items():
+            postings.setdefault(term, []).append((i, w))
+    for entries in postings.values():
+        for a, (i, wi) in enumerate(entries):
+            row = sims[i]
+            for j, wj in entries[a + 1 :]:
+                row[j] += wi * wj
+    for i in range(n):
+        sims[i][i] = 1.0
+        for j in range(i + 1, n):
+            sims[j][i] = sims[i][j]
+    return sims
+
+
+# --- 2. grouping ---------------------------------------------------------------------------------------
+
+
+def theme_count(n_posts: int) -> int:
+    """How many themes to aim for: 1 post -> 1; 2-3 -> up to 2; 4-5 -> 2; 6-9 -> 3; 10+ -> 4."""
+    if n_posts <= 1:
+        return 1
+    if n_posts <= 5:
+        return 2
+    if n_posts <= 9:
+        return 3
+    return MAX_THEMES
+
+
+def _group(profiles: list[_Profile]) -> list[_Group]:
+    n = len(profiles)
+    sims = _similarities(profiles)
+    seeds = _seeds(sims, theme_count(n))
+    assignment = [max(range(len(seeds)), key=lambda s, i=i: (sims[i][seeds[s]], -s)) for i in range(n)]
+    groups = _groups_from(assignment, len(seeds), profiles)
+    for _ in range(REFINE_ROUNDS):
+        new = [
+            max(range(len(groups)), key=lambda g, i=i: (_cosine(profiles[i].vector, groups[g].centroid), -g))
+            for i in range(n)
+        ]
+        if new == assignment:
+            break
+        assignment = new
+        groups = _groups_from(assignment, len(groups), profiles)
+    if n <= 3 and len(groups) == 2 and _cosine(groups[0].centroid, groups[1].centroid) >= MERGE_SIMILARITY:
+        groups = [_make_group(sorted(groups[0].members + groups[1].members), profiles)]
+    if n >= 4 and len(groups) == 1:
+        groups = _split_in_two(groups[0], profiles)
+    _add_second_memberships(groups, profiles)
+    for g in groups:
+        g.members.sort(key=lambda i: (-_cosine(profiles[i].vector, g.centroid), i))
+    groups.sort(key=lambda g: (-len(g.members), min(g.members)))
+    return groups
+
+
+def _seeds(sims: list[list[float]], k: int) -> list[int]:
+    """Greedy facility location: each new seed adds the most similarity to the posts not yet covered."""
+    n = len(sims)
+    best = [0.0] * n
+    seeds: list[int] = []
+    for _ in range(min(k, n)):
+        gains = [
+            (sum(max(0.0, sims[c][q] - best[q]) for q in range(n)), -c) for c in range(n) if c not in seeds
+        ]
+        gain, neg_c = max(gains)
+        if seeds and gain <= 1e-9:
+            break
+        seeds.append(-neg_c)
+        best = [max(best[q], sims[-neg_c][q]) for q in range(n)]
+    return seeds
+
+
+def _groups_from(assignment: list[int], k: int, profiles: list[_Profile]) -> list[_Group]:
+    members: list[list[int]] = [[] for _ in range(k)]
+    for i, g in enumerate(assignment):
+        members[g].append(i)
+    return [_make_group(m, profiles) for m in members if m]
+
+
+def _make_group(members: list[int], profiles: list[_Profile]) -> _Group:
+    total: Counter[str] = Counter()
+    for i in members:
+        for t, w in profiles[i].vector.items():
+            total[t] += w
+    top = sorted(total.items(), key=lambda kv: (-kv[1], kv[0]))[:CENTROID_TERMS]
+    return _Group(members=list(members), centroid=_unit(dict(top)))
+
+
+def _split_in_two(group: _Group, profiles: list[_Profile]) -> list[_Group]:
+    """A day of 4+ posts gets at least two themes: the posts closest to the common centre stay together."""
+    ranked = sorted(group.members, key=lambda i: (-_cosine(profiles[i].vector, group.centroid), i))
+    half = (len(ranked) + 1) // 2
+    return [_make_group(sorted(ranked[:half]), profiles), _make_group(sorted(ranked[half:]), profiles)]
+
+
+def _add_second_memberships(groups: list[_Group], profiles: list[_Profile]) -> None:
+    if len(groups) < 2:
+        return
+    for i, p in enumerate(profiles):
+        own = max(_cosine(p.vector, g.centroid) for g in groups if i in g.members)
+        extra = [
+            (sim, gi)
+            for gi, g in enumerate(groups)
+            if i not in g.members
+            and (sim := _cosine(p.vector, g.centroid)) >= SECOND_THEME_MIN_SIMILARITY
+            and sim >= SECOND_THEME_RATIO * own
+        ]
+        for _, gi in sorted(extra, key=lambda e: (-e[0], e[1]))[: MAX_THEMES_PER_POST - 1]:
+            groups[gi].members.append(i)
+
+
+# --- 3. writing the themes -----------------------------------------------------------------------------
+
+
+def _theme(group: _Group, profiles: list[_Profile], forms: dict[str, Counter[str]]) -> Theme:
+    members = [profiles[i] for i in group.members]
+    title = _title(group, profiles, forms, avoid=())
+    ranked = _ranked_quotes(members, group.centroid)
+    key = ranked[0] if ranked else None
+    key_idea = key[2].text if key else members[0].post.title
+    implication = _implication(ranked, key, len(members) > 1)
+    used = {key_idea, implication}
+    points = tuple(_point(p, group.centroid, used) for p in members)
+    return Theme(
+        title=title,
+        key_idea=key_idea,
+        post_ids=tuple(p.post.id for p in members),
+        implications=implication,
+        post_points=points,
+    )
+
+
+def _title_terms(group: _Group, profiles: list[_Profile]) -> list[str]:
+    """The group's terms, best first: weight in the centroid times the number of member posts using it."""
+    share = Counter(t for i in group.members for t in profiles[i].vector)
+    multi = len(group.members) > 1
+
+    def score(term: str) -> float:
+        bigram_bonus = 1.25 if " " in term else 1.0
+        return group.centroid[term] * (share[term] if multi else 1) * bigram_bonus
+
+    candidates = [t for t in group.centroid if not _is_generic(t) and len(t) > 2 and not _participle(t)]
+    if multi and any(share[t] > 1 for t in candidates):
+        shared = [t for t in candidates if share[t] > 1]
+        rest = [t for t in candidates if share[t] <= 1]
+        return sorted(shared, key=lambda t: (-score(t), t)) + sorted(rest, key=lambda t: (-score(t), t))
+    return sorted(candidates, key=lambda t: (-score(t), t))
+
+
+def _participle(term: str) -> bool:
+    """A lone "-ed" word ("intended", "based") makes a poor title word; "-ing" nouns ("scheming") do not."""
+    return " " not in term and term.endswith("ed") and not term.endswith("eed")
+
+
+def _title(
+    group: _Group, profiles: list[_Profile], forms: dict[str, Counter[str]], avoid: Iterable[str]
+) -> str:
+    """2-6 words: "<Term> and <Term>" from the shared terms, in Title Case."""
+    avoid_set = set(avoid)
+    terms = _title_terms(group, profiles)
+    first = next((t for t in terms if t not in avoid_set), None)
+    if first is None:
+        first = next(iter(terms), None)
+    if first is None:
+        generic = sorted(group.centroid, key=lambda t: (-group.centroid[t], t))
+        first = generic[0] if generic else ""
+    second = next((t for t in terms if t != first and not _overlaps(t, first)), None)
+    parts = [title_case(display_form(t, forms)) for t in (first, second) if t]
+    if not parts or not parts[0]:
+        return "Today's Posts"
+    if len(parts) == 1:
+        only = parts[0]
+        return only if len(only.split()) >= 2 else f"On {only}"
+    return f"{parts[0]} and {parts[1]}"
+
+
+def _overlaps(a: str, b: str) -> bool:
+    """Terms sharing a word ("sparse autoencoder" / "autoencoder") would repeat themselves in a title."""
+    return bool(set(a.split()) & set(b.split()))
+
+
+def _distinct_titles(
+    themes: list[Theme], groups: list[_Group], profiles: list[_Profile], forms: dict[str, Counter[str]]
+) -> list[Theme]:
+    seen: set[str] = set()
+    used_lead_terms: list[str] = []
+    out: list[Theme] = []
+    for theme, group in zip(themes, groups, strict=True):
+        title = theme.title
+        if title.lower() in seen:
+            title = _title(group, profiles, forms, avoid=used_lead_terms + _title_terms(group, profiles)[:1])
+        if title.lower() in seen:
+            title = f"{title} ({len(out) + 1})"
+        seen.add(title.lower())
+        lead_terms = _title_terms(group, profiles)
+        if lead_terms:
+            used_lead_terms.append(lead_terms[0])
+        out.append(Theme(title, theme.key_idea, theme.post_ids, theme.implications, theme.post_points))
+    return out
+
+
+def _sentence_score(sentence: Sentence, terms: frozenset[str], centroid: Mapping[str, float]) -> float:
+    relevance = sum(centroid.get(t, 0.0) for t in terms) / math.sqrt(max(len(terms), 10))
+    position = 0.05 * math.exp(-sentence.index / 8) + (0.05 if sentence.section == "lead" else 0.0)
+    return relevance + position
+
+
+def _ranked_quotes(
+    members: list[_Profile], centroid: Mapping[str, float]
+) -> list[tuple[float, int, Sentence, str]]:
+    """(score, member position, sentence, post id) for every quotable sentence of the members, best first."""
+    ranked = [
+        (_sentence_score(s, terms, centroid), m, s, p.post.id)
+        for m, p in enumerate(members)
+        for s, terms in p.candidates
+    ]
+    ranked.sort(key=lambda r: (-r[0], r[1], r[2].index))
+    return ranked
+
+
+def _implication(
+    ranked: list[tuple[float, int, Sentence, str]], key: tuple[float, int, Sentence, str] | None, multi: bool
+) -> str:
+    """The sentence (other than the key idea) that best combines relevance with stating a consequence
+    (suggests, implies, risk, should, ... then could, must, ...), preferring another post than the key
+    idea's; '' when the theme's posts have no other quotable sentence."""
+    key_text = key[2].text if key else ""
+    key_post = key[3] if key else ""
+    best_text, best_score = "", 0.0
+    for score, _, sentence, post_id in ranked:
+        if sentence.text == key_text:
+            continue
+        if _STRONG_CUE_RE.search(sentence.text):
+            score *= STRONG_CUE_FACTOR
+        elif _WEAK_CUE_RE.search(sentence.text):
+            score *= WEAK_CUE_FACTOR
+        if multi and post_id != key_post:
+            score *= OTHER_POST_FACTOR
+        if score > best_score:
+            best_text, best_score = sentence.text, score
+    return best_text
+
+
+def _point(profile: _Profile, centroid: Mapping[str, float], used: set[str]) -> str:
+    """The post's own sentence that bears most on the theme (not one already quoted above, if possible);
+    a post with no such sentence gets its first readable sentence, or ''."""
+    ranked = sorted(profile.candidates, key=lambda c: (-_sentence_score(c[0], c[1], centroid), c[0].index))
+    for sentence, _ in ranked:
+        if sentence.text not in used:
+            return sentence.text
+    if ranked:
+        return ranked[0][0].text
+    return profile.fallback
+
+
+# --- 4. connections -------------------------------------------------------------------------------------
+
+
+def _connections(
+    themes: list[Theme], groups: list[_Group], profiles: list[_Profile], forms: dict[str, Counter[str]]
+) -> list[str]:
+    """2-4 points relating the themes (or, on a one-theme day, the posts) to each other."""
+    points: list[str] = []
+    by_id = {p.post.id: p for p in profiles}
+    show = lambda term: display_form(term, forms)  # noqa: E731
+    if len(themes) >= 2:
+        # Posts that sit in two themes.
+        for p in profiles:
+            homes = [n for n, t in enumerate(themes, 1) if p.post.id in t.post_ids]
+            if len(homes) >= 2 and len(points) < 2:
+                other = groups[homes[1] - 1]
+                quote = _point(p, other.centroid, set())
+                line = f'"{p.post.title}" bridges Themes {homes[0]} and {homes[1]}'
+                points.append(f'{line}: "{quote}"' if quote else f"{line}.")
+        # Terms that pairs of themes share.
+        for a in range(len(groups)):
+            for b in range(a + 1, len(groups)):
+                shared = _shared_terms(groups[a], groups[b])
+                if shared and len(points) < MAX_CONNECTIONS:
+                    terms = " and ".join(f'"{show(t)}"' for t in shared[:2])
+                    points.append(f"Themes {a + 1} and {b + 1} both draw on {terms}.")
+        # A sentence in one theme that speaks to another theme's lead term.
+        for a in range(len(groups)):
+            for b in range(len(groups)):
+                if a == b or len(points) >= MAX_CONNECTIONS:
+                    continue
+                echo = _echo(groups[a], groups[b], profiles)
+                if echo:
+                    term, post, sentence = echo
+                    points.append(
+                        f'Theme {b + 1}\'s "{show(term)}" also comes up in Theme {a + 1}, in '
+                        f'"{post.title}": "{sentence}"'
+                    )
+        if len(points) < 2:
+            leads = [_title_terms(g, profiles)[:1] for g in groups[:2]]
+            if all(leads):
+                points.append(
+                    f'Themes 1 and 2 share few terms: one centres on "{show(leads[0][0])}", '
+                    f'the other on "{show(leads[1][0])}".'
+                )
+    day_terms = _day_terms(profiles)
+    if day_terms and len(points) < MAX_CONNECTIONS:
+        term, count = day_terms[0]
+        if count >= 2:
+            points.append(f'"{show(term)}" runs through {count} of the day\'s {len(profiles)} posts.')
+        elif len(profiles) == 1:
+            keys = ", ".join(f'"{show(t)}"' for t, _ in day_terms[:3])
+            points.append(f"A single post today; its key terms are {keys}.")
+    if len(themes) == 1 and len(profiles) > 1 and len(points) < MAX_CONNECTIONS:
+        titles = [by_id[i].post.title for i in themes[0].post_ids[:3]]
+        points.append(
+            "All of today's posts fall under one theme: " + "; ".join(f'"{t}"' for t in titles) + "."
+        )
+    return points[:MAX_CONNECTIONS]
+
+
+def _shared_terms(a: _Group, b: _Group) -> list[str]:
+    shared = [t for t in a.centroid if t in b.centroid and not _is_generic(t) and len(t) > 2]
+    return sorted(shared, key=lambda t: (-min(a.centroid[t], b.centroid[t]), t))
+
+
+def _echo(source: _Group, target: _Group, profiles: list[_Profile]) -> tuple[str, Post, str] | None:
+    """A quotable sentence of a `source` post (not also in `target`) using the target's lead term."""
+    lead = _title_terms(target, profiles)[:1]
+    if not lead:
+        return None
+    term = lead[0]
+    for i in source.members:
+        if i in target.members:
+            continue
+        for sentence, terms in profiles[i].candidates:
+            if term in terms:
+                return term, profiles[i].post, sentence.text
+    return None
+
+
+def _day_terms(profiles: list[_Profile]) -> list[tuple[str, int]]:
+    """Non-generic terms of the day by the number of posts among whose top terms they are."""
+    spread = Counter(t for p in profiles for t in p.vector if not _is_generic(t) and len(t) > 2)
+    weight: Counter[str] = Counter()
+    for p in profiles:
+        for t, w in p.vector.items():
+            weight[t] += w
+    return sorted(spread.items(), key=lambda kv: (-kv[1], -weight[kv[0]], kv[0]))

@@ -1,0 +1,396 @@
+"""The offline extractive summarizer and the text helpers under it.
+
+The posts below are short original pieces written for these tests (not copied from any forum post); the real
+openings come from the shared CSV export at run time, when it is present.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from digest_core.models import Post
+from digest_core.summarize import (
+    MAX_WORDS,
+    MIN_WORDS,
+    ExtractiveSummarizer,
+    select_sentences,
+    summarize_text,
+)
+from digest_core.text import (
+    dangling_kind,
+    is_boilerplate,
+    is_heading,
+    normalize_space,
+    post_sentences,
+    split_sentences,
+    title_case,
+)
+
+CSV_PATH = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "alignment-forum-posts.csv"
+WHEN = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+
+
+def make_post(text: str, title: str = "A post", post_id: str = "p1") -> Post:
+    return Post(
+        id=post_id,
+        title=title,
+        url=f"https://www.alignmentforum.org/posts/{post_id}/x",
+        authors=("Test Author",),
+        published=WHEN,
+        source="AI Alignment Forum",
+        text=text,
+        first_seen=WHEN,
+    )
+
+
+def words_of(text: str) -> int:
+    return len(text.split())
+
+
+def assert_verbatim(summary: str, text: str, title: str = "") -> None:
+    """The summary is the post's own sentences, each a span of the post (whitespace aside), in order."""
+    flat = normalize_space(text)
+    chosen = select_sentences(text, title=title)
+    assert summary == " ".join(chosen)
+    position = 0
+    for sentence in chosen:
+        found = flat.find(sentence, position)
+        assert found >= 0, sentence
+        position = found + len(sentence)
+
+
+BOILERPLATE_POST = "\n\n".join(
+    [
+        "Epistemic status: exploratory; I spent about two days on this and may be wrong.",
+        "This is a crosspost from my personal blog.",
+        (
+            "TL;DR: Reward models trained on human comparisons can be gamed by policies that learn to exploit"
+            " their blind spots, and ensembles of reward models reduce but do not remove this reward hacking."
+        ),
+        "Background",
+        (
+            "Reinforcement learning from human feedback trains a reward model on comparisons between pairs of"
+            " answers. The policy is then optimised against that reward model rather than against the humans "
+            "themselves. When the policy is pushed hard, it finds answers that the reward model scores highly"
+            " but that the humans would reject. This is the failure we call reward hacking."
+        ),
+        "Figure 1: Reward model score against human preference during training.",
+        (
+            "We trained five reward models with different random seeds on the same comparison data. "
+            "Optimising against a single reward model produced reward hacking after a few thousand steps. "
+            "Optimising against the mean of the ensemble delayed reward hacking, and optimising against the "
+            "minimum delayed it further. However, all three policies eventually exploited errors that the "
+            "ensemble members shared."
+        ),
+        (
+            "Shared errors are the crux. If every reward model inherits the same blind spot from the "
+            "comparison data, no ensemble of them can notice when the policy exploits it. We think this "
+            "suggests that diversity in the training data matters more than diversity in random seeds."
+        ),
+        "Code: https://example.org/reward-ensembles",
+        (
+            "Thanks to Alice Moreau and Bilal Okafor for helpful comments on a draft. This work was supported"
+            " by a grant from a research foundation."
+        ),
+        "Footnotes",
+        (
+            "1. We used the same learning rate for every seed, which may understate the diversity an ensemble"
+            " could have."
+        ),
+    ]
+)
+
+
+def long_essay(target_words: int = 10_000) -> str:
+    """A long essay with headings, a summary up front, lists, code, math and footnotes at the end."""
+    opening = (
+        "Summary: Scalable oversight asks how humans can supervise AI systems that are better than them at "
+        "the task being supervised. This essay reviews debate, recursive reward modelling and weak-to-strong "
+        "generalisation as three answers to that question, and argues that all three depend on the same "
+        "unproven assumption about how errors compound.\n\n"
+        "Epistemic status: a literature review with some opinions; the opinions are mine alone.\n\n"
+    )
+    topics = [
+        ("Debate", "debate", "two copies of a model argue and a human judge picks the more convincing case"),
+        (
+            "Recursive reward modelling",
+            "recursive reward modelling",
+            "assistants trained with earlier reward models help humans evaluate the next model",
+        ),
+        (
+            "Weak-to-strong generalisation",
+            "weak-to-strong generalisation",
+            "a strong student is fine-tuned on labels from a weaker supervisor and must generalise past them",
+        ),
+        ("Error compounding", "error compounding", "small supervision errors add up across many rounds"),
+    ]
+    sections: list[str] = []
+    i = 0
+    while sum(words_of(s) for s in sections) < target_words:
+        heading, name, gist = topics[i % len(topics)]
+        round_ = i // len(topics) + 1
+        sections.append(
+            f"{heading} (part {round_})\n\n"
+            f"In {name}, {gist}. The hope is that checking an argument is easier than producing one, so "
+            f"that a judge who could never write the answer can still tell a sound case from a flawed one. "
+            f"Round {round_} of our reading looked at how the proposals handle a supervisor who makes "
+            f"systematic mistakes rather than random ones.\n\n"
+            f"It is not obvious that oversight gets easier as models get stronger. "
+            f"Systematic mistakes by the supervisor are the hard case, because a capable model can "
+            f"learn to predict them and exploit them. This means that the quality of oversight "
+            f"depends on the errors the judge makes, not only on how often the judge is right.\n\n"
+            f"- a judge with limited time\n- a model that knows the judge's habits\n- a task with long "
+            f"answers\n\n"
+            f"    loss = cross_entropy(student(x), weak_label(x))  # step {round_}\n\n"
+            f"Let e_t <= e_(t-1) + d_t for every round t = 1..T.\n\n"
+            f"We suspect that the gap between checking and producing shrinks on tasks where the judge cannot "
+            f"verify intermediate steps. If that is right, {name} should be tested first on tasks where "
+            f"verification is cheap, and the results should not be extrapolated to open-ended research "
+            f"questions without further evidence.\n"
+        )
+        i += 1
+    closing = (
+        "Acknowledgements\n\n"
+        "I am grateful to the reading group for many conversations about this essay.\n\n"
+        "Footnotes\n\n"
+        "1. The distinction between systematic and random errors follows standard measurement theory.\n\n"
+        "2. Weak-to-strong results were reported on classification tasks only.\n"
+    )
+    return opening + "\n\n".join(sections) + "\n\n" + closing
+
+
+SHORT_POST = (
+    "I think interpretability tools will matter most when they can be applied to models during training, "
+    "not only after it. Has anyone tried tracking sparse features across checkpoints?"
+)
+
+MEDIUM_POST = "\n\n".join(
+    [
+        (
+            "Language models sometimes write a chain of thought that does not reflect the computation behind "
+            "their answer. We call such reasoning unfaithful. This post describes a small experiment that "
+            "measures how often it happens on arithmetic word problems."
+        ),
+        (
+            "We prompted a model to solve two hundred problems step by step. For each problem we then edited "
+            "one intermediate step to contain a wrong number and asked the model to continue from the edited "
+            "step. If the final answer ignored the error, we counted the original reasoning as unfaithful, "
+            "since the answer did not depend on it."
+        ),
+        (
+            "About a third of the answers ignored the inserted error. The rate was higher for easy problems, "
+            "which the model can presumably solve without writing anything down. It was lower for problems "
+            "with four or more steps."
+        ),
+        (
+            "These results suggest that monitoring a chain of thought is more informative on hard tasks than "
+            "on easy ones. A monitor that reads reasoning on easy tasks may be reading a story written after "
+            "the fact. We would like to see the same test run on larger models and on tasks other than "
+            "arithmetic."
+        ),
+    ]
+)
+
+
+def test_whole_text_of_a_very_short_post() -> None:
+    post = make_post(SHORT_POST)
+    assert ExtractiveSummarizer().summarize(post) == normalize_space(SHORT_POST)
+
+
+def test_empty_text_falls_back_to_the_title() -> None:
+    post = make_post("  \n\n ", title="Notes on corrigibility")
+    assert ExtractiveSummarizer().summarize(post) == "Notes on corrigibility"
+
+
+def test_medium_post_is_within_bounds_verbatim_and_opens_with_the_lead() -> None:
+    summary = ExtractiveSummarizer().summarize(make_post(MEDIUM_POST, title="Unfaithful chain of thought"))
+    assert MIN_WORDS <= words_of(summary) <= MAX_WORDS
+    assert_verbatim(summary, MEDIUM_POST, "Unfaithful chain of thought")
+    assert summary.startswith("Language models sometimes write a chain of thought")
+
+
+def test_boilerplate_is_left_out_and_the_tldr_is_kept() -> None:
+    summary = summarize_text(BOILERPLATE_POST, title="Reward model ensembles and reward hacking")
+    assert MIN_WORDS <= words_of(summary) <= MAX_WORDS
+    assert_verbatim(summary, BOILERPLATE_POST, "Reward model ensembles and reward hacking")
+    for unwanted in (
+        "Epistemic status",
+        "crosspost",
+        "TL;DR",
+        "Figure 1",
+        "https://",
+        "Code:",
+        "Thanks to",
+        "supported by a grant",
+        "same learning rate for every seed",  # footnote text
+        "Background",
+    ):
+        assert unwanted not in summary
+    assert summary.startswith("Reward models trained on human comparisons can be gamed")
+
+
+def test_long_essay_is_bounded_clean_and_favours_the_summary_section() -> None:
+    essay = long_essay(10_000)
+    assert words_of(essay) >= 10_000
+    summary = summarize_text(essay, title="Scalable oversight and error compounding")
+    assert MIN_WORDS <= words_of(summary) <= MAX_WORDS
+    assert_verbatim(summary, essay, "Scalable oversight and error compounding")
+    assert summary.startswith("Scalable oversight asks how humans can supervise AI systems")
+    for unwanted in ("Epistemic status", "loss =", "e_t <=", "grateful", "measurement theory", "Summary:"):
+        assert unwanted not in summary
+
+
+def test_huge_post_never_exceeds_the_word_limit() -> None:
+    essay = long_essay(60_000)
+    summary = summarize_text(essay, title="Scalable oversight")
+    assert MIN_WORDS <= words_of(summary) <= MAX_WORDS
+    assert_verbatim(summary, essay, "Scalable oversight")
+
+
+def test_one_sentence_longer_than_the_limit_is_cut_to_the_limit() -> None:
+    sentence = "Oversight " + " ".join(f"step{i} and" for i in range(200)) + " done."
+    summary = summarize_text(sentence, title="A very long sentence")
+    assert words_of(summary) <= MAX_WORDS
+
+
+def test_same_post_gives_the_same_summary() -> None:
+    post = make_post(BOILERPLATE_POST, title="Reward model ensembles")
+    first = ExtractiveSummarizer().summarize(post)
+    assert all(ExtractiveSummarizer().summarize(post) == first for _ in range(3))
+
+
+def test_a_dangling_this_comes_with_its_antecedent() -> None:
+    text = (
+        "Some filler about the weather opens this post, and it has nothing to do with the subject.\n\n"
+        "Deceptive alignment is when a model behaves well in training only to pursue other goals later. "
+        "This makes deceptive alignment hard to detect with behavioural evaluations alone, because a "
+        "deceptive model and an aligned model behave the same way during training. Interpretability offers a "
+        "way to look for deceptive alignment directly in the weights rather than in behaviour.\n\n"
+        + " ".join(
+            f"Paragraph {i} repeats that deceptive alignment and interpretability are the subject."
+            for i in range(12)
+        )
+    )
+    summary = summarize_text(text, title="Deceptive alignment and interpretability")
+    assert_verbatim(summary, text, "Deceptive alignment and interpretability")
+    sentences = select_sentences(text, title="Deceptive alignment and interpretability")
+    for i, sentence in enumerate(sentences):
+        if dangling_kind(sentence) == "pronoun":
+            previous = split_sentences(normalize_space(text))
+            antecedent = previous[previous.index(sentence) - 1]
+            assert i > 0 and sentences[i - 1] == antecedent
+
+
+def test_arxiv_abstract_label_is_dropped() -> None:
+    text = (
+        "arXiv:2611.01234v1 Announce Type: new Abstract: We study goal misgeneralisation in agents trained "
+        "with reinforcement learning on procedurally generated mazes. Agents that reach the goal during "
+        "training often pursue a proxy, such as a colour, when the goal moves at test time. We show that "
+        "training on a small fraction of mazes where the proxy and the goal disagree removes most of the "
+        "failures. Our results suggest that data diversity is a cheap defence against goal misgeneralisation."
+    )
+    summary = summarize_text(text, title="[Paper] Goal misgeneralisation in mazes")
+    assert summary.startswith("We study goal misgeneralisation")
+    assert "Announce" not in summary and "Abstract" not in summary
+    assert_verbatim(summary, text, "[Paper] Goal misgeneralisation in mazes")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "We follow Smith et al. in this. Then we stop.",
+            ["We follow Smith et al. in this.", "Then we stop."],
+        ),
+        ("Use a tool, e.g. a probe. It works.", ["Use a tool, e.g. a probe.", "It works."]),
+        ("Loss fell to 0.35 today. Good!", ["Loss fell to 0.35 today.", "Good!"]),
+        ("J. Smith wrote it. Really?", ["J. Smith wrote it.", "Really?"]),
+        ('He said "stop." Then left.', ['He said "stop."', "Then left."]),
+        ("Wait... what happened next?", ["Wait... what happened next?"]),
+    ],
+)
+def test_sentence_splitting(text: str, expected: list[str]) -> None:
+    assert split_sentences(text) == expected
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Epistemic status: speculative.",
+        "This is a crosspost from my Substack.",
+        "Cross-posted from the Anthropic blog.",
+        "Thanks to Dana for helpful feedback on drafts.",
+        "I'd like to thank the reviewers.",
+        "Produced as part of the ML Alignment & Theory Scholars Program.",
+        "Published on November 3, 2026 4:12 PM GMT",
+        "Paper: arXiv link below",
+        "Figure 2: Accuracy against steps.",
+        "Read the full paper here.",
+        "See https://example.org for the code.",
+    ],
+)
+def test_boilerplate_sentences(sentence: str) -> None:
+    assert is_boilerplate(sentence)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Acknowledging uncertainty is part of good forecasting.",
+        "This post argues that debate can fail.",
+        "Reward hacking is common in the policies we trained.",
+        "Our figures show a clear trend across model sizes.",
+    ],
+)
+def test_content_is_not_boilerplate(sentence: str) -> None:
+    assert not is_boilerplate(sentence)
+
+
+def test_headings_and_dangling_starts() -> None:
+    assert is_heading("Results")
+    assert is_heading("Why this matters")
+    assert not is_heading("The model learned the task.")
+    assert dangling_kind("This shows that probes work.") == "pronoun"
+    assert dangling_kind("This post shows that probes work.") == ""
+    assert dangling_kind("It is plausible that probes work.") == ""
+    assert dangling_kind("However, probes failed.") == "connective"
+    assert dangling_kind("Probes failed.") == ""
+
+
+def test_title_case_keeps_acronyms() -> None:
+    assert title_case("sparse autoencoders and RLHF") == "Sparse Autoencoders and RLHF"
+    assert title_case("weak-to-strong generalisation") == "Weak-To-Strong Generalisation"
+    assert title_case("SAEs") == "SAEs"
+
+
+def test_sections_are_recognised() -> None:
+    sentences = post_sentences(BOILERPLATE_POST)
+    by_text = {s.text: s for s in sentences}
+    assert by_text["Background"].heading
+    tldr = next(s for s in sentences if s.text.startswith("Reward models trained"))
+    assert tldr.section == "lead"
+    footnote = next(s for s in sentences if s.text.startswith("We used the same learning rate"))
+    assert not footnote.quotable
+
+
+def _csv_rows() -> list[dict[str, str]]:
+    if not CSV_PATH.exists():
+        pytest.skip("shared CSV export is not present")
+    with CSV_PATH.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def test_real_openings_give_bounded_verbatim_summaries() -> None:
+    rows = _csv_rows()[::20]
+    summarizer = ExtractiveSummarizer()
+    for i, row in enumerate(rows):
+        post = make_post(row["summary"], title=row["title"], post_id=f"csv{i}")
+        summary = summarizer.summarize(post)
+        assert words_of(summary) <= MAX_WORDS
+        assert summary, row["title"]
+        if words_of(row["summary"]) >= MIN_WORDS:
+            assert_verbatim(summary, row["summary"], row["title"])
