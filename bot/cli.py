@@ -12,6 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import date
+from typing import TextIO
 
 from bot.config import ConfigError, Settings, load_settings, parse_feed_list
 from digest_core.models import FeedResult
@@ -91,7 +92,7 @@ def _fetch(service: object, feeds: Sequence[str]) -> list[FeedResult]:
     return results
 
 
-def print_feed_results(results: Sequence[FeedResult], *, stream: object = sys.stdout) -> None:
+def print_feed_results(results: Sequence[FeedResult], *, stream: TextIO | None = None) -> None:
     for result in results:
         if result.status == "failed":
             line = f"failed     {result.feed_url}: {result.reason}"
@@ -101,7 +102,7 @@ def print_feed_results(results: Sequence[FeedResult], *, stream: object = sys.st
             line = f"new        {result.feed_url}: {result.new_posts} new of {result.seen_posts} posts"
             if result.reason:
                 line += f" ({result.reason})"
-        print(line, file=stream)  # type: ignore[arg-type]
+        print(line, file=stream or sys.stdout)
 
 
 def all_failed(results: Sequence[FeedResult]) -> bool:
