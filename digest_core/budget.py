@@ -2,7 +2,8 @@
 
 `ModelLedger` writes every model call (the `CallLog` of `llm.ModelClient`) and sums today's tokens;
 `TokenBudget` refuses calls once the day's tokens are spent (callers then take the offline path);
-`QuestionRateLimit` caps the questions one user may ask per hour. Tables come from this module's own
+`QuestionRateLimit` caps the questions one user may ask per hour; `ResultCache` keeps model replies by prompt
+hash (the theme call) so that a rebuild pays nothing. Tables come from this module's own
 sqlite-utils migration set "model", applied to the store's Database; the lead's set is never touched.
 
 Each class takes `locked`, a callable returning a context manager that holds the database for a group of
@@ -52,6 +53,11 @@ def m001_model_calls(db: Database) -> None:
 def m002_question_log(db: Database) -> None:
     db["question_log"].create({"id": int, "user_key": str, "asked_at": str}, pk="id")
     db["question_log"].create_index(["user_key", "asked_at"])
+
+
+@MIGRATIONS()
+def m003_model_results(db: Database) -> None:
+    db["model_results"].create({"key": str, "purpose": str, "created_at": str, "payload": str}, pk="key")
 
 
 # Holds the shared Database for a group of calls (e.g. `Store.locked`).
@@ -127,6 +133,31 @@ class ModelLedger:
                 [_iso(start), purpose_prefix + "%"],
             ).fetchone()
         return Usage(calls=row[0], failed_calls=row[1], prompt_tokens=row[2], completion_tokens=row[3])
+
+
+class ResultCache:
+    """Model replies kept by the hash of their exact prompt, so the same question is never paid for twice.
+
+    The service caches summaries itself; this serves the theme call, so that rebuilding an edition whose
+    summaries are unchanged costs no model call at all.
+    """
+
+    def __init__(self, locked: DatabaseAccess, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._locked = locked
+        self._clock = clock
+        with locked() as db:
+            apply_migrations(db)
+
+    def get(self, key: str) -> str | None:
+        with self._locked() as db:
+            row = db.execute("select payload from model_results where key = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    def put(self, key: str, purpose: str, payload: str) -> None:
+        with self._locked() as db:
+            db["model_results"].upsert(
+                {"key": key, "purpose": purpose, "created_at": _iso(self._clock()), "payload": payload}, pk="key"
+            )
 
 
 class TokenBudget:

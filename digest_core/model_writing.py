@@ -7,6 +7,7 @@ taken from model output: themes refer to posts by short keys (P1, P2 ...) mapped
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -15,7 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from digest_core import guard
-from digest_core.llm import ModelClient, ModelError, estimate_tokens
+from digest_core.budget import ResultCache
+from digest_core.llm import ChatMessage, ModelClient, ModelError, estimate_tokens
 from digest_core.models import Post, Theme
 from digest_core.ports import ThemeFinder
 from digest_core.prompts import (
@@ -77,17 +79,14 @@ class ModelSummarizer:
 
     def _map_reduce(self, post: Post) -> str:
         notes = [
-            guard.delimit("partial", note)
-            for note in self._condense(post, chunk_text(post.text, self._chunk_tokens))
+            guard.delimit("partial", note) for note in self._condense(post, chunk_text(post.text, self._chunk_tokens))
         ]
         # Reduce again while the notes themselves are too long for one call (very long posts).
         while estimate_tokens("\n\n".join(notes)) > self._post_token_budget and len(notes) > 1:
             groups = _group_by_tokens(notes, self._chunk_tokens)
             if len(groups) == len(notes):  # every note is already as small as a chunk: stop, do not loop
                 break
-            notes = [
-                guard.delimit("partial", n) for n in self._condense(post, ["\n\n".join(g) for g in groups])
-            ]
+            notes = [guard.delimit("partial", n) for n in self._condense(post, ["\n\n".join(g) for g in groups])]
         return self._write(COMBINE_PARTIALS, "summary", post, partials="\n\n".join(notes))
 
     def _condense(self, post: Post, chunks: Sequence[str]) -> list[str]:
@@ -130,11 +129,13 @@ class ModelThemeFinder:
         client: ModelClient,
         *,
         offline: ThemeFinder | None = None,
+        cache: ResultCache | None = None,
         max_themes: int = MAX_THEMES,
         summary_chars: int = THEME_SUMMARY_CHARS,
     ) -> None:
         self._client = client
         self._offline = offline
+        self._cache = cache
         self._max_themes = max_themes
         self._summary_chars = summary_chars
         self.name = client.name
@@ -163,11 +164,16 @@ class ModelThemeFinder:
         )
         most = max(1, min(self._max_themes, len(posts) // 2))
         messages = FIND_THEMES.messages(summaries=listing, min_themes=str(min(3, most)), max_themes=str(most))
-        reply = self._client.complete(
-            messages, purpose="themes", prompt_version=PROMPT_VERSION, json_mode=True
-        )
+        key = _prompt_key(self._client.model, messages)
+        cached = self._cache.get(key) if self._cache is not None else None
+        if cached is not None:
+            return validate_themes(json.loads(cached), keyed, self._max_themes)
+        reply = self._client.complete(messages, purpose="themes", prompt_version=PROMPT_VERSION, json_mode=True)
         data = self._parse_or_repair(reply.text)
-        return validate_themes(data, keyed, self._max_themes)
+        themes = validate_themes(data, keyed, self._max_themes)
+        if self._cache is not None:
+            self._cache.put(key, "themes", json.dumps(data))
+        return themes
 
     def _summary_of(self, post: Post, summaries: dict[str, str]) -> str:
         text = summaries.get(post.id) or (post.paragraphs[0] if post.paragraphs else "")
@@ -188,6 +194,11 @@ class ModelThemeFinder:
                 return parse_json_object(repaired.text)
             except ValueError as exc:
                 raise ModelError(f"the theme reply was not valid JSON after one repair: {exc}") from exc
+
+
+def _prompt_key(model: str, messages: Sequence[ChatMessage]) -> str:
+    material = json.dumps([model, PROMPT_VERSION, [(m.role, m.content) for m in messages]])
+    return hashlib.sha256(material.encode()).hexdigest()
 
 
 def parse_json_object(text: str) -> dict[str, Any]:
@@ -216,9 +227,9 @@ def validate_themes(
     if not themes:
         raise ModelError("no theme in the reply refers to a post of the day")
     raw_connections = data.get("connections")
-    connections = tuple(
-        text for text in (_clean(c, THEME_TEXT_CHARS) for c in _as_list(raw_connections)) if text
-    )[:MAX_CONNECTIONS]
+    connections = tuple(text for text in (_clean(c, THEME_TEXT_CHARS) for c in _as_list(raw_connections)) if text)[
+        :MAX_CONNECTIONS
+    ]
     return tuple(themes), connections
 
 
@@ -234,9 +245,7 @@ def _theme_from(raw: Any, keyed: dict[str, Post]) -> Theme | None:
     points: list[str] = []
     for entry in _as_list(raw.get("posts") or raw.get("post_keys") or raw.get("post_ids")):
         key, point = (
-            (entry.get("key") or entry.get("id"), entry.get("point"))
-            if isinstance(entry, dict)
-            else (entry, "")
+            (entry.get("key") or entry.get("id"), entry.get("point")) if isinstance(entry, dict) else (entry, "")
         )
         post = _resolve_key(_as_text(key), keyed, by_id)
         if post is None or post.id in post_ids:

@@ -20,6 +20,7 @@ import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from digest_core import guard
 from digest_core.llm import ModelClient, ModelError
@@ -34,6 +35,8 @@ PASSAGES_FOR_MODEL = 5
 QUOTE_CHARS = 480  # an offline quote longer than this is narrowed to its best sentences
 PASSAGE_CHARS = 1200  # paragraphs longer than this are indexed as sentence windows
 MIN_QUOTE_CHARS = 12  # shorter "quotes" prove nothing ("the model") and are dropped
+RERANK_POOL = 8  # passages fetched by BM25 before the phrase bonus re-ranks them
+PHRASE_BONUS = 0.5  # per question phrase (two adjacent content words) found in a passage
 AMBIGUITY_RATIO = 0.8  # second-best score at least this share of the best: ask back
 MAX_CANDIDATES = 3
 HISTORY_TURNS = 3
@@ -47,9 +50,7 @@ _NUMBER_REF = re.compile(r"(?:(?<![\w&])#|\bpost\s+(?:#|no\.?\s*|number\s+)?)(\d
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 _SENTENCE = re.compile(r"[^.!?]+(?:[.!?]+[\"'”’)\]]*|$)\s*")
 _ELLIPSIS = re.compile(r"\s*(?:\.\.\.|…)\s*")
-_QUOTE_MARKS = str.maketrans(
-    {"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "–": "-", "—": "-", "\u00a0": " "}
-)
+_QUOTE_MARKS = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "–": "-", "—": "-", "\u00a0": " "})
 _STOPWORD_TEXT = """
     a about above after again all also am an and any are as at be because been being both but by can
     could did do does doing done for from further had has have having he her here hers him his how i
@@ -166,10 +167,15 @@ def _explicit_reference(text: str, digest: Digest, *, exact_title: bool) -> Reso
         if guard.normalize_url(post.url) in urls or (len(post.id) >= 6 and post.id in text):
             return Resolution(post)
     folded = _fold_words(text)
-    if exact_title:
+    if exact_title:  # a post_ref: the whole title, else a unique part of one ("debate")
         for post in digest.posts:
             if _fold_words(post.title) == folded:
                 return Resolution(post)
+        partial = [p for p in digest.posts if len(folded) >= 4 and f" {folded} " in f" {_fold_words(p.title)} "]
+        if len(partial) == 1:
+            return Resolution(partial[0])
+        if partial:
+            return Resolution(None, candidates=tuple(partial[:MAX_CANDIDATES]))
     titled = [
         post
         for post in digest.posts
@@ -186,9 +192,7 @@ def _best_match(
     terms = query_terms(question)
     ranked = cache.edition(digest, posts).rank(terms) if terms else []
     if not ranked:
-        return Resolution(
-            None, candidates=digest.posts[:MAX_CANDIDATES] if len(digest.posts) <= MAX_CANDIDATES else ()
-        )
+        return Resolution(None, candidates=digest.posts[:MAX_CANDIDATES] if len(digest.posts) <= MAX_CANDIDATES else ())
     best_score = ranked[0][1]
     close = [post for post, score in ranked[:MAX_CANDIDATES] if score >= ambiguity_ratio * best_score]
     if len(close) > 1:
@@ -203,22 +207,16 @@ class _EditionIndex:
         self._posts = digest.posts
         self._lock = threading.Lock()
         self._db = sqlite3.connect(":memory:", check_same_thread=False)
-        self._db.execute(
-            "create virtual table docs using fts5(title, summary, body, tokenize='porter unicode61')"
-        )
+        self._db.execute("create virtual table docs using fts5(title, summary, body, tokenize='porter unicode61')")
         self._db.executemany(
             "insert into docs(rowid, title, summary, body) values (?, ?, ?, ?)",
-            [
-                (i, p.title, p.summary, posts[p.id].text if p.id in posts else "")
-                for i, p in enumerate(digest.posts)
-            ],
+            [(i, p.title, p.summary, posts[p.id].text if p.id in posts else "") for i, p in enumerate(digest.posts)],
         )
 
     def rank(self, terms: Sequence[str]) -> list[tuple[DigestPost, float]]:
         with self._lock:
             rows = self._db.execute(
-                "select rowid, -bm25(docs, ?, ?, ?) as score from docs where docs match ? "
-                "order by score desc limit ?",
+                "select rowid, -bm25(docs, ?, ?, ?) as score from docs where docs match ? order by score desc limit ?",
                 [TITLE_WEIGHT, SUMMARY_WEIGHT, TEXT_WEIGHT, fts_query(terms), MAX_CANDIDATES + 1],
             ).fetchall()
         return [(self._posts[rowid], score) for rowid, score in rows if score > 0]
@@ -248,9 +246,20 @@ class PassageIndex:
             rows = self._db.execute(
                 "select rowid, -bm25(passages) as score from passages where passages match ? "
                 "order by score desc limit ?",
-                [fts_query(terms), limit],
+                [fts_query(terms), max(limit * 3, RERANK_POOL)],
             ).fetchall()
-        return [self._passage(rowid, score) for rowid, score in rows]
+        # BM25 ignores word order; a passage that has the question's phrases ("common form") ranks higher.
+        pairs = _adjacent_pairs(terms)
+        ranked = [
+            self._passage(rowid, score * (1 + PHRASE_BONUS * _pairs_in(self._passage_text(rowid), pairs)))
+            for rowid, score in rows
+        ]
+        ranked.sort(key=lambda p: p.score, reverse=True)
+        return ranked[:limit]
+
+    def _passage_text(self, index: int) -> str:
+        start, end = self.passages[index]
+        return self.text[start:end]
 
     def opening(self, limit: int) -> list[Passage]:
         return [self._passage(i, 0.0) for i in range(min(limit, len(self.passages)))]
@@ -258,6 +267,18 @@ class PassageIndex:
     def _passage(self, index: int, score: float) -> Passage:
         start, end = self.passages[index]
         return Passage(start, end, self.text[start:end], score)
+
+
+def _adjacent_pairs(terms: Sequence[str]) -> set[tuple[str, str]]:
+    stems = [_stem(t) for t in terms]
+    return set(pairwise(stems))
+
+
+def _pairs_in(text: str, pairs: set[tuple[str, str]]) -> int:
+    if not pairs:
+        return 0
+    stems = [_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
+    return len(pairs & set(pairwise(stems)))
 
 
 def _split_passages(text: str) -> list[tuple[int, int]]:
@@ -439,8 +460,7 @@ class QuestionAnswerer:
         post = posts.get(digest_post.id)
         if post is None or not post.text.strip():
             return Answer(
-                text=f"I do not have the full text of “{digest_post.title}”, only its summary: "
-                f"{digest_post.summary}",
+                text=f"I do not have the full text of “{digest_post.title}”, only its summary: {digest_post.summary}",
                 post=digest_post,
             )
         terms = query_terms(question)
@@ -532,8 +552,7 @@ def _clarify(resolution: Resolution, digest: Digest) -> Answer:
     if resolution.candidates:
         options = " or ".join(f"#{p.number} “{p.title}”" for p in resolution.candidates)
         return Answer(
-            text=f"Which post do you mean: {options}? "
-            f"Reply with its number, e.g. #{resolution.candidates[0].number}.",
+            text=f"Which post do you mean: {options}? Reply with its number, e.g. #{resolution.candidates[0].number}.",
             post=None,
             candidates=resolution.candidates,
         )
