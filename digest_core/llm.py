@@ -182,19 +182,13 @@ class ModelClient:
             except (openai.APIStatusError, openai.APIConnectionError) as exc:
                 delay = self._retry_delay(exc, attempt)
                 if delay is None or attempt > self.max_retries:
-                    raise ModelError(
-                        f"model call failed after {attempt} attempt(s): {_describe(exc)}"
-                    ) from exc
-                log.info(
-                    "model call attempt %d failed (%s); retrying in %.2fs", attempt, _describe(exc), delay
-                )
+                    raise ModelError(f"model call failed after {attempt} attempt(s): {_describe(exc)}") from exc
+                log.info("model call attempt %d failed (%s); retrying in %.2fs", attempt, _describe(exc), delay)
                 self._sleep(delay)
             except openai.OpenAIError as exc:
                 raise ModelError(f"model call failed: {_describe(exc)}") from exc
 
-    def _attempt(
-        self, messages: Sequence[ChatMessage], json_mode: bool, max_tokens: int | None
-    ) -> Completion:
+    def _attempt(self, messages: Sequence[ChatMessage], json_mode: bool, max_tokens: int | None) -> Completion:
         kwargs: dict[str, Any] = {
             "model": self.model,
             "messages": [{"role": m.role, "content": m.content} for m in messages],
@@ -221,9 +215,7 @@ class ModelClient:
 
     def _retry_delay(self, exc: openai.OpenAIError, attempt: int) -> float | None:
         """Seconds to wait before the next attempt, or None when this error is not worth retrying."""
-        backoff = min(BACKOFF_BASE_SECONDS * 2 ** (attempt - 1), BACKOFF_CAP_SECONDS) * random.uniform(
-            0.75, 1
-        )
+        backoff = min(BACKOFF_BASE_SECONDS * 2 ** (attempt - 1), BACKOFF_CAP_SECONDS) * random.uniform(0.75, 1)
         if isinstance(exc, openai.APIConnectionError):  # includes timeouts
             return backoff
         if not isinstance(exc, openai.APIStatusError):

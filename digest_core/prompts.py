@@ -39,8 +39,7 @@ class Prompt:
 SUMMARIZE_POST = Prompt(
     name="summarize_post",
     system=(
-        "You write the summary of one research post for a daily digest read by AI alignment researchers. "
-        + _DATA_RULE
+        "You write the summary of one research post for a daily digest read by AI alignment researchers. " + _DATA_RULE
     ),
     user=(
         "Title: $title\nAuthors: $authors\n\n$body\n\n"
@@ -93,9 +92,7 @@ FIND_THEMES = Prompt(
 REPAIR_JSON = Prompt(
     name="repair_json",
     system="You fix malformed JSON. Reply with one valid JSON object only, keeping the content.",
-    user=(
-        "This reply was not valid JSON ($error):\n\n$reply\n\nReturn it as valid JSON of the shape asked for."
-    ),
+    user=("This reply was not valid JSON ($error):\n\n$reply\n\nReturn it as valid JSON of the shape asked for."),
 )
 
 ANSWER_QUESTION = Prompt(

@@ -36,7 +36,7 @@ QUOTE_CHARS = 480  # an offline quote longer than this is narrowed to its best s
 PASSAGE_CHARS = 1200  # paragraphs longer than this are indexed as sentence windows
 MIN_QUOTE_CHARS = 12  # shorter "quotes" prove nothing ("the model") and are dropped
 RERANK_POOL = 8  # passages fetched by BM25 before the phrase bonus re-ranks them
-PHRASE_BONUS = 0.5  # per question phrase (two adjacent content words) found in a passage
+PHRASE_BONUS = 1.0  # per question phrase found in a passage, as a share of the best BM25 score
 AMBIGUITY_RATIO = 0.8  # second-best score at least this share of the best: ask back
 MAX_CANDIDATES = 3
 HISTORY_TURNS = 3
@@ -239,7 +239,9 @@ class PassageIndex:
             [(i, text[start:end]) for i, (start, end) in enumerate(self.passages)],
         )
 
-    def search(self, terms: Sequence[str], limit: int) -> list[Passage]:
+    def search(self, question: str, limit: int) -> list[Passage]:
+        """The passages that bear most on the question, best first."""
+        terms = query_terms(question)
         if not terms:
             return []
         with self._lock:
@@ -248,10 +250,13 @@ class PassageIndex:
                 "order by score desc limit ?",
                 [fts_query(terms), max(limit * 3, RERANK_POOL)],
             ).fetchall()
-        # BM25 ignores word order; a passage that has the question's phrases ("common form") ranks higher.
-        pairs = _adjacent_pairs(terms)
+        if not rows:
+            return []
+        # BM25 ignores word order; a passage holding the question's phrases ("most common form") ranks higher.
+        phrases = question_phrases(question)
+        bonus = PHRASE_BONUS * rows[0][1]
         ranked = [
-            self._passage(rowid, score * (1 + PHRASE_BONUS * _pairs_in(self._passage_text(rowid), pairs)))
+            self._passage(rowid, score + bonus * _phrases_in(self._passage_text(rowid), phrases))
             for rowid, score in rows
         ]
         ranked.sort(key=lambda p: p.score, reverse=True)
@@ -269,16 +274,17 @@ class PassageIndex:
         return Passage(start, end, self.text[start:end], score)
 
 
-def _adjacent_pairs(terms: Sequence[str]) -> set[tuple[str, str]]:
-    stems = [_stem(t) for t in terms]
-    return set(pairwise(stems))
+def question_phrases(question: str) -> set[tuple[str, str]]:
+    """Adjacent word pairs of the question (stemmed) with at least one content word: "common form", "form of"."""
+    words = _WORD.findall(question.lower())
+    return {(_stem(a), _stem(b)) for a, b in pairwise(words) if not (a in _STOPWORDS and b in _STOPWORDS)}
 
 
-def _pairs_in(text: str, pairs: set[tuple[str, str]]) -> int:
-    if not pairs:
+def _phrases_in(text: str, phrases: set[tuple[str, str]]) -> int:
+    if not phrases:
         return 0
-    stems = [_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
-    return len(pairs & set(pairwise(stems)))
+    stems = [_stem(w) for w in _WORD.findall(text.lower())]
+    return len(phrases & set(pairwise(stems)))
 
 
 def _split_passages(text: str) -> list[tuple[int, int]]:
@@ -470,12 +476,12 @@ class QuestionAnswerer:
                 return self._model_answer(question, digest_post, index, terms, history)
             except ModelError as exc:
                 log.warning("model answer failed (%s); answering from the passages", exc)
-        return self._offline_answer(digest_post, index, terms)
+        return self._offline_answer(question, digest_post, index, terms)
 
     def passage_index(self, post: Post) -> PassageIndex:
         return self._indexes.passages(post.text)
 
-    def _offline_answer(self, post: DigestPost, index: PassageIndex, terms: Sequence[str]) -> Answer:
+    def _offline_answer(self, question: str, post: DigestPost, index: PassageIndex, terms: Sequence[str]) -> Answer:
         if not terms:  # "what is this about?": the summary and the post's opening
             opening = index.opening(1)
             return Answer(
@@ -483,7 +489,7 @@ class QuestionAnswerer:
                 post=post,
                 quotes=tuple(_safe_quote(best_excerpt(p.text, terms)) for p in opening),
             )
-        passages = index.search(terms, self._max_quotes)
+        passages = index.search(question, self._max_quotes)
         if not passages:
             return Answer(
                 text=f"I could not find anything in “{post.title}” that bears on your question; "
@@ -505,7 +511,7 @@ class QuestionAnswerer:
         history: Sequence[tuple[str, str]],
     ) -> Answer:
         assert self._client is not None
-        passages = index.search(terms, self._passages_for_model) or index.opening(self._passages_for_model)
+        passages = index.search(question, self._passages_for_model) or index.opening(self._passages_for_model)
         passages.sort(key=lambda p: p.start)  # in the post's order, so the model reads them as written
         messages = ANSWER_QUESTION.messages(
             title=" ".join(post.title.split()),

@@ -8,6 +8,7 @@ reply from each request; every request body is kept in `requests`.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -110,9 +111,7 @@ class FakeOpenAIServer:
 
             def do_GET(self) -> None:
                 if self.path.rstrip("/") == "/v1/models":
-                    data = [
-                        {"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in fake.models
-                    ]
+                    data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in fake.models]
                     self._send(200, {"object": "list", "data": data})
                 else:
                     self._send(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
@@ -165,9 +164,7 @@ class FakeOpenAIServer:
                     }
                 self._send(200, completion, reply.headers)
 
-            def _send(
-                self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
-            ) -> None:
+            def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
                 data = json.dumps(payload).encode()
                 try:
                     self.send_response(status)
@@ -181,3 +178,48 @@ class FakeOpenAIServer:
                     pass
 
         return Handler
+
+
+class DigestModel:
+    """A well-behaved model for every prompt of the digest, for end-to-end tests and the cost bench.
+
+    Summaries restate the first sentences of the post, themes group the day's keys (P1, P2 ...) in pairs and
+    threes, answers quote the first sentence of the first passage. Deterministic, so replies can be asserted.
+    """
+
+    def __call__(self, request: dict[str, Any]) -> Reply:
+        system, user = system_and_user(request)
+        if "editor of a daily digest" in system:
+            return Reply(content=json.dumps(self._themes(user)))
+        if "answer questions about one research post" in system:
+            passages = re.findall(r"<passage>\n(.*?)\n</passage>", user, re.DOTALL)
+            quote = _first_sentence(passages[0]) if passages else ""
+            answer = {"answer": f"The post says: {quote}", "quotes": [quote] if quote else [], "answered": bool(quote)}
+            return Reply(content=json.dumps(answer))
+        if "fix malformed JSON" in system:
+            return Reply(content='{"themes": [], "connections": []}')
+        body = re.search(r"<(post|partial)>\n(.*?)\n</\1>", user, re.DOTALL)
+        text = body.group(2) if body else user
+        sentences = re.split(r"(?<=[.!?])\s+", " ".join(text.split()))
+        return Reply(content="In short: " + " ".join(sentences[:2]))
+
+    @staticmethod
+    def _themes(user: str) -> dict[str, Any]:
+        keys = re.findall(r"^(P\d+):$", user, re.MULTILINE)
+        titles = re.findall(r"<summary>\nTitle: (.*)", user)
+        size = 3 if len(keys) >= 9 else 2
+        groups = [keys[i : i + size] for i in range(0, len(keys), size)][:4]
+        themes = [
+            {
+                "title": f"Theme {n}: {titles[keys.index(group[0])][:60]}",
+                "key_idea": f"Posts {', '.join(group)} share an idea.",
+                "posts": [{"key": key, "point": f"{key} contributes evidence."} for key in group],
+                "implications": "It matters for alignment research.",
+            }
+            for n, group in enumerate(groups, 1)
+        ]
+        return {"themes": themes, "connections": ["Theme 1 and theme 2 inform each other."]}
+
+
+def _first_sentence(text: str) -> str:
+    return re.split(r"(?<=[.!?])\s+", text.strip(), maxsplit=1)[0]

@@ -52,9 +52,7 @@ def sleeps() -> RecordingSleep:
 
 @pytest.fixture
 def client(fake_openai: FakeOpenAIServer, ledger: ModelLedger, sleeps: RecordingSleep) -> ModelClient:
-    return ModelClient(
-        "", fake_openai.base_url, MODEL, timeout=5, max_retries=2, call_log=ledger, sleep=sleeps
-    )
+    return ModelClient("", fake_openai.base_url, MODEL, timeout=5, max_retries=2, call_log=ledger, sleep=sleeps)
 
 
 def make_post(number: int, title: str, text: str, *, post_id: str | None = None) -> Post:

@@ -13,9 +13,7 @@ from digest_core.llm import BudgetExhausted, ModelCall
 NOON = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
-def call(
-    at: datetime, prompt: int, completion: int, *, purpose: str = "summary", error: str = ""
-) -> ModelCall:
+def call(at: datetime, prompt: int, completion: int, *, purpose: str = "summary", error: str = "") -> ModelCall:
     return ModelCall(at, "m", "v1", purpose, prompt, completion, 120, 1, error)
 
 

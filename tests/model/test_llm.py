@@ -43,9 +43,7 @@ def test_a_good_reply_returns_text_and_tokens_and_is_logged(
 def test_429_is_retried_after_the_servers_retry_after(
     client: ModelClient, fake_openai: FakeOpenAIServer, db: Database, sleeps: RecordingSleep
 ) -> None:
-    fake_openai.enqueue(
-        Reply(status=429, error="slow down", headers={"retry-after": "0.05"}), Reply(content="Hello.")
-    )
+    fake_openai.enqueue(Reply(status=429, error="slow down", headers={"retry-after": "0.05"}), Reply(content="Hello."))
 
     assert client.complete(HELLO, purpose="greeting", prompt_version="v").text == "Hello."
 
@@ -55,9 +53,7 @@ def test_429_is_retried_after_the_servers_retry_after(
     assert row["attempts"] == 2 and row["error"] == ""
 
 
-def test_retry_after_ms_is_honoured(
-    client: ModelClient, fake_openai: FakeOpenAIServer, sleeps: RecordingSleep
-) -> None:
+def test_retry_after_ms_is_honoured(client: ModelClient, fake_openai: FakeOpenAIServer, sleeps: RecordingSleep) -> None:
     fake_openai.enqueue(Reply(status=429, headers={"retry-after-ms": "20"}), Reply(content="ok"))
 
     client.complete(HELLO, purpose="greeting", prompt_version="v")
@@ -112,9 +108,7 @@ def test_a_client_error_is_not_retried(client: ModelClient, fake_openai: FakeOpe
 def test_a_slow_server_times_out_and_is_retried_a_bounded_number_of_times(
     fake_openai: FakeOpenAIServer, ledger: ModelLedger, db: Database, sleeps: RecordingSleep
 ) -> None:
-    client = ModelClient(
-        "key", fake_openai.base_url, MODEL, timeout=0.2, max_retries=1, call_log=ledger, sleep=sleeps
-    )
+    client = ModelClient("key", fake_openai.base_url, MODEL, timeout=0.2, max_retries=1, call_log=ledger, sleep=sleeps)
     fake_openai.enqueue(Reply(content="late", delay=2), Reply(content="late", delay=2))
 
     with pytest.raises(ModelError, match="timed out"):
@@ -153,9 +147,7 @@ def test_an_empty_reply_is_an_error(client: ModelClient, fake_openai: FakeOpenAI
         client.complete(HELLO, purpose="greeting", prompt_version="v")
 
 
-def test_a_spent_budget_stops_calls_before_they_are_made(
-    fake_openai: FakeOpenAIServer, ledger: ModelLedger
-) -> None:
+def test_a_spent_budget_stops_calls_before_they_are_made(fake_openai: FakeOpenAIServer, ledger: ModelLedger) -> None:
     now = datetime.now(UTC)
     ledger.record(ModelCall(now, MODEL, "v", "summary", 900, 200, 10, 1))
     client = ModelClient(

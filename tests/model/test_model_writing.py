@@ -102,9 +102,7 @@ def test_chunks_keep_whole_paragraphs_and_split_only_huge_ones() -> None:
     assert "".join(chunks).count("A sentence here.") == 400
 
 
-def test_summary_failure_raises_so_the_service_falls_back(
-    client: ModelClient, fake_openai: FakeOpenAIServer
-) -> None:
+def test_summary_failure_raises_so_the_service_falls_back(client: ModelClient, fake_openai: FakeOpenAIServer) -> None:
     fake_openai.enqueue(*[Reply(status=500)] * 3)
 
     with pytest.raises(ModelError):
@@ -117,9 +115,7 @@ def test_a_post_that_tells_the_model_to_ping_everyone_pings_no_one(
     post = make_post(5, "An innocent title", "Real content about interpretability.\n\n" + INJECTION)
     # The model obeys the injected text.
     fake_openai.enqueue(
-        Reply(
-            content="@channel <!channel> <!here> Visit <https://evil.example/win|this> now: https://evil.example/win"
-        )
+        Reply(content="@channel <!channel> <!here> Visit <https://evil.example/win|this> now: https://evil.example/win")
     )
 
     summary = ModelSummarizer(client).summarize(post)
@@ -162,9 +158,7 @@ def test_themes_map_keys_back_to_stored_posts(client: ModelClient, fake_openai: 
         )
     )
 
-    themes, connections = ModelThemeFinder(client).find_themes(
-        posts, {p.id: f"Summary of {p.title}" for p in posts}
-    )
+    themes, connections = ModelThemeFinder(client).find_themes(posts, {p.id: f"Summary of {p.title}" for p in posts})
 
     assert [t.title for t in themes] == ["Finding misalignment", "Understanding models"]
     assert themes[0].post_ids == (posts[0].id, posts[1].id)
@@ -175,9 +169,7 @@ def test_themes_map_keys_back_to_stored_posts(client: ModelClient, fake_openai: 
     assert request["response_format"] == {"type": "json_object"}
 
 
-def test_the_theme_call_reads_summaries_not_full_texts(
-    client: ModelClient, fake_openai: FakeOpenAIServer
-) -> None:
+def test_the_theme_call_reads_summaries_not_full_texts(client: ModelClient, fake_openai: FakeOpenAIServer) -> None:
     posts = day_posts()
     fake_openai.enqueue(theme_reply([{"title": "T", "key_idea": "K", "posts": ["P1"], "implications": ""}]))
 
@@ -257,12 +249,8 @@ def test_still_invalid_after_repair_raises_or_uses_the_offline_finder(
     assert [t.title for t in themes] == ["Offline theme"]
 
 
-def test_a_reply_whose_every_theme_is_invented_raises(
-    client: ModelClient, fake_openai: FakeOpenAIServer
-) -> None:
-    fake_openai.enqueue(
-        theme_reply([{"title": "Ghost", "key_idea": "", "posts": ["P42"], "implications": ""}])
-    )
+def test_a_reply_whose_every_theme_is_invented_raises(client: ModelClient, fake_openai: FakeOpenAIServer) -> None:
+    fake_openai.enqueue(theme_reply([{"title": "Ghost", "key_idea": "", "posts": ["P42"], "implications": ""}]))
 
     with pytest.raises(ModelError, match="no theme"):
         ModelThemeFinder(client).find_themes(day_posts(), {})
