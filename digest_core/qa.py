@@ -48,7 +48,8 @@ TITLE_WEIGHT, SUMMARY_WEIGHT, TEXT_WEIGHT = 8.0, 3.0, 1.0
 
 _NUMBER_REF = re.compile(r"(?:(?<![\w&])#|\bpost\s+(?:#|no\.?\s*|number\s+)?)(\d{1,3})\b", re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
-_SENTENCE = re.compile(r"[^.!?]+(?:[.!?]+[\"'”’)\]]*|$)\s*")
+# A sentence ends at . ! or ? followed by white space (not inside "2.5" or "e.g.x"), or at the end.
+_SENTENCE = re.compile(r"\S.*?(?:[.!?]+[\"'”’)\]]*(?=\s|$)|$)\s*", re.DOTALL)
 _ELLIPSIS = re.compile(r"\s*(?:\.\.\.|…)\s*")
 _QUOTE_MARKS = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "–": "-", "—": "-", "\u00a0": " "})
 _STOPWORD_TEXT = """
