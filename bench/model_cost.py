@@ -154,6 +154,14 @@ def run_cost(posts_day_one: int, posts_day_two: int, show_example: bool) -> None
             f"theme call over summaries: {theme_prompt} prompt tokens "
             f"(the day's full texts alone would be ~{full_text_tokens})"
         )
+        long_post = assemble_posts(openings(40), 1, 40, datetime(2026, 11, 27, 11, tzinfo=UTC))[0]
+        started = datetime.now(UTC)
+        ModelSummarizer(client).summarize(long_post)
+        usage = ledger.usage_since(started)
+        print(
+            f"one long post (~{estimate_tokens(long_post.text)} tokens), map-reduce: {usage.calls} calls "
+            f"({usage.calls - 1} chunk notes + 1 combine), prompt tokens {usage.prompt_tokens}"
+        )
         if show_example:
             print("\nExample: the first build (the fake model's summaries and themes; titles/links from the store)")
             print("\n".join(render_markdown(first).splitlines()[:40]))
