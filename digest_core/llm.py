@@ -68,6 +68,15 @@ class ModelCall:
     error: str = ""  # empty when the call succeeded
 
 
+@dataclass(frozen=True, slots=True)
+class _Request:
+    messages: tuple[ChatMessage, ...]
+    json_mode: bool
+    max_tokens: int | None
+    timeout: float | None  # per attempt; None keeps the client's
+    max_retries: int
+
+
 class CallLog(Protocol):
     def record(self, call: ModelCall) -> None: ...
 
@@ -130,8 +139,14 @@ class ModelClient:
         prompt_version: str,
         json_mode: bool = False,
         max_tokens: int | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
     ) -> Completion:
-        """One chat completion; BudgetExhausted before calling, ModelError when every attempt failed."""
+        """One chat completion; BudgetExhausted before calling, ModelError when every attempt failed.
+
+        `timeout` (per attempt) and `max_retries` override the client's for this call: a chat reply should
+        give up sooner than a nightly digest build.
+        """
         if self._budget is not None:
             self._budget.ensure_available()
         started_at = self._clock()
@@ -139,7 +154,14 @@ class ModelClient:
         attempts = [0]
         try:
             with self._slots:
-                completion = self._complete_with_retries(messages, json_mode, max_tokens, attempts)
+                request = _Request(
+                    tuple(messages),
+                    json_mode,
+                    max_tokens,
+                    timeout,
+                    self.max_retries if max_retries is None else max_retries,
+                )
+                completion = self._complete_with_retries(request, attempts)
         except ModelError as exc:
             self._record(started_at, started, purpose, prompt_version, attempts[0], error=str(exc))
             raise
@@ -163,17 +185,15 @@ class ModelClient:
 
     # --- internals -----------------------------------------------------------------------------------------
 
-    def _complete_with_retries(
-        self, messages: Sequence[ChatMessage], json_mode: bool, max_tokens: int | None, attempts: list[int]
-    ) -> Completion:
+    def _complete_with_retries(self, request: _Request, attempts: list[int]) -> Completion:
         attempt = 0
         while True:
             attempt += 1
             attempts[0] = attempt
             try:
-                return self._attempt(messages, json_mode, max_tokens)
+                return self._attempt(request)
             except openai.BadRequestError as exc:
-                if json_mode and self._json_mode_supported:
+                if request.json_mode and self._json_mode_supported:
                     # Some compatible servers reject response_format; the prompt still asks for JSON.
                     log.warning("server rejected response_format json_object; retrying without it")
                     self._json_mode_supported = False
@@ -181,21 +201,24 @@ class ModelClient:
                 raise ModelError(f"request rejected: {_describe(exc)}") from exc
             except (openai.APIStatusError, openai.APIConnectionError) as exc:
                 delay = self._retry_delay(exc, attempt)
-                if delay is None or attempt > self.max_retries:
+                if delay is None or attempt > request.max_retries:
                     raise ModelError(f"model call failed after {attempt} attempt(s): {_describe(exc)}") from exc
                 log.info("model call attempt %d failed (%s); retrying in %.2fs", attempt, _describe(exc), delay)
                 self._sleep(delay)
             except openai.OpenAIError as exc:
                 raise ModelError(f"model call failed: {_describe(exc)}") from exc
 
-    def _attempt(self, messages: Sequence[ChatMessage], json_mode: bool, max_tokens: int | None) -> Completion:
+    def _attempt(self, request: _Request) -> Completion:
+        messages = request.messages
         kwargs: dict[str, Any] = {
             "model": self.model,
             "messages": [{"role": m.role, "content": m.content} for m in messages],
         }
-        if max_tokens is not None:
-            kwargs["max_tokens"] = max_tokens
-        if json_mode and self._json_mode_supported:
+        if request.max_tokens is not None:
+            kwargs["max_tokens"] = request.max_tokens
+        if request.timeout is not None:
+            kwargs["timeout"] = request.timeout
+        if request.json_mode and self._json_mode_supported:
             kwargs["response_format"] = {"type": "json_object"}
         response = self._openai.chat.completions.create(**kwargs)
         if not response.choices:

@@ -43,6 +43,9 @@ HISTORY_TURNS = 3
 HISTORY_CHARS = 600
 INDEX_CACHE_SIZE = 64
 ANSWER_MAX_TOKENS = 600
+# A chat reply gives up sooner than a digest build: then the passages answer instead.
+ANSWER_TIMEOUT_SECONDS = 30.0
+ANSWER_RETRIES = 1
 # Field weights for resolving a post: a word in the title says more than one deep in the text.
 TITLE_WEIGHT, SUMMARY_WEIGHT, TEXT_WEIGHT = 8.0, 3.0, 1.0
 
@@ -436,7 +439,9 @@ class QuestionAnswerer:
         passages_for_model: int = PASSAGES_FOR_MODEL,
         ambiguity_ratio: float = AMBIGUITY_RATIO,
         cache_size: int = INDEX_CACHE_SIZE,
+        answer_timeout: float = ANSWER_TIMEOUT_SECONDS,
     ) -> None:
+        self._answer_timeout = answer_timeout
         self._client = client
         self._max_quotes = max_quotes
         self._passages_for_model = passages_for_model
@@ -526,6 +531,8 @@ class QuestionAnswerer:
             prompt_version=PROMPT_VERSION,
             json_mode=True,
             max_tokens=ANSWER_MAX_TOKENS,
+            timeout=self._answer_timeout,
+            max_retries=ANSWER_RETRIES,
         )
         try:
             data = parse_json_object(reply.text)
