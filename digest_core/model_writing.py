@@ -69,7 +69,7 @@ class ModelSummarizer:
 
     def summarize(self, post: Post) -> str:
         if estimate_tokens(post.text) <= self._post_token_budget:
-            raw = self._write(SUMMARIZE_POST, "summary", post, body=guard.delimit("post", post.text))
+            raw = self._write(SUMMARIZE_POST, post=guard.delimit("post", f"{_header(post)}\n\n{post.text}"))
         else:
             raw = self._map_reduce(post)
         summary = guard.sanitize(raw, guard.allowed_links([post]))
@@ -87,17 +87,17 @@ class ModelSummarizer:
             if len(groups) == len(notes):  # every note is already as small as a chunk: stop, do not loop
                 break
             notes = [guard.delimit("partial", n) for n in self._condense(post, ["\n\n".join(g) for g in groups])]
-        return self._write(COMBINE_PARTIALS, "summary", post, partials="\n\n".join(notes))
+        header = guard.delimit("post", _header(post))
+        return self._write(COMBINE_PARTIALS, post=header, partials="\n\n".join(notes))
 
     def _condense(self, post: Post, chunks: Sequence[str]) -> list[str]:
         def condense(numbered: tuple[int, str]) -> str:
             part, chunk = numbered
             return self._client.complete(
                 SUMMARIZE_CHUNK.messages(
-                    title=_one_line(post.title),
                     part=str(part),
                     parts=str(len(chunks)),
-                    body=guard.delimit("post", chunk),
+                    post=guard.delimit("post", f"Title: {_one_line(post.title)}\n\n{chunk}"),
                     words=str(CHUNK_NOTE_WORDS),
                 ),
                 purpose="summary-chunk",
@@ -109,15 +109,10 @@ class ModelSummarizer:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="summary-chunk") as pool:
             return list(pool.map(condense, enumerate(chunks, 1)))
 
-    def _write(self, prompt: Prompt, purpose: str, post: Post, **fields: str) -> str:
-        messages = prompt.messages(
-            title=_one_line(post.title),
-            authors=_one_line(", ".join(post.authors)) or "unknown",
-            words=str(self._summary_words),
-            **fields,
-        )
+    def _write(self, prompt: Prompt, **fields: str) -> str:
+        messages = prompt.messages(words=str(self._summary_words), **fields)
         return self._client.complete(
-            messages, purpose=purpose, prompt_version=PROMPT_VERSION, max_tokens=self._summary_words * 3
+            messages, purpose="summary", prompt_version=PROMPT_VERSION, max_tokens=self._summary_words * 3
         ).text
 
 
@@ -310,6 +305,11 @@ def _as_text(value: Any) -> str:
 
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
+
+
+def _header(post: Post) -> str:
+    """Title and authors: feed text too, so they travel inside the delimited block."""
+    return f"Title: {_one_line(post.title)}\nAuthors: {_one_line(', '.join(post.authors)) or 'unknown'}"
 
 
 def _one_line(text: str) -> str:

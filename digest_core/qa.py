@@ -520,7 +520,7 @@ class QuestionAnswerer:
         passages = index.search(question, self._passages_for_model) or index.opening(self._passages_for_model)
         passages.sort(key=lambda p: p.start)  # in the post's order, so the model reads them as written
         messages = ANSWER_QUESTION.messages(
-            title=" ".join(post.title.split()),
+            post=guard.delimit("post", "Title: " + " ".join(post.title.split())),
             history=_history_block(history),
             passages="\n\n".join(guard.delimit("passage", p.text) for p in passages),
             question=guard.delimit("question", question[:2000]),

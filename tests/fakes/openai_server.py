@@ -200,6 +200,7 @@ class DigestModel:
             return Reply(content='{"themes": [], "connections": []}')
         body = re.search(r"<(post|partial)>\n(.*?)\n</\1>", user, re.DOTALL)
         text = body.group(2) if body else user
+        text = re.sub(r"^(Title|Authors): .*\n", "", text, flags=re.MULTILINE)  # the header is not the post
         sentences = re.split(r"(?<=[.!?])\s+", " ".join(text.split()))
         return Reply(content="In short: " + " ".join(sentences[:2]))
 
