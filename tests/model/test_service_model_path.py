@@ -205,3 +205,14 @@ def test_with_a_base_url_the_cli_writes_and_answers_through_the_model(
     with Store("d.db").locked() as db:
         purposes = [row["purpose"] for row in db["model_calls"].rows]
     assert purposes.count("summary") == 6 and purposes.count("themes") == 1 and purposes.count("answer") == 1
+
+
+def test_the_runner_applies_the_question_rate_limit_per_user(tmp_path: Path) -> None:
+    from bot.config import load_settings
+    from bot.runner import build_service
+
+    service = build_service(load_settings({"DIGEST_DB": str(tmp_path / "d.db"), "DIGEST_QUESTIONS_PER_HOUR": "2"}))
+
+    assert [service.allow_question("slack:U1", AFTER_DIGEST_TIME) for _ in range(3)] == [True, True, False]
+    assert service.allow_question("discord:7", AFTER_DIGEST_TIME)
+    assert service.allow_question("slack:U1", AFTER_DIGEST_TIME + timedelta(hours=1, seconds=1))
