@@ -24,7 +24,7 @@ from digest_core.prompts import (
     COMBINE_PARTIALS,
     FIND_THEMES,
     PROMPT_VERSION,
-    REPAIR_JSON,
+    REPAIR_THEMES_JSON,
     SUMMARIZE_CHUNK,
     SUMMARIZE_POST,
     Prompt,
@@ -180,7 +180,7 @@ class ModelThemeFinder:
         except ValueError as first_error:
             log.info("theme reply was not valid JSON (%s); asking for a repair", first_error)
             repaired = self._client.complete(
-                REPAIR_JSON.messages(reply=text[:6000], error=str(first_error)[:200]),
+                REPAIR_THEMES_JSON.messages(reply=guard.delimit("reply", text[:6000]), error=str(first_error)[:200]),
                 purpose="themes-repair",
                 prompt_version=PROMPT_VERSION,
                 json_mode=True,
