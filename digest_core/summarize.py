@@ -95,7 +95,10 @@ def score_sentences(sentences: Sequence[Sentence], *, title: str = "") -> list[S
         counts[term] += TITLE_TERM_BOOST
     # A term that occurs once says little about what the post is about.
     weight = {t: math.log(c) for t, c in counts.items() if c > 1}
-    raw = [sum(weight.get(t, 0.0) for t in set(terms)) / math.sqrt(max(len(set(terms)), 5)) for terms in sentence_terms]
+    raw = [
+        sum(weight.get(t, 0.0) for t in set(terms)) / math.sqrt(max(len(set(terms)), 5))
+        for terms in sentence_terms
+    ]
     top = max(raw, default=0.0) or 1.0
     out: list[ScoredSentence] = []
     quotable_seen = 0
@@ -114,7 +117,9 @@ def score_sentences(sentences: Sequence[Sentence], *, title: str = "") -> list[S
 
 def _eligible(s: Sentence) -> bool:
     # A line opening with ">" quotes someone else; a summary speaks for the post.
-    return s.quotable and 5 <= s.words <= MAX_WORDS and not s.text.endswith(":") and not s.text.startswith(">")
+    return (
+        s.quotable and 5 <= s.words <= MAX_WORDS and not s.text.endswith(":") and not s.text.startswith(">")
+    )
 
 
 def _style_factor(s: Sentence) -> float:

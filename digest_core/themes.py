@@ -262,7 +262,9 @@ def _seeds(sims: list[list[float]], k: int) -> list[int]:
     best = [0.0] * n
     seeds: list[int] = []
     for _ in range(min(k, n)):
-        gains = [(sum(max(0.0, sims[c][q] - best[q]) for q in range(n)), -c) for c in range(n) if c not in seeds]
+        gains = [
+            (sum(max(0.0, sims[c][q] - best[q]) for q in range(n)), -c) for c in range(n) if c not in seeds
+        ]
         gain, neg_c = max(gains)
         if seeds and gain <= 1e-9:
             break
@@ -353,7 +355,9 @@ def _participle(term: str) -> bool:
     return " " not in term and term.endswith("ed") and not term.endswith("eed")
 
 
-def _title(group: _Group, profiles: list[_Profile], forms: dict[str, Counter[str]], avoid: Iterable[str]) -> str:
+def _title(
+    group: _Group, profiles: list[_Profile], forms: dict[str, Counter[str]], avoid: Iterable[str]
+) -> str:
     """2-6 words: "<Term> and <Term>" from the shared terms, in Title Case."""
     avoid_set = set(avoid)
     terms = _title_terms(group, profiles)
@@ -404,7 +408,9 @@ def _sentence_score(sentence: Sentence, terms: frozenset[str], centroid: Mapping
     return relevance + position
 
 
-def _ranked_quotes(members: list[_Profile], centroid: Mapping[str, float]) -> list[tuple[float, int, Sentence, str]]:
+def _ranked_quotes(
+    members: list[_Profile], centroid: Mapping[str, float]
+) -> list[tuple[float, int, Sentence, str]]:
     """(score, member position, sentence, post id) for every quotable sentence of the members, best first."""
     ranked = [
         (_sentence_score(s, terms, centroid), m, s, p.post.id)
@@ -505,7 +511,9 @@ def _connections(
             points.append(f"A single post today; its key terms are {keys}.")
     if len(themes) == 1 and len(profiles) > 1 and len(points) < MAX_CONNECTIONS:
         titles = [by_id[i].post.title for i in themes[0].post_ids[:3]]
-        points.append("All of today's posts fall under one theme: " + "; ".join(f'"{t}"' for t in titles) + ".")
+        points.append(
+            "All of today's posts fall under one theme: " + "; ".join(f'"{t}"' for t in titles) + "."
+        )
     return points[:MAX_CONNECTIONS]
 
 

@@ -271,7 +271,8 @@ def test_a_dangling_this_comes_with_its_antecedent() -> None:
         "deceptive model and an aligned model behave the same way during training. Interpretability offers a "
         "way to look for deceptive alignment directly in the weights rather than in behaviour.\n\n"
         + " ".join(
-            f"Paragraph {i} repeats that deceptive alignment and interpretability are the subject." for i in range(12)
+            f"Paragraph {i} repeats that deceptive alignment and interpretability are the subject."
+            for i in range(12)
         )
     )
     summary = summarize_text(text, title="Deceptive alignment and interpretability")
