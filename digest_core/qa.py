@@ -19,7 +19,7 @@ import threading
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 
 from digest_core import guard
@@ -456,6 +456,18 @@ class QuestionAnswerer:
         posts: Mapping[str, Post],
         post_ref: str | None = None,
         history: Sequence[tuple[str, str]] = (),
+    ) -> Answer:
+        answer = self._answer(question, digest, posts, post_ref, history)
+        # Titles and summaries in the text are feed text too: no mention leaves the core, whichever path wrote it.
+        return replace(answer, text=guard.neutralize_mentions(answer.text))
+
+    def _answer(
+        self,
+        question: str,
+        digest: Digest,
+        posts: Mapping[str, Post],
+        post_ref: str | None,
+        history: Sequence[tuple[str, str]],
     ) -> Answer:
         resolution = resolve_post(
             question,

@@ -368,3 +368,17 @@ def test_a_slow_model_answer_gives_up_sooner_and_the_passages_answer(fake_openai
 
     assert answer.generated_by == "offline" and answer.quotes
     assert len(fake_openai.chat_requests) == 2  # the answer's own limit: one retry, not the client's three
+
+
+def test_a_hostile_title_cannot_ping_through_an_answer_or_a_clarification() -> None:
+    loud = make_post(8, "Read this @everyone <!channel>", "Corrigibility is discussed here at length.")
+    quiet = make_post(9, "Read this too @here", "Corrigibility is discussed here at length.")
+    digest = make_digest([loud, quiet])
+    posts = {p.id: p for p in (loud, quiet)}
+
+    answered = QuestionAnswerer().answer("what about corrigibility?", digest=digest, posts=posts, post_ref="#1")
+    clarified = QuestionAnswerer().answer("what about corrigibility?", digest=digest, posts=posts)
+
+    for answer in (answered, clarified):
+        assert "@everyone" not in answer.text and "@here" not in answer.text and "<!channel>" not in answer.text
+    assert clarified.needs_clarification
