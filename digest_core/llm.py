@@ -119,6 +119,7 @@ class ModelClient:
         self._clock = clock
         self._slots = threading.BoundedSemaphore(max_concurrency)
         self._json_mode_supported = True
+        self._output_limit = "max_tokens"  # or "max_completion_tokens", learnt from the server's 400
         # Retries are ours (so that every attempt shares one record and one budget check); the SDK's are off.
         self._openai = openai.OpenAI(
             api_key=api_key or LOCAL_SERVER_API_KEY,
@@ -193,6 +194,11 @@ class ModelClient:
             try:
                 return self._attempt(request)
             except openai.BadRequestError as exc:
+                if request.max_tokens is not None and self._output_limit == "max_tokens" and "max_tokens" in str(exc):
+                    # Newer OpenAI models accept only max_completion_tokens; compatible servers only max_tokens.
+                    log.info("server rejected max_tokens; using max_completion_tokens")
+                    self._output_limit = "max_completion_tokens"
+                    continue
                 if request.json_mode and self._json_mode_supported:
                     # Some compatible servers reject response_format; the prompt still asks for JSON.
                     log.warning("server rejected response_format json_object; retrying without it")
@@ -215,7 +221,7 @@ class ModelClient:
             "messages": [{"role": m.role, "content": m.content} for m in messages],
         }
         if request.max_tokens is not None:
-            kwargs["max_tokens"] = request.max_tokens
+            kwargs[self._output_limit] = request.max_tokens
         if request.timeout is not None:
             kwargs["timeout"] = request.timeout
         if request.json_mode and self._json_mode_supported:

@@ -193,3 +193,16 @@ def test_available_models_lists_the_servers_models(client: ModelClient) -> None:
 def test_no_key_and_no_base_url_is_a_configuration_error() -> None:
     with pytest.raises(ModelError, match="OPENAI_API_KEY"):
         ModelClient("", "", MODEL)
+
+
+def test_a_server_that_wants_max_completion_tokens_gets_it(client: ModelClient, fake_openai: FakeOpenAIServer) -> None:
+    unsupported = "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens'."
+    fake_openai.enqueue(Reply(status=400, error=unsupported), Reply(content="ok"), Reply(content="ok again"))
+
+    client.complete(HELLO, purpose="greeting", prompt_version="v", max_tokens=50)
+    client.complete(HELLO, purpose="greeting", prompt_version="v", max_tokens=50)
+
+    first, second, third = fake_openai.chat_requests
+    assert first["max_tokens"] == 50
+    assert second["max_completion_tokens"] == 50 and "max_tokens" not in second
+    assert third["max_completion_tokens"] == 50  # remembered for later calls
