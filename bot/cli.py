@@ -56,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_edition_options(render)
     render.add_argument("--format", choices=("json",), default="json", help="output format (json)")
     render.set_defaults(handler=run_render)
+
+    ask = commands.add_parser("ask", help="answer a question about one post of an edition, quoting it")
+    ask.add_argument("post", metavar="POST", help='the post: "#N" of the edition, its id, URL or title')
+    ask.add_argument("question", help="the question, in quotes")
+    ask.add_argument("--date", type=_day, metavar="YYYY-MM-DD", help="the edition's day (default: today)")
+    ask.add_argument("--db", metavar="PATH", help="SQLite database file (default: DIGEST_DB or digest.db)")
+    ask.set_defaults(handler=run_ask)
     add_operations_commands(commands)
     return parser
 
@@ -230,6 +237,21 @@ def run_config(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"`digest serve` needs: {problem}", file=sys.stderr)
+def run_ask(args: argparse.Namespace) -> int:
+    """Answer from the stored edition (no fetch): the answer, its quotes, the post's link and who wrote it."""
+    from bot.runner import build_service
+
+    service = build_service(settings_from(args))
+    day = args.date or service.latest_edition_date()
+    answer = service.answer(args.question, day=day, post_ref=args.post)
+    if answer.post is None:
+        lines = [answer.text, *(f"  #{p.number} {p.title}  {p.url}" for p in answer.candidates)]
+        raise UsageError("\n".join(lines))
+    print(answer.text)
+    for quote in answer.quotes:
+        print(f"\n  > {quote}")
+    print(f"\n#{answer.post.number} {answer.post.title}\n{answer.post.url}")
+    print(f"({answer.generated_by})")
     return EXIT_OK
 
 
