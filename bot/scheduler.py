@@ -34,7 +34,7 @@ _R = TypeVar("_R")
 # An edition not started on its own day is still delivered when at most this late, so that a late-evening
 # digest time survives a restart after midnight. Past it, a fresh start does not post yesterday's news.
 CATCH_UP_GRACE = timedelta(hours=6)
-LEASE_SECONDS = 600  # longer than any delivery; a crashed owner's lease expires and another run resumes
+LEASE_SECONDS = 600  # renewed while a delivery runs; a crashed owner's lease expires and another run resumes
 TICK_SECONDS = 60
 FEED_ALERT_AFTER = timedelta(days=1)
 REFRESH_BEFORE_BUILD = timedelta(minutes=5)  # an edition is built from feeds at most this stale
@@ -460,6 +460,7 @@ class DigestScheduler:
         if not self._store.try_lease(key, self._owner, LEASE_SECONDS, now=self._clock()):
             log.info("delivery held by another run", extra=fields)
             return DeliveryOutcome(target, day, "busy")
+        renewal = asyncio.create_task(self._keep_lease(key))
         try:
             # Re-read under the lease: another run may have finished while we were building.
             if self._ledger.progress([target], day)[(target, day)] is Progress.FINISHED:
@@ -482,7 +483,16 @@ class DigestScheduler:
             log.info("digest delivered", extra={**fields, "posts": len(digest.posts), "seconds": seconds})
             return DeliveryOutcome(target, day, "posted")
         finally:
+            renewal.cancel()
             self._store.release_lease(key, self._owner)
+
+    async def _keep_lease(self, key: str) -> None:
+        """Renew a delivery's lease while it runs: a long edition paced for Slack can outlast one lease."""
+        while True:
+            await asyncio.sleep(LEASE_SECONDS / 3)
+            if not self._store.try_lease(key, self._owner, LEASE_SECONDS, now=self._clock()):
+                log.warning("delivery lease lost to another run", extra={"lease": key})
+                return
 
     async def refresh_feeds(self) -> list[FeedResult]:
         """Fetch the feeds whose back-off has run out, then report feeds that have failed for a day."""

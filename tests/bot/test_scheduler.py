@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot import scheduler as scheduler_module
 from bot.scheduler import (
     CATCH_UP_GRACE,
     LEASE_SECONDS,
@@ -511,3 +512,36 @@ def test_a_stop_does_not_wait_for_a_slow_edition_build(db_path: Path, channel: C
         }
     finally:
         release.set()
+
+
+def test_a_long_delivery_keeps_its_lease(
+    db_path: Path, channel: ChannelLog, stores: list[Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scheduler_module, "LEASE_SECONDS", 0.3)  # renewed every 0.1 s
+    clock = Clock(utc(2026, 5, 4, 8, 0))
+    bot = start_run(db_path, channel, stores, clock, feeds=())
+    slack = bot.adapters["slack"]
+    slack.gate, slack.hold_after = asyncio.Event(), 1
+    key = delivery_lease_key(SLACK, date(2026, 5, 4))
+    other = Store.open(db_path)
+    stores.append(other)
+
+    def lease_end() -> datetime:
+        [(expires,)] = other.db.execute("select expires_at from leases where key = ?", [key]).fetchall()
+        return datetime.fromisoformat(expires)
+
+    async def slow_delivery() -> bool:
+        task = asyncio.create_task(bot.scheduler.deliver_due())
+        await asyncio.wait_for(slack.holding.wait(), 5)
+        clock.now += timedelta(minutes=30)  # far past the first lease's end
+        for _ in range(250):  # bounded: about 5 s
+            if lease_end() > clock.now:
+                break
+            await asyncio.sleep(0.02)
+        taken = other.try_lease(key, "another-run", 600, now=clock.now)
+        slack.gate.set()
+        await asyncio.wait_for(task, 5)
+        return taken
+
+    assert run(slow_delivery()) is False
+    assert channel.parts(SLACK, date(2026, 5, 4)) == ["head", "post:p0", "post:p1", "post:p2"]
