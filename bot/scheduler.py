@@ -552,7 +552,7 @@ class DigestScheduler:
         common: dict[str, Any] = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
         scheduler.add_job(
             self.deliver_due,
-            CronTrigger(day_of_week=days, hour=local.hour, minute=local.minute, timezone=tz),
+            CronTrigger(day_of_week=days, hour=local.hour, minute=local.minute, second=local.second, timezone=tz),
             id="daily-digest",
             replace_existing=True,
             **common,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -165,7 +165,7 @@ def start_run(
     db_path: Path,
     channel: ChannelLog,
     stores: list[Store],
-    clock: Clock,
+    clock: Callable[[], datetime],
     *,
     sched: EditionSchedule | None = None,
     empty_day: str = "message",
@@ -545,3 +545,27 @@ def test_a_long_delivery_keeps_its_lease(
 
     assert run(slow_delivery()) is False
     assert channel.parts(SLACK, date(2026, 5, 4)) == ["head", "post:p0", "post:p1", "post:p2"]
+
+
+def test_the_daily_job_fires_on_a_running_apscheduler(db_path: Path, channel: ChannelLog, stores: list[Store]) -> None:
+    """The wiring, on the real clock: the cron job (the one-minute tick cannot fire this soon) posts the edition."""
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    soon = datetime.now(UTC) + timedelta(seconds=2)
+    sched = EditionSchedule(soon.time().replace(microsecond=0), ZoneInfo("UTC"), EVERY_DAY)
+
+    async def main() -> None:
+        bot = start_run(db_path, channel, stores, lambda: datetime.now(UTC), sched=sched, feeds=())
+        jobs = AsyncIOScheduler(timezone=UTC)
+        bot.scheduler.install(jobs)
+        jobs.start()
+        try:
+            for adapter in bot.adapters.values():
+                while not adapter.delivered:
+                    await asyncio.sleep(0.05)
+        finally:
+            jobs.shutdown(wait=False)
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+    day = sched.latest_edition_date(datetime.now(UTC))
+    assert channel.parts(SLACK, day) == channel.parts(DISCORD, day) == ["head", "post:p0", "post:p1", "post:p2"]
