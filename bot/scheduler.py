@@ -403,6 +403,8 @@ class DigestScheduler:
     async def deliver_due(self) -> list[DeliveryOutcome]:
         """Deliver whatever is due now; safe to call at any time and from overlapping jobs or processes."""
         with self._tracked():
+            if self._delivering.locked():  # one run at a time; the one under way re-checks what is due itself
+                return []
             return await self._deliver_due()
 
     async def _deliver_due(self) -> list[DeliveryOutcome]:
@@ -412,7 +414,7 @@ class DigestScheduler:
                 return []
             last = self._last_refresh
             if self._feeds and (last is None or self._clock() - last > REFRESH_BEFORE_BUILD):
-                await self.refresh_feeds()
+                await self._refresh_feeds()  # waits for a refresh under way, then fetches once more
             by_day: dict[date, list[Target]] = {}
             for target, day in due:
                 by_day.setdefault(day, []).append(target)
@@ -497,6 +499,8 @@ class DigestScheduler:
     async def refresh_feeds(self) -> list[FeedResult]:
         """Fetch the feeds whose back-off has run out, then report feeds that have failed for a day."""
         with self._tracked():
+            if self._refreshing.locked():  # a refresh is under way (start-up's, a delivery's): nothing to add
+                return []
             return await self._refresh_feeds()
 
     async def _refresh_feeds(self) -> list[FeedResult]:

@@ -569,3 +569,22 @@ def test_the_daily_job_fires_on_a_running_apscheduler(db_path: Path, channel: Ch
     asyncio.run(asyncio.wait_for(main(), 10))
     day = sched.latest_edition_date(datetime.now(UTC))
     assert channel.parts(SLACK, day) == channel.parts(DISCORD, day) == ["head", "post:p0", "post:p1", "post:p2"]
+
+
+def test_overlapping_jobs_in_one_process_deliver_once(db_path: Path, channel: ChannelLog, stores: list[Store]) -> None:
+    """The cron job and the tick can wake up together; the second finds a run under way and leaves it."""
+    clock = Clock(utc(2026, 5, 4, 8, 0))
+    bot = start_run(db_path, channel, stores, clock)
+    slack = bot.adapters["slack"]
+    slack.gate, slack.hold_after = asyncio.Event(), 1
+
+    async def overlap() -> tuple[list, list]:
+        cron = asyncio.create_task(bot.scheduler.deliver_due())
+        await asyncio.wait_for(slack.holding.wait(), 5)
+        tick = await bot.scheduler.deliver_due()
+        slack.gate.set()
+        return await cron, tick
+
+    cron, tick = run(overlap())
+    assert [o.outcome for o in cron] == ["posted", "posted"] and tick == []
+    assert channel.parts(SLACK, date(2026, 5, 4)) == ["head", "post:p0", "post:p1", "post:p2"]
