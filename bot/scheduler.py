@@ -13,12 +13,10 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
-from zoneinfo import ZoneInfo
 
 from sqlite_utils import Migrations
 
@@ -27,6 +25,9 @@ from digest_core.models import Digest, FeedResult
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from digest_core.editions import EditionSchedule
+    from digest_core.store import Store
 
 log = logging.getLogger(__name__)
 _R = TypeVar("_R")
@@ -59,23 +60,6 @@ class Target:
     channel_id: str
 
 
-class ScheduleView(Protocol):
-    """What the scheduler reads of `digest_core.editions.EditionSchedule`."""
-
-    @property
-    def timezone(self) -> ZoneInfo: ...
-
-    @property
-    def days(self) -> frozenset[int]: ...
-
-    @property
-    def digest_time(self) -> time: ...
-
-    def latest_edition_date(self, now: datetime) -> date: ...
-
-    def digest_time_on(self, day: date) -> datetime: ...
-
-
 class FeedHealthView(Protocol):
     """What the scheduler reads of one `digest_core.store.FeedHealth`."""
 
@@ -93,30 +77,6 @@ class FeedHealthView(Protocol):
 
     @property
     def last_error(self) -> str: ...
-
-
-class DeliveryRowView(Protocol):
-    @property
-    def platform(self) -> str: ...
-
-    @property
-    def channel_id(self) -> str: ...
-
-
-class StoreView(Protocol):
-    """What the scheduler uses of `digest_core.store.Store`."""
-
-    db: Any  # sqlite_utils.Database; the ledger keeps its own tables there
-
-    def locked(self) -> AbstractContextManager[Any]: ...
-
-    def deliveries(self, day: date) -> Sequence[DeliveryRowView]: ...
-
-    def try_lease(self, key: str, owner: str, seconds: int, *, now: datetime | None = None) -> bool: ...
-
-    def release_lease(self, key: str, owner: str) -> None: ...
-
-    def feed_health(self) -> Sequence[FeedHealthView]: ...
 
 
 class EditionSource(Protocol):
@@ -142,7 +102,7 @@ class AdminNotifier(Protocol):
 
 def due_deliveries(
     now: datetime,
-    schedule: ScheduleView,
+    schedule: EditionSchedule,
     targets: Iterable[Target],
     progress: Mapping[tuple[Target, date], Progress],
 ) -> list[tuple[Target, date]]:
@@ -257,7 +217,7 @@ class DeliveryLedger:
     means started; the ledger adds "finished" once `deliver()` has returned (or an empty day was skipped).
     """
 
-    def __init__(self, store: StoreView) -> None:
+    def __init__(self, store: Store) -> None:
         self._store = store
         with store.locked() as db:
             ledger_migrations.apply(db)
@@ -326,8 +286,8 @@ class DigestScheduler:
         self,
         *,
         service: EditionSource,
-        store: StoreView,
-        schedule: ScheduleView,
+        store: Store,
+        schedule: EditionSchedule,
         adapters: Mapping[str, Deliverer],
         targets: Sequence[Target],
         feeds: Sequence[str],
