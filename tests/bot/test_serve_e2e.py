@@ -199,3 +199,11 @@ def test_serve_posts_one_threaded_digest_to_both_channels_and_a_restart_posts_no
     assert len(slack.posts(SLACK_CHANNEL)) == slack_count
     assert len(discord.messages) == discord_count
     assert '"digest delivered"' not in "\n".join(second.lines)
+
+    status = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "status"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=WAIT
+    )
+    assert status.returncode == 0, status.stderr
+    assert f"slack {SLACK_CHANNEL}: delivered ({slack_count} messages" in status.stdout
+    assert f"discord {FakeDiscord.CHANNEL_ID}: delivered" in status.stdout
+    assert "ok; last success" in status.stdout
