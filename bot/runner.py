@@ -260,6 +260,9 @@ async def serve(
         await digest_scheduler.cancel_running(STOP_TIMEOUT_SECONDS)
         await asyncio.gather(*(_close(platform, adapter) for platform, adapter in adapters.items()))
         store.close()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signum)
         log.info("serve stopped", extra={"exit_code": exit_code})
     return exit_code
 
