@@ -45,6 +45,10 @@ CANDIDATES_PER_POST = 80
 TITLE_WEIGHT = 3
 GENERIC_TERM_FACTOR = 0.35
 REFINE_ROUNDS = 6
+# A seed beyond the day's target number of themes must gather more than one post's worth of similarity.
+EXTRA_SEED_GAIN = 1.25
+# A post at most this similar to every other post of its group shares (almost) nothing with them.
+ORPHAN_SIMILARITY = 0.05
 # A small day (2-3 posts) makes one theme when its two groups are at least this similar.
 MERGE_SIMILARITY = 0.2
 # A post joins a second theme when it is this similar to it, and nearly as similar as to its own.
@@ -67,8 +71,8 @@ _WEAK_CUE_RE = re.compile(
     r"reduce|prevent)|allows? us|enables?|future work|worth|valuable)\b",
     re.IGNORECASE,
 )
-STRONG_CUE_FACTOR = 1.5
-WEAK_CUE_FACTOR = 1.2
+# An implication must be at least this relevant, relative to the theme's most relevant sentence.
+IMPLICATION_MIN_RELEVANCE = 0.35
 OTHER_POST_FACTOR = 1.15
 
 
@@ -220,7 +224,7 @@ def _similarities(profiles: list[_Profile]) -> list[list[float]]:
 
 
 def theme_count(n_posts: int) -> int:
-    """How many themes to aim for: 1 post -> 1; 2-3 -> up to 2; 4-5 -> 2; 6-9 -> 3; 10+ -> 4."""
+    """How many themes to aim for: 1 post -> 1; 2-5 -> 2; 6-9 -> 3; 10+ -> 4."""
     if n_posts <= 1:
         return 1
     if n_posts <= 5:
@@ -230,11 +234,22 @@ def theme_count(n_posts: int) -> int:
     return MAX_THEMES
 
 
+def max_theme_count(n_posts: int) -> int:
+    """The most themes a day may have: 1 post -> 1; 2-3 -> 2; 4-5 -> 3; 6+ -> 4."""
+    if n_posts <= 1:
+        return 1
+    if n_posts <= 3:
+        return 2
+    if n_posts <= 5:
+        return 3
+    return MAX_THEMES
+
+
 def _group(profiles: list[_Profile]) -> list[_Group]:
     n = len(profiles)
     sims = _similarities(profiles)
-    seeds = _seeds(sims, theme_count(n))
-    assignment = [max(range(len(seeds)), key=lambda s, i=i: (sims[i][seeds[s]], -s)) for i in range(n)]
+    seeds = _seeds(sims, theme_count(n), max_theme_count(n))
+    assignment = _nearest(sims, seeds)
     groups = _groups_from(assignment, len(seeds), profiles)
     for _ in range(REFINE_ROUNDS):
         new = [
@@ -245,6 +260,7 @@ def _group(profiles: list[_Profile]) -> list[_Group]:
             break
         assignment = new
         groups = _groups_from(assignment, len(groups), profiles)
+    groups = _rehome_orphans(groups, profiles, sims, max_theme_count(n))
     if n <= 3 and len(groups) == 2 and _cosine(groups[0].centroid, groups[1].centroid) >= MERGE_SIMILARITY:
         groups = [_make_group(sorted(groups[0].members + groups[1].members), profiles)]
     if n >= 4 and len(groups) == 1:
@@ -256,21 +272,55 @@ def _group(profiles: list[_Profile]) -> list[_Group]:
     return groups
 
 
-def _seeds(sims: list[list[float]], k: int) -> list[int]:
-    """Greedy facility location: each new seed adds the most similarity to the posts not yet covered."""
+def _nearest(sims: list[list[float]], seeds: list[int]) -> list[int]:
+    """For each post, the index of the seed it is most similar to (the first one on a tie)."""
+    return [max(range(len(seeds)), key=lambda s, i=i: (sims[i][seeds[s]], -s)) for i in range(len(sims))]
+
+
+def _seeds(sims: list[list[float]], target: int, most: int) -> list[int]:
+    """Greedy facility location: each new seed adds the most similarity to the posts not yet covered.
+    Beyond `target` seeds (up to `most`), a seed is added only while it would gather a group of posts
+    that the others leave uncovered (gain >= EXTRA_SEED_GAIN), not a lone outlier."""
     n = len(sims)
     best = [0.0] * n
     seeds: list[int] = []
-    for _ in range(min(k, n)):
-        gains = [
+    for _ in range(min(most, n)):
+        gain, candidate = max(
             (sum(max(0.0, sims[c][q] - best[q]) for q in range(n)), -c) for c in range(n) if c not in seeds
-        ]
-        gain, neg_c = max(gains)
-        if seeds and gain <= 1e-9:
+        )
+        candidate = -candidate
+        if seeds and (gain <= 1e-9 or (len(seeds) >= target and gain < EXTRA_SEED_GAIN)):
             break
-        seeds.append(-neg_c)
-        best = [max(best[q], sims[-neg_c][q]) for q in range(n)]
+        seeds.append(candidate)
+        best = [max(best[q], sims[candidate][q]) for q in range(n)]
     return seeds
+
+
+def _rehome_orphans(
+    groups: list[_Group], profiles: list[_Profile], sims: list[list[float]], most: int
+) -> list[_Group]:
+    """A post that shares (almost) no term with the other posts of its group (it landed there on a tie)
+    gets a theme of its own while there is room, else joins the smallest theme."""
+    kept: list[_Group] = []
+    orphans: list[int] = []
+    for g in groups:
+        lonely = [
+            i
+            for i in g.members
+            if len(g.members) > 1 and max(sims[i][j] for j in g.members if j != i) <= ORPHAN_SIMILARITY
+        ]
+        if not lonely or len(lonely) == len(g.members):
+            kept.append(g)
+            continue
+        kept.append(_make_group([i for i in g.members if i not in lonely], profiles))
+        orphans.extend(lonely)
+    for i in sorted(orphans):
+        if len(kept) < most:
+            kept.append(_make_group([i], profiles))
+        else:
+            smallest = min(range(len(kept)), key=lambda k: (len(kept[k].members), k))
+            kept[smallest] = _make_group(sorted([*kept[smallest].members, i]), profiles)
+    return kept
 
 
 def _groups_from(assignment: list[int], k: int, profiles: list[_Profile]) -> list[_Group]:
@@ -424,24 +474,24 @@ def _ranked_quotes(
 def _implication(
     ranked: list[tuple[float, int, Sentence, str]], key: tuple[float, int, Sentence, str] | None, multi: bool
 ) -> str:
-    """The sentence (other than the key idea) that best combines relevance with stating a consequence
-    (suggests, implies, risk, should, ... then could, must, ...), preferring another post than the key
-    idea's; '' when the theme's posts have no other quotable sentence."""
+    """A relevant sentence (other than the key idea) that draws a consequence: first one with a strong cue
+    (suggests, implies, risk, should, ...), then a modal one (could, must, ...), else the most relevant
+    sentence left; from another post than the key idea's when about as relevant. '' when there is none."""
     key_text = key[2].text if key else ""
     key_post = key[3] if key else ""
-    best_text, best_score = "", 0.0
-    for score, _, sentence, post_id in ranked:
-        if sentence.text == key_text:
-            continue
-        if _STRONG_CUE_RE.search(sentence.text):
-            score *= STRONG_CUE_FACTOR
-        elif _WEAK_CUE_RE.search(sentence.text):
-            score *= WEAK_CUE_FACTOR
-        if multi and post_id != key_post:
-            score *= OTHER_POST_FACTOR
-        if score > best_score:
-            best_text, best_score = sentence.text, score
-    return best_text
+    rest = [r for r in ranked if r[2].text != key_text]
+    if not rest:
+        return ""
+    floor = IMPLICATION_MIN_RELEVANCE * rest[0][0]
+
+    def preference(r: tuple[float, int, Sentence, str]) -> float:
+        return r[0] * (OTHER_POST_FACTOR if multi and r[3] != key_post else 1.0)
+
+    for cue in (_STRONG_CUE_RE, _WEAK_CUE_RE):
+        cued = [r for r in rest if r[0] >= floor and cue.search(r[2].text)]
+        if cued:
+            return max(cued, key=preference)[2].text  # max keeps the first of equals: ranked order
+    return max(rest, key=preference)[2].text
 
 
 def _point(profile: _Profile, centroid: Mapping[str, float], used: set[str]) -> str:
@@ -462,59 +512,66 @@ def _point(profile: _Profile, centroid: Mapping[str, float], used: set[str]) -> 
 def _connections(
     themes: list[Theme], groups: list[_Group], profiles: list[_Profile], forms: dict[str, Counter[str]]
 ) -> list[str]:
-    """2-4 points relating the themes (or, on a one-theme day, the posts) to each other."""
-    points: list[str] = []
-    by_id = {p.post.id: p for p in profiles}
-    show = lambda term: display_form(term, forms)  # noqa: E731
-    if len(themes) >= 2:
-        # Posts that sit in two themes.
-        for p in profiles:
-            homes = [n for n, t in enumerate(themes, 1) if p.post.id in t.post_ids]
-            if len(homes) >= 2 and len(points) < 2:
-                other = groups[homes[1] - 1]
-                quote = _point(p, other.centroid, set())
-                line = f'"{p.post.title}" bridges Themes {homes[0]} and {homes[1]}'
-                points.append(f'{line}: "{quote}"' if quote else f"{line}.")
-        # Terms that pairs of themes share.
-        for a in range(len(groups)):
-            for b in range(a + 1, len(groups)):
-                shared = _shared_terms(groups[a], groups[b])
-                if shared and len(points) < MAX_CONNECTIONS:
-                    terms = " and ".join(f'"{show(t)}"' for t in shared[:2])
-                    points.append(f"Themes {a + 1} and {b + 1} both draw on {terms}.")
-        # A sentence in one theme that speaks to another theme's lead term.
-        for a in range(len(groups)):
-            for b in range(len(groups)):
-                if a == b or len(points) >= MAX_CONNECTIONS:
-                    continue
-                echo = _echo(groups[a], groups[b], profiles)
-                if echo:
-                    term, post, sentence = echo
-                    points.append(
-                        f'Theme {b + 1}\'s "{show(term)}" also comes up in Theme {a + 1}, in '
-                        f'"{post.title}": "{sentence}"'
-                    )
-        if len(points) < 2:
-            leads = [_title_terms(g, profiles)[:1] for g in groups[:2]]
-            if all(leads):
-                points.append(
-                    f'Themes 1 and 2 share few terms: one centres on "{show(leads[0][0])}", '
-                    f'the other on "{show(leads[1][0])}".'
+    """2-4 points relating the themes to each other (on a one-theme day, the posts), in this order: posts
+    that bridge two themes, terms two themes share, a sentence of one theme that uses another theme's lead
+    term, the term that runs through most of the day's posts; plain contrasts when nothing is shared."""
+
+    def show(term: str) -> str:
+        return display_form(term, forms)
+
+    bridges: list[str] = []
+    shared: list[str] = []
+    echoes: list[str] = []
+    contrasts: list[str] = []
+    for p in profiles:
+        homes = [n for n, t in enumerate(themes, 1) if p.post.id in t.post_ids]
+        if len(homes) >= 2:
+            quote = _point(p, groups[homes[1] - 1].centroid, set())
+            line = f'"{p.post.title}" bridges Themes {homes[0]} and {homes[1]}'
+            bridges.append(f'{line}: "{quote}"' if quote else f"{line}.")
+    leads = [next(iter(_title_terms(g, profiles)), "") for g in groups]
+    for a in range(len(groups)):
+        for b in range(a + 1, len(groups)):
+            terms = _shared_terms(groups[a], groups[b])
+            if terms:
+                both = " and ".join(f'"{show(t)}"' for t in terms[:2])
+                shared.append(f"Themes {a + 1} and {b + 1} both draw on {both}.")
+            elif leads[a] and leads[b]:
+                contrasts.append(
+                    f'Themes {a + 1} and {b + 1} share no key terms: one centres on "{show(leads[a])}", '
+                    f'the other on "{show(leads[b])}".'
                 )
+    for a in range(len(groups)):
+        for b in range(len(groups)):
+            echo = _echo(groups[a], groups[b], profiles) if a != b else None
+            if echo:
+                term, post, sentence = echo
+                echoes.append(
+                    f'Theme {b + 1}\'s "{show(term)}" also comes up in Theme {a + 1}, in "{post.title}": '
+                    f'"{sentence}"'
+                )
+    spread: list[str] = []
     day_terms = _day_terms(profiles)
-    if day_terms and len(points) < MAX_CONNECTIONS:
+    if day_terms and day_terms[0][1] >= 2:
         term, count = day_terms[0]
-        if count >= 2:
-            points.append(f'"{show(term)}" runs through {count} of the day\'s {len(profiles)} posts.')
-        elif len(profiles) == 1:
-            keys = ", ".join(f'"{show(t)}"' for t, _ in day_terms[:3])
-            points.append(f"A single post today; its key terms are {keys}.")
-    if len(themes) == 1 and len(profiles) > 1 and len(points) < MAX_CONNECTIONS:
-        titles = [by_id[i].post.title for i in themes[0].post_ids[:3]]
-        points.append(
-            "All of today's posts fall under one theme: " + "; ".join(f'"{t}"' for t in titles) + "."
-        )
+        spread.append(f'"{show(term)}" runs through {count} of the day\'s {len(profiles)} posts.')
+    elif len(profiles) == 1 and day_terms:
+        keys = ", ".join(f'"{show(t)}"' for t, _ in day_terms[:3])
+        spread.append(f"A single post today; its key terms are {keys}.")
+    if len(themes) == 1 and len(profiles) > 1:
+        titles = "; ".join(f'"{_by_id(profiles)[i].post.title}"' for i in themes[0].post_ids[:3])
+        spread.append(f"All of today's posts fall under one theme: {titles}.")
+    points = bridges[:2] + shared[:2] + echoes[:1] + spread
+    if len(themes) >= 2 and len(points) < 2:
+        points += contrasts
+    if len(points) < 2 and len(themes) >= 2:
+        topics = ", ".join(f'"{show(t)}"' for t in leads if t)
+        points.append(f"The day's posts span {len(themes)} separate topics: {topics}.")
     return points[:MAX_CONNECTIONS]
+
+
+def _by_id(profiles: list[_Profile]) -> dict[str, _Profile]:
+    return {p.post.id: p for p in profiles}
 
 
 def _shared_terms(a: _Group, b: _Group) -> list[str]:
