@@ -63,6 +63,8 @@ STOPWORDS: frozenset[str] = _word_set(
     hard clear real actual full open key core major minor broad broader potential overview introduction
     summary discussion update updates refer refers mean means meant goes seeing getting doing lead leads
     whether able unable instead rest start started end ended less least help helps run runs side
+    announcing announce announces announced announcement introducing introduce introduces introduced
+    presenting thoughts thought notes
     """
 )
 

@@ -43,6 +43,8 @@ CENTROID_TERMS = 60
 THEME_TEXT_CHARS = 20_000
 CANDIDATES_PER_POST = 80
 TITLE_WEIGHT = 3
+# Below this many content words a post's single mentions count as terms too.
+SHORT_POST_TERMS = 600
 GENERIC_TERM_FACTOR = 0.35
 REFINE_ROUNDS = 6
 # A seed beyond the day's target number of themes must gather more than one post's worth of similarity.
@@ -58,6 +60,8 @@ MAX_THEMES_PER_POST = 2
 QUOTE_MIN_WORDS = 8
 QUOTE_MAX_WORDS = 45
 MAX_CONNECTIONS = 4
+# A two-word phrase replaces its single word in a title when it is among the group's top terms.
+TITLE_PHRASE_RANK = 6
 
 # Sentences that draw a consequence make the best "implications"; strong cues beat merely modal ones.
 _STRONG_CUE_RE = re.compile(
@@ -83,6 +87,9 @@ class _Profile:
     order: int
     post: Post
     vector: dict[str, float] = field(default_factory=dict)  # unit-length TF-IDF over the day's posts
+    # The same restricted to terms that other posts use too: what grouping compares. A term of one post
+    # only can make no two posts alike, but it would dilute every similarity of its post.
+    link: dict[str, float] = field(default_factory=dict)
     candidates: list[tuple[Sentence, frozenset[str]]] = field(default_factory=list)  # quotable sentences
     counts: Counter[str] = field(default_factory=Counter)
     fallback: str = ""  # the first readable sentence, for a post with nothing better to quote
@@ -91,7 +98,8 @@ class _Profile:
 @dataclass(slots=True)
 class _Group:
     members: list[int]  # indexes into the profiles
-    centroid: dict[str, float]
+    centroid: dict[str, float]  # unit-length sum of the members' vectors: what the theme is about
+    link: dict[str, float]  # the same over the members' link vectors: what new members are compared with
 
 
 class OfflineThemeFinder:
@@ -170,7 +178,7 @@ def _weigh(profiles: list[_Profile]) -> None:
     for p in profiles:
         df.update(p.counts.keys())
     for p in profiles:
-        short = sum(c for t, c in p.counts.items() if " " not in t) < 150
+        short = sum(c for t, c in p.counts.items() if " " not in t) < SHORT_POST_TERMS
         weights: dict[str, float] = {}
         for term, count in p.counts.items():
             # A term mentioned once in a long post is noise; in a short post it may be all there is.
@@ -181,8 +189,9 @@ def _weigh(profiles: list[_Profile]) -> None:
             if _is_generic(term):
                 w *= GENERIC_TERM_FACTOR
             weights[term] = w
-        top = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:TERMS_PER_POST]
-        p.vector = _unit(dict(top))
+        ranked = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))
+        p.vector = _unit(dict(ranked[:TERMS_PER_POST]))
+        p.link = _unit(dict([kv for kv in ranked if df[kv[0]] > 1][:TERMS_PER_POST]))
 
 
 def _is_generic(term: str) -> bool:
@@ -206,7 +215,7 @@ def _similarities(profiles: list[_Profile]) -> list[list[float]]:
     sims = [[0.0] * n for _ in range(n)]
     postings: dict[str, list[tuple[int, float]]] = {}
     for i, p in enumerate(profiles):
-        for term, w in p.vector.items():
+        for term, w in p.link.items():
             postings.setdefault(term, []).append((i, w))
     for entries in postings.values():
         for a, (i, wi) in enumerate(entries):
@@ -224,12 +233,12 @@ def _similarities(profiles: list[_Profile]) -> list[list[float]]:
 
 
 def theme_count(n_posts: int) -> int:
-    """How many themes to aim for: 1 post -> 1; 2-5 -> 2; 6-9 -> 3; 10+ -> 4."""
+    """How many themes to aim for: 1 post -> 1; 2-5 -> 2; 6-7 -> 3; 8+ -> 4."""
     if n_posts <= 1:
         return 1
     if n_posts <= 5:
         return 2
-    if n_posts <= 9:
+    if n_posts <= 7:
         return 3
     return MAX_THEMES
 
@@ -253,7 +262,7 @@ def _group(profiles: list[_Profile]) -> list[_Group]:
     groups = _groups_from(assignment, len(seeds), profiles)
     for _ in range(REFINE_ROUNDS):
         new = [
-            max(range(len(groups)), key=lambda g, i=i: (_cosine(profiles[i].vector, groups[g].centroid), -g))
+            max(range(len(groups)), key=lambda g, i=i: (_cosine(profiles[i].link, groups[g].link), -g))
             for i in range(n)
         ]
         if new == assignment:
@@ -261,13 +270,13 @@ def _group(profiles: list[_Profile]) -> list[_Group]:
         assignment = new
         groups = _groups_from(assignment, len(groups), profiles)
     groups = _rehome_orphans(groups, profiles, sims, max_theme_count(n))
-    if n <= 3 and len(groups) == 2 and _cosine(groups[0].centroid, groups[1].centroid) >= MERGE_SIMILARITY:
+    if n <= 3 and len(groups) == 2 and _cosine(groups[0].link, groups[1].link) >= MERGE_SIMILARITY:
         groups = [_make_group(sorted(groups[0].members + groups[1].members), profiles)]
     if n >= 4 and len(groups) == 1:
         groups = _split_in_two(groups[0], profiles)
     _add_second_memberships(groups, profiles)
     for g in groups:
-        g.members.sort(key=lambda i: (-_cosine(profiles[i].vector, g.centroid), i))
+        g.members.sort(key=lambda i: (-_cosine(profiles[i].link, g.link), i))
     groups.sort(key=lambda g: (-len(g.members), min(g.members)))
     return groups
 
@@ -300,7 +309,7 @@ def _rehome_orphans(
     groups: list[_Group], profiles: list[_Profile], sims: list[list[float]], most: int
 ) -> list[_Group]:
     """A post that shares (almost) no term with the other posts of its group (it landed there on a tie)
-    gets a theme of its own while there is room, else joins the smallest theme."""
+    gets a theme of its own while the day has room for one more theme; otherwise it stays where it is."""
     kept: list[_Group] = []
     orphans: list[int] = []
     for g in groups:
@@ -309,18 +318,14 @@ def _rehome_orphans(
             for i in g.members
             if len(g.members) > 1 and max(sims[i][j] for j in g.members if j != i) <= ORPHAN_SIMILARITY
         ]
+        room = most - len(groups) - len(orphans)
+        lonely = lonely[: max(0, room)]
         if not lonely or len(lonely) == len(g.members):
             kept.append(g)
             continue
         kept.append(_make_group([i for i in g.members if i not in lonely], profiles))
         orphans.extend(lonely)
-    for i in sorted(orphans):
-        if len(kept) < most:
-            kept.append(_make_group([i], profiles))
-        else:
-            smallest = min(range(len(kept)), key=lambda k: (len(kept[k].members), k))
-            kept[smallest] = _make_group(sorted([*kept[smallest].members, i]), profiles)
-    return kept
+    return kept + [_make_group([i], profiles) for i in sorted(orphans)]
 
 
 def _groups_from(assignment: list[int], k: int, profiles: list[_Profile]) -> list[_Group]:
@@ -331,17 +336,25 @@ def _groups_from(assignment: list[int], k: int, profiles: list[_Profile]) -> lis
 
 
 def _make_group(members: list[int], profiles: list[_Profile]) -> _Group:
+    return _Group(
+        members=list(members),
+        centroid=_centroid(profiles[i].vector for i in members),
+        link=_centroid(profiles[i].link for i in members),
+    )
+
+
+def _centroid(vectors: Iterable[Mapping[str, float]]) -> dict[str, float]:
     total: Counter[str] = Counter()
-    for i in members:
-        for t, w in profiles[i].vector.items():
+    for vector in vectors:
+        for t, w in vector.items():
             total[t] += w
     top = sorted(total.items(), key=lambda kv: (-kv[1], kv[0]))[:CENTROID_TERMS]
-    return _Group(members=list(members), centroid=_unit(dict(top)))
+    return _unit(dict(top))
 
 
 def _split_in_two(group: _Group, profiles: list[_Profile]) -> list[_Group]:
     """A day of 4+ posts gets at least two themes: the posts closest to the common centre stay together."""
-    ranked = sorted(group.members, key=lambda i: (-_cosine(profiles[i].vector, group.centroid), i))
+    ranked = sorted(group.members, key=lambda i: (-_cosine(profiles[i].link, group.link), i))
     half = (len(ranked) + 1) // 2
     return [_make_group(sorted(ranked[:half]), profiles), _make_group(sorted(ranked[half:]), profiles)]
 
@@ -350,12 +363,12 @@ def _add_second_memberships(groups: list[_Group], profiles: list[_Profile]) -> N
     if len(groups) < 2:
         return
     for i, p in enumerate(profiles):
-        own = max(_cosine(p.vector, g.centroid) for g in groups if i in g.members)
+        own = max(_cosine(p.link, g.link) for g in groups if i in g.members)
         extra = [
             (sim, gi)
             for gi, g in enumerate(groups)
             if i not in g.members
-            and (sim := _cosine(p.vector, g.centroid)) >= SECOND_THEME_MIN_SIMILARITY
+            and (sim := _cosine(p.link, g.link)) >= SECOND_THEME_MIN_SIMILARITY
             and sim >= SECOND_THEME_RATIO * own
         ]
         for _, gi in sorted(extra, key=lambda e: (-e[0], e[1]))[: MAX_THEMES_PER_POST - 1]:
@@ -414,6 +427,16 @@ def _title(
     first = next((t for t in terms if t not in avoid_set), None)
     if first is None:
         first = next(iter(terms), None)
+    if first is not None and " " not in first:
+        # "reward" + "hacking" reads better as the phrase the posts use: "reward hacking".
+        share = Counter(t for i in group.members for t in profiles[i].vector)
+        phrase = next((t for t in terms if " " in t and first in t.split() and t not in avoid_set), None)
+        if (
+            phrase is not None
+            and terms.index(phrase) < TITLE_PHRASE_RANK
+            and 2 * share[phrase] >= share[first]
+        ):
+            first = phrase
     if first is None:
         generic = sorted(group.centroid, key=lambda t: (-group.centroid[t], t))
         first = generic[0] if generic else ""
@@ -428,8 +451,14 @@ def _title(
 
 
 def _overlaps(a: str, b: str) -> bool:
-    """Terms sharing a word ("sparse autoencoder" / "autoencoder") would repeat themselves in a title."""
-    return bool(set(a.split()) & set(b.split()))
+    """Terms sharing a word ("sparse autoencoder" / "autoencoder"), or a word and its short form
+    ("evaluation" / "eval"), would repeat themselves in a title."""
+    for x in a.split():
+        for y in b.split():
+            short, long_ = sorted((x, y), key=len)
+            if short == long_ or (len(short) >= 4 and long_.startswith(short)):
+                return True
+    return False
 
 
 def _distinct_titles(
@@ -563,7 +592,7 @@ def _connections(
         spread.append(f"All of today's posts fall under one theme: {titles}.")
     points = bridges[:2] + shared[:2] + echoes[:1] + spread
     if len(themes) >= 2 and len(points) < 2:
-        points += contrasts
+        points += contrasts[: 2 - len(points)]
     if len(points) < 2 and len(themes) >= 2:
         topics = ", ".join(f'"{show(t)}"' for t in leads if t)
         points.append(f"The day's posts span {len(themes)} separate topics: {topics}.")
