@@ -67,9 +67,7 @@ def summarize_text(text: str, *, title: str = "") -> str:
     if word_count(flat) < MIN_WORDS:
         return flat
     chosen = select_sentences(text, title=title)
-    if not chosen:
-        return clip_words(flat, MAX_WORDS)
-    return " ".join(chosen)
+    return " ".join(chosen) if chosen else normalize_space(title)
 
 
 def select_sentences(text: str, *, title: str = "") -> list[str]:
@@ -80,7 +78,27 @@ def select_sentences(text: str, *, title: str = "") -> list[str]:
     chosen = _select(scored, target)
     if sum(s.sentence.words for s in chosen) < MIN_WORDS:
         chosen = _top_up(chosen, sentences)
+    if not chosen:
+        return _last_resort(sentences)
     return [s.sentence.text for s in sorted(chosen, key=lambda s: s.sentence.index)]
+
+
+def _last_resort(sentences: Sequence[Sentence]) -> list[str]:
+    """For a post with no quotable prose at all (only thanks, notes, headings, code): its sentences that
+    are not boilerplate, whatever section they sit in, in order and within MAX_WORDS."""
+    out: list[str] = []
+    total = 0
+    for s in sentences:
+        if s.boilerplate or s.heading or total + s.words > MAX_WORDS:
+            continue
+        out.append(s.text)
+        total += s.words
+    if not out:
+        # One run-on "sentence" longer than the limit (a list without full stops): its opening words.
+        longest = next((s for s in sentences if not s.boilerplate and not s.heading), None)
+        if longest is not None:
+            out.append(clip_words(longest.text, MAX_WORDS))
+    return out
 
 
 def score_sentences(sentences: Sequence[Sentence], *, title: str = "") -> list[ScoredSentence]:

@@ -19,8 +19,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:['’\-][A-Za-z0-9]+)*")
+# A word starts with a letter (any script) and may hold digits, apostrophes and hyphens: "GPT-4", "don't".
+WORD_RE = re.compile(r"[^\W\d_][^\W_]*(?:['’\-][^\W_]+)*")
 _SPACE_RE = re.compile(r"\s+")
+# Two-word phrases never span punctuation or a free-standing dash ("August - Deciphering").
+_PHRASE_BREAK_RE = re.compile(r"[^\w\s'’\-]+|\s[-–—]+\s|--+")
 
 
 def _word_set(listing: str) -> frozenset[str]:
@@ -85,6 +88,7 @@ _ABBREVIATIONS = _word_set(
     """
     e.g i.e etc vs cf al fig figs eq eqs sec ch no nos vol p pp dr mr mrs ms prof st jr sr inc ltd co corp
     approx est ca resp incl def thm lem prop cor ex viz u.s u.k a.k.a ph.d
+    jan feb mar apr jun jul aug sep sept oct nov dec
     """
 )
 
@@ -113,7 +117,7 @@ _LEAD_SECTION_RE = re.compile(
 _END_SECTION_RE = re.compile(
     r"^(?:footnotes?|end ?notes?|notes|references|bibliography|citations?|sources|works cited|"
     r"acknowledge?ments?|thanks|credits|author contributions?|contributions|further reading|"
-    r"related links?|links|see also|cross-?posted|appendix|appendices|changelog|edit history)\b",
+    r"related links?|links|see also|appendix|appendices|changelog|edit history)\b",
     re.IGNORECASE,
 )
 _WEAK_SECTION_RE = re.compile(
@@ -161,7 +165,7 @@ _BOILERPLATE_OPENINGS: tuple[str, ...] = (
     r"(?:figure|fig\.|table|image|photo|source|credit|caption|diagram|chart|graph|plot|"
     r"img)\s*\d*[a-z]?\s*[:.(]",
     r"\(?(?:image|figure|photo|picture) (?:from|source|credit|by|courtesy)",
-    r"(?:edit|edited|update|updated|ps|p\.s|note from the author|author'?s note)\b[^.]{0,40}:",
+    r"(?:edit|edited|update|updated|ps|p\.s|note from the author|author'?s note|editor'?s note)\b[^.]{0,40}:",
     r"(?:discuss|read more|subscribe|continue reading|comments?|share|reply)\s*$",
     r"(?:you can )?(?:find|read|see|check out|listen to|watch) (?:the |our |my )?(?:full |whole )?"
     r"(?:paper|post|code|video|podcast|slides|report|writeup|write-up|thread|recording|episode)\b.{0,60}"
@@ -274,7 +278,7 @@ def content_phrases(text: str) -> Iterator[str]:
 
     Bigrams never span a stopword or punctuation, so "reward hacking" counts but "reward, hacking" does not.
     """
-    for chunk in re.split(r"[^\w\s'’\-]+", text):
+    for chunk in _PHRASE_BREAK_RE.split(text):
         previous = ""
         for w in WORD_RE.findall(chunk):
             s = content_stem(w)
@@ -289,7 +293,7 @@ def content_phrases(text: str) -> Iterator[str]:
 
 def surface_forms(text: str, counts: dict[str, Counter[str]]) -> None:
     """Record how each stem (and bigram) is spelled in `text`, for display (keeps "RLHF", "SAEs")."""
-    for chunk in re.split(r"[^\w\s'’\-]+", text):
+    for chunk in _PHRASE_BREAK_RE.split(text):
         previous_stem, previous_word = "", ""
         for w in words(chunk):
             if not is_content_word(w):
@@ -316,7 +320,7 @@ def title_case(phrase: str) -> str:
     out = []
     for i, w in enumerate(phrase.split()):
         if any(c.isupper() for c in w[1:]) or (w[:1].isupper()):
-            out.append(w)
+            out.append(w[:1].upper() + w[1:])  # "brain-like-AGI" -> "Brain-like-AGI", "RLHF" stays
         elif i and w.lower() in _TITLE_SMALL_WORDS:
             out.append(w.lower())
         else:
@@ -329,7 +333,7 @@ def is_boilerplate(sentence: str) -> bool:
     lower = normalize_space(sentence).lower().replace("’", "'")
     if "http" in lower or "www." in lower or ("@" in lower and _EMAIL_RE.search(lower)):
         return True
-    if _BOILERPLATE_OPENING_RE.match(lower):
+    if _BOILERPLATE_OPENING_RE.match(lower.lstrip("[(*_\"'“‘ ")):
         return True
     # The phrases searched anywhere all contain one of these words; most sentences contain none.
     return any(hint in lower for hint in _ANYWHERE_HINTS) and bool(_BOILERPLATE_ANYWHERE_RE.search(lower))
@@ -538,6 +542,7 @@ def _sentence(
     boilerplate: bool = False,
     list_item: bool = False,
 ) -> Sentence:
+    text = normalize_space(text)
     return Sentence(
         text=text,
         index=index,

@@ -153,7 +153,12 @@ def _profile(order: int, post: Post, summary: str, forms: dict[str, Counter[str]
         surface_forms(sentence.text, forms)
         if len(profile.candidates) < CANDIDATES_PER_POST and _quotable(sentence):
             profile.candidates.append((sentence, frozenset(phrases)))
-        elif not profile.fallback and sentence.quotable and 5 <= sentence.words <= QUOTE_MAX_WORDS:
+        elif (
+            not profile.fallback
+            and sentence.quotable
+            and 5 <= sentence.words <= QUOTE_MAX_WORDS
+            and sentence.text[-1:] in '.!?"”’)'
+        ):
             profile.fallback = sentence.text
     return profile
 
