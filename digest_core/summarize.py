@@ -114,7 +114,8 @@ def score_sentences(sentences: Sequence[Sentence], *, title: str = "") -> list[S
     # A term that occurs once says little about what the post is about.
     weight = {t: math.log(c) for t, c in counts.items() if c > 1}
     raw = [
-        sum(weight.get(t, 0.0) for t in set(terms)) / math.sqrt(max(len(set(terms)), 5))
+        # dict.fromkeys, not set: a float sum in hash order could differ between processes.
+        sum(weight.get(t, 0.0) for t in dict.fromkeys(terms)) / math.sqrt(max(len(set(terms)), 5))
         for terms in sentence_terms
     ]
     top = max(raw, default=0.0) or 1.0

@@ -90,7 +90,7 @@ class _Profile:
     # The same restricted to terms that other posts use too: what grouping compares. A term of one post
     # only can make no two posts alike, but it would dilute every similarity of its post.
     link: dict[str, float] = field(default_factory=dict)
-    candidates: list[tuple[Sentence, frozenset[str]]] = field(default_factory=list)  # quotable sentences
+    candidates: list[tuple[Sentence, tuple[str, ...]]] = field(default_factory=list)  # quotable sentences
     counts: Counter[str] = field(default_factory=Counter)
     fallback: str = ""  # the first readable sentence, for a post with nothing better to quote
 
@@ -152,7 +152,9 @@ def _profile(order: int, post: Post, summary: str, forms: dict[str, Counter[str]
         counts.update(phrases)
         surface_forms(sentence.text, forms)
         if len(profile.candidates) < CANDIDATES_PER_POST and _quotable(sentence):
-            profile.candidates.append((sentence, frozenset(phrases)))
+            # Unique terms in order of appearance (not a set): float sums then run in the same order in
+            # every process, so that ties break the same way.
+            profile.candidates.append((sentence, tuple(dict.fromkeys(phrases))))
         elif (
             not profile.fallback
             and sentence.quotable
@@ -486,7 +488,7 @@ def _distinct_titles(
     return out
 
 
-def _sentence_score(sentence: Sentence, terms: frozenset[str], centroid: Mapping[str, float]) -> float:
+def _sentence_score(sentence: Sentence, terms: tuple[str, ...], centroid: Mapping[str, float]) -> float:
     relevance = sum(centroid.get(t, 0.0) for t in terms) / math.sqrt(max(len(terms), 10))
     position = 0.05 * math.exp(-sentence.index / 8) + (0.05 if sentence.section == "lead" else 0.0)
     return relevance + position

@@ -7,7 +7,10 @@ assembled from the openings in the shared CSV export is used too, when the expor
 from __future__ import annotations
 
 import csv
+import os
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -307,6 +310,31 @@ def test_implications_prefer_sentences_that_draw_consequences() -> None:
 def test_same_day_gives_the_same_themes() -> None:
     first = find(FULL_DAY)
     assert all(find(FULL_DAY) == first for _ in range(3))
+
+
+def test_same_day_gives_the_same_themes_in_another_process() -> None:
+    """No ordering may depend on string hashing, which differs between processes."""
+    code = (
+        "from tests.test_themes import FULL_DAY, find\n"
+        "from tests.test_summarize import BOILERPLATE_POST, long_essay\n"
+        "from digest_core.summarize import summarize_text\n"
+        "print(repr(find(FULL_DAY)))\n"
+        "print(summarize_text(long_essay(3000)))\n"
+    )
+    repo = Path(__file__).resolve().parents[1]
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=repo,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(outputs) == 1
 
 
 def test_one_post_day() -> None:
