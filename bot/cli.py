@@ -1,0 +1,148 @@
+"""The `digest` command line.
+
+Exit codes: 0 when the command did its job (failed feeds are reported on stderr), 1 when nothing could be
+fetched at all, 2 for bad usage or configuration (with a message that names the problem).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from datetime import date
+from typing import TextIO
+
+from bot.config import ConfigError, Settings, load_settings, parse_feed_list
+from digest_core.models import FeedResult
+
+EXIT_OK, EXIT_NOTHING_FETCHED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad usage or configuration: printed as one message, exit 2."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except (UsageError, ConfigError) as exc:
+        print(f"digest: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="digest", description="A daily digest of research feeds.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    fetch = commands.add_parser("fetch", help="fetch the feeds and store new posts")
+    _add_feed_options(fetch)
+    fetch.set_defaults(handler=run_fetch)
+
+    today = commands.add_parser("today", help="print today's digest (fetching the feeds first)")
+    _add_feed_options(today)
+    _add_edition_options(today)
+    today.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    today.set_defaults(handler=run_today)
+    return parser
+
+
+def _add_feed_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--feed", action="append", metavar="URL_OR_PATH", help="feed to read (repeatable); replaces DIGEST_FEEDS"
+    )
+    parser.add_argument("--db", metavar="PATH", help="SQLite database file (default: DIGEST_DB or digest.db)")
+
+
+def _add_edition_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--date", type=_day, metavar="YYYY-MM-DD", help="the edition's day (default: today)")
+    parser.add_argument("--since", type=_day, metavar="YYYY-MM-DD", help="widen a one-off edition back to this day")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild a stored edition")
+    parser.add_argument("--no-fetch", action="store_true", help="use stored posts only; do not fetch the feeds")
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date; use YYYY-MM-DD") from None
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    overrides = {"DIGEST_DB": args.db} if getattr(args, "db", None) else {}
+    return load_settings(**overrides)
+
+
+def feeds_from(args: argparse.Namespace, settings: Settings) -> tuple[str, ...]:
+    if not getattr(args, "feed", None):
+        return settings.feeds
+    try:
+        return tuple(feed for value in args.feed for feed in parse_feed_list(value))
+    except ValueError as exc:
+        raise UsageError(f"--feed: {exc}") from None
+
+
+def _fetch(service: object, feeds: Sequence[str]) -> list[FeedResult]:
+    results: list[FeedResult] = asyncio.run(service.refresh(feeds))  # type: ignore[attr-defined]
+    return results
+
+
+def print_feed_results(results: Sequence[FeedResult], *, stream: TextIO | None = None) -> None:
+    for result in results:
+        if result.status == "failed":
+            line = f"failed     {result.feed_url}: {result.reason}"
+        elif result.status == "unchanged":
+            line = f"unchanged  {result.feed_url}"
+        else:
+            line = f"new        {result.feed_url}: {result.new_posts} new of {result.seen_posts} posts"
+            if result.reason:
+                line += f" ({result.reason})"
+        print(line, file=stream or sys.stdout)
+
+
+def all_failed(results: Sequence[FeedResult]) -> bool:
+    return bool(results) and all(r.status == "failed" for r in results)
+
+
+def run_fetch(args: argparse.Namespace) -> int:
+    from bot.runner import build_service
+
+    settings = settings_from(args)
+    service = build_service(settings)
+    results = _fetch(service, feeds_from(args, settings))
+    print_feed_results(results)
+    return EXIT_NOTHING_FETCHED if all_failed(results) else EXIT_OK
+
+
+def run_today(args: argparse.Namespace) -> int:
+    from bot.runner import build_service
+    from digest_core.markdown import render_markdown
+    from digest_core.store import digest_to_json
+
+    settings = settings_from(args)
+    service = build_service(settings)
+    if not args.no_fetch:
+        results = _fetch(service, feeds_from(args, settings))
+        failed = [r for r in results if r.status == "failed"]
+        if failed:
+            print_feed_results(failed, stream=sys.stderr)
+        if all_failed(results):
+            print("digest: no feed could be fetched; nothing to show (try --feed examples/alignment-sample.xml "
+                  "or --no-fetch)", file=sys.stderr)
+            return EXIT_NOTHING_FETCHED
+    day = args.date or service.latest_edition_date()
+    digest = service.digest(day, since=args.since, rebuild=args.rebuild)
+    if args.format == "json":
+        print(json.dumps(digest_to_json(digest), indent=2, ensure_ascii=False))
+    else:
+        print(render_markdown(digest), end="")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,257 @@
+"""DigestService: the one object the CLI, the scheduler and the chat adapters call."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
+
+from digest_core.editions import EditionSchedule, select_posts
+from digest_core.feeds import DEFAULT_TUNING, FetchTuning, fetch_feeds
+from digest_core.models import Answer, DeliveredPart, Digest, DigestPost, FeedResult, Post, Theme
+from digest_core.ports import Summarizer, ThemeFinder
+from digest_core.store import Store, content_hash
+
+log = logging.getLogger(__name__)
+
+DIGEST_TITLE = "AI Alignment Daily Digest"
+OFFLINE = "offline"
+
+
+class Answerer(Protocol):
+    def answer(
+        self,
+        question: str,
+        *,
+        digest: Digest,
+        posts: Mapping[str, Post],
+        post_ref: str | None,
+        history: Sequence[tuple[str, str]],
+    ) -> Answer: ...
+
+
+class QuestionLimiter(Protocol):
+    def allow(self, user_key: str, now: datetime) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Writers:
+    """Who writes an edition: the preferred summarizer and theme finder, and the offline ones they fall back to."""
+
+    summarizer: Summarizer
+    theme_finder: ThemeFinder
+    offline_summarizer: Summarizer
+    offline_theme_finder: ThemeFinder
+
+
+class DigestService:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        schedule: EditionSchedule,
+        writers: Writers,
+        answerer: Answerer | None = None,
+        limiter: QuestionLimiter | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        fetch_tuning: FetchTuning = DEFAULT_TUNING,
+    ) -> None:
+        self.store = store
+        self.schedule = schedule
+        self.writers = writers
+        self.answerer = answerer
+        self.limiter = limiter
+        self.clock = clock
+        self.fetch_tuning = fetch_tuning
+
+    # -- feeds ----------------------------------------------------------------------------------------------
+    async def refresh(self, feeds: Sequence[str], *, respect_backoff: bool = False) -> list[FeedResult]:
+        return await fetch_feeds(
+            feeds, store=self.store, clock=self.clock, tuning=self.fetch_tuning, respect_backoff=respect_backoff
+        )
+
+    # -- editions -------------------------------------------------------------------------------------------
+    def latest_edition_date(self, now: datetime | None = None) -> date:
+        return self.schedule.latest_edition_date(now or self.clock())
+
+    def digest(self, day: date, *, since: date | None = None, rebuild: bool = False) -> Digest:
+        """The edition of `day`. A closed edition is built once, stored, and then shown unchanged.
+
+        - `since` builds a one-off edition of every post published from that day through `day` (calendar
+          days in the digest's zone); it is neither stored nor does it use up posts.
+        - An edition whose window is still open is a preview: built from what has arrived so far, not stored.
+        """
+        if since is not None:
+            start = self.schedule.local_day_start(min(since, day))
+            end = self.schedule.local_day_start(day + timedelta(days=1))
+            return self._write(day, self.store.posts_published_between(start, end))
+        window = self.schedule.window(day)
+        if window[1] > self.clock():
+            posts = select_posts(
+                self.store.unassigned_posts(self.clock()),
+                window=window,
+                previous_end=self.store.previous_edition_end(day),
+                first_edition=not self.store.has_editions(),
+            )
+            return self._write(day, posts)
+        with self.store.locked():
+            if not rebuild and (stored := self.store.edition(day)) is not None:
+                return stored
+            if rebuild:
+                self.store.release_edition_posts(day)
+            posts = select_posts(
+                self.store.unassigned_posts(window[1]),
+                window=window,
+                previous_end=self.store.previous_edition_end(day),
+                first_edition=not self.store.has_editions(),
+            )
+        # Writing may take long (a model); the edition is saved after, and only if no one saved it meanwhile.
+        digest = self._write(day, posts)
+        with self.store.locked():
+            if not rebuild and (stored := self.store.edition(day)) is not None:
+                return stored
+            self.store.save_edition(digest, window=window, built_at=self.clock())
+        return digest
+
+    def _write(self, day: date, posts: Sequence[Post]) -> Digest:
+        posts = sorted(posts, key=lambda p: (p.published, p.id))
+        summaries, summary_paths = self._summaries(posts)
+        themes, connections, theme_path = self._themes(posts, summaries)
+        paths = {*summary_paths, theme_path} if posts else {OFFLINE}
+        return Digest(
+            date=day,
+            title=f"{DIGEST_TITLE} - {day.isoformat()}",
+            generated_by=describe_paths(paths),
+            themes=themes,
+            connections=connections,
+            posts=tuple(
+                DigestPost(
+                    number=number,
+                    id=post.id,
+                    title=post.title,
+                    authors=post.authors,
+                    published=post.published,
+                    url=post.url,
+                    source=post.source,
+                    summary=summaries[post.id],
+                )
+                for number, post in enumerate(posts, start=1)
+            ),
+        )
+
+    def _summaries(self, posts: Sequence[Post]) -> tuple[dict[str, str], set[str]]:
+        summaries: dict[str, str] = {}
+        paths: set[str] = set()
+        preferred = self.writers.summarizer
+        for post in posts:
+            key = content_hash(post.title, post.text)
+            summary = None
+            for summarizer in dict.fromkeys([preferred, self.writers.offline_summarizer]):
+                summary = self.store.cached_summary(key, summarizer.name, summarizer.prompt_version)
+                if summary is None:
+                    try:
+                        summary = summarizer.summarize(post).strip()
+                    except Exception as exc:  # a model failure falls back to the offline writer
+                        log.warning("summarizer %s failed on %s: %s", summarizer.name, post.id, exc)
+                        continue
+                    if not summary:
+                        continue
+                    self.store.cache_summary(
+                        key, summarizer.name, summarizer.prompt_version, summary, now=self.clock()
+                    )
+                paths.add(summarizer.name)
+                break
+            summaries[post.id] = summary or post.title
+        return summaries, paths
+
+    def _themes(
+        self, posts: Sequence[Post], summaries: dict[str, str]
+    ) -> tuple[tuple[Theme, ...], tuple[str, ...], str]:
+        if not posts:
+            return (), (), OFFLINE
+        known = {p.id for p in posts}
+        for finder in dict.fromkeys([self.writers.theme_finder, self.writers.offline_theme_finder]):
+            try:
+                themes, connections = finder.find_themes(posts, summaries)
+            except Exception as exc:
+                log.warning("theme finder %s failed: %s", finder.name, exc)
+                continue
+            themes = tuple(valid for theme in themes if (valid := _keep_known_posts(theme, known)))
+            if themes:
+                return themes, tuple(connections), finder.name
+        return (), (), OFFLINE
+
+    # -- questions ------------------------------------------------------------------------------------------
+    def answer(
+        self,
+        question: str,
+        *,
+        day: date,
+        post_ref: str | None = None,
+        history: Sequence[tuple[str, str]] = (),
+    ) -> Answer:
+        if self.answerer is None:
+            raise RuntimeError("this DigestService was built without an answerer")
+        digest = self.digest(day)
+        posts = self.store.posts_by_ids([p.id for p in digest.posts])
+        return self.answerer.answer(question, digest=digest, posts=posts, post_ref=post_ref, history=history)
+
+    def allow_question(self, user_key: str, now: datetime | None = None) -> bool:
+        return self.limiter is None or self.limiter.allow(user_key, now or self.clock())
+
+    # -- deliveries -----------------------------------------------------------------------------------------
+    def delivered_parts(self, platform: str, channel_id: str, day: date) -> dict[str, DeliveredPart]:
+        return self.store.delivered_parts(platform, channel_id, day)
+
+    def record_part(self, platform: str, channel_id: str, day: date, part: DeliveredPart) -> None:
+        self.store.record_part(platform, channel_id, day, part, now=self.clock())
+
+    def locate(self, platform: str, channel_id: str, message_or_thread_id: str) -> tuple[date, str | None] | None:
+        found = self.store.locate(platform, channel_id, message_or_thread_id)
+        if found is None:
+            return None
+        day, part_key = found
+        if not part_key.startswith("post:"):
+            return day, None
+        edition = self.store.edition(day)
+        ids = {p.id for p in edition.posts} if edition else set()
+        return day, post_id_of_part(part_key, ids)
+
+
+def post_id_of_part(part_key: str, post_ids: set[str]) -> str | None:
+    """The post of a part key "post:<id>" or "post:<id>:<n>" (ids may contain colons: URLs, arXiv ids)."""
+    rest = part_key.removeprefix("post:")
+    if rest in post_ids:
+        return rest
+    overflow = re.fullmatch(r"(.+)[:#](\d+)", rest)
+    if overflow and overflow[1] in post_ids:
+        return overflow[1]
+    return None
+
+
+def _keep_known_posts(theme: Theme, known: set[str]) -> Theme | None:
+    points_by_id: dict[str, str] = {}
+    for i, post_id in enumerate(theme.post_ids):
+        if post_id in known and post_id not in points_by_id:
+            points_by_id[post_id] = theme.post_points[i] if i < len(theme.post_points) else ""
+    if not points_by_id:
+        return None
+    points = tuple(points_by_id.values())
+    return Theme(
+        title=theme.title,
+        key_idea=theme.key_idea,
+        post_ids=tuple(points_by_id),
+        implications=theme.implications,
+        post_points=points if any(points) else (),
+    )
+
+
+def describe_paths(paths: set[str]) -> str:
+    """"offline", "model:<name>", or "model:<name>+offline" when some of it fell back."""
+    models = sorted(p for p in paths if p.startswith("model:"))
+    if not models:
+        return OFFLINE
+    return "+".join(models) + ("+offline" if len(paths) > len(models) else "")

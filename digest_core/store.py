@@ -1,0 +1,599 @@
+"""The SQLite store: the only module that knows the core's table names.
+
+One sqlite-utils Database in WAL mode (readers never block the writer). The connection is shared by the event
+loop and worker threads, so every call holds one re-entrant lock; SQLite itself serialises writers across
+processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from sqlite_utils import Database, Migrations
+
+from digest_core.models import DeliveredPart, Digest, DigestPost, Post, Theme
+
+migrations = Migrations("digest_core")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    db["feeds"].create(
+        {
+            "url": str,
+            "title": str,
+            "etag": str,
+            "last_modified": str,
+            "body_hash": str,
+            "last_attempt_at": str,
+            "last_success_at": str,
+            "last_status": str,
+            "last_error": str,
+            "consecutive_failures": int,
+            "failing_since": str,
+            "next_attempt_at": str,
+        },
+        pk="url",
+    )
+    db["posts"].create(
+        {
+            "id": str,
+            "title": str,
+            "url": str,
+            "authors": str,  # JSON list
+            "published": str,  # ISO 8601 UTC
+            "first_seen": str,
+            "source": str,
+            "feed_url": str,
+            "text": str,
+            "content_hash": str,
+            "edition_date": str,  # the edition the post appeared in; NULL until then
+        },
+        pk="id",
+    )
+    db["posts"].create_index(["published"])
+    db["posts"].create_index(["edition_date"])
+    db["posts"].enable_fts(["title", "text"], create_triggers=True, tokenize="porter")
+    db["editions"].create(
+        {
+            "date": str,
+            "built_at": str,
+            "window_start": str,
+            "window_end": str,
+            "generated_by": str,
+            "payload": str,  # JSON of the Digest
+        },
+        pk="date",
+    )
+    db["summaries"].create(
+        {"content_hash": str, "summarizer": str, "prompt_version": str, "summary": str, "created_at": str},
+        pk=("content_hash", "summarizer", "prompt_version"),
+    )
+    db["deliveries"].create(
+        {
+            "platform": str,
+            "channel_id": str,
+            "edition_date": str,
+            "part_key": str,
+            "message_id": str,
+            "thread_id": str,
+            "posted_at": str,
+        },
+        pk=("platform", "channel_id", "edition_date", "part_key"),
+    )
+    db["deliveries"].create_index(["platform", "message_id"])
+    db["deliveries"].create_index(["platform", "thread_id"])
+    db["leases"].create({"key": str, "owner": str, "expires_at": str}, pk="key")
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    url: str
+    etag: str = ""
+    last_modified: str = ""
+    body_hash: str = ""
+    consecutive_failures: int = 0
+    next_attempt_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedHealth:
+    url: str
+    title: str
+    last_status: str
+    last_success_at: datetime | None
+    last_attempt_at: datetime | None
+    consecutive_failures: int
+    failing_since: datetime | None
+    next_attempt_at: datetime | None
+    last_error: str
+
+
+@dataclass(frozen=True, slots=True)
+class EditionInfo:
+    date: date
+    built_at: datetime
+    generated_by: str
+    post_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRow:
+    platform: str
+    channel_id: str
+    edition_date: date
+    part_key: str
+    message_id: str
+    thread_id: str
+    posted_at: datetime
+
+
+def content_hash(title: str, text: str) -> str:
+    return hashlib.sha256(f"{title}\n\n{text}".encode()).hexdigest()[:32]
+
+
+def _iso(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).isoformat() if moment else ""
+
+
+def _moment(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+class Store:
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+        self.db = Database(connection)
+        self._lock = threading.RLock()
+        if self.path != ":memory:":
+            self.db.enable_wal()
+        self.db.execute("PRAGMA busy_timeout = 30000")
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        migrations.apply(self.db)
+
+    @classmethod
+    def open(cls, path: str | Path) -> Store:
+        return cls(path)
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.close()
+
+    @contextmanager
+    def locked(self) -> Iterator[Database]:
+        """The database, held for a group of calls that must not interleave with another thread's."""
+        with self._lock:
+            yield self.db
+
+    # -- feeds ----------------------------------------------------------------------------------------------
+    def feed_state(self, url: str) -> FeedState:
+        with self._lock:
+            rows = list(self.db["feeds"].rows_where("url = ?", [url]))
+        if not rows:
+            return FeedState(url)
+        row = rows[0]
+        return FeedState(
+            url=url,
+            etag=row["etag"] or "",
+            last_modified=row["last_modified"] or "",
+            body_hash=row["body_hash"] or "",
+            consecutive_failures=row["consecutive_failures"] or 0,
+            next_attempt_at=_moment(row["next_attempt_at"]),
+        )
+
+    def record_feed_success(
+        self,
+        url: str,
+        *,
+        now: datetime,
+        title: str = "",
+        etag: str = "",
+        last_modified: str = "",
+        body_hash: str = "",
+        status: str = "new",
+        warning: str = "",
+    ) -> None:
+        # Plain SQL: this runs once per feed per refresh, and sqlite-utils' upsert introspects the table each time.
+        if status == "unchanged":  # a 304 carries no validators worth overwriting
+            sql = (
+                "insert into feeds (url, last_attempt_at, last_success_at, last_status, last_error, "
+                "consecutive_failures, failing_since, next_attempt_at) values (?, ?, ?, ?, ?, 0, '', '') "
+                "on conflict(url) do update set last_attempt_at = excluded.last_attempt_at, "
+                "last_success_at = excluded.last_success_at, last_status = excluded.last_status, "
+                "last_error = excluded.last_error, consecutive_failures = 0, failing_since = '', next_attempt_at = ''"
+            )
+            params = [url, _iso(now), _iso(now), status, warning]
+        else:
+            sql = (
+                "insert into feeds (url, title, etag, last_modified, body_hash, last_attempt_at, last_success_at, "
+                "last_status, last_error, consecutive_failures, failing_since, next_attempt_at) "
+                "values (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '', '') "
+                "on conflict(url) do update set title = coalesce(nullif(excluded.title, ''), feeds.title), "
+                "etag = excluded.etag, last_modified = excluded.last_modified, body_hash = excluded.body_hash, "
+                "last_attempt_at = excluded.last_attempt_at, last_success_at = excluded.last_success_at, "
+                "last_status = excluded.last_status, last_error = excluded.last_error, consecutive_failures = 0, "
+                "failing_since = '', next_attempt_at = ''"
+            )
+            params = [url, title, etag, last_modified, body_hash, _iso(now), _iso(now), status, warning]
+        with self._lock:
+            self.db.execute(sql, params)
+
+    def record_feed_failure(
+        self, url: str, *, now: datetime, reason: str, backoff: Callable[[int], timedelta]
+    ) -> int:
+        """Count one more consecutive failure and schedule the next try; return the new count."""
+        with self._lock, self.db.atomic():
+            rows = list(self.db["feeds"].rows_where("url = ?", [url]))
+            failures = (rows[0]["consecutive_failures"] or 0) + 1 if rows else 1
+            failing_since = (rows[0]["failing_since"] if rows else "") or _iso(now)
+            self.db["feeds"].upsert(
+                {
+                    "url": url,
+                    "last_attempt_at": _iso(now),
+                    "last_status": "failed",
+                    "last_error": reason,
+                    "consecutive_failures": failures,
+                    "failing_since": failing_since,
+                    "next_attempt_at": _iso(now + backoff(failures)),
+                },
+                pk="url",
+            )
+        return failures
+
+    def feed_health(self) -> list[FeedHealth]:
+        with self._lock:
+            rows = list(self.db["feeds"].rows_where(order_by="url"))
+        return [
+            FeedHealth(
+                url=row["url"],
+                title=row["title"] or "",
+                last_status=row["last_status"] or "",
+                last_success_at=_moment(row["last_success_at"]),
+                last_attempt_at=_moment(row["last_attempt_at"]),
+                consecutive_failures=row["consecutive_failures"] or 0,
+                failing_since=_moment(row["failing_since"]),
+                next_attempt_at=_moment(row["next_attempt_at"]),
+                last_error=row["last_error"] or "",
+            )
+            for row in rows
+        ]
+
+    # -- posts ----------------------------------------------------------------------------------------------
+    def upsert_posts(self, posts: Iterable[Post]) -> int:
+        """Store posts; return how many were new. A known post keeps its first_seen, URL, source and edition;
+        its title and text follow the feed (posts get edited)."""
+        batch = {post.id: post for post in posts}  # one feed may list a post twice
+        if not batch:
+            return 0
+        with self._lock, self.db.atomic():
+            known = self.post_hashes(list(batch))
+            fresh = [
+                self._post_record(post, content_hash(post.title, post.text))
+                for post in batch.values()
+                if post.id not in known
+            ]
+            self.db["posts"].insert_all(fresh, pk="id")
+            for post in batch.values():
+                digest = content_hash(post.title, post.text)
+                if post.id in known and known[post.id] != digest and post.text:
+                    changes = {"title": post.title, "text": post.text, "content_hash": digest}
+                    if post.authors:
+                        changes["authors"] = json.dumps(list(post.authors))
+                    self.db["posts"].update(post.id, changes)
+        return len(fresh)
+
+    def _post_row(self, post_id: str) -> dict | None:
+        rows = list(self.db["posts"].rows_where("id = ?", [post_id]))
+        return rows[0] if rows else None
+
+    @staticmethod
+    def _post_record(post: Post, digest: str) -> dict:
+        return {
+            "id": post.id,
+            "title": post.title,
+            "url": post.url,
+            "authors": json.dumps(list(post.authors)),
+            "published": _iso(post.published),
+            "first_seen": _iso(post.first_seen),
+            "source": post.source,
+            "feed_url": post.feed_url,
+            "text": post.text,
+            "content_hash": digest,
+            "edition_date": None,
+        }
+
+    @staticmethod
+    def _post_from_row(row: dict) -> Post:
+        return Post(
+            id=row["id"],
+            title=row["title"],
+            url=row["url"],
+            authors=tuple(json.loads(row["authors"] or "[]")),
+            published=datetime.fromisoformat(row["published"]),
+            source=row["source"],
+            text=row["text"] or "",
+            first_seen=datetime.fromisoformat(row["first_seen"]),
+            feed_url=row["feed_url"] or "",
+        )
+
+    def get_post(self, post_id: str) -> Post | None:
+        with self._lock:
+            row = self._post_row(post_id)
+        return self._post_from_row(row) if row else None
+
+    def posts_by_ids(self, ids: Sequence[str]) -> dict[str, Post]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        with self._lock:
+            rows = list(self.db["posts"].rows_where(f"id in ({marks})", list(ids)))
+        return {row["id"]: self._post_from_row(row) for row in rows}
+
+    def post_hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        marks = ",".join("?" * len(ids))
+        with self._lock:
+            rows = self.db.execute(f"select id, content_hash from posts where id in ({marks})", list(ids))
+            return dict(rows.fetchall())
+
+    def unassigned_posts(self, published_until: datetime) -> list[Post]:
+        with self._lock:
+            rows = self.db["posts"].rows_where(
+                "edition_date is null and published <= ?", [_iso(published_until)], order_by="published, id"
+            )
+            return [self._post_from_row(row) for row in rows]
+
+    def posts_published_between(self, start: datetime, end: datetime) -> list[Post]:
+        with self._lock:
+            rows = self.db["posts"].rows_where(
+                "published >= ? and published < ?", [_iso(start), _iso(end)], order_by="published, id"
+            )
+            return [self._post_from_row(row) for row in rows]
+
+    def search_posts(self, query: str, limit: int = 10) -> list[Post]:
+        with self._lock:
+            rows = self.db["posts"].search(query, limit=limit)
+            return [self._post_from_row(row) for row in rows]
+
+    # -- editions -------------------------------------------------------------------------------------------
+    def edition(self, day: date) -> Digest | None:
+        with self._lock:
+            rows = list(self.db["editions"].rows_where("date = ?", [day.isoformat()]))
+        return digest_from_json(json.loads(rows[0]["payload"])) if rows else None
+
+    def previous_edition_end(self, day: date) -> datetime | None:
+        """The window end of the latest stored edition before `day`."""
+        with self._lock:
+            rows = list(
+                self.db["editions"].rows_where(
+                    "date < ?", [day.isoformat()], order_by="date desc", limit=1, select="window_end"
+                )
+            )
+        return datetime.fromisoformat(rows[0]["window_end"]) if rows else None
+
+    def has_editions(self) -> bool:
+        with self._lock:
+            return self.db["editions"].count > 0
+
+    def save_edition(
+        self, digest: Digest, *, window: tuple[datetime, datetime], built_at: datetime
+    ) -> None:
+        """Store an edition and assign its posts to it, in one transaction."""
+        day = digest.date.isoformat()
+        with self._lock, self.db.atomic():
+            self.db["editions"].upsert(
+                {
+                    "date": day,
+                    "built_at": _iso(built_at),
+                    "window_start": _iso(window[0]),
+                    "window_end": _iso(window[1]),
+                    "generated_by": digest.generated_by,
+                    "payload": json.dumps(digest_to_json(digest, internal=True)),
+                },
+                pk="date",
+            )
+            for post in digest.posts:
+                self.db.execute("update posts set edition_date = ? where id = ?", [day, post.id])
+
+    def release_edition_posts(self, day: date) -> None:
+        """Unassign the posts of an edition (before a rebuild)."""
+        with self._lock:
+            self.db.execute("update posts set edition_date = null where edition_date = ?", [day.isoformat()])
+
+    def recent_editions(self, limit: int = 7) -> list[EditionInfo]:
+        with self._lock:
+            rows = list(self.db["editions"].rows_where(order_by="date desc", limit=limit))
+        return [
+            EditionInfo(
+                date=date.fromisoformat(row["date"]),
+                built_at=datetime.fromisoformat(row["built_at"]),
+                generated_by=row["generated_by"],
+                post_count=len(json.loads(row["payload"])["posts"]),
+            )
+            for row in rows
+        ]
+
+    # -- summaries ------------------------------------------------------------------------------------------
+    def cached_summary(self, content: str, summarizer: str, prompt_version: str) -> str | None:
+        with self._lock:
+            rows = list(
+                self.db["summaries"].rows_where(
+                    "content_hash = ? and summarizer = ? and prompt_version = ?",
+                    [content, summarizer, prompt_version],
+                )
+            )
+        return rows[0]["summary"] if rows else None
+
+    def cache_summary(
+        self, content: str, summarizer: str, prompt_version: str, summary: str, *, now: datetime
+    ) -> None:
+        with self._lock:
+            self.db["summaries"].upsert(
+                {
+                    "content_hash": content,
+                    "summarizer": summarizer,
+                    "prompt_version": prompt_version,
+                    "summary": summary,
+                    "created_at": _iso(now),
+                },
+                pk=("content_hash", "summarizer", "prompt_version"),
+            )
+
+    # -- deliveries -----------------------------------------------------------------------------------------
+    def delivered_parts(self, platform: str, channel_id: str, day: date) -> dict[str, DeliveredPart]:
+        with self._lock:
+            rows = self.db["deliveries"].rows_where(
+                "platform = ? and channel_id = ? and edition_date = ?", [platform, channel_id, day.isoformat()]
+            )
+            return {
+                row["part_key"]: DeliveredPart(row["part_key"], row["message_id"], row["thread_id"] or "")
+                for row in rows
+            }
+
+    def record_part(
+        self, platform: str, channel_id: str, day: date, part: DeliveredPart, *, now: datetime
+    ) -> None:
+        with self._lock:
+            self.db["deliveries"].upsert(
+                {
+                    "platform": platform,
+                    "channel_id": channel_id,
+                    "edition_date": day.isoformat(),
+                    "part_key": part.part_key,
+                    "message_id": part.message_id,
+                    "thread_id": part.thread_id,
+                    "posted_at": _iso(now),
+                },
+                pk=("platform", "channel_id", "edition_date", "part_key"),
+            )
+
+    def locate(self, platform: str, channel_id: str, message_or_thread_id: str) -> tuple[date, str] | None:
+        """The edition of a delivered message, or of the thread it started, with the message's part key
+        ("" when the id is a thread rather than one of our messages)."""
+        with self._lock:
+            rows = self.db.execute(
+                "select edition_date, part_key, message_id = ? as exact from deliveries where platform = ? "
+                "and (message_id = ? or thread_id = ?) and (channel_id = ? or ? = '') "
+                "order by exact desc limit 1",
+                [message_or_thread_id, platform, message_or_thread_id, message_or_thread_id, channel_id,
+                 channel_id],
+            ).fetchall()
+        if not rows:
+            return None
+        edition_date, part_key, exact = rows[0]
+        return date.fromisoformat(edition_date), part_key if exact else ""
+
+    def deliveries(self, day: date) -> list[DeliveryRow]:
+        with self._lock:
+            rows = list(self.db["deliveries"].rows_where("edition_date = ?", [day.isoformat()], order_by="posted_at"))
+        return [
+            DeliveryRow(
+                platform=row["platform"],
+                channel_id=row["channel_id"],
+                edition_date=day,
+                part_key=row["part_key"],
+                message_id=row["message_id"],
+                thread_id=row["thread_id"] or "",
+                posted_at=datetime.fromisoformat(row["posted_at"]),
+            )
+            for row in rows
+        ]
+
+    # -- leases (a cross-process mutex for deliveries) ------------------------------------------------------
+    def try_lease(self, key: str, owner: str, seconds: int, *, now: datetime | None = None) -> bool:
+        now = now or datetime.now(UTC)
+        expires = datetime.fromtimestamp(now.timestamp() + seconds, UTC)
+        with self._lock:
+            cursor = self.db.execute(
+                "insert into leases (key, owner, expires_at) values (?, ?, ?) "
+                "on conflict(key) do update set owner = excluded.owner, expires_at = excluded.expires_at "
+                "where leases.expires_at <= ? or leases.owner = excluded.owner",
+                [key, owner, _iso(expires), _iso(now)],
+            )
+            return cursor.rowcount == 1
+
+    def release_lease(self, key: str, owner: str) -> None:
+        with self._lock:
+            self.db.execute("delete from leases where key = ? and owner = ?", [key, owner])
+
+
+# -- (de)serialising digests ----------------------------------------------------------------------------------
+
+
+def digest_to_json(digest: Digest, *, internal: bool = False) -> dict:
+    """The public JSON shape (exact keys other tools rely on); `internal` adds fields only we read back."""
+    themes = []
+    for theme in digest.themes:
+        item = {
+            "title": theme.title,
+            "key_idea": theme.key_idea,
+            "post_ids": list(theme.post_ids),
+            "implications": theme.implications,
+        }
+        if internal:
+            item["post_points"] = list(theme.post_points)
+        themes.append(item)
+    posts = []
+    for post in digest.posts:
+        item = {
+            "id": post.id,
+            "title": post.title,
+            "authors": list(post.authors),
+            "published": _iso(post.published),
+            "url": post.url,
+            "source": post.source,
+            "summary": post.summary,
+        }
+        if internal:
+            item["number"] = post.number
+        posts.append(item)
+    return {
+        "date": digest.date.isoformat(),
+        "title": digest.title,
+        "generated_by": digest.generated_by,
+        "themes": themes,
+        "connections": list(digest.connections),
+        "posts": posts,
+    }
+
+
+def digest_from_json(data: dict) -> Digest:
+    return Digest(
+        date=date.fromisoformat(data["date"]),
+        title=data["title"],
+        generated_by=data["generated_by"],
+        themes=tuple(
+            Theme(
+                title=t["title"],
+                key_idea=t["key_idea"],
+                post_ids=tuple(t["post_ids"]),
+                implications=t["implications"],
+                post_points=tuple(t.get("post_points", ())),
+            )
+            for t in data["themes"]
+        ),
+        connections=tuple(data["connections"]),
+        posts=tuple(
+            DigestPost(
+                number=p.get("number", index),
+                id=p["id"],
+                title=p["title"],
+                authors=tuple(p["authors"]),
+                published=datetime.fromisoformat(p["published"]),
+                url=p["url"],
+                source=p["source"],
+                summary=p["summary"],
+            )
+            for index, p in enumerate(data["posts"], start=1)
+        ),
+    )
