@@ -194,7 +194,8 @@ _DIGIT_RE = re.compile(r"\d")
 _LETTERS_RE = re.compile(r"[^\W\d_]")
 _MATH_SYMBOL_RE = re.compile(r"[=<>+*/^_|\\{}\[\]~$∑∫∀∃≤≥≈≠∈∉⊂⊆∪∩ℝ→←⇒↦]")
 _EMAIL_RE = re.compile(r"\b[\w.-]+@[\w-]+\.[a-z]{2,}\b", re.IGNORECASE)
-_FOOTNOTE_LINE_RE = re.compile(r"\[\d{1,3}\]|\^\s|↩|\d{1,3}\s*\^|\d{1,3}\.\s*\^")
+# Footnote texts: "Footnote: ..." (how ingest keeps them), "[1] ...", "^ ...", "1. ^ ...".
+_FOOTNOTE_LINE_RE = re.compile(r"(?i:footnote\s*\d*\s*:)|\[\d{1,3}\]|\^\s|↩|\d{1,3}\s*\^|\d{1,3}\.\s*\^")
 _NUMBERED_LINE_RE = re.compile(r"^\[?(\d{1,3})[.)\]]\s")
 # Code: how a line of code opens, or a token that prose does not use. Two patterns, so that the second can
 # be scanned for quickly by its first character.

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from digest_core.clean import html_to_text
 from digest_core.models import Post
 from digest_core.summarize import (
     MAX_WORDS,
@@ -271,8 +272,7 @@ def test_a_dangling_this_comes_with_its_antecedent() -> None:
         "deceptive model and an aligned model behave the same way during training. Interpretability offers a "
         "way to look for deceptive alignment directly in the weights rather than in behaviour.\n\n"
         + " ".join(
-            f"Paragraph {i} repeats that deceptive alignment and interpretability are the subject."
-            for i in range(12)
+            f"Paragraph {i} repeats that deceptive alignment and interpretability are the subject." for i in range(12)
         )
     )
     summary = summarize_text(text, title="Deceptive alignment and interpretability")
@@ -297,6 +297,33 @@ def test_arxiv_abstract_label_is_dropped() -> None:
     assert summary.startswith("We study goal misgeneralisation")
     assert "Announce" not in summary and "Abstract" not in summary
     assert_verbatim(summary, text, "[Paper] Goal misgeneralisation in mazes")
+
+
+def test_summary_of_feed_html_after_ingest_leaves_out_footnotes_and_captions() -> None:
+    html = (
+        "<p>Published on November 3, 2026 4:12 PM GMT</p>"
+        "<p><em>Epistemic status: a quick write-up of a weekend project.</em></p>"
+        "<p>Debate between two copies of a model can help a weaker judge find the truth, but only when the "
+        "judge can check the claims each debater makes.<sup class='footnote-ref'><a href='#fn1'>[1]</a></sup> "
+        "We ran debates about short stories that the judge could not read in full.</p>"
+        "<h2>Results</h2>"
+        "<p>Judges who saw debates were right on 71 percent of questions, against 58 percent for judges who "
+        "saw a single consultant. The gap was largest when the honest debater could quote the story "
+        "directly, which suggests that verifiable quotes carry most of the benefit of debate.</p>"
+        "<figure><img src='plot.png'><figcaption>Figure 2: Judge accuracy by condition.</figcaption></figure>"
+        "<p>We think debate protocols should give debaters a cheap way to cite evidence that the judge can "
+        "check, since that is where the advantage over consultancy comes from.</p>"
+        "<p>Thanks to Ines and Marek for feedback on an earlier draft.</p>"
+        "<ol class='footnotes'><li>Judges in earlier studies were given the full story to read.</li></ol>"
+        "<p><a href='https://www.alignmentforum.org/posts/abc/x#comments'>Discuss</a></p>"
+    )
+    text = html_to_text(html)
+    summary = summarize_text(text, title="Debate helps judges who cannot read the story")
+    assert MIN_WORDS <= words_of(summary) <= MAX_WORDS
+    assert_verbatim(summary, text, "Debate helps judges who cannot read the story")
+    assert summary.startswith("Debate between two copies of a model")
+    for unwanted in ("Published on", "Epistemic", "Figure 2", "Thanks", "earlier studies", "Discuss"):
+        assert unwanted not in summary
 
 
 @pytest.mark.parametrize(

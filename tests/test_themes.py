@@ -222,9 +222,7 @@ def is_quoted_from(sentence: str, posts: list[Post]) -> bool:
     return all(any(piece in flat for flat in flats) for piece in split_sentences(sentence))
 
 
-def assert_well_formed(
-    posts: tuple[Post, ...], themes: tuple[Theme, ...], connections: tuple[str, ...]
-) -> None:
+def assert_well_formed(posts: tuple[Post, ...], themes: tuple[Theme, ...], connections: tuple[str, ...]) -> None:
     by_id = {p.id: p for p in posts}
     assert 1 <= len(themes) <= MAX_THEMES
     covered = {pid for t in themes for pid in t.post_ids}
