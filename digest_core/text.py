@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -602,15 +602,6 @@ def _has_markers(lines: list[tuple[int, str]], tail: int) -> bool:
     # Footnote texts are only removed when the body points at them ("...[1]" or "...1" glued to a word),
     # or when they read like notes rather than list items.
     return any(re.search(r"\w\[\d{1,3}\]|\w[.,;)]?\^?\d{1,2}(?=\s|$)", line) for _, line in lines[:tail])
-
-
-def term_counts(texts: Iterable[tuple[str, int]]) -> Counter[str]:
-    """Counts of unigram and bigram stems over (text, weight) pairs."""
-    counts: Counter[str] = Counter()
-    for text, weight in texts:
-        for term in content_phrases(text):
-            counts[term] += weight
-    return counts
 
 
 def log_weight(count: float) -> float:

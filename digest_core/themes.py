@@ -55,7 +55,7 @@ ORPHAN_SIMILARITY = 0.05
 MERGE_SIMILARITY = 0.2
 # A post joins a second theme when it is this similar to it, and nearly as similar as to its own.
 SECOND_THEME_MIN_SIMILARITY = 0.2
-SECOND_THEME_RATIO = 0.8
+SECOND_THEME_RATIO = 0.65
 MAX_THEMES_PER_POST = 2
 QUOTE_MIN_WORDS = 8
 QUOTE_MAX_WORDS = 45
@@ -312,9 +312,7 @@ def _seeds(sims: list[list[float]], target: int, most: int) -> list[int]:
     return seeds
 
 
-def _rehome_orphans(
-    groups: list[_Group], profiles: list[_Profile], sims: list[list[float]], most: int
-) -> list[_Group]:
+def _rehome_orphans(groups: list[_Group], profiles: list[_Profile], sims: list[list[float]], most: int) -> list[_Group]:
     """A post that shares (almost) no term with the other posts of its group (it landed there on a tie)
     gets a theme of its own while the day has room for one more theme; otherwise it stays where it is."""
     kept: list[_Group] = []
@@ -370,7 +368,12 @@ def _add_second_memberships(groups: list[_Group], profiles: list[_Profile]) -> N
     if len(groups) < 2:
         return
     for i, p in enumerate(profiles):
-        own = max(_cosine(p.link, g.link) for g in groups if i in g.members)
+        # Likeness to the own group is measured without the post itself, which would flatter it.
+        own = max(
+            _cosine(p.link, _centroid(profiles[j].link for j in g.members if j != i)) if len(g.members) > 1 else 1.0
+            for g in groups
+            if i in g.members
+        )
         extra = [
             (sim, gi)
             for gi, g in enumerate(groups)
@@ -425,9 +428,7 @@ def _participle(term: str) -> bool:
     return " " not in term and term.endswith("ed") and not term.endswith("eed")
 
 
-def _title(
-    group: _Group, profiles: list[_Profile], forms: dict[str, Counter[str]], avoid: Iterable[str]
-) -> str:
+def _title(group: _Group, profiles: list[_Profile], forms: dict[str, Counter[str]], avoid: Iterable[str]) -> str:
     """2-6 words: "<Term> and <Term>" from the shared terms, in Title Case."""
     avoid_set = set(avoid)
     terms = _title_terms(group, profiles)
@@ -438,11 +439,7 @@ def _title(
         # "reward" + "hacking" reads better as the phrase the posts use: "reward hacking".
         share = Counter(t for i in group.members for t in profiles[i].vector)
         phrase = next((t for t in terms if " " in t and first in t.split() and t not in avoid_set), None)
-        if (
-            phrase is not None
-            and terms.index(phrase) < TITLE_PHRASE_RANK
-            and 2 * share[phrase] >= share[first]
-        ):
+        if phrase is not None and terms.index(phrase) < TITLE_PHRASE_RANK and 2 * share[phrase] >= share[first]:
             first = phrase
     if first is None:
         generic = sorted(group.centroid, key=lambda t: (-group.centroid[t], t))
@@ -494,9 +491,7 @@ def _sentence_score(sentence: Sentence, terms: tuple[str, ...], centroid: Mappin
     return relevance + position
 
 
-def _ranked_quotes(
-    members: list[_Profile], centroid: Mapping[str, float]
-) -> list[tuple[float, int, Sentence, str]]:
+def _ranked_quotes(members: list[_Profile], centroid: Mapping[str, float]) -> list[tuple[float, int, Sentence, str]]:
     """(score, member position, sentence, post id) for every quotable sentence of the members, best first."""
     ranked = [
         (_sentence_score(s, terms, centroid), m, s, p.post.id)
@@ -583,8 +578,7 @@ def _connections(
             if echo:
                 term, post, sentence = echo
                 echoes.append(
-                    f'Theme {b + 1}\'s "{show(term)}" also comes up in Theme {a + 1}, in "{post.title}": '
-                    f'"{sentence}"'
+                    f'Theme {b + 1}\'s "{show(term)}" also comes up in Theme {a + 1}, in "{post.title}": "{sentence}"'
                 )
     spread: list[str] = []
     day_terms = _day_terms(profiles)

@@ -172,6 +172,17 @@ ALIGNMENT_FAKING = make_post(
     "of removing them, which makes control and monitoring more important.",
 )
 
+BRIDGE = make_post(
+    "bridge",
+    "Sparse autoencoder features that flag reward hacking",
+    "We looked for sparse autoencoder features that fire when a coding agent engages in reward hacking. "
+    "A handful of features in the residual stream activate when the agent edits unit tests instead of "
+    "fixing the code.",
+    "Monitoring these features flagged most reward hacking episodes before the reward model scored them. "
+    "This suggests that interpretability tools could give reinforcement learning runs an early warning "
+    "of reward hacking.",
+)
+
 FULL_DAY = (
     SAE_FEATURES,
     SAE_SPLITTING,
@@ -278,6 +289,16 @@ def test_full_day_groups_posts_by_topic() -> None:
     assert theme_of(themes, "gov1") is theme_of(themes, "gov2")
     assert theme_of(themes, "sae1") is not theme_of(themes, "rh1")
     assert theme_of(themes, "gov1") is not theme_of(themes, "rh1")
+
+
+def test_a_post_on_two_topics_sits_in_both_themes_and_bridges_them() -> None:
+    posts = (*FULL_DAY, BRIDGE)
+    themes, connections = find(posts)
+    assert_well_formed(posts, themes, connections)
+    homes = [n for n, t in enumerate(themes, 1) if "bridge" in t.post_ids]
+    assert len(homes) == 2
+    assert {theme_of(themes, "sae1").title, theme_of(themes, "rh1").title} == {themes[n - 1].title for n in homes}
+    assert any(c.startswith(f'"{BRIDGE.title}" bridges Themes {homes[0]} and {homes[1]}') for c in connections)
 
 
 def test_titles_name_terms_the_grouped_posts_share() -> None:
