@@ -349,11 +349,7 @@ def _make_group(members: list[int], profiles: list[_Profile]) -> _Group:
 
 
 def _centroid(vectors: Iterable[Mapping[str, float]]) -> dict[str, float]:
-    total: Counter[str] = Counter()
-    for vector in vectors:
-        for t, w in vector.items():
-            total[t] += w
-    top = sorted(total.items(), key=lambda kv: (-kv[1], kv[0]))[:CENTROID_TERMS]
+    top = sorted(_sum(vectors).items(), key=lambda kv: (-kv[1], kv[0]))[:CENTROID_TERMS]
     return _unit(dict(top))
 
 
@@ -365,24 +361,45 @@ def _split_in_two(group: _Group, profiles: list[_Profile]) -> list[_Group]:
 
 
 def _add_second_memberships(groups: list[_Group], profiles: list[_Profile]) -> None:
+    """A post joins a second theme when it is about as close to it as to the rest of its own theme."""
     if len(groups) < 2:
         return
+    sums = [_sum(profiles[j].link for j in g.members) for g in groups]
+    homes = [{gi for gi, g in enumerate(groups) if i in g.members} for i in range(len(profiles))]
+    additions: list[tuple[int, int]] = []
     for i, p in enumerate(profiles):
         # Likeness to the own group is measured without the post itself, which would flatter it.
         own = max(
-            _cosine(p.link, _centroid(profiles[j].link for j in g.members if j != i)) if len(g.members) > 1 else 1.0
-            for g in groups
-            if i in g.members
+            (_similarity_to_rest(p.link, sums[gi]) for gi in homes[i] if len(groups[gi].members) > 1),
+            default=1.0,
         )
         extra = [
             (sim, gi)
             for gi, g in enumerate(groups)
-            if i not in g.members
+            if gi not in homes[i]
             and (sim := _cosine(p.link, g.link)) >= SECOND_THEME_MIN_SIMILARITY
             and sim >= SECOND_THEME_RATIO * own
         ]
-        for _, gi in sorted(extra, key=lambda e: (-e[0], e[1]))[: MAX_THEMES_PER_POST - 1]:
-            groups[gi].members.append(i)
+        additions += [(gi, i) for _, gi in sorted(extra, key=lambda e: (-e[0], e[1]))[: MAX_THEMES_PER_POST - 1]]
+    for gi, i in additions:
+        groups[gi].members.append(i)
+
+
+def _sum(vectors: Iterable[Mapping[str, float]]) -> Counter[str]:
+    total: Counter[str] = Counter()
+    for vector in vectors:
+        for t, w in vector.items():
+            total[t] += w
+    return total
+
+
+def _similarity_to_rest(vector: Mapping[str, float], group_sum: Mapping[str, float]) -> float:
+    """Cosine between a member's unit vector and the sum of the other members' vectors."""
+    if not vector:
+        return 0.0
+    dot = sum(w * group_sum.get(t, 0.0) for t, w in vector.items())
+    rest_norm_sq = sum(w * w for w in group_sum.values()) - 2 * dot + 1.0
+    return (dot - 1.0) / math.sqrt(rest_norm_sq) if rest_norm_sq > 1e-12 else 0.0
 
 
 # --- 3. writing the themes -----------------------------------------------------------------------------
