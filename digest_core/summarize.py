@@ -136,9 +136,7 @@ def score_sentences(sentences: Sequence[Sentence], *, title: str = "") -> list[S
 
 def _eligible(s: Sentence) -> bool:
     # A line opening with ">" quotes someone else; a summary speaks for the post.
-    return (
-        s.quotable and 5 <= s.words <= MAX_WORDS and not s.text.endswith(":") and not s.text.startswith(">")
-    )
+    return s.quotable and 5 <= s.words <= MAX_WORDS and not s.text.endswith(":") and not s.text.startswith(">")
 
 
 def _style_factor(s: Sentence) -> float:

@@ -68,6 +68,8 @@ STOPWORDS: frozenset[str] = _word_set(
     whether able unable instead rest start started end ended less least help helps run runs side
     announcing announce announces announced announcement introducing introduce introduces introduced
     presenting thoughts thought notes
+    next previous past recent recently upcoming latest earlier later soon today week weeks month months
+    study studies
     """
 )
 

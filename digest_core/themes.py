@@ -60,6 +60,20 @@ MAX_THEMES_PER_POST = 2
 QUOTE_MIN_WORDS = 8
 QUOTE_MAX_WORDS = 45
 MAX_CONNECTIONS = 4
+# Acronyms that name the same thing as a phrase (stems, as terms are stored).
+_ALIASES = {
+    "llm": "language model",
+    "lm": "language model",
+    "large language model": "language model",
+    "sae": "sparse autoencoder",
+    "rl": "reinforcement learning",
+    "rlhf": "reinforcement learning human feedback",
+    "cot": "chain thought",
+    "agi": "general intelligence",
+    "elk": "eliciting latent knowledge",
+    "interp": "interpretability",
+    "mech interp": "mechanistic interpretability",
+}
 # A two-word phrase replaces its single word in a title when it is among the group's top terms.
 TITLE_PHRASE_RANK = 6
 
@@ -298,11 +312,13 @@ def _seeds(sims: list[list[float]], target: int, most: int) -> list[int]:
     Beyond `target` seeds (up to `most`), a seed is added only while it would gather a group of posts
     that the others leave uncovered (gain >= EXTRA_SEED_GAIN), not a lone outlier."""
     n = len(sims)
+    # Most pairs of posts share nothing: summing over each post's actual neighbours keeps this fast.
+    neighbours = [[(q, s) for q, s in enumerate(row) if s > 0.0] for row in sims]
     best = [0.0] * n
     seeds: list[int] = []
     for _ in range(min(most, n)):
         gain, candidate = max(
-            (sum(max(0.0, sims[c][q] - best[q]) for q in range(n)), -c) for c in range(n) if c not in seeds
+            (sum(s - best[q] for q, s in neighbours[c] if s > best[q]), -c) for c in range(n) if c not in seeds
         )
         candidate = -candidate
         if seeds and (gain <= 1e-9 or (len(seeds) >= target and gain < EXTRA_SEED_GAIN)):
@@ -449,21 +465,18 @@ def _title(group: _Group, profiles: list[_Profile], forms: dict[str, Counter[str
     """2-6 words: "<Term> and <Term>" from the shared terms, in Title Case."""
     avoid_set = set(avoid)
     terms = _title_terms(group, profiles)
-    first = next((t for t in terms if t not in avoid_set), None)
-    if first is None:
-        first = next(iter(terms), None)
-    if first is not None and " " not in first:
-        # "reward" + "hacking" reads better as the phrase the posts use: "reward hacking".
-        share = Counter(t for i in group.members for t in profiles[i].vector)
-        phrase = next((t for t in terms if " " in t and first in t.split() and t not in avoid_set), None)
-        if phrase is not None and terms.index(phrase) < TITLE_PHRASE_RANK and 2 * share[phrase] >= share[first]:
-            first = phrase
+    share = Counter(t for i in group.members for t in profiles[i].vector)
+    first = next((t for t in terms if t not in avoid_set), None) or next(iter(terms), None)
     if first is None:
         generic = sorted(group.centroid, key=lambda t: (-group.centroid[t], t))
         first = generic[0] if generic else ""
+    first = _as_phrase(first, terms, share, avoid_set)
     second = next((t for t in terms if t != first and not _overlaps(t, first)), None)
+    if second is not None:
+        second = _as_phrase(second, terms, share, avoid_set | {first})
+        second = second if not _overlaps(second, first) else None
     parts = [title_case(display_form(t, forms)) for t in (first, second) if t]
-    if not parts or not parts[0]:
+    if not parts:
         return "Today's Posts"
     if len(parts) == 1:
         only = parts[0]
@@ -471,11 +484,23 @@ def _title(group: _Group, profiles: list[_Profile], forms: dict[str, Counter[str
     return f"{parts[0]} and {parts[1]}"
 
 
+def _as_phrase(term: str, terms: list[str], share: Counter[str], avoid: set[str]) -> str:
+    """A single word replaced by the two-word phrase the posts use with it ("hacking" -> "reward hacking")
+    when that phrase is among the top terms and used by at least half as many of the group's posts."""
+    if " " in term:
+        return term
+    phrase = next((t for t in terms if " " in t and term in t.split() and t not in avoid), None)
+    if phrase is not None and terms.index(phrase) < TITLE_PHRASE_RANK and 2 * share[phrase] >= share[term]:
+        return phrase
+    return term
+
+
 def _overlaps(a: str, b: str) -> bool:
-    """Terms sharing a word ("sparse autoencoder" / "autoencoder"), or a word and its short form
-    ("evaluation" / "eval"), would repeat themselves in a title."""
-    for x in a.split():
-        for y in b.split():
+    """Terms sharing a word ("sparse autoencoder" / "autoencoder"), a word and its short form
+    ("evaluation" / "eval"), or an acronym and its phrase ("LLM" / "language model") would repeat
+    themselves in a title."""
+    for x in _ALIASES.get(a, a).split() + a.split():
+        for y in _ALIASES.get(b, b).split() + b.split():
             short, long_ = sorted((x, y), key=len)
             if short == long_ or (len(short) >= 4 and long_.startswith(short)):
                 return True
