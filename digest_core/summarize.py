@@ -53,6 +53,7 @@ class ExtractiveSummarizer:
     """Summarizer that quotes 40-150 words of the post's own sentences. Deterministic, offline."""
 
     name = "extractive"
+    # Keys the summary cache: bump it when a change here would pick different sentences.
     prompt_version = "1"
 
     def summarize(self, post: Post) -> str:
@@ -136,7 +137,10 @@ def score_sentences(sentences: Sequence[Sentence], *, title: str = "") -> list[S
 
 def _eligible(s: Sentence) -> bool:
     # A line opening with ">" quotes someone else; a summary speaks for the post.
-    return s.quotable and 5 <= s.words <= MAX_WORDS and not s.text.endswith(":") and not s.text.startswith(">")
+    # A quoted line speaks for someone else, unless it is the abstract or TL;DR a linkpost quotes.
+    return (
+        s.quotable and 5 <= s.words <= MAX_WORDS and not s.text.endswith(":") and (not s.quoted or s.section == "lead")
+    )
 
 
 def _style_factor(s: Sentence) -> float:
@@ -225,7 +229,9 @@ def _top_up(chosen: list[ScoredSentence], sentences: Sequence[Sentence]) -> list
             break
         if s.index in have or s.boilerplate or s.code or s.section == "end" or total + s.words > MAX_WORDS:
             continue
-        if s.heading and s.words < 3:
+        if s.text.endswith(":") or s.quoted:
+            continue  # a lead-in to a list or quote that the summary does not carry
+        if s.heading:
             continue
         out.append(ScoredSentence(s, 0.0, frozenset()))
         total += s.words

@@ -184,6 +184,7 @@ _BOILERPLATE_ANYWHERE: tuple[str, ...] = (
     r"\b(?:click here|read (?:the )?(?:full|rest)|full (?:paper|post|text) (?:here|at|available)|"
     r"(?:available|find (?:it|them|more)|read (?:it|more)|see (?:it|more)) (?:here|at this link))\b",
     r"\b(?:subscribe|sign up|apply|register) (?:here|now|to our|at)\b",
+    r"\bpost (?:is )?here\b",
 )
 _ANYWHERE_HINTS = (
     "thank", "cross", "under the", "mats ", "spar ", "astra ", "pibbss", "fellowship", "click", "read the",
@@ -194,7 +195,8 @@ _BOILERPLATE_OPENING_RE = re.compile("|".join(f"(?:{p})" for p in _BOILERPLATE_O
 _BOILERPLATE_ANYWHERE_RE = re.compile("|".join(f"(?:{p})" for p in _BOILERPLATE_ANYWHERE))
 _DIGIT_RE = re.compile(r"\d")
 _LETTERS_RE = re.compile(r"[^\W\d_]")
-_MATH_SYMBOL_RE = re.compile(r"[=<>+*/^_|\\{}\[\]~$∑∫∀∃≤≥≈≠∈∉⊂⊆∪∩ℝ→←⇒↦]")
+# Symbols of formulas and code that prose hardly uses ("/", "$", "~" and "[1]" markers are left out).
+_MATH_SYMBOL_RE = re.compile(r"[=<>^_|\\{}∑∫∀∃≤≥≈≠∈∉⊂⊆∪∩ℝ→←⇒↦⊗⊕∘∞∂∇]")
 _EMAIL_RE = re.compile(r"\b[\w.-]+@[\w-]+\.[a-z]{2,}\b", re.IGNORECASE)
 # Footnote texts: "Footnote: ..." (how ingest keeps them), "[1] ...", "^ ...", "1. ^ ...".
 _FOOTNOTE_LINE_RE = re.compile(r"(?i:footnote\s*\d*\s*:)|\[\d{1,3}\]|\^\s|↩|\d{1,3}\s*\^|\d{1,3}\.\s*\^")
@@ -350,9 +352,9 @@ def looks_like_code_or_math(sentence: str) -> bool:
     if _CODE_START_RE.match(stripped) or _CODE_TOKEN_RE.search(stripped):
         return True
     symbols = len(_MATH_SYMBOL_RE.findall(stripped))
-    if symbols >= 4:
+    if symbols >= 3:
         return True
-    if not symbols and not _DIGIT_RE.search(stripped):
+    if not symbols and not _DIGIT_RE.search(stripped) and _LETTERS_RE.search(stripped):
         return False  # plain prose: letters, spaces and punctuation only
     visible = len(stripped) - stripped.count(" ")
     return len(_LETTERS_RE.findall(stripped)) < 0.65 * visible
@@ -368,7 +370,7 @@ def is_heading(line: str) -> bool:
     n = word_count(stripped)
     if n > 12:
         return False
-    if stripped[-1] in '.!?;,"”’)':
+    if stripped[-1] in '.!?;,"”’' or (stripped[-1] == ")" and n > 6):
         return False
     if stripped[-1] == ":":
         return n <= 8
@@ -447,6 +449,7 @@ class Sentence:
     heading: bool
     code: bool
     list_item: bool
+    quoted: bool  # a "> " line: someone else's words (a linkpost's quoted abstract, an epigraph)
     words: int
 
     @property
@@ -478,8 +481,10 @@ def post_sentences(text: str, *, max_chars: int | None = None) -> list[Sentence]
             paragraphs_in_section = 0
             out.append(_sentence(heading, len(out), paragraph, first_line, section, heading=True))
             continue
-        list_item = bool(_BULLET_RE.match(line))
-        body = _BULLET_RE.sub("", line, count=1) if list_item else line
+        quoted = line.startswith(">")
+        body = line.lstrip("> ") if quoted else line
+        list_item = bool(_BULLET_RE.match(body))
+        body = _BULLET_RE.sub("", body, count=1) if list_item else body
         arxiv = _ARXIV_PREFIX_RE.match(body) if body[:6].lower() == "arxiv:" else None
         if arxiv:
             body = body[arxiv.end() :]
@@ -503,6 +508,7 @@ def post_sentences(text: str, *, max_chars: int | None = None) -> list[Sentence]
                     line_section,
                     boilerplate=(line_boilerplate and i == 0) or is_boilerplate(sentence_text),
                     list_item=list_item,
+                    quoted=quoted,
                 )
             )
     return out
@@ -544,6 +550,7 @@ def _sentence(
     heading: bool = False,
     boilerplate: bool = False,
     list_item: bool = False,
+    quoted: bool = False,
 ) -> Sentence:
     text = normalize_space(text)
     return Sentence(
@@ -556,6 +563,7 @@ def _sentence(
         heading=heading,
         code=not heading and looks_like_code_or_math(text),
         list_item=list_item,
+        quoted=quoted,
         words=word_count(text),
     )
 

@@ -186,7 +186,8 @@ def _quotable(s: Sentence) -> bool:
         and QUOTE_MIN_WORDS <= s.words <= QUOTE_MAX_WORDS
         and s.text[-1:] in '.!"”’)'
         and not s.text[:1].islower()
-        and not s.text.startswith((">", '"', "“"))
+        and not s.quoted
+        and not s.text.startswith(('"', "“"))
         and not s.text.endswith(("...", "…"))
         and not dangling_kind(s.text)
     )
