@@ -25,6 +25,7 @@ from digest_core.text import (
     dangling_kind,
     is_boilerplate,
     is_heading,
+    looks_like_code_or_math,
     normalize_space,
     post_sentences,
     split_sentences,
@@ -377,9 +378,46 @@ def test_content_is_not_boilerplate(sentence: str) -> None:
     assert not is_boilerplate(sentence)
 
 
+@pytest.mark.parametrize(
+    ("sentence", "is_code"),
+    [
+        ("loss = cross_entropy(student(x), weak_label(x))", True),
+        ("Let e_t <= e_(t-1) + d_t for every round.", True),
+        ("def score(post):", True),
+        (",,,,,,,,,,,,,,,,,,,,", True),
+        ("Price-performance (FLOP/s per $) doubles every ~2.5 years across 470 GPUs.", False),
+        ("We trained 5 models on 1,000 prompts (see [1] and [2]).", False),
+        ("Reward hacking became common late in training.", False),
+    ],
+)
+def test_code_and_math_detection(sentence: str, is_code: bool) -> None:
+    assert looks_like_code_or_math(sentence) is is_code
+
+
+def test_a_quoted_abstract_is_used_but_other_quotes_are_not() -> None:
+    linkpost = "\n\n".join(
+        [
+            "This is a linkpost for our new paper.",
+            "Abstract",
+            "> Language models can be trained to refuse harmful requests with a small amount of data. We show "
+            "that refusal training on two hundred examples generalises to unseen categories of harm, and that "
+            "the effect persists after further fine-tuning on benign data.",
+            "Discussion",
+            "> A quote from someone else that the authors disagree with strongly and at length, included only "
+            "for context in the discussion section of the post.",
+            "We discuss what this means for the cost of safety training.",
+        ]
+    )
+    summary = summarize_text(linkpost, title="Refusal training generalises")
+    assert summary.startswith("Language models can be trained to refuse harmful requests")
+    assert "someone else" not in summary
+    assert "linkpost" not in summary
+
+
 def test_headings_and_dangling_starts() -> None:
     assert is_heading("Results")
     assert is_heading("Why this matters")
+    assert is_heading("Summary (TL;DR)")
     assert not is_heading("The model learned the task.")
     assert dangling_kind("This shows that probes work.") == "pronoun"
     assert dangling_kind("This post shows that probes work.") == ""
