@@ -32,7 +32,7 @@ MIN_WORDS = 40
 MAX_WORDS = 150
 # How long a summary aims to be: about a fifth of a short post, at most TARGET_MAX_WORDS for a long one.
 TARGET_MIN_WORDS = 60
-TARGET_MAX_WORDS = 120
+TARGET_MAX_WORDS = 100
 # A sentence longer than this is too long to quote in a summary of at most MAX_WORDS.
 LONG_SENTENCE_WORDS = 60
 # Two sentences sharing more than this fraction of their terms say the same thing.
