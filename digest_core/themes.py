@@ -60,19 +60,17 @@ MAX_THEMES_PER_POST = 2
 QUOTE_MIN_WORDS = 8
 QUOTE_MAX_WORDS = 45
 MAX_CONNECTIONS = 4
-# Acronyms that name the same thing as a phrase (stems, as terms are stored).
+# Acronyms and the words they stand for, so that a title never pairs "LLMs" with "Language Models".
 _ALIASES = {
     "llm": "language model",
     "lm": "language model",
-    "large language model": "language model",
     "sae": "sparse autoencoder",
     "rl": "reinforcement learning",
     "rlhf": "reinforcement learning human feedback",
-    "cot": "chain thought",
+    "cot": "chain",
     "agi": "general intelligence",
     "elk": "eliciting latent knowledge",
     "interp": "interpretability",
-    "mech interp": "mechanistic interpretability",
 }
 # A two-word phrase replaces its single word in a title when it is among the group's top terms.
 TITLE_PHRASE_RANK = 6
@@ -98,7 +96,6 @@ OTHER_POST_FACTOR = 1.15
 class _Profile:
     """What the theme finder knows about one post."""
 
-    order: int
     post: Post
     vector: dict[str, float] = field(default_factory=dict)  # unit-length TF-IDF over the day's posts
     # The same restricted to terms that other posts use too: what grouping compares. A term of one post
@@ -137,7 +134,7 @@ def find_themes(
     if not unique:
         return (), ()
     forms: dict[str, Counter[str]] = {}
-    profiles = [_profile(i, p, (summaries or {}).get(p.id, ""), forms) for i, p in enumerate(unique.values())]
+    profiles = [_profile(p, (summaries or {}).get(p.id, ""), forms) for p in unique.values()]
     _weigh(profiles)
     groups = _group(profiles)
     themes = [_theme(g, profiles, forms) for g in groups]
@@ -149,8 +146,8 @@ def find_themes(
 # --- 1. term vectors ---------------------------------------------------------------------------------
 
 
-def _profile(order: int, post: Post, summary: str, forms: dict[str, Counter[str]]) -> _Profile:
-    profile = _Profile(order=order, post=post)
+def _profile(post: Post, summary: str, forms: dict[str, Counter[str]]) -> _Profile:
+    profile = _Profile(post=post)
     counts = profile.counts
     for term in content_phrases(post.title):
         counts[term] += TITLE_WEIGHT
