@@ -379,12 +379,13 @@ def _add_second_memberships(groups: list[_Group], profiles: list[_Profile]) -> N
     if len(groups) < 2:
         return
     sums = [_sum(profiles[j].link for j in g.members) for g in groups]
+    norms_sq = [sum(w * w for w in total.values()) for total in sums]
     homes = [{gi for gi, g in enumerate(groups) if i in g.members} for i in range(len(profiles))]
     additions: list[tuple[int, int]] = []
     for i, p in enumerate(profiles):
         # Likeness to the own group is measured without the post itself, which would flatter it.
         own = max(
-            (_similarity_to_rest(p.link, sums[gi]) for gi in homes[i] if len(groups[gi].members) > 1),
+            (_similarity_to_rest(p.link, sums[gi], norms_sq[gi]) for gi in homes[i] if len(groups[gi].members) > 1),
             default=1.0,
         )
         extra = [
@@ -407,12 +408,13 @@ def _sum(vectors: Iterable[Mapping[str, float]]) -> Counter[str]:
     return total
 
 
-def _similarity_to_rest(vector: Mapping[str, float], group_sum: Mapping[str, float]) -> float:
-    """Cosine between a member's unit vector and the sum of the other members' vectors."""
+def _similarity_to_rest(vector: Mapping[str, float], group_sum: Mapping[str, float], norm_sq: float) -> float:
+    """Cosine between a member's unit vector and the sum of the other members' vectors (`group_sum`, whose
+    squared length is `norm_sq`, includes the member)."""
     if not vector:
         return 0.0
     dot = sum(w * group_sum.get(t, 0.0) for t, w in vector.items())
-    rest_norm_sq = sum(w * w for w in group_sum.values()) - 2 * dot + 1.0
+    rest_norm_sq = norm_sq - 2 * dot + 1.0
     return (dot - 1.0) / math.sqrt(rest_norm_sq) if rest_norm_sq > 1e-12 else 0.0
 
 
