@@ -15,7 +15,7 @@ from datetime import date
 from typing import TextIO
 
 from bot.config import ConfigError, Settings, load_settings, parse_feed_list
-from digest_core.models import FeedResult
+from digest_core.models import Digest, FeedResult
 
 EXIT_OK, EXIT_NOTHING_FETCHED, EXIT_USAGE = 0, 1, 2
 
@@ -49,6 +49,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_edition_options(today)
     today.add_argument("--format", choices=("markdown", "json"), default="markdown")
     today.set_defaults(handler=run_today)
+
+    render = commands.add_parser("render", help="print the messages the bot would post for an edition")
+    render.add_argument("--platform", choices=("slack", "discord"), required=True)
+    _add_feed_options(render)
+    _add_edition_options(render)
+    render.add_argument("--format", choices=("json",), default="json", help="output format (json)")
+    render.set_defaults(handler=run_render)
+
+    ask = commands.add_parser("ask", help="answer a question about one post of an edition, quoting it")
+    ask.add_argument("post", metavar="POST", help='the post: "#N" of the edition, its id, URL or title')
+    ask.add_argument("question", help="the question, in quotes")
+    ask.add_argument("--date", type=_day, metavar="YYYY-MM-DD", help="the edition's day (default: today)")
+    ask.add_argument("--db", metavar="PATH", help="SQLite database file (default: DIGEST_DB or digest.db)")
+    ask.set_defaults(handler=run_ask)
     return parser
 
 
@@ -120,9 +134,35 @@ def run_fetch(args: argparse.Namespace) -> int:
 
 
 def run_today(args: argparse.Namespace) -> int:
-    from bot.runner import build_service
     from digest_core.markdown import render_markdown
     from digest_core.store import digest_to_json
+
+    digest = selected_digest(args)
+    if digest is None:
+        return EXIT_NOTHING_FETCHED
+    if args.format == "json":
+        print(json.dumps(digest_to_json(digest), indent=2, ensure_ascii=False))
+    else:
+        print(render_markdown(digest), end="")
+    return EXIT_OK
+
+
+def run_render(args: argparse.Namespace) -> int:
+    """The platform payloads of an edition, channel message first, then the thread's messages."""
+    digest = selected_digest(args)
+    if digest is None:
+        return EXIT_NOTHING_FETCHED
+    if args.platform == "slack":
+        from adapters.slack.render import preview_payloads
+    else:
+        from adapters.discord.render import preview_payloads
+    print(json.dumps(preview_payloads(digest), indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+def selected_digest(args: argparse.Namespace) -> Digest | None:
+    """Fetch (unless --no-fetch), then the edition the selection options name; None when nothing was fetched."""
+    from bot.runner import build_service
 
     settings = settings_from(args)
     service = build_service(settings)
@@ -134,13 +174,26 @@ def run_today(args: argparse.Namespace) -> int:
         if all_failed(results):
             print("digest: no feed could be fetched; nothing to show (try --feed examples/alignment-sample.xml "
                   "or --no-fetch)", file=sys.stderr)
-            return EXIT_NOTHING_FETCHED
+            return None
     day = args.date or service.latest_edition_date()
-    digest = service.digest(day, since=args.since, rebuild=args.rebuild)
-    if args.format == "json":
-        print(json.dumps(digest_to_json(digest), indent=2, ensure_ascii=False))
-    else:
-        print(render_markdown(digest), end="")
+    return service.digest(day, since=args.since, rebuild=args.rebuild)
+
+
+def run_ask(args: argparse.Namespace) -> int:
+    """Answer from the stored edition (no fetch): the answer, its quotes, the post's link and who wrote it."""
+    from bot.runner import build_service
+
+    service = build_service(settings_from(args))
+    day = args.date or service.latest_edition_date()
+    answer = service.answer(args.question, day=day, post_ref=args.post)
+    if answer.post is None:
+        lines = [answer.text, *(f"  #{p.number} {p.title}  {p.url}" for p in answer.candidates)]
+        raise UsageError("\n".join(lines))
+    print(answer.text)
+    for quote in answer.quotes:
+        print(f"\n  > {quote}")
+    print(f"\n#{answer.post.number} {answer.post.title}\n{answer.post.url}")
+    print(f"({answer.generated_by})")
     return EXIT_OK
 
 

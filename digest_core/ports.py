@@ -7,7 +7,7 @@ adapters run them with `asyncio.to_thread` so that the event loop keeps acknowle
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Protocol
 
@@ -75,3 +75,21 @@ class ThemeFinder(Protocol):
     ) -> tuple[tuple[Theme, ...], tuple[str, ...]]:
         """Return (themes, connections); every theme's post_ids are ids of `posts`."""
         ...
+
+
+class Answerer(Protocol):
+    """Answers a question about one post of an edition from the posts' stored text.
+
+    `post_ref` and `history` mean what they mean in `DigestAPI.answer`; `posts` holds the edition's stored
+    posts by id. An ambiguous question returns an Answer with candidates and a clarifying question.
+    """
+
+    def answer(
+        self,
+        question: str,
+        *,
+        digest: Digest,
+        posts: Mapping[str, Post],
+        post_ref: str | None,
+        history: Sequence[tuple[str, str]],
+    ) -> Answer: ...

@@ -126,3 +126,18 @@ def test_the_readme_offline_command_runs_as_written(tmp_path: Path) -> None:
     result = subprocess.run([str(digest), *argv[1:]], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "## Individual Post Summaries" in result.stdout
+
+
+@pytest.mark.parametrize("platform", ["slack", "discord"])
+def test_render_prints_the_platform_payloads_channel_message_first(
+    platform: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["render", "--platform", platform, "--feed", EXAMPLE, "--db", "d.db", "--format", "json"]) == 0
+    payloads = json.loads(capsys.readouterr().out)
+    assert payloads[0]["part_key"] == "head"
+    assert len({p["part_key"] for p in payloads if p["part_key"].startswith("post:")}) == 6
+
+
+def test_discord_payloads_carry_disabled_mentions(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["render", "--platform", "discord", "--feed", EXAMPLE, "--db", "d.db"])
+    assert all(p["allowed_mentions"] == {"parse": []} for p in json.loads(capsys.readouterr().out))

@@ -1,0 +1,490 @@
+"""The Discord side of the bot: a discord.py client, the `/digest` commands and follow-up questions.
+
+`DiscordAdapter` is created and started by `bot/` (nothing happens at import). It posts editions
+through `Publisher` (idempotent), answers `/digest` commands (deferring first: Discord wants an answer
+within 3 s), and answers questions in a digest's thread: replies to a post's message, mentions of the bot
+(both work without the privileged Message Content intent), every message when `message_content=True`,
+`/digest ask`, and the Ask button's modal. Service calls are synchronous, so they run in a worker
+thread (`asyncio.to_thread`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Any
+
+import discord
+import yarl
+from discord import app_commands
+
+from adapters.discord import limits
+from adapters.discord.commands import build_digest_group
+from adapters.discord.publisher import PLATFORM, Delivery, DeliveryError, OnStarted, Publisher, send_kwargs
+from adapters.discord.render import (
+    ASK_PREFIX,
+    QUESTION_PREFIX,
+    help_text,
+    question_custom_id,
+    ref_from_custom_id,
+    render_answer,
+)
+from digest_core.models import Answer, Digest
+from digest_core.ports import DigestAPI
+
+log = logging.getLogger(__name__)
+
+HISTORY_TURNS = 4  # earlier (question, answer) pairs of a thread passed to the answerer
+HISTORY_THREADS = 500  # threads whose recent questions are remembered
+ANSWER_MEMORY = 2_000  # answer message ids remembered so that a reply to an answer stays on its post
+READY_TIMEOUT = 60.0
+QUESTION_INPUT_ID = "question"
+RATE_LIMITED = (
+    "You have asked a lot of questions in the last hour. Please try again a little later; "
+    "the allowance refills within the hour."
+)
+NO_QUESTION = (
+    "I could not read a question in your message. Mention me with your question, use `/digest ask`, "
+    "or press **Ask** under a post."
+)
+NOT_A_TEXT_CHANNEL = "I can only post a digest in a text channel. Try this command in one."
+FAILED = "Sorry, something went wrong while doing that. The error has been logged."
+
+
+class _DigestClient(discord.Client):
+    """A discord.Client that hands its events to the adapter."""
+
+    def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
+        super().__init__(**options)
+        self._adapter = adapter
+
+    async def setup_hook(self) -> None:
+        await self._adapter._sync_commands()
+
+    async def on_message(self, message: discord.Message) -> None:
+        await self._adapter._on_message(message)
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        await self._adapter._on_interaction(interaction)
+
+
+class _QuestionModal(discord.ui.Modal):
+    """The Ask button's form. Its submit is handled by custom_id in `on_interaction` (restart-safe), not
+    by this object, hence `interaction_check` refusing."""
+
+    def __init__(self, *, title: str, custom_id: str) -> None:
+        super().__init__(title=title, custom_id=custom_id, timeout=15 * 60)
+        self.add_item(
+            discord.ui.TextInput(
+                label="Your question",
+                custom_id=QUESTION_INPUT_ID,
+                style=discord.TextStyle.paragraph,
+                max_length=limits.QUESTION_MAX,
+            )
+        )
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        return False
+
+
+class DiscordAdapter:
+    """Runs the Discord bot for one DigestAPI.
+
+    `api_base` and `gateway_url` point discord.py at another REST API / gateway (a test fake or a self-hosted
+    Discord-compatible server). They are process-wide switches (discord.http.Route.BASE and
+    DiscordWebSocket.DEFAULT_GATEWAY); `close()` puts the previous values back.
+    """
+
+    def __init__(
+        self,
+        service: DigestAPI,
+        *,
+        token: str,
+        channel_id: str,
+        guild_id: str = "",
+        message_content: bool = False,
+        api_base: str = "",
+        gateway_url: str = "",
+        guild_ready_timeout: float = 2.0,
+        ready_timeout: float = READY_TIMEOUT,
+    ) -> None:
+        self.service = service
+        self.token = token
+        self.channel_id = channel_id
+        self.guild_id = guild_id
+        self.message_content = message_content
+        self.api_base = api_base
+        self.gateway_url = gateway_url
+        self.guild_ready_timeout = guild_ready_timeout
+        self.ready_timeout = ready_timeout
+        self._client: _DigestClient | None = None
+        self._tree: app_commands.CommandTree | None = None
+        self._publisher: Publisher | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._saved_globals: tuple[str, yarl.URL] | None = None
+        self._history: OrderedDict[int, deque[tuple[str, str]]] = OrderedDict()
+        self._answer_posts: OrderedDict[int, tuple[date, str | None]] = OrderedDict()
+
+    # --- life cycle -----------------------------------------------------------------------------------
+
+    @property
+    def client(self) -> discord.Client:
+        if self._client is None:
+            raise RuntimeError("DiscordAdapter.start() has not been called")
+        return self._client
+
+    async def start(self) -> None:
+        """Log in, connect in a background task and return once the gateway is ready."""
+        if self._client is not None:
+            raise RuntimeError("DiscordAdapter already started")
+        self._point_discord_py()
+        intents = discord.Intents.default()
+        intents.message_content = self.message_content
+        client = _DigestClient(
+            self,
+            intents=intents,
+            allowed_mentions=discord.AllowedMentions.none(),
+            guild_ready_timeout=self.guild_ready_timeout,
+        )
+        self._client = client
+        self._tree = app_commands.CommandTree(client)
+        self._tree.add_command(build_digest_group(self))
+        self._tree.on_error = self._on_command_error  # type: ignore[method-assign]
+        self._publisher = Publisher(client, self.service)
+        try:
+            await self._connect(client)
+        except BaseException:
+            await self.close()
+            raise
+        log.info("Discord: connected as %s", client.user)
+
+    async def _connect(self, client: discord.Client) -> None:
+        await client.login(self.token)
+        self._task = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
+        ready = asyncio.create_task(client.wait_until_ready())
+        done, _ = await asyncio.wait(
+            {ready, self._task}, timeout=self.ready_timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        if ready not in done:
+            ready.cancel()
+            if self._task in done:
+                self._task.result()  # raises why the connection ended (bad token, missing intent, ...)
+                raise ConnectionError("the Discord gateway closed before it was ready")
+            raise TimeoutError(f"Discord was not ready within {self.ready_timeout:g} s")
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def close(self) -> None:
+        client, task = self._client, self._task
+        if client is not None:
+            await client.close()
+        if task is not None:
+            try:
+                await asyncio.wait_for(task, timeout=10)
+            except (asyncio.CancelledError, TimeoutError, discord.DiscordException, OSError) as exc:
+                log.debug("Discord task ended with %r", exc)
+        self._client = self._task = None
+        self._restore_discord_py()
+
+    def _point_discord_py(self) -> None:
+        from discord.gateway import DiscordWebSocket
+        from discord.http import Route
+
+        self._saved_globals = (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY)
+        if self.api_base:
+            Route.BASE = self.api_base.rstrip("/")
+        if self.gateway_url:
+            DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.gateway_url)
+
+    def _restore_discord_py(self) -> None:
+        from discord.gateway import DiscordWebSocket
+        from discord.http import Route
+
+        if self._saved_globals is not None:
+            Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = self._saved_globals
+            self._saved_globals = None
+
+    async def _sync_commands(self) -> None:
+        """Publish `/digest` once per start: to the guild (instant) when set, else globally (slow)."""
+        assert self._tree is not None
+        try:
+            if self.guild_id:
+                guild = discord.Object(id=int(self.guild_id))
+                self._tree.copy_global_to(guild=guild)
+                await self._tree.sync(guild=guild)
+            else:
+                await self._tree.sync()
+        except discord.HTTPException as exc:
+            # Usually the invite lacked the applications.commands scope; the digest itself still works.
+            log.warning("Discord: could not register /digest commands: %s", exc)
+
+    # --- delivery -------------------------------------------------------------------------------------
+
+    async def deliver(self, digest: Digest, channel_id: str | None = None) -> None:
+        """Post the edition to the channel (the configured one by default); idempotent and resumable."""
+        await self._deliver(digest, channel_id or self.channel_id)
+
+    async def _deliver(self, digest: Digest, channel_id: str, *, on_started: OnStarted | None = None) -> Delivery:
+        assert self._publisher is not None, "start() first"
+        return await self._publisher.publish(digest, channel_id, on_started=on_started)
+
+    # --- slash commands -------------------------------------------------------------------------------
+
+    async def digest_today(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(thinking=True)
+        await self._with_followup(interaction, lambda: self._post_edition(interaction, None))
+
+    async def digest_date(self, interaction: discord.Interaction, day: str) -> None:
+        try:
+            wanted = date.fromisoformat(day.strip())
+        except ValueError:
+            await interaction.response.send_message(
+                f"`{discord.utils.escape_markdown(day[:40])}` is not a date; use YYYY-MM-DD.",
+                ephemeral=True,
+            )
+            return
+        await interaction.response.defer(thinking=True)
+        await self._with_followup(interaction, lambda: self._post_edition(interaction, wanted))
+
+    async def _post_edition(self, interaction: discord.Interaction, day: date | None) -> None:
+        latest = await asyncio.to_thread(self.service.latest_edition_date)
+        day = day or latest
+        channel = interaction.channel
+        if not isinstance(channel, discord.TextChannel):
+            await interaction.followup.send(NOT_A_TEXT_CHANNEL)
+            return
+        if day > latest:
+            await interaction.followup.send(
+                f"The digest of {day.isoformat()} is not out yet; the latest is {latest.isoformat()}."
+            )
+            return
+        digest = await asyncio.to_thread(self.service.digest, day)
+        if digest.is_empty:
+            await interaction.followup.send(f"There are no new posts in the digest of {day.isoformat()}.")
+            return
+
+        async def link(delivery: Delivery, already_there: bool) -> None:
+            if already_there:
+                text = f"The digest of {day.isoformat()} is already in this channel: {delivery.jump_url}"
+            else:
+                text = f"Here is the digest of {day.isoformat()}: {delivery.jump_url} (questions go in its thread)."
+            await interaction.followup.send(text)
+
+        # Also finishes a delivery that a crash cut short; the link is sent before the posts go out.
+        await self._deliver(digest, str(channel.id), on_started=link)
+
+    async def digest_ask(self, interaction: discord.Interaction, question: str, post: str | None) -> None:
+        if not await self._allowed(interaction):
+            return
+        await interaction.response.defer(thinking=True)
+
+        async def answer() -> None:
+            where = await self._locate_channel(interaction.channel)
+            day = where[0] if where else await asyncio.to_thread(self.service.latest_edition_date)
+            key = interaction.channel_id or 0
+            result = await self._answer(question, day=day, post_ref=(post or "").strip() or None, key=key)
+            sent = await interaction.followup.send(**send_kwargs(render_answer(result)), wait=True)
+            self._remember_answer(sent.id, day, result)
+
+        await self._with_followup(interaction, answer)
+
+    async def digest_help(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(help_text(), ephemeral=True)
+
+    async def _with_followup(self, interaction: discord.Interaction, work: Callable[[], Awaitable[None]]) -> None:
+        """Run deferred work; any failure becomes one friendly follow-up instead of an endless 'thinking'."""
+        try:
+            await work()
+        except DeliveryError as exc:
+            await interaction.followup.send(f"I cannot post there: {exc}.")
+        except Exception:
+            log.exception("Discord: handling an interaction failed")
+            await interaction.followup.send(FAILED)
+
+    async def _on_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        log.error("Discord: /digest failed", exc_info=error)
+        if not interaction.response.is_done():
+            await interaction.response.send_message(FAILED, ephemeral=True)
+
+    # --- the Ask button and its modal -----------------------------------------------------------------
+
+    async def _on_interaction(self, interaction: discord.Interaction) -> None:
+        data: dict[str, Any] = interaction.data or {}  # type: ignore[assignment]
+        custom_id = str(data.get("custom_id", ""))
+        try:
+            if interaction.type is discord.InteractionType.component:
+                ref = ref_from_custom_id(custom_id, ASK_PREFIX)
+                if ref is not None:
+                    await self._open_question_modal(interaction, ref)
+            elif interaction.type is discord.InteractionType.modal_submit:
+                ref = ref_from_custom_id(custom_id, QUESTION_PREFIX)
+                if ref is not None:
+                    await self._answer_modal(interaction, ref, _text_input_value(data, QUESTION_INPUT_ID))
+        except discord.HTTPException:
+            log.exception("Discord: answering an interaction failed")
+
+    async def _open_question_modal(self, interaction: discord.Interaction, ref: str) -> None:
+        # A modal must be the first response, within 3 s: no look-ups here. The post's number is in its
+        # message's embed title ("#N · Title").
+        label = ref if ref.startswith("#") else "this post"
+        if interaction.message is not None and interaction.message.embeds:
+            number = re.match(r"#(\d+) ", interaction.message.embeds[0].title or "")
+            label = f"post #{number[1]}" if number else label
+        title = f"Ask about {label}"[: limits.MODAL_TITLE]
+        await interaction.response.send_modal(_QuestionModal(title=title, custom_id=question_custom_id(ref)))
+
+    async def _answer_modal(self, interaction: discord.Interaction, ref: str, question: str) -> None:
+        if not question.strip():
+            await interaction.response.send_message(NO_QUESTION, ephemeral=True)
+            return
+        if not await self._allowed(interaction):
+            return
+        await interaction.response.defer(thinking=True)
+
+        async def answer() -> None:
+            day, post_ref = await self._button_target(interaction, ref)
+            key = interaction.channel_id or 0
+            result = await self._answer(question.strip(), day=day, post_ref=post_ref, key=key)
+            sent = await interaction.followup.send(**send_kwargs(render_answer(result)), wait=True)
+            self._remember_answer(sent.id, day, result)
+
+        await self._with_followup(interaction, answer)
+
+    async def _button_target(self, interaction: discord.Interaction, ref: str) -> tuple[date, str | None]:
+        """The edition and post the Ask button belonged to: from the post's message when Discord sends it
+        with the submit, else from the thread and the reference the button carried."""
+        if interaction.message is not None:
+            where = await self._locate_message(interaction.channel, interaction.message.id)
+            if where is not None and where[1]:
+                return where
+        where = await self._locate_channel(interaction.channel)
+        day = where[0] if where else await asyncio.to_thread(self.service.latest_edition_date)
+        return day, ref or None
+
+    async def _allowed(self, interaction: discord.Interaction) -> bool:
+        allowed = await asyncio.to_thread(self.service.allow_question, f"discord:{interaction.user.id}")
+        if not allowed:
+            await interaction.response.send_message(RATE_LIMITED, ephemeral=True)
+        return allowed
+
+    # --- questions in a digest thread -----------------------------------------------------------------
+
+    async def _on_message(self, message: discord.Message) -> None:
+        if message.author.bot or message.type not in (discord.MessageType.default, discord.MessageType.reply):
+            return
+        me = self.client.user
+        if me is None:
+            return
+        try:
+            await self._answer_message(message, me)
+        except discord.HTTPException:
+            log.exception("Discord: answering a message failed")
+
+    async def _answer_message(self, message: discord.Message, me: discord.ClientUser) -> None:
+        """Answer the message when it is a question in a digest thread; ignore it otherwise."""
+        where = await self._locate_channel(message.channel)
+        if where is None:
+            return  # not a digest thread
+        day, post_ref = where[0], None
+        replied_to_us = False
+        reference = message.reference
+        if reference is not None and reference.message_id is not None:
+            target = await self._locate_message(message.channel, reference.message_id)
+            if target is None and reference.message_id in self._answer_posts:
+                target = self._answer_posts[reference.message_id]
+            if target is not None:
+                replied_to_us = True
+                day, post_ref = target
+        mentioned = any(user.id == me.id for user in message.mentions) or me.id in message.raw_mentions
+        if not (mentioned or replied_to_us or self.message_content):
+            return
+        question = _strip_mentions(message.content, me.id)
+        if not question:
+            if mentioned or replied_to_us:  # addressed to us, but Discord hid the text or there was none
+                await message.reply(NO_QUESTION, mention_author=False)
+            return
+        if not await asyncio.to_thread(self.service.allow_question, f"discord:{message.author.id}"):
+            await message.reply(RATE_LIMITED, mention_author=False)
+            return
+        try:
+            async with message.channel.typing():
+                result = await self._answer(question, day=day, post_ref=post_ref, key=message.channel.id)
+        except Exception:
+            log.exception("Discord: answering a question failed")
+            await message.reply(FAILED, mention_author=False)
+            return
+        sent = await message.reply(**send_kwargs(render_answer(result)), mention_author=False)
+        self._remember_answer(sent.id, day, result)
+
+    async def _answer(self, question: str, *, day: date, post_ref: str | None, key: int) -> Answer:
+        history = self._history.pop(key, None) or deque(maxlen=HISTORY_TURNS)
+        self._history[key] = history  # most recently used last
+        while len(self._history) > HISTORY_THREADS:
+            self._history.popitem(last=False)
+        result = await asyncio.to_thread(
+            self.service.answer, question, day=day, post_ref=post_ref, history=tuple(history)
+        )
+        history.append((question, result.text))
+        return result
+
+    def _remember_answer(self, message_id: int, day: date, answer: Answer) -> None:
+        self._answer_posts[message_id] = (day, answer.post.id if answer.post else None)
+        while len(self._answer_posts) > ANSWER_MEMORY:
+            self._answer_posts.popitem(last=False)
+
+    async def _locate_channel(self, channel: object) -> tuple[date, str | None] | None:
+        """The edition whose thread this channel is, or None."""
+        parent_id = await self._thread_parent(channel)
+        if parent_id is None:
+            return None
+        return await asyncio.to_thread(
+            self.service.locate,
+            PLATFORM,
+            str(parent_id),
+            str(channel.id),  # type: ignore[attr-defined]
+        )
+
+    async def _locate_message(self, channel: object, message_id: int) -> tuple[date, str | None] | None:
+        parent_id = await self._thread_parent(channel)
+        if parent_id is None:
+            return None
+        return await asyncio.to_thread(self.service.locate, PLATFORM, str(parent_id), str(message_id))
+
+    async def _thread_parent(self, channel: object) -> int | None:
+        if isinstance(channel, discord.Thread):
+            return channel.parent_id
+        if isinstance(channel, discord.PartialMessageable) and channel.type in (None, *_THREAD_TYPES):
+            try:  # a thread the cache has not seen (created while we were offline)
+                fetched = await self.client.fetch_channel(channel.id)
+            except discord.HTTPException:
+                return None
+            return fetched.parent_id if isinstance(fetched, discord.Thread) else None
+        return None
+
+
+_THREAD_TYPES = (discord.ChannelType.public_thread, discord.ChannelType.private_thread)
+
+
+def _strip_mentions(content: str, bot_id: int) -> str:
+    return re.sub(rf"<@!?{bot_id}>", " ", content).strip()
+
+
+def _text_input_value(data: dict[str, Any], custom_id: str) -> str:
+    """A text input's value from a modal submit, whether in action rows or in label components."""
+    stack: list[Any] = list(data.get("components", []))
+    while stack:
+        item = stack.pop()
+        if not isinstance(item, dict):
+            continue
+        if item.get("custom_id") == custom_id and "value" in item:
+            return str(item["value"])
+        stack.extend(item.get("components", []))
+        if isinstance(item.get("component"), dict):
+            stack.append(item["component"])
+    return ""

@@ -1,0 +1,379 @@
+"""Pure functions from domain objects to Discord message payloads, always within Discord's limits.
+
+Every cut goes through `clip` (or `split_text`, which uses the same cutting rule) with a named limit from
+`limits.py`. Feed text, user text and model output are untrusted: they go through `escape_untrusted` (markdown
+and mentions) before they reach a field that Discord renders, and every payload carries
+`allowed_mentions: {"parse": []}` so that nothing can ping even if escaping missed something.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.discord import limits
+from digest_core.models import Answer, Digest, DigestPost, Theme
+
+NO_MENTIONS: dict[str, list[str]] = {"parse": []}
+ASK_PREFIX = "digest:ask:"
+QUESTION_PREFIX = "digest:question:"
+ELLIPSIS = "…"
+
+DIGEST_COLOR = 0x5865F2
+POST_COLOR = 0x2B2D31
+ANSWER_COLOR = 0x57F287
+
+
+@dataclass(frozen=True, slots=True)
+class DiscordMessage:
+    """One message as sent to Discord; `part_key` identifies it within an edition for idempotent delivery."""
+
+    part_key: str
+    content: str = ""
+    embeds: tuple[dict[str, Any], ...] = ()
+    components: tuple[dict[str, Any], ...] = ()
+
+    def payload(self) -> dict[str, Any]:
+        """The REST body of `POST /channels/{id}/messages`, plus our `part_key`."""
+        body: dict[str, Any] = {"part_key": self.part_key}
+        if self.content:
+            body["content"] = self.content
+        body["embeds"] = [dict(e) for e in self.embeds]
+        if self.components:
+            body["components"] = [dict(c) for c in self.components]
+        body["allowed_mentions"] = dict(NO_MENTIONS)
+        return body
+
+
+# --- measuring, clipping, escaping -------------------------------------------------------------------
+
+
+def discord_len(text: str) -> int:
+    """Length in UTF-16 code units: an emoji outside the BMP counts 2, never less than Discord counts."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def _cut(text: str, units: int) -> str:
+    """The longest prefix of `text` within `units`, not ending inside a backslash escape."""
+    prefix = text[: max(units, 0)]
+    while (excess := discord_len(prefix) - units) > 0:
+        prefix = prefix[: len(prefix) - (excess + 1) // 2]  # an astral character counts at most 2
+    trailing = len(prefix) - len(prefix.rstrip("\\"))
+    if trailing % 2:  # a lone backslash would escape whatever follows the cut
+        prefix = prefix[:-1]
+    return prefix
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` if it fits in `limit`, else its beginning and an ellipsis, within `limit`."""
+    if discord_len(text) <= limit:
+        return text
+    return _cut(text, limit - discord_len(ELLIPSIS)).rstrip() + ELLIPSIS
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Cut `text` into pieces within `limit`, preferring paragraph, line, then word boundaries."""
+    pieces: list[str] = []
+    rest = text.strip()
+    while discord_len(rest) > limit:
+        head = _cut(rest, limit)
+        cut_at = -1
+        for separator in ("\n\n", "\n", " "):
+            position = head.rfind(separator)
+            if position > len(head) // 2:
+                cut_at = position
+                break
+        if cut_at == -1:
+            cut_at = len(head)
+        pieces.append(rest[:cut_at].rstrip())
+        rest = rest[cut_at:].strip()
+    if rest or not pieces:
+        pieces.append(rest)
+    return pieces
+
+
+_URL = re.compile(r"https?://[^\s<>\[\]()\"'`|*~]+")
+_INLINE_ESCAPES = str.maketrans({ch: "\\" + ch for ch in "\\*_~`|[]<>"})
+_LINE_START_MARKDOWN = re.compile(r"(?m)^(\s*)(#|>|-|\+|\d+\.)")
+_MASS_MENTION = re.compile(r"@(everyone|here)", re.IGNORECASE)
+
+
+def neutralize_mentions(text: str) -> str:
+    """Break @everyone / @here with a zero-width space (for plain-text slots: author, footer, thread name)."""
+    return _MASS_MENTION.sub("@\u200b\\1", text)
+
+
+def escape_untrusted(text: str) -> str:
+    """Escape Discord markdown and mentions in untrusted text; bare http(s) URLs are kept clickable."""
+    out: list[str] = []
+    position = 0
+    for match in _URL.finditer(text):
+        out.append(_escape_plain(text[position : match.start()]))
+        out.append(neutralize_mentions(match.group(0)))
+        position = match.end()
+    out.append(_escape_plain(text[position:]))
+    escaped = "".join(out)
+    return _LINE_START_MARKDOWN.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped)
+
+
+def _escape_plain(text: str) -> str:
+    return neutralize_mentions(text.translate(_INLINE_ESCAPES))
+
+
+def _safe_url(url: str) -> str | None:
+    return url if url.startswith(("https://", "http://")) and len(url) <= limits.URL else None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+# --- custom ids of the Ask button and its modal ------------------------------------------------------
+
+
+def ask_custom_id(post: DigestPost) -> str:
+    """The Ask button's id: the post id when it fits (in the modal's id too), else "#N"."""
+    ref = post.id if len(QUESTION_PREFIX + post.id) <= limits.CUSTOM_ID else f"#{post.number}"
+    return ASK_PREFIX + ref
+
+
+def question_custom_id(ref: str) -> str:
+    """The modal's id, carrying the button's post reference (always fits: see `ask_custom_id`)."""
+    return clip(QUESTION_PREFIX + ref, limits.CUSTOM_ID)
+
+
+def ref_from_custom_id(custom_id: str, prefix: str) -> str | None:
+    """The post reference carried by one of our custom ids ("" when it carries none), None if not ours."""
+    return custom_id[len(prefix) :] if custom_id.startswith(prefix) else None
+
+
+# --- embeds and their packing ------------------------------------------------------------------------
+
+
+def embed_size(embed: dict[str, Any]) -> int:
+    """What counts towards the 6,000 characters of a message (as discord.py's `len(Embed)`)."""
+    total = discord_len(embed.get("title", "")) + discord_len(embed.get("description", ""))
+    total += sum(discord_len(f["name"]) + discord_len(f["value"]) for f in embed.get("fields", ()))
+    total += discord_len(embed.get("footer", {}).get("text", ""))
+    total += discord_len(embed.get("author", {}).get("name", ""))
+    return total
+
+
+def _fit_embed(embed: dict[str, Any]) -> dict[str, Any]:
+    """Trim the description so that one embed alone stays within the per-message total."""
+    excess = embed_size(embed) - limits.EMBEDS_TOTAL
+    if excess > 0 and embed.get("description"):
+        description = embed["description"]
+        embed = {**embed, "description": clip(description, max(1, discord_len(description) - excess))}
+    return embed
+
+
+def _text_embeds(title: str, body: str, *, color: int) -> list[dict[str, Any]]:
+    """A titled text as one embed, or several when it exceeds one description."""
+    embeds: list[dict[str, Any]] = []
+    for index, piece in enumerate(split_text(body, limits.EMBED_DESCRIPTION)):
+        heading = title if index == 0 else f"{title} (continued)"
+        embed: dict[str, Any] = {"type": "rich", "title": clip(heading, limits.EMBED_TITLE), "color": color}
+        if piece:
+            embed["description"] = piece
+        embeds.append(embed)
+    return embeds
+
+
+def _pack(embeds: Sequence[dict[str, Any]], part_key: str) -> list[DiscordMessage]:
+    """Group embeds, in order, into messages of at most 10 embeds and 6,000 characters."""
+    messages: list[DiscordMessage] = []
+    batch: list[dict[str, Any]] = []
+    size = 0
+
+    def flush() -> None:
+        key = part_key if not messages else f"{part_key}:{len(messages) + 1}"
+        messages.append(DiscordMessage(part_key=key, embeds=tuple(batch)))
+
+    for raw in embeds:
+        embed = _fit_embed(raw)
+        this = embed_size(embed)
+        if batch and (len(batch) == limits.EMBEDS_PER_MESSAGE or size + this > limits.EMBEDS_TOTAL):
+            flush()
+            batch, size = [], 0
+        batch.append(embed)
+        size += this
+    if batch:
+        flush()
+    return messages
+
+
+# --- the digest --------------------------------------------------------------------------------------
+
+
+def thread_name(digest: Digest) -> str:
+    """Name of the thread started from the channel message (plain text, 100 characters)."""
+    return clip(_one_line(neutralize_mentions(digest.title)) or f"Digest {digest.date}", limits.THREAD_NAME)
+
+
+def render_digest(digest: Digest) -> list[DiscordMessage]:
+    """The channel message first (part "head", continued as "head:2", ... in the thread), then the posts."""
+    messages = _pack(_head_embeds(digest), "head")
+    for post in digest.posts:
+        messages.extend(render_post(post))
+    return messages
+
+
+def _head_embeds(digest: Digest) -> list[dict[str, Any]]:
+    sources = sorted({_one_line(p.source) for p in digest.posts if p.source})
+    if digest.is_empty:
+        overview = f"No new posts for {digest.date.isoformat()}."
+    else:
+        count = f"{len(digest.posts)} post" + ("s" if len(digest.posts) != 1 else "")
+        overview = f"**{count}** from {escape_untrusted(', '.join(sources)) or 'the feeds'}.\n"
+        overview += (
+            "Summaries of every post are in the thread. To ask about a post, reply to its message there, "
+            "mention me, press **Ask**, or use `/digest ask`."
+        )
+    title = escape_untrusted(_one_line(digest.title)) or f"Digest {digest.date.isoformat()}"
+    embeds = _text_embeds(title, overview, color=DIGEST_COLOR)
+    embeds[0]["footer"] = {"text": clip(f"{digest.date.isoformat()} · written {digest.generated_by}", 200)}
+    for index, theme in enumerate(digest.themes, start=1):
+        heading = f"{index}. {escape_untrusted(_one_line(theme.title))}"
+        embeds.extend(_text_embeds(heading, _theme_body(digest, theme), color=DIGEST_COLOR))
+    if digest.connections:
+        body = "\n".join(f"• {escape_untrusted(_one_line(point))}" for point in digest.connections)
+        embeds.extend(_text_embeds("Connections", body, color=DIGEST_COLOR))
+    return embeds
+
+
+def _theme_body(digest: Digest, theme: Theme) -> str:
+    lines = [f"**Key idea:** {escape_untrusted(theme.key_idea.strip())}"]
+    for position, post_id in enumerate(theme.post_ids):
+        post = digest.post(post_id)
+        if post is None:
+            continue
+        point = theme.post_points[position] if position < len(theme.post_points) else ""
+        line = f"• #{post.number} *{escape_untrusted(clip(_one_line(post.title), 300))}*"
+        if point.strip():
+            line += f": {escape_untrusted(_one_line(point))}"
+        lines.append(line)
+    if theme.implications.strip():
+        lines.append(f"**Why it matters:** {escape_untrusted(theme.implications.strip())}")
+    return "\n".join(lines)
+
+
+def _source(post: DigestPost) -> str:
+    return clip(escape_untrusted(_one_line(post.source)) or "?", limits.EMBED_FIELD_NAME)
+
+
+def _post_title(post: DigestPost) -> str:
+    return clip(f"#{post.number} · {escape_untrusted(_one_line(post.title))}", limits.EMBED_TITLE)
+
+
+def render_post(post: DigestPost) -> list[DiscordMessage]:
+    """A post's message in the thread (part "post:<id>"), plus continuations when its summary is long."""
+    title = _post_title(post)
+    summary = escape_untrusted(post.summary.strip()) or "No summary available."
+    pieces = split_text(summary, limits.EMBED_DESCRIPTION)
+    embed: dict[str, Any] = {"type": "rich", "title": title, "description": pieces[0], "color": POST_COLOR}
+    url = _safe_url(post.url)
+    if url:
+        embed["url"] = url
+    authors = neutralize_mentions(_one_line(", ".join(post.authors)))
+    if authors:
+        embed["author"] = {"name": clip(authors, limits.EMBED_AUTHOR)}
+    embed["fields"] = [
+        {
+            "name": "Source",
+            "value": clip(escape_untrusted(_one_line(post.source)) or "?", 256),
+            "inline": True,
+        },
+        {"name": "Published", "value": post.published.date().isoformat(), "inline": True},
+    ]
+    embed["footer"] = {"text": f"Post #{post.number} · reply to this message, mention me or press Ask"}
+    embed["timestamp"] = post.published.isoformat()
+    button = {"type": 2, "style": 1, "label": "Ask", "custom_id": ask_custom_id(post)}
+    messages = [
+        DiscordMessage(
+            part_key=f"post:{post.id}",
+            embeds=(_fit_embed(embed),),
+            components=({"type": 1, "components": [button]},),
+        )
+    ]
+    for index, piece in enumerate(pieces[1:], start=2):
+        more = {
+            "type": "rich",
+            "title": f"#{post.number} (continued)",
+            "description": piece,
+            "color": POST_COLOR,
+        }
+        messages.append(DiscordMessage(part_key=f"post:{post.id}:{index}", embeds=(more,)))
+    return messages
+
+
+def preview_payloads(digest: Digest) -> list[dict[str, Any]]:
+    """What `digest render --platform discord --format json` prints: the payloads in sending order."""
+    return [message.payload() for message in render_digest(digest)]
+
+
+# --- answers and notices -----------------------------------------------------------------------------
+
+MAX_QUOTES = 3
+QUOTE_LIMIT = 600
+
+
+def render_answer(answer: Answer) -> DiscordMessage:
+    """An answer in the thread: the post's linked title, the answer, quotes of the post, and its link."""
+    if answer.needs_clarification:
+        options = "\n".join(_candidate_line(p) for p in answer.candidates)
+        body = clip(escape_untrusted(answer.text.strip()), 1_000) + "\n\n" + options
+        embed = {
+            "type": "rich",
+            "title": "Which post do you mean?",
+            "description": clip(body, limits.EMBED_DESCRIPTION),
+            "color": ANSWER_COLOR,
+            "footer": {"text": "Reply with the post number, e.g. #2, or press Ask under the post."},
+        }
+        return DiscordMessage(part_key="answer", embeds=(embed,))
+    quotes = "\n".join(
+        "> " + clip(escape_untrusted(_one_line(quote)), QUOTE_LIMIT) for quote in answer.quotes[:MAX_QUOTES]
+    )
+    reserved = discord_len(quotes) + 2 if quotes else 0
+    text = clip(
+        escape_untrusted(answer.text.strip()) or "I have no answer to that.",
+        limits.EMBED_DESCRIPTION - reserved,
+    )
+    description = f"{text}\n\n{quotes}" if quotes else text
+    embed: dict[str, Any] = {"type": "rich", "description": description, "color": ANSWER_COLOR}
+    footer = f"answered {answer.generated_by}"
+    post = answer.post
+    if post is not None:
+        embed["title"] = clip(f"#{post.number} · {escape_untrusted(_one_line(post.title))}", limits.EMBED_TITLE)
+        url = _safe_url(post.url)
+        if url:
+            embed["url"] = url
+            if len(url) <= limits.EMBED_FIELD_VALUE:
+                embed["fields"] = [{"name": "Link", "value": url, "inline": False}]
+        footer = f"{_one_line(post.source)} · {footer}"
+    embed["footer"] = {"text": clip(neutralize_mentions(footer), 300)}
+    return DiscordMessage(part_key="answer", embeds=(_fit_embed(embed),))
+
+
+def _candidate_line(post: DigestPost) -> str:
+    return f"• #{post.number} {escape_untrusted(clip(_one_line(post.title), 200))}"
+
+
+def render_notice(text: str) -> DiscordMessage:
+    """A short message of ours (already safe text) as plain content."""
+    return DiscordMessage(part_key="notice", content=clip(text, limits.CONTENT))
+
+
+def help_text() -> str:
+    return "\n".join(
+        (
+            "**Research digest**",
+            "`/digest today`: post today's digest in this channel, or link to it when it is already here.",
+            "`/digest date date:YYYY-MM-DD`: the same for another day's edition.",
+            "`/digest ask question:<text> [post:#N]`: ask about one post; best used inside a digest thread.",
+            "In a digest thread you can also reply to a post's message, mention me with your question, "
+            "or press **Ask** under a post.",
+        )
+    )

@@ -1,0 +1,348 @@
+"""Bolt listeners: `/digest`, thread follow-ups, the "Ask about this post" button and its modal.
+
+Every listener acknowledges first; the service is called afterwards, off the event loop (`asyncio.to_thread`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections import OrderedDict, deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack import limits
+from adapters.slack.publisher import PLATFORM, SlackPublisher
+from adapters.slack.render import (
+    ASK_ACTION_ID,
+    ASK_MODAL_CALLBACK_ID,
+    QUESTION_ACTION_ID,
+    QUESTION_BLOCK_ID,
+    USAGE,
+    already_posted_text,
+    ask_modal,
+    notice,
+    render_answer,
+    unescape,
+)
+from digest_core.ports import DigestAPI
+
+log = logging.getLogger(__name__)
+
+ANSWER_MODES = ("mention", "question")
+# Message subtypes that are a person writing something new; edits, deletions, joins etc. are not.
+_ANSWERABLE_SUBTYPES = (None, "thread_broadcast", "file_share")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_POST_NUMBER = re.compile(r"^#\d+\b")
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+_QUESTION_WORDS = frozenset(
+    {
+        *("what", "why", "how", "who", "whom", "whose", "when", "where", "which"),
+        *("is", "are", "was", "were", "do", "does", "did", "can", "could", "should", "would", "will"),
+        *("explain", "summarize", "summarise", "tell", "describe", "compare"),
+    }
+)
+_SEEN_CAPACITY = 4096
+_THREAD_HISTORY_CAPACITY = 512
+_HISTORY_TURNS = 5
+
+RATE_LIMITED_NOTE = (
+    "You have asked a lot of questions in the last hour, so I am taking a short break from answering you. "
+    "Please try again a little later."
+)
+NOT_IN_CHANNEL_NOTE = (
+    "I can't post in this channel yet. Invite me with `/invite @digest` (or the app's name) and try again."
+)
+FAILED_NOTE = "Sorry, something went wrong while preparing the digest. The error has been logged."
+ANSWER_FAILED_NOTE = "Sorry, I could not answer that just now. Please try again in a minute."
+WHERE_TO_ASK_NOTE = (
+    "I answer questions about the posts of a digest, in the digest's thread. "
+    "Post one here with `/digest today`, then reply in its thread (e.g. “#2: what did they measure?”)."
+)
+EMPTY_QUESTION_NOTE = "Ask me something about a post of this digest, for example “#2: what did they measure?”"
+
+
+def looks_like_question(text: str) -> bool:
+    """A question mark, a question word first, or a post reference first ("#2: what did they measure")."""
+    words = text.strip().split()
+    if not words:
+        return False
+    return "?" in text or words[0].lower().strip(",:;!") in _QUESTION_WORDS or bool(_POST_NUMBER.match(words[0]))
+
+
+class _Recent:
+    """A bounded set of recently seen keys (event de-duplication, pending clarifications)."""
+
+    def __init__(self, capacity: int) -> None:
+        self._keys: OrderedDict[tuple[str, ...], None] = OrderedDict()
+        self._capacity = capacity
+
+    def add(self, key: tuple[str, ...]) -> bool:
+        """Remember `key`; False when it was already there."""
+        if key in self._keys:
+            return False
+        self._keys[key] = None
+        if len(self._keys) > self._capacity:
+            self._keys.popitem(last=False)
+        return True
+
+    def pop(self, key: tuple[str, ...]) -> bool:
+        """Forget `key`; True when it was there."""
+        return self._keys.pop(key, False) is None
+
+
+class SlackHandlers:
+    def __init__(self, service: DigestAPI, publisher: SlackPublisher, *, answer_mode: str = "question") -> None:
+        if answer_mode not in ANSWER_MODES:
+            raise ValueError(f"answer_mode must be one of {ANSWER_MODES}, not {answer_mode!r}")
+        self._service = service
+        self._publisher = publisher
+        self._answer_mode = answer_mode
+        self._seen = _Recent(_SEEN_CAPACITY)
+        # (channel, thread, user) whose last question got a clarifying question back: their next reply in
+        # that thread is the answer to it, whatever the answer mode ("#2" has no mention and no "?").
+        self._clarifying = _Recent(_THREAD_HISTORY_CAPACITY)
+        self._histories: OrderedDict[tuple[str, str], deque[tuple[str, str]]] = OrderedDict()
+        self._in_flight: set[asyncio.Task[object]] = set()
+
+    @contextmanager
+    def _tracked(self) -> Iterator[None]:
+        """Mark the current listener task as doing post-ack work, so that `drain` can wait for it."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_flight.add(task)
+        try:
+            yield
+        finally:
+            self._in_flight.discard(task)  # type: ignore[arg-type]
+
+    async def drain(self, timeout: float) -> None:
+        """Let post-ack work finish (bounded by `timeout`), then cancel what is left."""
+        pending = {t for t in self._in_flight if not t.done() and t is not asyncio.current_task()}
+        if not pending:
+            return
+        _, late = await asyncio.wait(pending, timeout=timeout)
+        for task in late:
+            task.cancel()
+        if late:
+            log.warning("slack: cancelled %d unfinished listener task(s) at shutdown", len(late))
+            await asyncio.gather(*late, return_exceptions=True)
+
+    def register(self, app: AsyncApp) -> None:
+        app.command("/digest")(self.on_digest_command)
+        app.event("message")(self.on_message)
+        app.event("app_mention")(self.on_message)
+        app.action(ASK_ACTION_ID)(self.on_ask_button)
+        app.view(ASK_MODAL_CALLBACK_ID)(self.on_ask_submitted)
+
+    # --- /digest ---------------------------------------------------------------------------------
+
+    async def on_digest_command(self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+        text = " ".join(command.get("text", "").split()).lower()
+        day: date | None = None
+        if text == "today":
+            pass
+        elif _DATE.match(text):
+            try:
+                day = date.fromisoformat(text)
+            except ValueError:
+                await ack(text=f"`{text}` is not a date.\n\n{USAGE}")
+                return
+        else:
+            await ack(text=USAGE)
+            return
+        await ack(text="One moment: getting the digest…")
+        await self._post_edition(command["channel_id"], day, respond)
+
+    async def _post_edition(self, channel: str, day: date | None, respond: AsyncRespond) -> None:
+        with self._tracked():
+            await self._post_edition_tracked(channel, day, respond)
+
+    async def _post_edition_tracked(self, channel: str, day: date | None, respond: AsyncRespond) -> None:
+        try:
+            latest = await asyncio.to_thread(self._service.latest_edition_date)
+            if day is None:
+                day = latest
+            elif day > latest:
+                await respond(text=f"There is no digest for {day.isoformat()} yet; the latest is {latest}.")
+                return
+            done = await asyncio.to_thread(self._service.delivered_parts, PLATFORM, channel, day)
+            if "head" in done:
+                permalink = await self._publisher.permalink(channel, done["head"].message_id)
+                await respond(text=already_posted_text(day, permalink))
+                return
+            digest = await asyncio.to_thread(self._service.digest, day)
+            delivery = await self._publisher.deliver(digest, channel)
+            if delivery.posted == 0:  # another command or the daily job posted it meanwhile
+                permalink = await self._publisher.permalink(channel, delivery.thread_ts)
+                await respond(text=already_posted_text(day, permalink))
+        except SlackApiError as error:
+            reason = error.response.get("error", "")
+            log.warning("slack: could not post the digest to %s: %s", channel, reason)
+            if reason in ("not_in_channel", "channel_not_found", "is_archived"):
+                await respond(text=NOT_IN_CHANNEL_NOTE)
+            else:
+                await respond(text=f"Slack refused the digest ({reason or 'unknown error'}).")
+        except Exception:
+            log.exception("slack: /digest failed in %s", channel)
+            await respond(text=FAILED_NOTE)
+
+    # --- thread follow-ups -----------------------------------------------------------------------
+
+    async def on_message(self, event: dict[str, Any], context: dict[str, Any], client: AsyncWebClient) -> None:
+        if event.get("subtype") not in _ANSWERABLE_SUBTYPES or event.get("bot_id") or not event.get("user"):
+            return
+        channel, ts, thread_ts = event.get("channel", ""), event.get("ts", ""), event.get("thread_ts", "")
+        if not channel or not ts or event["user"] == context.get("bot_user_id"):
+            return
+        # One answer per message: `message`/`app_mention` twins and Slack's retries share (channel, ts).
+        if not self._seen.add((channel, ts)):
+            log.debug("slack: %s/%s already handled", channel, ts)
+            return
+        text = event.get("text") or ""
+        bot_user_id = context.get("bot_user_id") or ""
+        mentioned = bool(bot_user_id) and any(m == bot_user_id for m in _MENTION.findall(text))
+        question = _MENTION.sub(lambda m: "" if m.group(1) == bot_user_id else m.group(0), text).strip()
+        if not thread_ts or thread_ts == ts:  # not a reply in a thread
+            if mentioned:
+                await self._say_where_to_ask(client, channel, ts)
+            return
+        clarifying = self._clarifying.pop((channel, thread_ts, event["user"]))
+        addressed = mentioned or clarifying
+        if not addressed and (self._answer_mode == "mention" or not looks_like_question(question)):
+            return
+        await self._answer(
+            client, channel, thread_ts, event["user"], question, post_ref=None, echo=False, mentioned=mentioned
+        )
+
+    async def _say_where_to_ask(self, client: AsyncWebClient, channel: str, thread_ts: str) -> None:
+        try:
+            await client.chat_postMessage(channel=channel, thread_ts=thread_ts, **notice(WHERE_TO_ASK_NOTE).payload())
+        except SlackApiError as error:
+            log.warning("slack: could not reply in %s: %s", channel, error.response.get("error"))
+
+    async def _answer(
+        self,
+        client: AsyncWebClient,
+        channel: str,
+        thread_ts: str,
+        user: str,
+        question: str,
+        *,
+        post_ref: str | None,
+        echo: bool,
+        mentioned: bool = False,
+    ) -> None:
+        with self._tracked():
+            await self._answer_tracked(
+                client, channel, thread_ts, user, question, post_ref=post_ref, echo=echo, mentioned=mentioned
+            )
+
+    async def _answer_tracked(
+        self,
+        client: AsyncWebClient,
+        channel: str,
+        thread_ts: str,
+        user: str,
+        question: str,
+        *,
+        post_ref: str | None,
+        echo: bool,
+        mentioned: bool,
+    ) -> None:
+        try:
+            located = await asyncio.to_thread(self._service.locate, PLATFORM, channel, thread_ts)
+            if located is None:  # a thread that is not a digest's
+                if mentioned:
+                    await self._say_where_to_ask(client, channel, thread_ts)
+                return
+            day, located_post = located
+            if not question:
+                await client.chat_postMessage(
+                    channel=channel, thread_ts=thread_ts, **notice(EMPTY_QUESTION_NOTE).payload()
+                )
+                return
+            allowed = await asyncio.to_thread(self._service.allow_question, f"{PLATFORM}:{user}")
+            if not allowed:
+                await client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread_ts, text=RATE_LIMITED_NOTE)
+                return
+            history = self._history(channel, thread_ts)
+            answer = await asyncio.to_thread(
+                self._service.answer,
+                question,
+                day=day,
+                post_ref=post_ref or located_post,
+                history=tuple(history),
+            )
+            # Remember the turn before posting: the next question may arrive as soon as the answer is visible.
+            history.append((question, answer.text))
+            if answer.needs_clarification:
+                self._clarifying.add((channel, thread_ts, user))
+            message = render_answer(answer, question=question if echo else "", asker_id=user if echo else "")
+            await client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message.payload())
+        except Exception:
+            log.exception("slack: answering in %s/%s failed", channel, thread_ts)
+            try:
+                await client.chat_postMessage(
+                    channel=channel, thread_ts=thread_ts, **notice(ANSWER_FAILED_NOTE).payload()
+                )
+            except SlackApiError:
+                log.exception("slack: could not even say that answering failed")
+
+    def _history(self, channel: str, thread_ts: str) -> deque[tuple[str, str]]:
+        key = (channel, thread_ts)
+        history = self._histories.pop(key, None) or deque(maxlen=_HISTORY_TURNS)
+        self._histories[key] = history
+        if len(self._histories) > _THREAD_HISTORY_CAPACITY:
+            self._histories.popitem(last=False)
+        return history
+
+    # --- the "Ask about this post" button and modal ----------------------------------------------
+
+    async def on_ask_button(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        message = body.get("message") or {}
+        container = body.get("container") or {}
+        channel = (body.get("channel") or {}).get("id") or container.get("channel_id", "")
+        thread_ts = message.get("thread_ts") or container.get("thread_ts") or message.get("ts", "")
+        post_ref = body["actions"][0].get("value", "")
+        metadata = json.dumps({"channel": channel, "thread_ts": thread_ts, "post_ref": post_ref})
+        if len(metadata) > limits.MAX_PRIVATE_METADATA:  # never with our own buttons; then resolve from the text
+            metadata = json.dumps({"channel": channel, "thread_ts": thread_ts, "post_ref": ""})
+        # The trigger_id expires after 3 seconds: open the modal before anything slow.
+        view = ask_modal(unescape(message.get("text", "")), metadata)
+        await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    async def on_ask_submitted(
+        self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        state = view.get("state", {}).get("values", {})
+        question = ((state.get(QUESTION_BLOCK_ID) or {}).get(QUESTION_ACTION_ID) or {}).get("value") or ""
+        if not question.strip():
+            await ack(response_action="errors", errors={QUESTION_BLOCK_ID: "Please type a question."})
+            return
+        await ack()
+        metadata = json.loads(view.get("private_metadata") or "{}")
+        channel, thread_ts = metadata.get("channel", ""), metadata.get("thread_ts", "")
+        if not channel or not thread_ts:
+            log.warning("slack: modal submission without its thread; ignored")
+            return
+        await self._answer(
+            client,
+            channel,
+            thread_ts,
+            body["user"]["id"],
+            question.strip(),
+            post_ref=metadata.get("post_ref") or None,
+            echo=True,
+        )

@@ -1,0 +1,213 @@
+"""The Discord renderer: limits, splitting, escaping and part keys, with an adversarial edition."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+
+import discord
+import pytest
+
+from adapters.discord import limits
+from adapters.discord.render import (
+    ASK_PREFIX,
+    QUESTION_PREFIX,
+    DiscordMessage,
+    clip,
+    discord_len,
+    escape_untrusted,
+    preview_payloads,
+    question_custom_id,
+    render_answer,
+    render_digest,
+    split_text,
+    thread_name,
+)
+from digest_core.models import Answer, Digest, DigestPost, Theme
+from tests.discord.fake_service import make_digest
+
+DAY = date(2026, 1, 1)
+NASTY = (
+    "@everyone @here <@&123> <@456> <@!789> <#42> **bold** __u__ ~~s~~ `code` ||spoiler|| "
+    "[click](https://evil.example) # heading\n> quote\n- item 🧠🤖👩‍🔬 "
+)
+
+
+def adversarial_digest(n_posts: int = 300) -> Digest:
+    posts = tuple(
+        DigestPost(
+            number=i,
+            id=f"https://www.lesswrong.com/posts/{i:05d}/" + "x" * (120 if i % 7 == 0 else 5),
+            title=(NASTY * 200)[:10_000] if i % 3 == 0 else f"Title {i} {NASTY}",
+            authors=tuple(f"@everyone author {k} 🤖" for k in range(40 if i % 5 == 0 else 2)),
+            published=datetime(2025, 12, 31, 12, tzinfo=UTC),
+            url=f"https://www.lesswrong.com/posts/{i:05d}/slug_with_underscores",
+            source="LessWrong " + NASTY if i % 11 == 0 else "AI Alignment Forum",
+            summary=(f"Paragraph {i}. {NASTY}\n\n" * (120 if i % 4 == 0 else 1)).strip(),
+        )
+        for i in range(1, n_posts + 1)
+    )
+    themes = tuple(
+        Theme(
+            title=f"Theme {t} " + NASTY * 20,
+            key_idea=NASTY * 50,
+            post_ids=tuple(p.id for p in posts[t::4]),
+            implications=NASTY * 40,
+            post_points=tuple(NASTY for _ in posts[t::4]),
+        )
+        for t in range(4)
+    )
+    return Digest(DAY, "AI Alignment Daily Digest " + NASTY * 10, "model:x+offline", themes, (NASTY * 30,) * 40, posts)
+
+
+def embed_strings(embed: dict[str, Any]) -> list[str]:
+    strings = [embed.get("title", ""), embed.get("description", "")]
+    strings += [s for f in embed.get("fields", ()) for s in (f["name"], f["value"])]
+    strings += [embed.get("footer", {}).get("text", ""), embed.get("author", {}).get("name", "")]
+    return strings
+
+
+def assert_within_limits(message: DiscordMessage) -> None:
+    assert discord_len(message.content) <= limits.CONTENT
+    assert 1 <= len(message.embeds) <= limits.EMBEDS_PER_MESSAGE
+    total = 0
+    for embed in message.embeds:
+        assert discord_len(embed.get("title", "")) <= limits.EMBED_TITLE
+        assert discord_len(embed.get("description", "")) <= limits.EMBED_DESCRIPTION
+        assert len(embed.get("fields", ())) <= limits.EMBED_FIELDS
+        for embed_field in embed.get("fields", ()):
+            assert 0 < discord_len(embed_field["name"]) <= limits.EMBED_FIELD_NAME
+            assert 0 < discord_len(embed_field["value"]) <= limits.EMBED_FIELD_VALUE
+        assert discord_len(embed.get("footer", {}).get("text", "")) <= limits.EMBED_FOOTER
+        assert discord_len(embed.get("author", {}).get("name", "")) <= limits.EMBED_AUTHOR
+        total += len(discord.Embed.from_dict(embed))  # discord.py's own count of the 6,000
+        total_ours = sum(discord_len(s) for s in embed_strings(embed))
+        assert total_ours >= len(discord.Embed.from_dict(embed))
+    assert total <= limits.EMBEDS_TOTAL
+    for row in message.components:
+        for button in row["components"]:
+            assert len(button["custom_id"]) <= limits.CUSTOM_ID
+            assert len(button["label"]) <= limits.BUTTON_LABEL
+
+
+def test_adversarial_edition_stays_within_every_limit() -> None:
+    digest = adversarial_digest()
+    messages = render_digest(digest)
+    for message in messages:
+        assert_within_limits(message)
+    keys = [m.part_key for m in messages]
+    assert len(keys) == len(set(keys)), "part keys must be unique within an edition"
+    assert keys[0] == "head"
+    assert "head:2" in keys, "the long themes and connections overflow into further head messages"
+    assert discord_len(thread_name(digest)) <= limits.THREAD_NAME
+
+
+def test_every_post_gets_its_message_with_an_ask_button_in_order() -> None:
+    digest = adversarial_digest()
+    messages = render_digest(digest)
+    first_parts = [m for m in messages if m.part_key.startswith("post:") and m.components]
+    assert [m.part_key for m in first_parts] == [f"post:{p.id}" for p in digest.posts]
+    for message, post in zip(first_parts, digest.posts, strict=True):
+        (embed,) = message.embeds
+        assert embed["url"] == post.url  # the link comes from the feed data, unescaped
+        assert embed["title"].startswith(f"#{post.number} · ")
+        custom_id = message.components[0]["components"][0]["custom_id"]
+        long_id = len(QUESTION_PREFIX + post.id) > limits.CUSTOM_ID
+        assert custom_id == ASK_PREFIX + (f"#{post.number}" if long_id else post.id)
+        assert question_custom_id(custom_id.removeprefix(ASK_PREFIX)).removeprefix(QUESTION_PREFIX) == (
+            custom_id.removeprefix(ASK_PREFIX)
+        )
+
+
+def test_a_long_summary_continues_in_further_messages_without_losing_text() -> None:
+    digest = adversarial_digest(8)
+    post = digest.posts[3]  # number 4: a 120-paragraph summary
+    messages = [m for m in render_digest(digest) if m.part_key.startswith(f"post:{post.id}")]
+    assert [m.part_key for m in messages][:3] == [f"post:{post.id}", f"post:{post.id}:2", f"post:{post.id}:3"]
+    joined = " ".join(m.embeds[0]["description"] for m in messages)
+    assert joined.split() == escape_untrusted(post.summary).split()
+
+
+def test_untrusted_text_cannot_mention_or_format() -> None:
+    payloads = preview_payloads(adversarial_digest(30))
+    text = json.dumps(payloads, ensure_ascii=False)
+    assert "@everyone" not in text and "@here" not in text
+    for payload in payloads:
+        assert payload["allowed_mentions"] == {"parse": []}
+        for embed in payload["embeds"]:
+            for string in embed_strings(embed):
+                for markup in ("<@", "<#", "**b", "~~s", "||s", "[click]"):
+                    assert markup not in string.replace("\\<", "").replace("\\*", "").replace("\\[", "")
+    assert json.loads(json.dumps(payloads)) == payloads
+
+
+@pytest.mark.parametrize(
+    ("raw", "escaped"),
+    [
+        ("**bold** and _it_", "\\*\\*bold\\*\\* and \\_it\\_"),
+        ("<@&123> <@456>", "\\<@&123\\> \\<@456\\>"),
+        ("@everyone look", "@\u200beveryone look"),
+        ("[click](https://evil.example)", "\\[click\\](https://evil.example)"),
+        ("# Heading\n- item\n> quote", "\\# Heading\n\\- item\n\\> quote"),
+        ("see https://x.org/a_b_c*d", "see https://x.org/a_b_c\\*d"),
+    ],
+)
+def test_escape_untrusted(raw: str, escaped: str) -> None:
+    assert escape_untrusted(raw) == escaped
+
+
+def test_clip_counts_emoji_as_two_units_and_never_leaves_a_dangling_escape() -> None:
+    assert clip("abc", 3) == "abc"
+    clipped = clip("🧠" * 300, 256)
+    assert discord_len(clipped) <= 256 and clipped.endswith("…")
+    dangling = clip("a" * 9 + "\\*" * 10, 11)
+    assert discord_len(dangling) <= 11
+    body = dangling[:-1]
+    assert (len(body) - len(body.rstrip("\\"))) % 2 == 0
+
+
+def test_split_text_prefers_paragraphs_and_fits() -> None:
+    text = "\n\n".join(f"Paragraph {i} " + "word " * 50 for i in range(100))
+    pieces = split_text(text, 1_000)
+    assert all(discord_len(p) <= 1_000 for p in pieces)
+    assert all(p.startswith("Paragraph") for p in pieces)
+    assert " ".join(pieces).split() == text.split()
+    assert all(discord_len(p) <= 10 for p in split_text("x" * 95, 10))
+
+
+def test_empty_edition_is_one_head_message() -> None:
+    (message,) = render_digest(Digest(DAY, "Digest", "offline", (), (), ()))
+    assert message.part_key == "head"
+    assert "No new posts" in message.embeds[0]["description"]
+
+
+def test_head_message_has_title_themes_and_connections() -> None:
+    digest = make_digest(DAY)
+    head = render_digest(digest)[0]
+    titles = [e["title"] for e in head.embeds]
+    assert titles[0] == digest.title
+    assert "1. Interpretability" in titles
+    assert "Connections" in titles
+    theme = next(e for e in head.embeds if e["title"] == "1. Interpretability")
+    assert "#1" in theme["description"] and "#2" in theme["description"]
+
+
+def test_answer_quotes_the_post_and_carries_its_link() -> None:
+    post = make_digest(DAY).posts[1]
+    answer = Answer("It says **features** exist. " * 400, post, quotes=("features are linear @everyone",) * 5)
+    message = render_answer(answer)
+    assert_within_limits(message)
+    (embed,) = message.embeds
+    assert embed["url"] == post.url
+    assert {"name": "Link", "value": post.url, "inline": False} in embed["fields"]
+    quote_lines = [line for line in embed["description"].splitlines() if line.startswith("> ")]
+    assert len(quote_lines) == 3 and "@\u200beveryone" in quote_lines[0]
+    assert "\\*\\*features\\*\\*" in embed["description"]
+
+
+def test_clarifying_answer_lists_candidates() -> None:
+    digest = make_digest(DAY)
+    message = render_answer(Answer("Which one?", None, candidates=digest.posts[:2]))
+    description = message.embeds[0]["description"]
+    assert "#1 Post number 1" in description and "#2 Post number 2" in description
