@@ -38,6 +38,10 @@ LONG_SENTENCE_WORDS = 60
 # Two sentences sharing more than this fraction of their terms say the same thing.
 REDUNDANT_OVERLAP = 0.6
 TITLE_TERM_BOOST = 3
+# The post's opening sentence always leads the summary when it is one of the first OPENING_WITHIN sentences
+# (headings and boilerplate count) and at most OPENING_MAX_WORDS long.
+OPENING_WITHIN = 8
+OPENING_MAX_WORDS = 45
 
 _ELLIPSIS_END_RE = re.compile(r"(?:\.\.\.|…)$")
 
@@ -170,6 +174,9 @@ def _select(scored: list[ScoredSentence], target: int) -> list[ScoredSentence]:
     chosen: dict[int, ScoredSentence] = {}
     total = 0
     ranked = sorted((s for s in scored if s.score > 0), key=lambda s: (-s.score, s.sentence.index))
+    opening = _opening(scored)
+    if opening is not None:
+        ranked.insert(0, opening)
     for candidate in ranked:
         if total >= target:
             break
@@ -185,6 +192,19 @@ def _select(scored: list[ScoredSentence], target: int) -> list[ScoredSentence]:
             chosen[s.sentence.index] = s
         total += words
     return list(chosen.values())
+
+
+def _opening(scored: list[ScoredSentence]) -> ScoredSentence | None:
+    """The sentence a reader needs first: the opening of a TL;DR / abstract / summary section if the post has
+    one, else the post's first quotable sentence when it stands on its own and comes early."""
+    eligible = [s for s in scored if s.score > 0]
+    lead = next((s for s in eligible if s.sentence.section == "lead"), None)
+    first = lead or next(iter(eligible), None)
+    if first is None or first.sentence.words > OPENING_MAX_WORDS or first.sentence.text.endswith("?"):
+        return None
+    if dangling_kind(first.sentence.text) or (lead is None and first.sentence.index >= OPENING_WITHIN):
+        return None
+    return first
 
 
 def _with_antecedents(

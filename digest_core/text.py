@@ -69,6 +69,7 @@ STOPWORDS: frozenset[str] = _word_set(
     announcing announce announces announced announcement introducing introduce introduces introduced
     presenting thoughts thought notes
     next previous past recent recently upcoming latest earlier later soon today week weeks month months
+    across beyond behind beside besides inside outside throughout amongst amid whilst onto unlike despite
     study studies
     """
 )

@@ -18,7 +18,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from digest_core.models import Post, Theme
 from digest_core.text import (
@@ -59,6 +59,8 @@ SECOND_THEME_RATIO = 0.65
 MAX_THEMES_PER_POST = 2
 QUOTE_MIN_WORDS = 8
 QUOTE_MAX_WORDS = 45
+# A sentence that points back ("This suggests ...") is quoted with the one before, up to this many words.
+PAIR_MAX_WORDS = 65
 MAX_CONNECTIONS = 4
 # Acronyms and the words they stand for, so that a title never pairs "LLMs" with "Language Models".
 _ALIASES = {
@@ -72,8 +74,6 @@ _ALIASES = {
     "elk": "eliciting latent knowledge",
     "interp": "interpretability",
 }
-# A two-word phrase replaces its single word in a title when it is among the group's top terms.
-TITLE_PHRASE_RANK = 6
 
 # Sentences that draw a consequence make the best "implications"; strong cues beat merely modal ones.
 _STRONG_CUE_RE = re.compile(
@@ -156,16 +156,24 @@ def _profile(post: Post, summary: str, forms: dict[str, Counter[str]]) -> _Profi
     # An extractive summary repeats the post's key sentences; a model's summary is not the post's words.
     if summary and all(s in flat_text for s in split_sentences(summary)):
         counts.update(content_phrases(summary))
+    previous: tuple[Sentence, list[str]] | None = None
     for sentence in post_sentences(post.text, max_chars=THEME_TEXT_CHARS):
         if sentence.boilerplate or sentence.code or sentence.section == "end":
+            previous = None
             continue
         phrases = list(content_phrases(sentence.text))
         counts.update(phrases)
         surface_forms(sentence.text, forms)
+        # Unique terms in order of appearance (not a set): float sums then run in the same order in every
+        # process, so that ties break the same way.
         if len(profile.candidates) < CANDIDATES_PER_POST and _quotable(sentence):
-            # Unique terms in order of appearance (not a set): float sums then run in the same order in
-            # every process, so that ties break the same way.
             profile.candidates.append((sentence, tuple(dict.fromkeys(phrases))))
+        elif len(profile.candidates) < CANDIDATES_PER_POST and previous and _follows(sentence, previous[0]):
+            # "This suggests that ..." is quoted together with the sentence "This" points back to.
+            pair = replace(
+                previous[0], text=f"{previous[0].text} {sentence.text}", words=previous[0].words + sentence.words
+            )
+            profile.candidates.append((pair, tuple(dict.fromkeys(previous[1] + phrases))))
         elif (
             not profile.fallback
             and sentence.quotable
@@ -173,20 +181,32 @@ def _profile(post: Post, summary: str, forms: dict[str, Counter[str]]) -> _Profi
             and sentence.text[-1:] in '.!?"”’)'
         ):
             profile.fallback = sentence.text
+        previous = (sentence, phrases)
     return profile
 
 
-def _quotable(s: Sentence) -> bool:
-    """Fit to stand alone as a quote under a theme."""
+def _quotable(s: Sentence, *, leaning: bool = False) -> bool:
+    """Fit to stand alone as a quote under a theme (`leaning`: fit apart from pointing back with "This")."""
     return (
         s.quotable
-        and QUOTE_MIN_WORDS <= s.words <= QUOTE_MAX_WORDS
+        and (QUOTE_MIN_WORDS if not leaning else 4) <= s.words <= QUOTE_MAX_WORDS
         and s.text[-1:] in '.!"”’)'
         and not s.text[:1].islower()
         and not s.quoted
         and not s.text.startswith(('"', "“"))
         and not s.text.endswith(("...", "…"))
-        and not dangling_kind(s.text)
+        and dangling_kind(s.text) == ("pronoun" if leaning else "")
+    )
+
+
+def _follows(sentence: Sentence, previous: Sentence) -> bool:
+    """Whether `sentence` leans on `previous` ("This suggests ...") and the two read well as one quote."""
+    return (
+        previous.paragraph == sentence.paragraph
+        and previous.index == sentence.index - 1
+        and _quotable(previous)
+        and _quotable(sentence, leaning=True)
+        and previous.words + sentence.words <= PAIR_MAX_WORDS
     )
 
 
@@ -425,7 +445,9 @@ def _theme(group: _Group, profiles: list[_Profile], forms: dict[str, Counter[str
     members = [profiles[i] for i in group.members]
     title = _title(group, profiles, forms, avoid=())
     ranked = _ranked_quotes(members, group.centroid)
-    key = ranked[0] if ranked else None
+    # The key idea comes from the post at the centre of the theme (members are sorted by closeness to it),
+    # not from one that only touches it; later members stand in when it has nothing to quote.
+    key = min(ranked, key=lambda r: (r[1], -r[0], r[2].index)) if ranked else None
     key_idea = key[2].text if key else members[0].post.title
     implication = _implication(ranked, key, len(members) > 1)
     used = {key_idea, implication}
@@ -465,15 +487,15 @@ def _title(group: _Group, profiles: list[_Profile], forms: dict[str, Counter[str
     """2-6 words: "<Term> and <Term>" from the shared terms, in Title Case."""
     avoid_set = set(avoid)
     terms = _title_terms(group, profiles)
-    share = Counter(t for i in group.members for t in profiles[i].vector)
     first = next((t for t in terms if t not in avoid_set), None) or next(iter(terms), None)
     if first is None:
         generic = sorted(group.centroid, key=lambda t: (-group.centroid[t], t))
         first = generic[0] if generic else ""
-    first = _as_phrase(first, terms, share, avoid_set)
+    counts = _sum(profiles[i].counts for i in group.members)
+    first = _as_phrase(first, terms, counts, avoid_set)
     second = next((t for t in terms if t != first and not _overlaps(t, first)), None)
     if second is not None:
-        second = _as_phrase(second, terms, share, avoid_set | {first})
+        second = _as_phrase(second, terms, counts, avoid_set | {first})
         second = second if not _overlaps(second, first) else None
     parts = [title_case(display_form(t, forms)) for t in (first, second) if t]
     if not parts:
@@ -484,13 +506,13 @@ def _title(group: _Group, profiles: list[_Profile], forms: dict[str, Counter[str
     return f"{parts[0]} and {parts[1]}"
 
 
-def _as_phrase(term: str, terms: list[str], share: Counter[str], avoid: set[str]) -> str:
-    """A single word replaced by the two-word phrase the posts use with it ("hacking" -> "reward hacking")
-    when that phrase is among the top terms and used by at least half as many of the group's posts."""
+def _as_phrase(term: str, terms: list[str], counts: Mapping[str, float], avoid: set[str]) -> str:
+    """A single word replaced by the best two-word phrase the posts use with it ("hacking" -> "reward
+    hacking") when at least half of the word's occurrences in the theme's posts are in that phrase."""
     if " " in term:
         return term
     phrase = next((t for t in terms if " " in t and term in t.split() and t not in avoid), None)
-    if phrase is not None and terms.index(phrase) < TITLE_PHRASE_RANK and 2 * share[phrase] >= share[term]:
+    if phrase is not None and 2 * counts.get(phrase, 0.0) >= counts.get(term, 0.0):
         return phrase
     return term
 
