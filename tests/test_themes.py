@@ -326,6 +326,29 @@ def test_implications_prefer_sentences_that_draw_consequences() -> None:
     assert len(with_cues) >= len(themes) - 1
 
 
+def test_an_implication_that_points_back_is_quoted_with_its_antecedent() -> None:
+    debate = make_post(
+        "deb1",
+        "Debate helps judges when claims are checkable",
+        "We ran debates between two strong models in front of a weak judge on reading questions. Judge "
+        "accuracy rose from 61 to 78 percent when debaters could quote the passage.",
+        "Debate works when arguments bottom out in claims the judge can verify. This suggests that debate "
+        "protocols should reward verifiable quotes over persuasive rhetoric.",
+    )
+    consultancy = make_post(
+        "deb2",
+        "Consultancy versus debate for weak judges",
+        "A single consultant arguing for an assigned answer misled the weak judge far more often than "
+        "debate did. Judges trusted confident consultants even when the consultant argued for the wrong answer.",
+    )
+    themes, connections = find((debate, consultancy))
+    assert_well_formed((debate, consultancy), themes, connections)
+    implications = " ".join(t.implications for t in themes)
+    assert "This suggests that debate protocols" in implications
+    assert not any(t.implications.startswith("This") for t in themes)
+    assert "Debate works when arguments bottom out in claims the judge can verify. This suggests" in implications
+
+
 def test_same_day_gives_the_same_themes() -> None:
     first = find(FULL_DAY)
     assert all(find(FULL_DAY) == first for _ in range(3))
