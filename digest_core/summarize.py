@@ -6,7 +6,10 @@ How a sentence is ranked (all linear in the length of the post):
 - position: the lead of the post, and any TL;DR / abstract / summary section, are favoured;
 - style: headings, boilerplate (epistemic status, thanks, cross-post notes, links, captions, footnotes),
   code and math are never picked; questions, list fragments, quotes and very long sentences are demoted.
-A sentence that leans on the previous one ("This shows ...") is only picked together with that sentence.
+The summary opens with the post's first sentence (or its TL;DR's first) when that sentence stands on its own,
+then takes the best-ranked sentences until it reaches about 60-100 words (never more than 150), and prints them
+in the post's order. A sentence that leans on the previous one ("This shows ...") is only picked together with
+that sentence. A post under 40 words is its own summary; an empty one is summarised by its title.
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ class ExtractiveSummarizer:
 
     name = "extractive"
     # Keys the summary cache: bump it when a change here would pick different sentences.
-    prompt_version = "1"
+    prompt_version = "2"
 
     def summarize(self, post: Post) -> str:
         return summarize_text(post.text, title=post.title)
