@@ -201,6 +201,7 @@ _MATH_SYMBOL_RE = re.compile(r"[=<>^_|\\{}∑∫∀∃≤≥≈≠∈∉⊂⊆�
 _EMAIL_RE = re.compile(r"\b[\w.-]+@[\w-]+\.[a-z]{2,}\b", re.IGNORECASE)
 # Footnote texts: "Footnote: ..." (how ingest keeps them), "[1] ...", "^ ...", "1. ^ ...".
 _FOOTNOTE_LINE_RE = re.compile(r"(?i:footnote\s*\d*\s*:)|\[\d{1,3}\]|\^\s|↩|\d{1,3}\s*\^|\d{1,3}\.\s*\^")
+_FOOTNOTE_MARKER_RE = re.compile(r"\w\[\d{1,3}\]|\^\d|[¹²³⁴⁵⁶⁷⁸⁹]")
 _NUMBERED_LINE_RE = re.compile(r"^\[?(\d{1,3})[.)\]]\s")
 # Code: how a line of code opens, or a token that prose does not use. Two patterns, so that the second can
 # be scanned for quickly by its first character.
@@ -516,7 +517,10 @@ def post_sentences(text: str, *, max_chars: int | None = None) -> list[Sentence]
 
 
 def _heading_text(line: str) -> str | None:
-    """The heading's text when `line` is a heading (list items are not, unless they name a section)."""
+    """The heading's text when `line` is a heading (list items and quotes are not, unless an item names a
+    section)."""
+    if line.startswith(">"):
+        return None
     if _BULLET_RE.match(line):
         item = _BULLET_RE.sub("", line, count=1)
         named = _LEAD_SECTION_RE.match(item) or _END_SECTION_RE.match(item) or _WEAK_SECTION_RE.match(item)
@@ -610,9 +614,9 @@ def _footnote_tail_start(lines: list[tuple[int, str]]) -> int:
 
 
 def _has_markers(lines: list[tuple[int, str]], tail: int) -> bool:
-    # Footnote texts are only removed when the body points at them ("...[1]" or "...1" glued to a word),
-    # or when they read like notes rather than list items.
-    return any(re.search(r"\w\[\d{1,3}\]|\w[.,;)]?\^?\d{1,2}(?=\s|$)", line) for _, line in lines[:tail])
+    # A closing numbered run is taken for footnotes only when the body points at notes ("...[1]", "^2",
+    # "¹"); otherwise it is a list, such as numbered conclusions.
+    return any(_FOOTNOTE_MARKER_RE.search(line) for _, line in lines[:tail])
 
 
 def log_weight(count: float) -> float:

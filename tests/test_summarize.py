@@ -432,6 +432,17 @@ def test_title_case_keeps_acronyms() -> None:
     assert title_case("SAEs") == "SAEs"
 
 
+def test_trailing_numbered_notes_are_footnotes_only_when_the_body_points_at_them() -> None:
+    body = [f"Paragraph {i} argues that interpretability needs better benchmarks and clearer goals." for i in range(8)]
+    notes = ["1. The benchmark we mean is the one from last year.", "2. We thank nobody in particular."]
+    with_markers = "\n\n".join([body[0].replace("benchmarks", "benchmarks[1]"), *body[1:], *notes])
+    without_markers = "\n\n".join([*body, *notes])
+    tail_with = [s for s in post_sentences(with_markers) if s.text.startswith("The benchmark we mean")]
+    tail_without = [s for s in post_sentences(without_markers) if s.text.startswith("The benchmark we mean")]
+    assert tail_with and not tail_with[0].quotable
+    assert tail_without and tail_without[0].quotable
+
+
 def test_sections_are_recognised() -> None:
     sentences = post_sentences(BOILERPLATE_POST)
     by_text = {s.text: s for s in sentences}
