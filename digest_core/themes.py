@@ -650,7 +650,11 @@ def _connections(
         term, count = day_terms[0]
         spread.append(f'"{show(term)}" runs through {count} of the day\'s {len(profiles)} posts.')
     elif len(profiles) == 1 and day_terms:
-        keys = ", ".join(f'"{show(t)}"' for t, _ in day_terms[:3])
+        distinct: list[str] = []
+        for term, _ in day_terms:
+            if len(distinct) < 3 and not any(_overlaps(term, other) for other in distinct):
+                distinct.append(term)
+        keys = ", ".join(f'"{show(t)}"' for t in distinct)
         spread.append(f"A single post today; its key terms are {keys}.")
     if len(themes) == 1 and len(profiles) > 1:
         titles = "; ".join(f'"{_by_id(profiles)[i].post.title}"' for i in themes[0].post_ids[:3])
