@@ -159,7 +159,9 @@ class DigestService:
                         continue
                     if not summary:
                         continue
-                    self.store.cache_summary(key, summarizer.name, summarizer.prompt_version, summary, now=self.clock())
+                    self.store.cache_summary(
+                        key, summarizer.name, summarizer.prompt_version, summary, now=self.clock()
+                    )
                 paths.add(summarizer.name)
                 break
             summaries[post.id] = summary or post.title
@@ -248,7 +250,7 @@ def _keep_known_posts(theme: Theme, known: set[str]) -> Theme | None:
 
 
 def describe_paths(paths: set[str]) -> str:
-    """ "offline", "model:<name>", or "model:<name>+offline" when some of it fell back."""
+    """"offline", "model:<name>", or "model:<name>+offline" when some of it fell back."""
     models = sorted(p for p in paths if p.startswith("model:"))
     if not models:
         return OFFLINE
