@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
@@ -12,25 +13,15 @@ from typing import Protocol
 from digest_core.editions import EditionSchedule, select_posts
 from digest_core.feeds import DEFAULT_TUNING, FetchTuning, fetch_feeds
 from digest_core.models import Answer, DeliveredPart, Digest, DigestPost, FeedResult, Post, Theme
-from digest_core.ports import Summarizer, ThemeFinder
+from digest_core.ports import Answerer, Summarizer, ThemeFinder
 from digest_core.store import Store, content_hash
 
 log = logging.getLogger(__name__)
 
 DIGEST_TITLE = "AI Alignment Daily Digest"
 OFFLINE = "offline"
-
-
-class Answerer(Protocol):
-    def answer(
-        self,
-        question: str,
-        *,
-        digest: Digest,
-        posts: Mapping[str, Post],
-        post_ref: str | None,
-        history: Sequence[tuple[str, str]],
-    ) -> Answer: ...
+# Threads that write summaries at once; a model client bounds its own concurrency below this.
+SUMMARY_WORKERS = 4
 
 
 class QuestionLimiter(Protocol):
@@ -143,29 +134,33 @@ class DigestService:
         )
 
     def _summaries(self, posts: Sequence[Post]) -> tuple[dict[str, str], set[str]]:
-        summaries: dict[str, str] = {}
-        paths: set[str] = set()
-        preferred = self.writers.summarizer
-        for post in posts:
-            key = content_hash(post.title, post.text)
-            summary = None
-            for summarizer in dict.fromkeys([preferred, self.writers.offline_summarizer]):
-                summary = self.store.cached_summary(key, summarizer.name, summarizer.prompt_version)
-                if summary is None:
-                    try:
-                        summary = summarizer.summarize(post).strip()
-                    except Exception as exc:  # a model failure falls back to the offline writer
-                        log.warning("summarizer %s failed on %s: %s", summarizer.name, post.id, exc)
-                        continue
-                    if not summary:
-                        continue
-                    self.store.cache_summary(
-                        key, summarizer.name, summarizer.prompt_version, summary, now=self.clock()
-                    )
-                paths.add(summarizer.name)
-                break
-            summaries[post.id] = summary or post.title
-        return summaries, paths
+        """Each post's summary and the names of the writers that wrote them.
+
+        Posts are summarised in parallel: a model summarizer spends its time waiting on the network (its
+        client bounds the real concurrency), and cached summaries cost nothing either way.
+        """
+        if not posts:
+            return {}, set()
+        with ThreadPoolExecutor(max_workers=SUMMARY_WORKERS, thread_name_prefix="summarize") as pool:
+            written = list(pool.map(self._summary, posts))
+        return {post.id: text for post, (text, _) in zip(posts, written, strict=True)}, {w for _, w in written}
+
+    def _summary(self, post: Post) -> tuple[str, str]:
+        """(summary, writer name): from the cache, else the preferred writer, else the offline one."""
+        key = content_hash(post.title, post.text)
+        for summarizer in dict.fromkeys([self.writers.summarizer, self.writers.offline_summarizer]):
+            summary = self.store.cached_summary(key, summarizer.name, summarizer.prompt_version)
+            if summary is None:
+                try:
+                    summary = summarizer.summarize(post).strip()
+                except Exception as exc:  # a model failure falls back to the offline writer
+                    log.warning("summarizer %s failed on %s: %s", summarizer.name, post.id, exc)
+                    continue
+                if not summary:
+                    continue
+                self.store.cache_summary(key, summarizer.name, summarizer.prompt_version, summary, now=self.clock())
+            return summary, summarizer.name
+        return post.title, OFFLINE
 
     def _themes(
         self, posts: Sequence[Post], summaries: dict[str, str]

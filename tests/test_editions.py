@@ -131,10 +131,10 @@ def test_rebuild_is_free_and_the_stored_edition_is_unchanged(store: Store) -> No
     service = service_for(store, clock, summarizer)
     store.upsert_posts([make_post("a", at(28, 1)), make_post("b", at(28, 2))])
     first = service.digest(date(2026, 11, 28))
-    assert summarizer.calls == ["a", "b"]
+    assert sorted(summarizer.calls) == ["a", "b"]
     assert service.digest(date(2026, 11, 28)) == first
     assert service.digest(date(2026, 11, 28), rebuild=True) == first
-    assert summarizer.calls == ["a", "b"]  # summaries come from the cache
+    assert sorted(summarizer.calls) == ["a", "b"]  # summaries come from the cache
 
 
 def test_since_widens_a_one_off_edition_without_using_up_posts(store: Store) -> None:
