@@ -142,7 +142,7 @@ _BOILERPLATE_OPENINGS: tuple[str, ...] = (
     r"(?:this|the following)(?: post)? is (?:a |an )?(?:cross-?post|link-?post|repost)",
     r"cross-?post\b",
     r"(?:this post was |this was )?(?:originally|also|first) (?:posted|published|appeared)",
-    r"this (?:post|piece|essay|article|report) (?:was|is) (?:originally |also |first )?(?:posted|"
+    r"this (?:post|piece|essay|article|report|text) (?:was|is) (?:originally |also |first )?(?:posted|"
     r"published|cross-?posted|available)",
     r"(?:this is a |a )?link-?post\b",
     r"posted (?:in|on) (?:my|a|our) (?:personal|own)",
@@ -160,8 +160,9 @@ _BOILERPLATE_OPENINGS: tuple[str, ...] = (
     r"first|last|companion|accompanying) (?:post|paper|article|essay|piece|report)",
     r"for (?:definitions|background|context|more (?:details|context|background)|details|"
     r"an introduction)\b.{0,80}\bsee\b",
-    r"(?:this|the) (?:post|work) is (?:part of|a part of) (?:the work|a series|a sequence|the sequence|"
-    r"my work|our work|a project)",
+    # "This post is part of a sequence / my deliverable for / the work done at ..."
+    r"(?:this|the) (?:post|work|text|write-?up) (?:is|was) (?:written )?(?:as )?(?:part of|a part of) "
+    r"(?:my|our|the|a|an)\b",
     r"(?:paper|code|blog ?post|website|twitter|github|arxiv|slides|video|podcast|transcript|project page|"
     r"demo|dataset|repo|repository|data|audio|link|links|pdf)s?\s*[:|]",
     r"\[(?:paper|link|linkpost|crosspost|cross-post|blog|video|podcast|event)\]",

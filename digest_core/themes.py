@@ -179,6 +179,7 @@ def _profile(post: Post, summary: str, forms: dict[str, Counter[str]]) -> _Profi
             and sentence.quotable
             and 5 <= sentence.words <= QUOTE_MAX_WORDS
             and sentence.text[-1:] in '.!?"”’)'
+            and not sentence.text.endswith(("...", "…"))
         ):
             profile.fallback = sentence.text
         previous = (sentence, phrases)
@@ -449,7 +450,9 @@ def _theme(group: _Group, profiles: list[_Profile], forms: dict[str, Counter[str
     # not from one that only touches it; later members stand in when it has nothing to quote.
     key = min(ranked, key=lambda r: (r[1], -r[0], r[2].index)) if ranked else None
     key_idea = key[2].text if key else members[0].post.title
-    implication = _implication(ranked, key, len(members) > 1)
+    implication = _implication(ranked, key, len(members) > 1) or next(
+        (p.fallback for p in members if p.fallback and p.fallback != key_idea), ""
+    )
     used = {key_idea, implication}
     points = tuple(_point(p, group.centroid, used) for p in members)
     return Theme(
