@@ -6,7 +6,10 @@ How a sentence is ranked (all linear in the length of the post):
 - position: the lead of the post, and any TL;DR / abstract / summary section, are favoured;
 - style: headings, boilerplate (epistemic status, thanks, cross-post notes, links, captions, footnotes),
   code and math are never picked; questions, list fragments, quotes and very long sentences are demoted.
-A sentence that leans on the previous one ("This shows ...") is only picked together with that sentence.
+The summary opens with the post's first sentence (or its TL;DR's first) when that sentence stands on its own,
+then takes the best-ranked sentences until it reaches about 60-100 words (never more than 150), and prints them
+in the post's order. A sentence that leans on the previous one ("This shows ...") is only picked together with
+that sentence. A post under 40 words is its own summary; an empty one is summarised by its title.
 """
 
 from __future__ import annotations
@@ -32,12 +35,16 @@ MIN_WORDS = 40
 MAX_WORDS = 150
 # How long a summary aims to be: about a fifth of a short post, at most TARGET_MAX_WORDS for a long one.
 TARGET_MIN_WORDS = 60
-TARGET_MAX_WORDS = 120
+TARGET_MAX_WORDS = 100
 # A sentence longer than this is too long to quote in a summary of at most MAX_WORDS.
 LONG_SENTENCE_WORDS = 60
 # Two sentences sharing more than this fraction of their terms say the same thing.
 REDUNDANT_OVERLAP = 0.6
 TITLE_TERM_BOOST = 3
+# The post's opening sentence always leads the summary when it is one of the first OPENING_WITHIN sentences
+# (headings and boilerplate count) and at most OPENING_MAX_WORDS long.
+OPENING_WITHIN = 8
+OPENING_MAX_WORDS = 45
 
 _ELLIPSIS_END_RE = re.compile(r"(?:\.\.\.|…)$")
 
@@ -53,7 +60,8 @@ class ExtractiveSummarizer:
     """Summarizer that quotes 40-150 words of the post's own sentences. Deterministic, offline."""
 
     name = "extractive"
-    prompt_version = "1"
+    # Keys the summary cache: bump it when a change here would pick different sentences.
+    prompt_version = "2"
 
     def summarize(self, post: Post) -> str:
         return summarize_text(post.text, title=post.title)
@@ -67,9 +75,7 @@ def summarize_text(text: str, *, title: str = "") -> str:
     if word_count(flat) < MIN_WORDS:
         return flat
     chosen = select_sentences(text, title=title)
-    if not chosen:
-        return clip_words(flat, MAX_WORDS)
-    return " ".join(chosen)
+    return " ".join(chosen) if chosen else normalize_space(title)
 
 
 def select_sentences(text: str, *, title: str = "") -> list[str]:
@@ -80,7 +86,27 @@ def select_sentences(text: str, *, title: str = "") -> list[str]:
     chosen = _select(scored, target)
     if sum(s.sentence.words for s in chosen) < MIN_WORDS:
         chosen = _top_up(chosen, sentences)
+    if not chosen:
+        return _last_resort(sentences)
     return [s.sentence.text for s in sorted(chosen, key=lambda s: s.sentence.index)]
+
+
+def _last_resort(sentences: Sequence[Sentence]) -> list[str]:
+    """For a post with no quotable prose at all (only thanks, notes, headings, code): its sentences that
+    are not boilerplate, whatever section they sit in, in order and within MAX_WORDS."""
+    out: list[str] = []
+    total = 0
+    for s in sentences:
+        if s.boilerplate or s.heading or total + s.words > MAX_WORDS:
+            continue
+        out.append(s.text)
+        total += s.words
+    if not out:
+        # One run-on "sentence" longer than the limit (a list without full stops): its opening words.
+        longest = next((s for s in sentences if not s.boilerplate and not s.heading), None)
+        if longest is not None:
+            out.append(clip_words(longest.text, MAX_WORDS))
+    return out
 
 
 def score_sentences(sentences: Sequence[Sentence], *, title: str = "") -> list[ScoredSentence]:
@@ -96,7 +122,8 @@ def score_sentences(sentences: Sequence[Sentence], *, title: str = "") -> list[S
     # A term that occurs once says little about what the post is about.
     weight = {t: math.log(c) for t, c in counts.items() if c > 1}
     raw = [
-        sum(weight.get(t, 0.0) for t in set(terms)) / math.sqrt(max(len(set(terms)), 5))
+        # dict.fromkeys, not set: a float sum in hash order could differ between processes.
+        sum(weight.get(t, 0.0) for t in dict.fromkeys(terms)) / math.sqrt(max(len(set(terms)), 5))
         for terms in sentence_terms
     ]
     top = max(raw, default=0.0) or 1.0
@@ -117,8 +144,9 @@ def score_sentences(sentences: Sequence[Sentence], *, title: str = "") -> list[S
 
 def _eligible(s: Sentence) -> bool:
     # A line opening with ">" quotes someone else; a summary speaks for the post.
+    # A quoted line speaks for someone else, unless it is the abstract or TL;DR a linkpost quotes.
     return (
-        s.quotable and 5 <= s.words <= MAX_WORDS and not s.text.endswith(":") and not s.text.startswith(">")
+        s.quotable and 5 <= s.words <= MAX_WORDS and not s.text.endswith(":") and (not s.quoted or s.section == "lead")
     )
 
 
@@ -149,6 +177,9 @@ def _select(scored: list[ScoredSentence], target: int) -> list[ScoredSentence]:
     chosen: dict[int, ScoredSentence] = {}
     total = 0
     ranked = sorted((s for s in scored if s.score > 0), key=lambda s: (-s.score, s.sentence.index))
+    opening = _opening(scored)
+    if opening is not None:
+        ranked.insert(0, opening)
     for candidate in ranked:
         if total >= target:
             break
@@ -164,6 +195,19 @@ def _select(scored: list[ScoredSentence], target: int) -> list[ScoredSentence]:
             chosen[s.sentence.index] = s
         total += words
     return list(chosen.values())
+
+
+def _opening(scored: list[ScoredSentence]) -> ScoredSentence | None:
+    """The sentence a reader needs first: the opening of a TL;DR / abstract / summary section if the post has
+    one, else the post's first quotable sentence when it stands on its own and comes early."""
+    eligible = [s for s in scored if s.score > 0]
+    lead = next((s for s in eligible if s.sentence.section == "lead"), None)
+    first = lead or next(iter(eligible), None)
+    if first is None or first.sentence.words > OPENING_MAX_WORDS or first.sentence.text.endswith("?"):
+        return None
+    if dangling_kind(first.sentence.text) or (lead is None and first.sentence.index >= OPENING_WITHIN):
+        return None
+    return first
 
 
 def _with_antecedents(
@@ -208,7 +252,9 @@ def _top_up(chosen: list[ScoredSentence], sentences: Sequence[Sentence]) -> list
             break
         if s.index in have or s.boilerplate or s.code or s.section == "end" or total + s.words > MAX_WORDS:
             continue
-        if s.heading and s.words < 3:
+        if s.text.endswith(":") or s.quoted:
+            continue  # a lead-in to a list or quote that the summary does not carry
+        if s.heading:
             continue
         out.append(ScoredSentence(s, 0.0, frozenset()))
         total += s.words

@@ -15,11 +15,15 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
-WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:['’\-][A-Za-z0-9]+)*")
+# A word starts with a letter (any script) and may hold digits, apostrophes and hyphens: "GPT-4", "don't".
+WORD_RE = re.compile(r"[^\W\d_][^\W_]*(?:['’\-][^\W_]+)*")
 _SPACE_RE = re.compile(r"\s+")
+# Two-word phrases never span punctuation or a free-standing dash ("August - Deciphering").
+_PHRASE_BREAK_RE = re.compile(r"[^\w\s'’\-]+|\s[-–—]+\s|--+")
 
 
 def _word_set(listing: str) -> frozenset[str]:
@@ -62,6 +66,11 @@ STOPWORDS: frozenset[str] = _word_set(
     hard clear real actual full open key core major minor broad broader potential overview introduction
     summary discussion update updates refer refers mean means meant goes seeing getting doing lead leads
     whether able unable instead rest start started end ended less least help helps run runs side
+    announcing announce announces announced announcement introducing introduce introduces introduced
+    presenting thoughts thought notes
+    next previous past recent recently upcoming latest earlier later soon today week weeks month months
+    across beyond behind beside besides inside outside throughout amongst amid whilst onto unlike despite
+    study studies
     """
 )
 
@@ -82,6 +91,7 @@ _ABBREVIATIONS = _word_set(
     """
     e.g i.e etc vs cf al fig figs eq eqs sec ch no nos vol p pp dr mr mrs ms prof st jr sr inc ltd co corp
     approx est ca resp incl def thm lem prop cor ex viz u.s u.k a.k.a ph.d
+    jan feb mar apr jun jul aug sep sept oct nov dec
     """
 )
 
@@ -110,7 +120,7 @@ _LEAD_SECTION_RE = re.compile(
 _END_SECTION_RE = re.compile(
     r"^(?:footnotes?|end ?notes?|notes|references|bibliography|citations?|sources|works cited|"
     r"acknowledge?ments?|thanks|credits|author contributions?|contributions|further reading|"
-    r"related links?|links|see also|cross-?posted|appendix|appendices|changelog|edit history)\b",
+    r"related links?|links|see also|appendix|appendices|changelog|edit history)\b",
     re.IGNORECASE,
 )
 _WEAK_SECTION_RE = re.compile(
@@ -120,68 +130,87 @@ _WEAK_SECTION_RE = re.compile(
     re.IGNORECASE,
 )
 
-# Boilerplate that a summary or a theme must never quote. Matched against a lower-cased sentence or line.
-_BOILERPLATE_RES: tuple[re.Pattern[str], ...] = tuple(
-    re.compile(p)
-    for p in (
-        r"^epistemic (?:status|state|effort)",
-        r"^(?:confidence|credence)(?: level)?\s*:",
-        r"^attention conservation notice",
-        r"^(?:content|trigger) warning|^(?:cw|tw)\s*:",
-        r"^published on\b",
-        r"^(?:this|the following)(?: post)? is (?:a |an )?(?:cross-?post|link-?post|repost)",
-        r"\bcross-?posted (?:from|to|on|at)\b|^cross-?post\b",
-        r"^(?:this post was |this was )?(?:originally|also|first) (?:posted|published|appeared)",
-        r"^this (?:post|piece|essay|article|report) (?:was|is) (?:originally |also |first )?"
-        r"(?:posted|published|cross-?posted|available)",
-        r"^(?:this is a |a )?link-?post\b",
-        r"^posted (?:in|on) (?:my|a|our) (?:personal|own)",
-        r"^(?:acknowledge?ments?|thanks|thank you|many thanks|special thanks|huge thanks|big thanks)\b",
-        r"\bthanks? (?:you )?to\b.{0,200}\bfor\b",
-        r"\bthank(?:s|ing)?\b.{0,200}\b(?:feedback|comments|discussions?|helpful|review|reviewing|"
-        r"suggestions|conversations|input|edits|proofreading)\b",
-        r"^(?:i|we)(?: would|'d|’d)? (?:also )?(?:like to |want to )?(?:thank|acknowledge)\b",
-        r"^(?:i am|i'm|i’m|we are|we're|we’re) (?:very |deeply |especially )?(?:grateful|thankful|indebted)",
-        r"^(?:this|the) (?:work|research|project|post|report|paper) (?:was|is) (?:supported|funded|"
-        r"produced|done|completed|conducted|carried out|written) (?:by|as part of|at|during|with|under|"
-        r"while|in)\b",
-        r"^(?:work|research) (?:done|conducted|completed|produced) (?:as part of|at|during|while|under|in)\b",
-        r"^(?:produced|written|completed|done|conducted|prepared|created) (?:as part of|at|during|under|"
-        r"while|with the support)\b",
-        r"\bunder the (?:mentorship|supervision|guidance) of\b",
-        r"^the following (?:is|was) (?:a |an |the )?(?:main part|part|excerpt|transcript|copy|cross-?post|"
-        r"lightly edited)",
-        r"^(?:please )?(?:refer to|see|read) (?:the|my|our|this) (?:linked|previous|earlier|original|full|"
-        r"first|last|companion|accompanying) (?:post|paper|article|essay|piece|report)",
-        r"^for (?:definitions|background|context|more (?:details|context|background)|details|an introduction)"
-        r"\b.{0,80}\bsee\b",
-        r"^(?:this|the) (?:post|work) is (?:part of|a part of) (?:the work|a series|a sequence|the sequence|"
-        r"my work|our work|a project)",
-        r"\b(?:mats|seri mats|spar|astra|pibbss|ais fellowship) "
-        r"(?:program|scholar|stream|fellowship|project)",
-        r"^(?:paper|code|blog ?post|website|twitter|github|arxiv|slides|video|podcast|transcript|"
-        r"project page|demo|dataset|repo|repository|data|audio|link|links|pdf)s?\s*[:|]",
-        r"^\[(?:paper|link|linkpost|crosspost|cross-post|blog|video|podcast|event)\]",
-        r"^(?:figure|fig\.|table|image|photo|source|credit|caption|diagram|chart|graph|plot|img)"
-        r"\s*\d*[a-z]?\s*[:.(]",
-        r"^\(?(?:image|figure|photo|picture) (?:from|source|credit|by|courtesy)",
-        r"^(?:edit|edited|update|updated|ps|p\.s|note from the author|author'?s note)\b[^.]{0,40}:",
-        r"^(?:discuss|read more|subscribe|continue reading|comments?|share|reply)\s*$",
-        r"\b(?:click here|read (?:the )?(?:full|rest)|full (?:paper|post|text) (?:here|at|available)|"
-        r"(?:available|find (?:it|them|more)|read (?:it|more)|see (?:it|more)) (?:here|at this link))\b",
-        r"\b(?:subscribe|sign up|apply|register) (?:here|now|to our|at)\b",
-        r"^(?:you can )?(?:find|read|see|check out|listen to|watch) (?:the |our |my )?(?:full |whole )?"
-        r"(?:paper|post|code|video|podcast|slides|report|writeup|write-up|thread|recording|episode)\b.{0,60}"
-        r"\b(?:here|at|on)\b",
-    )
+# Boilerplate that a summary or a theme must never quote, matched against a lower-cased sentence:
+# how it opens ...
+_BOILERPLATE_OPENINGS: tuple[str, ...] = (
+    r"epistemic (?:status|state|effort)",
+    r"(?:confidence|credence)(?: level)?\s*:",
+    r"attention conservation notice",
+    r"(?:content|trigger) warning",
+    r"(?:cw|tw)\s*:",
+    r"published on\b",
+    r"(?:this|the following)(?: post)? is (?:a |an )?(?:cross-?post|link-?post|repost)",
+    r"cross-?post\b",
+    r"(?:this post was |this was )?(?:originally|also|first) (?:posted|published|appeared)",
+    r"this (?:post|piece|essay|article|report|text) (?:was|is) (?:originally |also |first )?(?:posted|"
+    r"published|cross-?posted|available)",
+    r"(?:this is a |a )?link-?post\b",
+    r"posted (?:in|on) (?:my|a|our) (?:personal|own)",
+    r"(?:acknowledge?ments?|thanks|thank you|many thanks|special thanks|huge thanks|big thanks)\b",
+    r"(?:i|we)(?: would|'d|’d)? (?:also )?(?:like to |want to )?(?:thank|acknowledge)\b",
+    r"(?:i am|i'm|i’m|we are|we're|we’re) (?:very |deeply |especially )?(?:grateful|thankful|indebted)",
+    r"(?:this|the) (?:work|research|project|post|report|paper) (?:was|is) (?:supported|funded|produced|"
+    r"done|completed|conducted|carried out|written) (?:by|as part of|at|during|with|under|while|in)\b",
+    r"(?:work|research) (?:done|conducted|completed|produced) (?:as part of|at|during|while|under|in)\b",
+    r"(?:produced|written|completed|done|conducted|prepared|created) (?:as part of|at|during|under|while|"
+    r"with the support)\b",
+    r"the following (?:is|was) (?:a |an |the )?(?:main part|part|excerpt|transcript|copy|cross-?post|"
+    r"lightly edited)",
+    r"(?:please )?(?:refer to|see|read) (?:the|my|our|this) (?:linked|previous|earlier|original|full|"
+    r"first|last|companion|accompanying) (?:post|paper|article|essay|piece|report)",
+    r"for (?:definitions|background|context|more (?:details|context|background)|details|"
+    r"an introduction)\b.{0,80}\bsee\b",
+    # "This post is part of a sequence / my deliverable for / the work done at ..."
+    r"(?:this|the) (?:post|work|text|write-?up) (?:is|was) (?:written )?(?:as )?(?:part of|a part of) "
+    r"(?:my|our|the|a|an)\b",
+    r"(?:paper|code|blog ?post|website|twitter|github|arxiv|slides|video|podcast|transcript|project page|"
+    r"demo|dataset|repo|repository|data|audio|link|links|pdf)s?\s*[:|]",
+    r"\[(?:paper|link|linkpost|crosspost|cross-post|blog|video|podcast|event)\]",
+    r"(?:figure|fig\.|table|image|photo|source|credit|caption|diagram|chart|graph|plot|"
+    r"img)\s*\d*[a-z]?\s*[:.(]",
+    r"\(?(?:image|figure|photo|picture) (?:from|source|credit|by|courtesy)",
+    r"(?:edit|edited|update|updated|ps|p\.s|note from the author|author'?s note|editor'?s note)\b[^.]{0,40}:",
+    r"(?:discuss|read more|subscribe|continue reading|comments?|share|reply)\s*$",
+    r"(?:you can )?(?:find|read|see|check out|listen to|watch) (?:the |our |my )?(?:full |whole )?"
+    r"(?:paper|post|code|video|podcast|slides|report|writeup|write-up|thread|recording|episode)\b.{0,60}"
+    r"\b(?:here|at|on)\b",
 )
-_URL_RE = re.compile(r"https?://|www\.|\b[\w.-]+@[\w-]+\.[a-z]{2,}\b", re.IGNORECASE)
-_FOOTNOTE_LINE_RE = re.compile(r"^(?:\[\d{1,3}\]|\^\s|↩|\d{1,3}\s*\^|\d{1,3}\.\s*\^)|↩")
+# ... or a phrase anywhere in it.
+_BOILERPLATE_ANYWHERE: tuple[str, ...] = (
+    r"\bcross-?posted (?:from|to|on|at)\b",
+    r"\bthanks? (?:you )?to\b.{0,200}\bfor\b",
+    r"\bthank(?:s|ing)?\b.{0,200}\b(?:feedback|comments|discussions?|helpful|review|reviewing|suggestions|"
+    r"conversations|input|edits|proofreading)\b",
+    r"\bunder the (?:mentorship|supervision|guidance) of\b",
+    r"\b(?:mats|seri mats|spar|astra|pibbss|ais fellowship) (?:program|scholar|stream|fellowship|project)",
+    r"\b(?:click here|read (?:the )?(?:full|rest)|full (?:paper|post|text) (?:here|at|available)|"
+    r"(?:available|find (?:it|them|more)|read (?:it|more)|see (?:it|more)) (?:here|at this link))\b",
+    r"\b(?:subscribe|sign up|apply|register) (?:here|now|to our|at)\b",
+    r"\bpost (?:is )?here\b",
+)
+_ANYWHERE_HINTS = (
+    "thank", "cross", "under the", "mats ", "spar ", "astra ", "pibbss", "fellowship", "click", "read the",
+    "full ", " here", "this link", "subscribe", "sign up", "apply ", "register ",
+)  # fmt: skip
+# Two alternations: one pass over each sentence instead of one per pattern.
+_BOILERPLATE_OPENING_RE = re.compile("|".join(f"(?:{p})" for p in _BOILERPLATE_OPENINGS))
+_BOILERPLATE_ANYWHERE_RE = re.compile("|".join(f"(?:{p})" for p in _BOILERPLATE_ANYWHERE))
+_DIGIT_RE = re.compile(r"\d")
+_LETTERS_RE = re.compile(r"[^\W\d_]")
+# Symbols of formulas and code that prose hardly uses ("/", "$", "~" and "[1]" markers are left out).
+_MATH_SYMBOL_RE = re.compile(r"[=<>^_|\\{}∑∫∀∃≤≥≈≠∈∉⊂⊆∪∩ℝ→←⇒↦⊗⊕∘∞∂∇]")
+_EMAIL_RE = re.compile(r"\b[\w.-]+@[\w-]+\.[a-z]{2,}\b", re.IGNORECASE)
+# Footnote texts: "Footnote: ..." (how ingest keeps them), "[1] ...", "^ ...", "1. ^ ...".
+_FOOTNOTE_LINE_RE = re.compile(r"(?i:footnote\s*\d*\s*:)|\[\d{1,3}\]|\^\s|↩|\d{1,3}\s*\^|\d{1,3}\.\s*\^")
+_FOOTNOTE_MARKER_RE = re.compile(r"\w\[\d{1,3}\]|\^\d|[¹²³⁴⁵⁶⁷⁸⁹]")
 _NUMBERED_LINE_RE = re.compile(r"^\[?(\d{1,3})[.)\]]\s")
-_CODE_RE = re.compile(
-    r"[{};]\s*$|^\s*(?:def|class|import|from \S+ import|return|print\(|for \w+ in|while |if .*:$|#include|"
-    r">>>|\$ |[a-z_]+\s*=\s*[\[\]{(\"'\d])|\(\)|==|!=|->|=>|\\[a-z]+\{|\\\(|\\\[|\$\$|::"
+# Code: how a line of code opens, or a token that prose does not use. Two patterns, so that the second can
+# be scanned for quickly by its first character.
+_CODE_START_RE = re.compile(
+    r"\s*(?:def |class |import |from \S+ import|return |print\(|for \w+ in |while |if .*:$|#include|>>>|\$ |"
+    r"[a-z_]+\s*=\s*[\[\]{(\"'\d])"
 )
+_CODE_TOKEN_RE = re.compile(r"[{};]\s*$|\(\)|[=!]=|->|=>|\\[a-z]+\{|\\[(\[]|\$\$|::")
 _DANGLING_PRONOUN_RE = re.compile(
     r"^(?:this|that|these|those|it|its|they|them|their|theirs|such|he|she|his|her|hers|him|"
     r"the latter|the former|the above|the same|both|neither|either|each of these|all of these|"
@@ -241,9 +270,15 @@ def is_content_word(word: str) -> bool:
     return len(lower) > 1 and lower not in STOPWORDS and not lower.isdigit()
 
 
+@lru_cache(maxsize=65_536)
+def content_stem(word: str) -> str:
+    """The stem of a content word, '' for a stopword (cached: a post repeats its words)."""
+    return stem(word) if is_content_word(word) else ""
+
+
 def content_stems(text: str) -> list[str]:
     """The stems of the content words of `text`, in order (stopwords dropped)."""
-    return [stem(w) for w in words(text) if is_content_word(w)]
+    return [s for w in WORD_RE.findall(text) if (s := content_stem(w))]
 
 
 def content_phrases(text: str) -> Iterator[str]:
@@ -251,13 +286,13 @@ def content_phrases(text: str) -> Iterator[str]:
 
     Bigrams never span a stopword or punctuation, so "reward hacking" counts but "reward, hacking" does not.
     """
-    for chunk in re.split(r"[^\w\s'’\-]+", text):
+    for chunk in _PHRASE_BREAK_RE.split(text):
         previous = ""
-        for w in words(chunk):
-            if not is_content_word(w):
+        for w in WORD_RE.findall(chunk):
+            s = content_stem(w)
+            if not s:
                 previous = ""
                 continue
-            s = stem(w)
             yield s
             if previous:
                 yield previous + " " + s
@@ -266,7 +301,7 @@ def content_phrases(text: str) -> Iterator[str]:
 
 def surface_forms(text: str, counts: dict[str, Counter[str]]) -> None:
     """Record how each stem (and bigram) is spelled in `text`, for display (keeps "RLHF", "SAEs")."""
-    for chunk in re.split(r"[^\w\s'’\-]+", text):
+    for chunk in _PHRASE_BREAK_RE.split(text):
         previous_stem, previous_word = "", ""
         for w in words(chunk):
             if not is_content_word(w):
@@ -293,7 +328,7 @@ def title_case(phrase: str) -> str:
     out = []
     for i, w in enumerate(phrase.split()):
         if any(c.isupper() for c in w[1:]) or (w[:1].isupper()):
-            out.append(w)
+            out.append(w[:1].upper() + w[1:])  # "brain-like-AGI" -> "Brain-like-AGI", "RLHF" stays
         elif i and w.lower() in _TITLE_SMALL_WORDS:
             out.append(w.lower())
         else:
@@ -304,9 +339,12 @@ def title_case(phrase: str) -> str:
 def is_boilerplate(sentence: str) -> bool:
     """True for epistemic status, acknowledgements, cross-post notes, captions, links and the like."""
     lower = normalize_space(sentence).lower().replace("’", "'")
-    if _URL_RE.search(lower):
+    if "http" in lower or "www." in lower or ("@" in lower and _EMAIL_RE.search(lower)):
         return True
-    return any(p.search(lower) for p in _BOILERPLATE_RES)
+    if _BOILERPLATE_OPENING_RE.match(lower.lstrip("[(*_\"'“‘ ")):
+        return True
+    # The phrases searched anywhere all contain one of these words; most sentences contain none.
+    return any(hint in lower for hint in _ANYWHERE_HINTS) and bool(_BOILERPLATE_ANYWHERE_RE.search(lower))
 
 
 def looks_like_code_or_math(sentence: str) -> bool:
@@ -314,12 +352,15 @@ def looks_like_code_or_math(sentence: str) -> bool:
     stripped = sentence.strip()
     if not stripped:
         return True
-    if _CODE_RE.search(stripped):
+    if _CODE_START_RE.match(stripped) or _CODE_TOKEN_RE.search(stripped):
         return True
-    visible = [c for c in stripped if not c.isspace()]
-    letters = sum(c.isalpha() for c in visible)
-    symbols = sum(c in "=<>+*/^_|\\{}[]~$∑∫∀∃≤≥≈≠∈∉⊂⊆∪∩ℝ→←⇒↦" for c in visible)
-    return letters < 0.65 * len(visible) or symbols >= 4
+    symbols = len(_MATH_SYMBOL_RE.findall(stripped))
+    if symbols >= 3:
+        return True
+    if not symbols and not _DIGIT_RE.search(stripped) and _LETTERS_RE.search(stripped):
+        return False  # plain prose: letters, spaces and punctuation only
+    visible = len(stripped) - stripped.count(" ")
+    return len(_LETTERS_RE.findall(stripped)) < 0.65 * visible
 
 
 def is_heading(line: str) -> bool:
@@ -332,7 +373,7 @@ def is_heading(line: str) -> bool:
     n = word_count(stripped)
     if n > 12:
         return False
-    if stripped[-1] in '.!?;,"”’)':
+    if stripped[-1] in '.!?;,"”’' or (stripped[-1] == ")" and n > 6):
         return False
     if stripped[-1] == ":":
         return n <= 8
@@ -411,6 +452,7 @@ class Sentence:
     heading: bool
     code: bool
     list_item: bool
+    quoted: bool  # a "> " line: someone else's words (a linkpost's quoted abstract, an epigraph)
     words: int
 
     @property
@@ -442,18 +484,24 @@ def post_sentences(text: str, *, max_chars: int | None = None) -> list[Sentence]
             paragraphs_in_section = 0
             out.append(_sentence(heading, len(out), paragraph, first_line, section, heading=True))
             continue
-        list_item = bool(_BULLET_RE.match(line))
-        body = _BULLET_RE.sub("", line, count=1) if list_item else line
-        body = _ARXIV_PREFIX_RE.sub("", body, count=1)
+        quoted = line.startswith(">")
+        body = line.lstrip("> ") if quoted else line
+        list_item = bool(_BULLET_RE.match(body))
+        body = _BULLET_RE.sub("", body, count=1) if list_item else body
+        arxiv = _ARXIV_PREFIX_RE.match(body) if body[:6].lower() == "arxiv:" else None
+        if arxiv:
+            body = body[arxiv.end() :]
         label = _LABEL_RE.match(body)
         if label:
             body = body[label.end() :]
             labelled_paragraph = paragraph
         line_section = "lead" if paragraph == labelled_paragraph else section
-        if position >= footnote_tail or _FOOTNOTE_LINE_RE.search(line):
+        if position >= footnote_tail or _FOOTNOTE_LINE_RE.match(line) or "↩" in line:
             line_section = "end"
-        line_boilerplate = is_boilerplate(body)
-        for i, sentence_text in enumerate(split_sentences(body)):
+        pieces = split_sentences(body)
+        # A boilerplate opening ("Epistemic status: ...") taints only the first sentence of its line.
+        line_boilerplate = len(pieces) > 1 and is_boilerplate(body)
+        for i, sentence_text in enumerate(pieces):
             out.append(
                 _sentence(
                     sentence_text,
@@ -463,13 +511,17 @@ def post_sentences(text: str, *, max_chars: int | None = None) -> list[Sentence]
                     line_section,
                     boilerplate=(line_boilerplate and i == 0) or is_boilerplate(sentence_text),
                     list_item=list_item,
+                    quoted=quoted,
                 )
             )
     return out
 
 
 def _heading_text(line: str) -> str | None:
-    """The heading's text when `line` is a heading (list items are not, unless they name a section)."""
+    """The heading's text when `line` is a heading (list items and quotes are not, unless an item names a
+    section)."""
+    if line.startswith(">"):
+        return None
     if _BULLET_RE.match(line):
         item = _BULLET_RE.sub("", line, count=1)
         named = _LEAD_SECTION_RE.match(item) or _END_SECTION_RE.match(item) or _WEAK_SECTION_RE.match(item)
@@ -504,7 +556,9 @@ def _sentence(
     heading: bool = False,
     boilerplate: bool = False,
     list_item: bool = False,
+    quoted: bool = False,
 ) -> Sentence:
+    text = normalize_space(text)
     return Sentence(
         text=text,
         index=index,
@@ -515,6 +569,7 @@ def _sentence(
         heading=heading,
         code=not heading and looks_like_code_or_math(text),
         list_item=list_item,
+        quoted=quoted,
         words=word_count(text),
     )
 
@@ -560,18 +615,9 @@ def _footnote_tail_start(lines: list[tuple[int, str]]) -> int:
 
 
 def _has_markers(lines: list[tuple[int, str]], tail: int) -> bool:
-    # Footnote texts are only removed when the body points at them ("...[1]" or "...1" glued to a word),
-    # or when they read like notes rather than list items.
-    return any(re.search(r"\w\[\d{1,3}\]|\w[.,;)]?\^?\d{1,2}(?=\s|$)", line) for _, line in lines[:tail])
-
-
-def term_counts(texts: Iterable[tuple[str, int]]) -> Counter[str]:
-    """Counts of unigram and bigram stems over (text, weight) pairs."""
-    counts: Counter[str] = Counter()
-    for text, weight in texts:
-        for term in content_phrases(text):
-            counts[term] += weight
-    return counts
+    # A closing numbered run is taken for footnotes only when the body points at notes ("...[1]", "^2",
+    # "¹"); otherwise it is a list, such as numbered conclusions.
+    return any(_FOOTNOTE_MARKER_RE.search(line) for _, line in lines[:tail])
 
 
 def log_weight(count: float) -> float:

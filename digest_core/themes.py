@@ -18,7 +18,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from digest_core.models import Post, Theme
 from digest_core.text import (
@@ -43,17 +43,37 @@ CENTROID_TERMS = 60
 THEME_TEXT_CHARS = 20_000
 CANDIDATES_PER_POST = 80
 TITLE_WEIGHT = 3
+# Below this many content words a post's single mentions count as terms too.
+SHORT_POST_TERMS = 600
 GENERIC_TERM_FACTOR = 0.35
 REFINE_ROUNDS = 6
+# A seed beyond the day's target number of themes must gather more than one post's worth of similarity.
+EXTRA_SEED_GAIN = 1.25
+# A post at most this similar to every other post of its group shares (almost) nothing with them.
+ORPHAN_SIMILARITY = 0.05
 # A small day (2-3 posts) makes one theme when its two groups are at least this similar.
 MERGE_SIMILARITY = 0.2
 # A post joins a second theme when it is this similar to it, and nearly as similar as to its own.
 SECOND_THEME_MIN_SIMILARITY = 0.2
-SECOND_THEME_RATIO = 0.8
+SECOND_THEME_RATIO = 0.65
 MAX_THEMES_PER_POST = 2
 QUOTE_MIN_WORDS = 8
 QUOTE_MAX_WORDS = 45
+# A sentence that points back ("This suggests ...") is quoted with the one before, up to this many words.
+PAIR_MAX_WORDS = 65
 MAX_CONNECTIONS = 4
+# Acronyms and the words they stand for, so that a title never pairs "LLMs" with "Language Models".
+_ALIASES = {
+    "llm": "language model",
+    "lm": "language model",
+    "sae": "sparse autoencoder",
+    "rl": "reinforcement learning",
+    "rlhf": "reinforcement learning human feedback",
+    "cot": "chain",
+    "agi": "general intelligence",
+    "elk": "eliciting latent knowledge",
+    "interp": "interpretability",
+}
 
 # Sentences that draw a consequence make the best "implications"; strong cues beat merely modal ones.
 _STRONG_CUE_RE = re.compile(
@@ -67,8 +87,8 @@ _WEAK_CUE_RE = re.compile(
     r"reduce|prevent)|allows? us|enables?|future work|worth|valuable)\b",
     re.IGNORECASE,
 )
-STRONG_CUE_FACTOR = 1.5
-WEAK_CUE_FACTOR = 1.2
+# An implication must be at least this relevant, relative to the theme's most relevant sentence.
+IMPLICATION_MIN_RELEVANCE = 0.35
 OTHER_POST_FACTOR = 1.15
 
 
@@ -76,10 +96,12 @@ OTHER_POST_FACTOR = 1.15
 class _Profile:
     """What the theme finder knows about one post."""
 
-    order: int
     post: Post
     vector: dict[str, float] = field(default_factory=dict)  # unit-length TF-IDF over the day's posts
-    candidates: list[tuple[Sentence, frozenset[str]]] = field(default_factory=list)  # quotable sentences
+    # The same restricted to terms that other posts use too: what grouping compares. A term of one post
+    # only can make no two posts alike, but it would dilute every similarity of its post.
+    link: dict[str, float] = field(default_factory=dict)
+    candidates: list[tuple[Sentence, tuple[str, ...]]] = field(default_factory=list)  # quotable sentences
     counts: Counter[str] = field(default_factory=Counter)
     fallback: str = ""  # the first readable sentence, for a post with nothing better to quote
 
@@ -87,7 +109,8 @@ class _Profile:
 @dataclass(slots=True)
 class _Group:
     members: list[int]  # indexes into the profiles
-    centroid: dict[str, float]
+    centroid: dict[str, float]  # unit-length sum of the members' vectors: what the theme is about
+    link: dict[str, float]  # the same over the members' link vectors: what new members are compared with
 
 
 class OfflineThemeFinder:
@@ -111,7 +134,7 @@ def find_themes(
     if not unique:
         return (), ()
     forms: dict[str, Counter[str]] = {}
-    profiles = [_profile(i, p, (summaries or {}).get(p.id, ""), forms) for i, p in enumerate(unique.values())]
+    profiles = [_profile(p, (summaries or {}).get(p.id, ""), forms) for p in unique.values()]
     _weigh(profiles)
     groups = _group(profiles)
     themes = [_theme(g, profiles, forms) for g in groups]
@@ -123,8 +146,8 @@ def find_themes(
 # --- 1. term vectors ---------------------------------------------------------------------------------
 
 
-def _profile(order: int, post: Post, summary: str, forms: dict[str, Counter[str]]) -> _Profile:
-    profile = _Profile(order=order, post=post)
+def _profile(post: Post, summary: str, forms: dict[str, Counter[str]]) -> _Profile:
+    profile = _Profile(post=post)
     counts = profile.counts
     for term in content_phrases(post.title):
         counts[term] += TITLE_WEIGHT
@@ -133,29 +156,58 @@ def _profile(order: int, post: Post, summary: str, forms: dict[str, Counter[str]
     # An extractive summary repeats the post's key sentences; a model's summary is not the post's words.
     if summary and all(s in flat_text for s in split_sentences(summary)):
         counts.update(content_phrases(summary))
+    previous: tuple[Sentence, list[str]] | None = None
     for sentence in post_sentences(post.text, max_chars=THEME_TEXT_CHARS):
         if sentence.boilerplate or sentence.code or sentence.section == "end":
+            previous = None
             continue
         phrases = list(content_phrases(sentence.text))
         counts.update(phrases)
         surface_forms(sentence.text, forms)
+        # Unique terms in order of appearance (not a set): float sums then run in the same order in every
+        # process, so that ties break the same way.
         if len(profile.candidates) < CANDIDATES_PER_POST and _quotable(sentence):
-            profile.candidates.append((sentence, frozenset(phrases)))
-        elif not profile.fallback and sentence.quotable and 5 <= sentence.words <= QUOTE_MAX_WORDS:
+            profile.candidates.append((sentence, tuple(dict.fromkeys(phrases))))
+        elif len(profile.candidates) < CANDIDATES_PER_POST and previous and _follows(sentence, previous[0]):
+            # "This suggests that ..." is quoted together with the sentence "This" points back to.
+            pair = replace(
+                previous[0], text=f"{previous[0].text} {sentence.text}", words=previous[0].words + sentence.words
+            )
+            profile.candidates.append((pair, tuple(dict.fromkeys(previous[1] + phrases))))
+        elif (
+            not profile.fallback
+            and sentence.quotable
+            and 5 <= sentence.words <= QUOTE_MAX_WORDS
+            and sentence.text[-1:] in '.!?"”’)'
+            and not sentence.text.endswith(("...", "…"))
+        ):
             profile.fallback = sentence.text
+        previous = (sentence, phrases)
     return profile
 
 
-def _quotable(s: Sentence) -> bool:
-    """Fit to stand alone as a quote under a theme."""
+def _quotable(s: Sentence, *, leaning: bool = False) -> bool:
+    """Fit to stand alone as a quote under a theme (`leaning`: fit apart from pointing back with "This")."""
     return (
         s.quotable
-        and QUOTE_MIN_WORDS <= s.words <= QUOTE_MAX_WORDS
+        and (QUOTE_MIN_WORDS if not leaning else 4) <= s.words <= QUOTE_MAX_WORDS
         and s.text[-1:] in '.!"”’)'
         and not s.text[:1].islower()
-        and not s.text.startswith((">", '"', "“"))
+        and not s.quoted
+        and not s.text.startswith(('"', "“"))
         and not s.text.endswith(("...", "…"))
-        and not dangling_kind(s.text)
+        and dangling_kind(s.text) == ("pronoun" if leaning else "")
+    )
+
+
+def _follows(sentence: Sentence, previous: Sentence) -> bool:
+    """Whether `sentence` leans on `previous` ("This suggests ...") and the two read well as one quote."""
+    return (
+        previous.paragraph == sentence.paragraph
+        and previous.index == sentence.index - 1
+        and _quotable(previous)
+        and _quotable(sentence, leaning=True)
+        and previous.words + sentence.words <= PAIR_MAX_WORDS
     )
 
 
@@ -166,7 +218,7 @@ def _weigh(profiles: list[_Profile]) -> None:
     for p in profiles:
         df.update(p.counts.keys())
     for p in profiles:
-        short = sum(c for t, c in p.counts.items() if " " not in t) < 150
+        short = sum(c for t, c in p.counts.items() if " " not in t) < SHORT_POST_TERMS
         weights: dict[str, float] = {}
         for term, count in p.counts.items():
             # A term mentioned once in a long post is noise; in a short post it may be all there is.
@@ -177,8 +229,9 @@ def _weigh(profiles: list[_Profile]) -> None:
             if _is_generic(term):
                 w *= GENERIC_TERM_FACTOR
             weights[term] = w
-        top = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:TERMS_PER_POST]
-        p.vector = _unit(dict(top))
+        ranked = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))
+        p.vector = _unit(dict(ranked[:TERMS_PER_POST]))
+        p.link = _unit(dict([kv for kv in ranked if df[kv[0]] > 1][:TERMS_PER_POST]))
 
 
 def _is_generic(term: str) -> bool:
@@ -202,7 +255,7 @@ def _similarities(profiles: list[_Profile]) -> list[list[float]]:
     sims = [[0.0] * n for _ in range(n)]
     postings: dict[str, list[tuple[int, float]]] = {}
     for i, p in enumerate(profiles):
-        for term, w in p.vector.items():
+        for term, w in p.link.items():
             postings.setdefault(term, []).append((i, w))
     for entries in postings.values():
         for a, (i, wi) in enumerate(entries):
@@ -220,12 +273,23 @@ def _similarities(profiles: list[_Profile]) -> list[list[float]]:
 
 
 def theme_count(n_posts: int) -> int:
-    """How many themes to aim for: 1 post -> 1; 2-3 -> up to 2; 4-5 -> 2; 6-9 -> 3; 10+ -> 4."""
+    """How many themes to aim for: 1 post -> 1; 2-5 -> 2; 6-7 -> 3; 8+ -> 4."""
     if n_posts <= 1:
         return 1
     if n_posts <= 5:
         return 2
-    if n_posts <= 9:
+    if n_posts <= 7:
+        return 3
+    return MAX_THEMES
+
+
+def max_theme_count(n_posts: int) -> int:
+    """The most themes a day may have: 1 post -> 1; 2-3 -> 2; 4-5 -> 3; 6+ -> 4."""
+    if n_posts <= 1:
+        return 1
+    if n_posts <= 3:
+        return 2
+    if n_posts <= 5:
         return 3
     return MAX_THEMES
 
@@ -233,44 +297,75 @@ def theme_count(n_posts: int) -> int:
 def _group(profiles: list[_Profile]) -> list[_Group]:
     n = len(profiles)
     sims = _similarities(profiles)
-    seeds = _seeds(sims, theme_count(n))
-    assignment = [max(range(len(seeds)), key=lambda s, i=i: (sims[i][seeds[s]], -s)) for i in range(n)]
+    seeds = _seeds(sims, theme_count(n), max_theme_count(n))
+    assignment = _nearest(sims, seeds)
     groups = _groups_from(assignment, len(seeds), profiles)
     for _ in range(REFINE_ROUNDS):
         new = [
-            max(range(len(groups)), key=lambda g, i=i: (_cosine(profiles[i].vector, groups[g].centroid), -g))
+            max(range(len(groups)), key=lambda g, i=i: (_cosine(profiles[i].link, groups[g].link), -g))
             for i in range(n)
         ]
         if new == assignment:
             break
         assignment = new
         groups = _groups_from(assignment, len(groups), profiles)
-    if n <= 3 and len(groups) == 2 and _cosine(groups[0].centroid, groups[1].centroid) >= MERGE_SIMILARITY:
+    groups = _rehome_orphans(groups, profiles, sims, max_theme_count(n))
+    if n <= 3 and len(groups) == 2 and _cosine(groups[0].link, groups[1].link) >= MERGE_SIMILARITY:
         groups = [_make_group(sorted(groups[0].members + groups[1].members), profiles)]
     if n >= 4 and len(groups) == 1:
         groups = _split_in_two(groups[0], profiles)
     _add_second_memberships(groups, profiles)
     for g in groups:
-        g.members.sort(key=lambda i: (-_cosine(profiles[i].vector, g.centroid), i))
+        g.members.sort(key=lambda i: (-_cosine(profiles[i].link, g.link), i))
     groups.sort(key=lambda g: (-len(g.members), min(g.members)))
     return groups
 
 
-def _seeds(sims: list[list[float]], k: int) -> list[int]:
-    """Greedy facility location: each new seed adds the most similarity to the posts not yet covered."""
+def _nearest(sims: list[list[float]], seeds: list[int]) -> list[int]:
+    """For each post, the index of the seed it is most similar to (the first one on a tie)."""
+    return [max(range(len(seeds)), key=lambda s, i=i: (sims[i][seeds[s]], -s)) for i in range(len(sims))]
+
+
+def _seeds(sims: list[list[float]], target: int, most: int) -> list[int]:
+    """Greedy facility location: each new seed adds the most similarity to the posts not yet covered.
+    Beyond `target` seeds (up to `most`), a seed is added only while it would gather a group of posts
+    that the others leave uncovered (gain >= EXTRA_SEED_GAIN), not a lone outlier."""
     n = len(sims)
+    # Most pairs of posts share nothing: summing over each post's actual neighbours keeps this fast.
+    neighbours = [[(q, s) for q, s in enumerate(row) if s > 0.0] for row in sims]
     best = [0.0] * n
     seeds: list[int] = []
-    for _ in range(min(k, n)):
-        gains = [
-            (sum(max(0.0, sims[c][q] - best[q]) for q in range(n)), -c) for c in range(n) if c not in seeds
-        ]
-        gain, neg_c = max(gains)
-        if seeds and gain <= 1e-9:
+    for _ in range(min(most, n)):
+        gain, candidate = max(
+            (sum(s - best[q] for q, s in neighbours[c] if s > best[q]), -c) for c in range(n) if c not in seeds
+        )
+        candidate = -candidate
+        if seeds and (gain <= 1e-9 or (len(seeds) >= target and gain < EXTRA_SEED_GAIN)):
             break
-        seeds.append(-neg_c)
-        best = [max(best[q], sims[-neg_c][q]) for q in range(n)]
+        seeds.append(candidate)
+        best = [max(best[q], sims[candidate][q]) for q in range(n)]
     return seeds
+
+
+def _rehome_orphans(groups: list[_Group], profiles: list[_Profile], sims: list[list[float]], most: int) -> list[_Group]:
+    """A post that shares (almost) no term with the other posts of its group (it landed there on a tie)
+    gets a theme of its own while the day has room for one more theme; otherwise it stays where it is."""
+    kept: list[_Group] = []
+    orphans: list[int] = []
+    for g in groups:
+        lonely = [
+            i
+            for i in g.members
+            if len(g.members) > 1 and max(sims[i][j] for j in g.members if j != i) <= ORPHAN_SIMILARITY
+        ]
+        room = most - len(groups) - len(orphans)
+        lonely = lonely[: max(0, room)]
+        if not lonely or len(lonely) == len(g.members):
+            kept.append(g)
+            continue
+        kept.append(_make_group([i for i in g.members if i not in lonely], profiles))
+        orphans.extend(lonely)
+    return kept + [_make_group([i], profiles) for i in sorted(orphans)]
 
 
 def _groups_from(assignment: list[int], k: int, profiles: list[_Profile]) -> list[_Group]:
@@ -281,35 +376,67 @@ def _groups_from(assignment: list[int], k: int, profiles: list[_Profile]) -> lis
 
 
 def _make_group(members: list[int], profiles: list[_Profile]) -> _Group:
-    total: Counter[str] = Counter()
-    for i in members:
-        for t, w in profiles[i].vector.items():
-            total[t] += w
-    top = sorted(total.items(), key=lambda kv: (-kv[1], kv[0]))[:CENTROID_TERMS]
-    return _Group(members=list(members), centroid=_unit(dict(top)))
+    return _Group(
+        members=list(members),
+        centroid=_centroid(profiles[i].vector for i in members),
+        link=_centroid(profiles[i].link for i in members),
+    )
+
+
+def _centroid(vectors: Iterable[Mapping[str, float]]) -> dict[str, float]:
+    top = sorted(_sum(vectors).items(), key=lambda kv: (-kv[1], kv[0]))[:CENTROID_TERMS]
+    return _unit(dict(top))
 
 
 def _split_in_two(group: _Group, profiles: list[_Profile]) -> list[_Group]:
     """A day of 4+ posts gets at least two themes: the posts closest to the common centre stay together."""
-    ranked = sorted(group.members, key=lambda i: (-_cosine(profiles[i].vector, group.centroid), i))
+    ranked = sorted(group.members, key=lambda i: (-_cosine(profiles[i].link, group.link), i))
     half = (len(ranked) + 1) // 2
     return [_make_group(sorted(ranked[:half]), profiles), _make_group(sorted(ranked[half:]), profiles)]
 
 
 def _add_second_memberships(groups: list[_Group], profiles: list[_Profile]) -> None:
+    """A post joins a second theme when it is about as close to it as to the rest of its own theme."""
     if len(groups) < 2:
         return
+    sums = [_sum(profiles[j].link for j in g.members) for g in groups]
+    norms_sq = [sum(w * w for w in total.values()) for total in sums]
+    homes = [{gi for gi, g in enumerate(groups) if i in g.members} for i in range(len(profiles))]
+    additions: list[tuple[int, int]] = []
     for i, p in enumerate(profiles):
-        own = max(_cosine(p.vector, g.centroid) for g in groups if i in g.members)
+        # Likeness to the own group is measured without the post itself, which would flatter it.
+        own = max(
+            (_similarity_to_rest(p.link, sums[gi], norms_sq[gi]) for gi in homes[i] if len(groups[gi].members) > 1),
+            default=1.0,
+        )
         extra = [
             (sim, gi)
             for gi, g in enumerate(groups)
-            if i not in g.members
-            and (sim := _cosine(p.vector, g.centroid)) >= SECOND_THEME_MIN_SIMILARITY
+            if gi not in homes[i]
+            and (sim := _cosine(p.link, g.link)) >= SECOND_THEME_MIN_SIMILARITY
             and sim >= SECOND_THEME_RATIO * own
         ]
-        for _, gi in sorted(extra, key=lambda e: (-e[0], e[1]))[: MAX_THEMES_PER_POST - 1]:
-            groups[gi].members.append(i)
+        additions += [(gi, i) for _, gi in sorted(extra, key=lambda e: (-e[0], e[1]))[: MAX_THEMES_PER_POST - 1]]
+    for gi, i in additions:
+        groups[gi].members.append(i)
+
+
+def _sum(vectors: Iterable[Mapping[str, float]]) -> Counter[str]:
+    total: Counter[str] = Counter()
+    for vector in vectors:
+        for t, w in vector.items():
+            total[t] += w
+    return total
+
+
+def _similarity_to_rest(vector: Mapping[str, float], group_sum: Mapping[str, float], norm_sq: float) -> float:
+    """Cosine between a member's unit vector and the sum of the other members' vectors (`group_sum`, whose
+    squared length is `norm_sq`, includes the member)."""
+    if not vector:
+        return 0.0
+    dot = sum(w * group_sum.get(t, 0.0) for t, w in vector.items())
+    rest_norm_sq = norm_sq - 2 * dot + 1.0
+    return (dot - 1.0) / math.sqrt(rest_norm_sq) if rest_norm_sq > 1e-12 else 0.0
 
 
 # --- 3. writing the themes -----------------------------------------------------------------------------
@@ -319,9 +446,13 @@ def _theme(group: _Group, profiles: list[_Profile], forms: dict[str, Counter[str
     members = [profiles[i] for i in group.members]
     title = _title(group, profiles, forms, avoid=())
     ranked = _ranked_quotes(members, group.centroid)
-    key = ranked[0] if ranked else None
+    # The key idea comes from the post at the centre of the theme (members are sorted by closeness to it),
+    # not from one that only touches it; later members stand in when it has nothing to quote.
+    key = min(ranked, key=lambda r: (r[1], -r[0], r[2].index)) if ranked else None
     key_idea = key[2].text if key else members[0].post.title
-    implication = _implication(ranked, key, len(members) > 1)
+    implication = _implication(ranked, key, len(members) > 1) or next(
+        (p.fallback for p in members if p.fallback and p.fallback != key_idea), ""
+    )
     used = {key_idea, implication}
     points = tuple(_point(p, group.centroid, used) for p in members)
     return Theme(
@@ -355,21 +486,22 @@ def _participle(term: str) -> bool:
     return " " not in term and term.endswith("ed") and not term.endswith("eed")
 
 
-def _title(
-    group: _Group, profiles: list[_Profile], forms: dict[str, Counter[str]], avoid: Iterable[str]
-) -> str:
+def _title(group: _Group, profiles: list[_Profile], forms: dict[str, Counter[str]], avoid: Iterable[str]) -> str:
     """2-6 words: "<Term> and <Term>" from the shared terms, in Title Case."""
     avoid_set = set(avoid)
     terms = _title_terms(group, profiles)
-    first = next((t for t in terms if t not in avoid_set), None)
-    if first is None:
-        first = next(iter(terms), None)
+    first = next((t for t in terms if t not in avoid_set), None) or next(iter(terms), None)
     if first is None:
         generic = sorted(group.centroid, key=lambda t: (-group.centroid[t], t))
         first = generic[0] if generic else ""
+    counts = _sum(profiles[i].counts for i in group.members)
+    first = _as_phrase(first, terms, counts, avoid_set)
     second = next((t for t in terms if t != first and not _overlaps(t, first)), None)
+    if second is not None:
+        second = _as_phrase(second, terms, counts, avoid_set | {first})
+        second = second if not _overlaps(second, first) else None
     parts = [title_case(display_form(t, forms)) for t in (first, second) if t]
-    if not parts or not parts[0]:
+    if not parts:
         return "Today's Posts"
     if len(parts) == 1:
         only = parts[0]
@@ -377,9 +509,27 @@ def _title(
     return f"{parts[0]} and {parts[1]}"
 
 
+def _as_phrase(term: str, terms: list[str], counts: Mapping[str, float], avoid: set[str]) -> str:
+    """A single word replaced by the best two-word phrase the posts use with it ("hacking" -> "reward
+    hacking") when at least half of the word's occurrences in the theme's posts are in that phrase."""
+    if " " in term:
+        return term
+    phrase = next((t for t in terms if " " in t and term in t.split() and t not in avoid), None)
+    if phrase is not None and 2 * counts.get(phrase, 0.0) >= counts.get(term, 0.0):
+        return phrase
+    return term
+
+
 def _overlaps(a: str, b: str) -> bool:
-    """Terms sharing a word ("sparse autoencoder" / "autoencoder") would repeat themselves in a title."""
-    return bool(set(a.split()) & set(b.split()))
+    """Terms sharing a word ("sparse autoencoder" / "autoencoder"), a word and its short form
+    ("evaluation" / "eval"), or an acronym and its phrase ("LLM" / "language model") would repeat
+    themselves in a title."""
+    for x in _ALIASES.get(a, a).split() + a.split():
+        for y in _ALIASES.get(b, b).split() + b.split():
+            short, long_ = sorted((x, y), key=len)
+            if short == long_ or (len(short) >= 4 and long_.startswith(short)):
+                return True
+    return False
 
 
 def _distinct_titles(
@@ -402,15 +552,13 @@ def _distinct_titles(
     return out
 
 
-def _sentence_score(sentence: Sentence, terms: frozenset[str], centroid: Mapping[str, float]) -> float:
+def _sentence_score(sentence: Sentence, terms: tuple[str, ...], centroid: Mapping[str, float]) -> float:
     relevance = sum(centroid.get(t, 0.0) for t in terms) / math.sqrt(max(len(terms), 10))
     position = 0.05 * math.exp(-sentence.index / 8) + (0.05 if sentence.section == "lead" else 0.0)
     return relevance + position
 
 
-def _ranked_quotes(
-    members: list[_Profile], centroid: Mapping[str, float]
-) -> list[tuple[float, int, Sentence, str]]:
+def _ranked_quotes(members: list[_Profile], centroid: Mapping[str, float]) -> list[tuple[float, int, Sentence, str]]:
     """(score, member position, sentence, post id) for every quotable sentence of the members, best first."""
     ranked = [
         (_sentence_score(s, terms, centroid), m, s, p.post.id)
@@ -424,24 +572,24 @@ def _ranked_quotes(
 def _implication(
     ranked: list[tuple[float, int, Sentence, str]], key: tuple[float, int, Sentence, str] | None, multi: bool
 ) -> str:
-    """The sentence (other than the key idea) that best combines relevance with stating a consequence
-    (suggests, implies, risk, should, ... then could, must, ...), preferring another post than the key
-    idea's; '' when the theme's posts have no other quotable sentence."""
+    """A relevant sentence (other than the key idea) that draws a consequence: first one with a strong cue
+    (suggests, implies, risk, should, ...), then a modal one (could, must, ...), else the most relevant
+    sentence left; from another post than the key idea's when about as relevant. '' when there is none."""
     key_text = key[2].text if key else ""
     key_post = key[3] if key else ""
-    best_text, best_score = "", 0.0
-    for score, _, sentence, post_id in ranked:
-        if sentence.text == key_text:
-            continue
-        if _STRONG_CUE_RE.search(sentence.text):
-            score *= STRONG_CUE_FACTOR
-        elif _WEAK_CUE_RE.search(sentence.text):
-            score *= WEAK_CUE_FACTOR
-        if multi and post_id != key_post:
-            score *= OTHER_POST_FACTOR
-        if score > best_score:
-            best_text, best_score = sentence.text, score
-    return best_text
+    rest = [r for r in ranked if r[2].text != key_text]
+    if not rest:
+        return ""
+    floor = IMPLICATION_MIN_RELEVANCE * rest[0][0]
+
+    def preference(r: tuple[float, int, Sentence, str]) -> float:
+        return r[0] * (OTHER_POST_FACTOR if multi and r[3] != key_post else 1.0)
+
+    for cue in (_STRONG_CUE_RE, _WEAK_CUE_RE):
+        cued = [r for r in rest if r[0] >= floor and cue.search(r[2].text)]
+        if cued:
+            return max(cued, key=preference)[2].text  # max keeps the first of equals: ranked order
+    return max(rest, key=preference)[2].text
 
 
 def _point(profile: _Profile, centroid: Mapping[str, float], used: set[str]) -> str:
@@ -462,59 +610,69 @@ def _point(profile: _Profile, centroid: Mapping[str, float], used: set[str]) -> 
 def _connections(
     themes: list[Theme], groups: list[_Group], profiles: list[_Profile], forms: dict[str, Counter[str]]
 ) -> list[str]:
-    """2-4 points relating the themes (or, on a one-theme day, the posts) to each other."""
-    points: list[str] = []
-    by_id = {p.post.id: p for p in profiles}
-    show = lambda term: display_form(term, forms)  # noqa: E731
-    if len(themes) >= 2:
-        # Posts that sit in two themes.
-        for p in profiles:
-            homes = [n for n, t in enumerate(themes, 1) if p.post.id in t.post_ids]
-            if len(homes) >= 2 and len(points) < 2:
-                other = groups[homes[1] - 1]
-                quote = _point(p, other.centroid, set())
-                line = f'"{p.post.title}" bridges Themes {homes[0]} and {homes[1]}'
-                points.append(f'{line}: "{quote}"' if quote else f"{line}.")
-        # Terms that pairs of themes share.
-        for a in range(len(groups)):
-            for b in range(a + 1, len(groups)):
-                shared = _shared_terms(groups[a], groups[b])
-                if shared and len(points) < MAX_CONNECTIONS:
-                    terms = " and ".join(f'"{show(t)}"' for t in shared[:2])
-                    points.append(f"Themes {a + 1} and {b + 1} both draw on {terms}.")
-        # A sentence in one theme that speaks to another theme's lead term.
-        for a in range(len(groups)):
-            for b in range(len(groups)):
-                if a == b or len(points) >= MAX_CONNECTIONS:
-                    continue
-                echo = _echo(groups[a], groups[b], profiles)
-                if echo:
-                    term, post, sentence = echo
-                    points.append(
-                        f'Theme {b + 1}\'s "{show(term)}" also comes up in Theme {a + 1}, in '
-                        f'"{post.title}": "{sentence}"'
-                    )
-        if len(points) < 2:
-            leads = [_title_terms(g, profiles)[:1] for g in groups[:2]]
-            if all(leads):
-                points.append(
-                    f'Themes 1 and 2 share few terms: one centres on "{show(leads[0][0])}", '
-                    f'the other on "{show(leads[1][0])}".'
+    """2-4 points relating the themes to each other (on a one-theme day, the posts), in this order: posts
+    that bridge two themes, terms two themes share, a sentence of one theme that uses another theme's lead
+    term, the term that runs through most of the day's posts; plain contrasts when nothing is shared."""
+
+    def show(term: str) -> str:
+        return display_form(term, forms)
+
+    bridges: list[str] = []
+    shared: list[str] = []
+    echoes: list[str] = []
+    contrasts: list[str] = []
+    for p in profiles:
+        homes = [n for n, t in enumerate(themes, 1) if p.post.id in t.post_ids]
+        if len(homes) >= 2:
+            quote = _point(p, groups[homes[1] - 1].centroid, set())
+            line = f'"{p.post.title}" bridges Themes {homes[0]} and {homes[1]}'
+            bridges.append(f'{line}: "{quote}"' if quote else f"{line}.")
+    leads = [next(iter(_title_terms(g, profiles)), "") for g in groups]
+    for a in range(len(groups)):
+        for b in range(a + 1, len(groups)):
+            terms = _shared_terms(groups[a], groups[b])
+            if terms:
+                both = " and ".join(f'"{show(t)}"' for t in terms[:2])
+                shared.append(f"Themes {a + 1} and {b + 1} both draw on {both}.")
+            elif leads[a] and leads[b]:
+                contrasts.append(
+                    f'Themes {a + 1} and {b + 1} share no key terms: one centres on "{show(leads[a])}", '
+                    f'the other on "{show(leads[b])}".'
                 )
+    for a in range(len(groups)):
+        for b in range(len(groups)):
+            echo = _echo(groups[a], groups[b], profiles) if a != b else None
+            if echo:
+                term, post, sentence = echo
+                echoes.append(
+                    f'Theme {b + 1}\'s "{show(term)}" also comes up in Theme {a + 1}, in "{post.title}": "{sentence}"'
+                )
+    spread: list[str] = []
     day_terms = _day_terms(profiles)
-    if day_terms and len(points) < MAX_CONNECTIONS:
+    if day_terms and day_terms[0][1] >= 2:
         term, count = day_terms[0]
-        if count >= 2:
-            points.append(f'"{show(term)}" runs through {count} of the day\'s {len(profiles)} posts.')
-        elif len(profiles) == 1:
-            keys = ", ".join(f'"{show(t)}"' for t, _ in day_terms[:3])
-            points.append(f"A single post today; its key terms are {keys}.")
-    if len(themes) == 1 and len(profiles) > 1 and len(points) < MAX_CONNECTIONS:
-        titles = [by_id[i].post.title for i in themes[0].post_ids[:3]]
-        points.append(
-            "All of today's posts fall under one theme: " + "; ".join(f'"{t}"' for t in titles) + "."
-        )
+        spread.append(f'"{show(term)}" runs through {count} of the day\'s {len(profiles)} posts.')
+    elif len(profiles) == 1 and day_terms:
+        distinct: list[str] = []
+        for term, _ in day_terms:
+            if len(distinct) < 3 and not any(_overlaps(term, other) for other in distinct):
+                distinct.append(term)
+        keys = ", ".join(f'"{show(t)}"' for t in distinct)
+        spread.append(f"A single post today; its key terms are {keys}.")
+    if len(themes) == 1 and len(profiles) > 1:
+        titles = "; ".join(f'"{_by_id(profiles)[i].post.title}"' for i in themes[0].post_ids[:3])
+        spread.append(f"All of today's posts fall under one theme: {titles}.")
+    points = bridges[:2] + shared[:2] + echoes[:1] + spread
+    if len(themes) >= 2 and len(points) < 2:
+        points += contrasts[: 2 - len(points)]
+    if len(points) < 2 and len(themes) >= 2:
+        topics = ", ".join(f'"{show(t)}"' for t in leads if t)
+        points.append(f"The day's posts span {len(themes)} separate topics: {topics}.")
     return points[:MAX_CONNECTIONS]
+
+
+def _by_id(profiles: list[_Profile]) -> dict[str, _Profile]:
+    return {p.post.id: p for p in profiles}
 
 
 def _shared_terms(a: _Group, b: _Group) -> list[str]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from digest_core.clean import html_to_text
 from digest_core.models import Post
 from digest_core.summarize import (
     MAX_WORDS,
@@ -24,6 +25,7 @@ from digest_core.text import (
     dangling_kind,
     is_boilerplate,
     is_heading,
+    looks_like_code_or_math,
     normalize_space,
     post_sentences,
     split_sentences,
@@ -55,7 +57,7 @@ def assert_verbatim(summary: str, text: str, title: str = "") -> None:
     """The summary is the post's own sentences, each a span of the post (whitespace aside), in order."""
     flat = normalize_space(text)
     chosen = select_sentences(text, title=title)
-    assert summary == " ".join(chosen)
+    assert summary == (" ".join(chosen) if chosen else normalize_space(title))
     position = 0
     for sentence in chosen:
         found = flat.find(sentence, position)
@@ -271,8 +273,7 @@ def test_a_dangling_this_comes_with_its_antecedent() -> None:
         "deceptive model and an aligned model behave the same way during training. Interpretability offers a "
         "way to look for deceptive alignment directly in the weights rather than in behaviour.\n\n"
         + " ".join(
-            f"Paragraph {i} repeats that deceptive alignment and interpretability are the subject."
-            for i in range(12)
+            f"Paragraph {i} repeats that deceptive alignment and interpretability are the subject." for i in range(12)
         )
     )
     summary = summarize_text(text, title="Deceptive alignment and interpretability")
@@ -297,6 +298,33 @@ def test_arxiv_abstract_label_is_dropped() -> None:
     assert summary.startswith("We study goal misgeneralisation")
     assert "Announce" not in summary and "Abstract" not in summary
     assert_verbatim(summary, text, "[Paper] Goal misgeneralisation in mazes")
+
+
+def test_summary_of_feed_html_after_ingest_leaves_out_footnotes_and_captions() -> None:
+    html = (
+        "<p>Published on November 3, 2026 4:12 PM GMT</p>"
+        "<p><em>Epistemic status: a quick write-up of a weekend project.</em></p>"
+        "<p>Debate between two copies of a model can help a weaker judge find the truth, but only when the "
+        "judge can check the claims each debater makes.<sup class='footnote-ref'><a href='#fn1'>[1]</a></sup> "
+        "We ran debates about short stories that the judge could not read in full.</p>"
+        "<h2>Results</h2>"
+        "<p>Judges who saw debates were right on 71 percent of questions, against 58 percent for judges who "
+        "saw a single consultant. The gap was largest when the honest debater could quote the story "
+        "directly, which suggests that verifiable quotes carry most of the benefit of debate.</p>"
+        "<figure><img src='plot.png'><figcaption>Figure 2: Judge accuracy by condition.</figcaption></figure>"
+        "<p>We think debate protocols should give debaters a cheap way to cite evidence that the judge can "
+        "check, since that is where the advantage over consultancy comes from.</p>"
+        "<p>Thanks to Ines and Marek for feedback on an earlier draft.</p>"
+        "<ol class='footnotes'><li>Judges in earlier studies were given the full story to read.</li></ol>"
+        "<p><a href='https://www.alignmentforum.org/posts/abc/x#comments'>Discuss</a></p>"
+    )
+    text = html_to_text(html)
+    summary = summarize_text(text, title="Debate helps judges who cannot read the story")
+    assert MIN_WORDS <= words_of(summary) <= MAX_WORDS
+    assert_verbatim(summary, text, "Debate helps judges who cannot read the story")
+    assert summary.startswith("Debate between two copies of a model")
+    for unwanted in ("Published on", "Epistemic", "Figure 2", "Thanks", "earlier studies", "Discuss"):
+        assert unwanted not in summary
 
 
 @pytest.mark.parametrize(
@@ -350,9 +378,46 @@ def test_content_is_not_boilerplate(sentence: str) -> None:
     assert not is_boilerplate(sentence)
 
 
+@pytest.mark.parametrize(
+    ("sentence", "is_code"),
+    [
+        ("loss = cross_entropy(student(x), weak_label(x))", True),
+        ("Let e_t <= e_(t-1) + d_t for every round.", True),
+        ("def score(post):", True),
+        (",,,,,,,,,,,,,,,,,,,,", True),
+        ("Price-performance (FLOP/s per $) doubles every ~2.5 years across 470 GPUs.", False),
+        ("We trained 5 models on 1,000 prompts (see [1] and [2]).", False),
+        ("Reward hacking became common late in training.", False),
+    ],
+)
+def test_code_and_math_detection(sentence: str, is_code: bool) -> None:
+    assert looks_like_code_or_math(sentence) is is_code
+
+
+def test_a_quoted_abstract_is_used_but_other_quotes_are_not() -> None:
+    linkpost = "\n\n".join(
+        [
+            "This is a linkpost for our new paper.",
+            "Abstract",
+            "> Language models can be trained to refuse harmful requests with a small amount of data. We show "
+            "that refusal training on two hundred examples generalises to unseen categories of harm, and that "
+            "the effect persists after further fine-tuning on benign data.",
+            "Discussion",
+            "> A quote from someone else that the authors disagree with strongly and at length, included only "
+            "for context in the discussion section of the post.",
+            "We discuss what this means for the cost of safety training.",
+        ]
+    )
+    summary = summarize_text(linkpost, title="Refusal training generalises")
+    assert summary.startswith("Language models can be trained to refuse harmful requests")
+    assert "someone else" not in summary
+    assert "linkpost" not in summary
+
+
 def test_headings_and_dangling_starts() -> None:
     assert is_heading("Results")
     assert is_heading("Why this matters")
+    assert is_heading("Summary (TL;DR)")
     assert not is_heading("The model learned the task.")
     assert dangling_kind("This shows that probes work.") == "pronoun"
     assert dangling_kind("This post shows that probes work.") == ""
@@ -365,6 +430,17 @@ def test_title_case_keeps_acronyms() -> None:
     assert title_case("sparse autoencoders and RLHF") == "Sparse Autoencoders and RLHF"
     assert title_case("weak-to-strong generalisation") == "Weak-To-Strong Generalisation"
     assert title_case("SAEs") == "SAEs"
+
+
+def test_trailing_numbered_notes_are_footnotes_only_when_the_body_points_at_them() -> None:
+    body = [f"Paragraph {i} argues that interpretability needs better benchmarks and clearer goals." for i in range(8)]
+    notes = ["1. The benchmark we mean is the one from last year.", "2. We thank nobody in particular."]
+    with_markers = "\n\n".join([body[0].replace("benchmarks", "benchmarks[1]"), *body[1:], *notes])
+    without_markers = "\n\n".join([*body, *notes])
+    tail_with = [s for s in post_sentences(with_markers) if s.text.startswith("The benchmark we mean")]
+    tail_without = [s for s in post_sentences(without_markers) if s.text.startswith("The benchmark we mean")]
+    assert tail_with and not tail_with[0].quotable
+    assert tail_without and tail_without[0].quotable
 
 
 def test_sections_are_recognised() -> None:
