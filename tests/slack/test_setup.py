@@ -16,7 +16,8 @@ from tests.slack.harness import run
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = (ROOT / "slack-manifest.yml").read_text()
-DOCS = (ROOT / "docs" / "slack.md").read_text()
+README = (ROOT / "README.md").read_text()
+DOCS = README[README.index("## Add to Slack") : README.index("\n## ", README.index("## Add to Slack") + 3)]
 
 
 def manifest_list(key: str) -> set[str]:
