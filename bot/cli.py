@@ -29,7 +29,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
-    except (UsageError, ConfigError) as exc:
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"digest: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError as exc:
         print(f"digest: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -129,3 +129,14 @@ def test_render_prints_the_platform_payloads_channel_message_first(
 def test_discord_payloads_carry_disabled_mentions(capsys: pytest.CaptureFixture[str]) -> None:
     main(["render", "--platform", "discord", "--feed", EXAMPLE, "--db", "d.db"])
     assert all(p["allowed_mentions"] == {"parse": []} for p in json.loads(capsys.readouterr().out))
+
+
+def test_every_configuration_problem_is_named_on_its_own_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DIGEST_TIME", "noon")
+    monkeypatch.setenv("DIGEST_TIMEZONE", "Atlantis/Capital")
+    assert main(["today", "--no-fetch"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(":")[1].strip() for line in lines] == ["DIGEST_TIME", "DIGEST_TIMEZONE"]
+    assert all(line.startswith("digest: ") for line in lines)
