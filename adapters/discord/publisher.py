@@ -16,6 +16,7 @@ import discord
 
 from adapters.discord import limits
 from adapters.discord.render import DiscordMessage, render_digest, thread_name
+from adapters.inflight import finish_before_cancel
 from digest_core.models import DeliveredPart, Digest
 from digest_core.ports import DigestAPI
 
@@ -109,11 +110,15 @@ class Publisher:
         async def record(part: DeliveredPart) -> None:
             await asyncio.to_thread(self._service.record_part, PLATFORM, channel_id, digest.date, part)
 
+        async def send_and_record(target: discord.abc.Messageable, message: DiscordMessage, thread_id: str) -> str:
+            sent = await target.send(**send_kwargs(message))
+            await record(DeliveredPart(message.part_key, str(sent.id), thread_id))
+            return str(sent.id)
+
         head = done.get("head")
         if head is None:
-            sent = await channel.send(**send_kwargs(messages[0]))
-            head = DeliveredPart("head", str(sent.id))
-            await record(head)
+            head_id = await finish_before_cancel(send_and_record(channel, messages[0], ""))
+            head = DeliveredPart("head", head_id)
             posted += 1
         guild_id = str(channel.guild.id)
         if len(messages) == 1:  # an empty day's notice: nothing to start a thread for
@@ -134,8 +139,7 @@ class Publisher:
         for message in messages[1:]:
             if message.part_key in done:
                 continue
-            sent = await thread.send(**send_kwargs(message))  # type: ignore[union-attr]
-            await record(DeliveredPart(message.part_key, str(sent.id), thread_part.thread_id))
+            await finish_before_cancel(send_and_record(thread, message, thread_part.thread_id))  # type: ignore[arg-type]
             posted += 1
         if posted:
             log.info("Posted %d message(s) of the %s digest to channel %s", posted, digest.date, channel_id)

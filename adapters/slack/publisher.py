@@ -16,6 +16,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.inflight import finish_before_cancel
 from adapters.slack import limits
 from adapters.slack.render import SlackMessage, render_digest
 from digest_core.models import DeliveredPart, Digest
@@ -84,10 +85,8 @@ class SlackPublisher:
             for message in messages:
                 if message.part_key in done:
                     continue
-                ts = await self.post(channel, message, thread_ts=thread_ts)
-                thread_ts = thread_ts or ts
-                part = DeliveredPart(part_key=message.part_key, message_id=ts, thread_id=thread_ts)
-                await asyncio.to_thread(self._service.record_part, PLATFORM, channel, digest.date, part)
+                part = await finish_before_cancel(self._post_part(digest, channel, message, thread_ts))
+                thread_ts = part.thread_id
                 posted += 1
             log.info(
                 "slack: edition %s in %s: posted %d of %d messages",
@@ -97,6 +96,13 @@ class SlackPublisher:
                 len(messages),
             )
             return Delivery(thread_ts=thread_ts, posted=posted, total=len(messages))
+
+    async def _post_part(self, digest: Digest, channel: str, message: SlackMessage, thread_ts: str) -> DeliveredPart:
+        """Post one message of an edition and record it at once (the head message starts the thread)."""
+        ts = await self.post(channel, message, thread_ts=thread_ts)
+        part = DeliveredPart(part_key=message.part_key, message_id=ts, thread_id=thread_ts or ts)
+        await asyncio.to_thread(self._service.record_part, PLATFORM, channel, digest.date, part)
+        return part
 
     async def post(self, channel: str, message: SlackMessage, *, thread_ts: str = "") -> str:
         """chat.postMessage, paced per channel; the ts of the new message."""
