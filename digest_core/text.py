@@ -71,6 +71,11 @@ STOPWORDS: frozenset[str] = _word_set(
     next previous past recent recently upcoming latest earlier later soon today week weeks month months
     across beyond behind beside besides inside outside throughout amongst amid whilst onto unlike despite
     study studies
+    tl dr tldr roughly mostly fairly largely mainly slightly highly nearly exactly directly strongly quickly
+    easily entirely completely fully truly merely increasingly relatively particularly typically essentially
+    currently similarly specifically ultimately naturally obviously apparently presumably arguably hopefully
+    unfortunately fortunately interestingly importantly notably primarily initially finally originally
+    eventually previously partly literally seriously posted
     """
 )
 
@@ -80,6 +85,10 @@ DOMAIN_GENERIC: frozenset[str] = _word_set(
     ai ais alignment aligned align model models system systems research safety agi human humans
     approach approaches problem problems method methods work argument arguments claim claims
     agent agents world reason reasons thing understand understanding lesswrong forum
+    llm llms training train trained data behavior behaviors behaviour behaviours behavioral capability
+    capabilities capable task tasks learning learn learned technique techniques framework frameworks algorithm
+    algorithms abstract ea author authors contribution contributions equal future progress field researcher
+    researchers team teams question goal goals strategy misalignment misaligned
     """
 )
 

@@ -19,7 +19,13 @@ import pytest
 from digest_core.models import Post, Theme
 from digest_core.summarize import ExtractiveSummarizer
 from digest_core.text import normalize_space, split_sentences
-from digest_core.themes import MAX_THEMES, OfflineThemeFinder, theme_count
+from digest_core.themes import (
+    MAX_THEMES,
+    MISCELLANY_KEY_IDEA,
+    MISCELLANY_TITLE,
+    OfflineThemeFinder,
+    theme_count,
+)
 
 CSV_PATH = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "alignment-forum-posts.csv"
 WHEN = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -246,7 +252,10 @@ def assert_well_formed(posts: tuple[Post, ...], themes: tuple[Theme, ...], conne
         assert 2 <= len(words) <= 6, theme.title
         assert all(w[0].isupper() or w in SMALL_WORDS for w in words), theme.title
         members = [by_id[i] for i in theme.post_ids]
-        assert is_quoted_from(theme.key_idea, members) or theme.key_idea in {p.title for p in members}
+        if theme.title == MISCELLANY_TITLE:
+            assert (theme.key_idea, theme.implications) == (MISCELLANY_KEY_IDEA, "")
+        else:
+            assert is_quoted_from(theme.key_idea, members) or theme.key_idea in {p.title for p in members}
         assert theme.implications == "" or is_quoted_from(theme.implications, members)
         for pid, point in zip(theme.post_ids, theme.post_points, strict=True):
             assert point == "" or is_quoted_from(point, [by_id[pid]])
