@@ -61,7 +61,7 @@ class ExtractiveSummarizer:
 
     name = "extractive"
     # Keys the summary cache: bump it when a change here would pick different sentences.
-    prompt_version = "2"
+    prompt_version = "3"
 
     def summarize(self, post: Post) -> str:
         return summarize_text(post.text, title=post.title)
@@ -88,7 +88,46 @@ def select_sentences(text: str, *, title: str = "") -> list[str]:
         chosen = _top_up(chosen, sentences)
     if not chosen:
         return _last_resort(sentences)
-    return [s.sentence.text for s in sorted(chosen, key=lambda s: s.sentence.index)]
+    chosen = _standalone_start(sorted(chosen, key=lambda s: s.sentence.index), scored)
+    return [s.sentence.text for s in chosen]
+
+
+def _standalone_start(chosen: list[ScoredSentence], scored: list[ScoredSentence]) -> list[ScoredSentence]:
+    """The summary (in post order) made to open with a sentence that stands on its own: one that leans on
+    what came before ("Roughly half will ...", "However, ...", "These ...") brings the sentence before it
+    when that one can be quoted and fits, and is left out otherwise (unless it is all there is)."""
+    by_index = {s.sentence.index: s for s in scored}
+    out = list(chosen)
+    for _ in range(3):
+        if len(out) < 1 or not leans_back(out[0].sentence.text):
+            return out
+        previous = by_index.get(out[0].sentence.index - 1)
+        total = sum(s.sentence.words for s in out)
+        if previous is not None and previous.score > 0 and total + previous.sentence.words <= MAX_WORDS:
+            out.insert(0, previous)
+        elif len(out) > 1:
+            out.pop(0)
+        else:
+            return out
+    return out
+
+
+_BACK_REFERENCE_RE = re.compile(r"^[\"'“‘(\[]*(?:these|those|such|both|this|that|here)\b", re.IGNORECASE)
+_SELF_INTRODUCTION_RE = re.compile(
+    r"^[\"'“‘(\[]*(?:this|these|here|in this)\s+(?:post|paper|essay|article|piece|report|write-?up|sequence|"
+    r"document|agenda|talk|thesis|proposal|series|review|survey|dialogue|newsletter|episode|book|chapter|"
+    r"tutorial|is|are)s?\b",
+    re.IGNORECASE,
+)
+
+
+def leans_back(text: str) -> bool:
+    """Whether a sentence depends on an earlier one, so that it cannot open a summary: a dangling pronoun
+    or connective ("However, ...", "Roughly half ..."), or "These"/"Such"/"Both"/"This ..." unless it
+    introduces the post itself ("This post ...", "Here is ...")."""
+    if dangling_kind(text):
+        return True
+    return bool(_BACK_REFERENCE_RE.match(text)) and not _SELF_INTRODUCTION_RE.match(text)
 
 
 def _last_resort(sentences: Sequence[Sentence]) -> list[str]:
@@ -205,7 +244,7 @@ def _opening(scored: list[ScoredSentence]) -> ScoredSentence | None:
     first = lead or next(iter(eligible), None)
     if first is None or first.sentence.words > OPENING_MAX_WORDS or first.sentence.text.endswith("?"):
         return None
-    if dangling_kind(first.sentence.text) or (lead is None and first.sentence.index >= OPENING_WITHIN):
+    if leans_back(first.sentence.text) or (lead is None and first.sentence.index >= OPENING_WITHIN):
         return None
     return first
 

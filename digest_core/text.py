@@ -223,7 +223,14 @@ _CODE_TOKEN_RE = re.compile(r"[{};]\s*$|\(\)|[=!]=|->|=>|\\[a-z]+\{|\\[(\[]|\$\$
 _DANGLING_PRONOUN_RE = re.compile(
     r"^(?:this|that|these|those|it|its|they|them|their|theirs|such|he|she|his|her|hers|him|"
     r"the latter|the former|the above|the same|both|neither|either|each of these|all of these|"
-    r"this one|which)\b",
+    r"this one|which)\b"
+    # A bare share or count as the subject ("Roughly half will go to ...", "Most of them are ...") refers to
+    # something named in an earlier sentence.
+    r"|^(?:roughly |about |around |nearly |almost |over |more than |less than |fewer than |only |just )?"
+    r"(?:half|most|many|some|all|none|few|several|each|one|two|three|the rest|the remainder|the other half|"
+    r"a third|a quarter|a few|a majority|the majority)"
+    r"(?: of (?:them|these|those|it|this|that))?\s+(?:will|would|are|is|were|was|have|has|had|can|could|"
+    r"go|goes|went|do|does|did|seem|seems|get|gets)\b",
     re.IGNORECASE,
 )
 # "This post argues ...", "It is plausible that ..." do not point back at an earlier sentence.
@@ -243,7 +250,8 @@ _CONNECTIVE_RE = re.compile(
     r"additionally|in addition|in contrast|by contrast|on the other hand|as a result|consequently|still|"
     r"yet|then|otherwise|nevertheless|nonetheless|secondly|second|thirdly|third|finally|lastly|again|"
     r"for example|for instance|in particular|specifically|indeed|of course|after all|meanwhile|besides|"
-    r"conversely|accordingly|as such|in this case|in that case|in other words|that is|namely|or)\b",
+    r"conversely|accordingly|as such|in this case|in that case|in other words|that is|namely|or|"
+    r"here(?=,|\s+(?:we|i)\b)|even so|in turn|rather|plus|either way|this time|by then|at the same time)\b",
     re.IGNORECASE,
 )
 
@@ -354,6 +362,12 @@ def is_boilerplate(sentence: str) -> bool:
         return True
     # The phrases searched anywhere all contain one of these words; most sentences contain none.
     return any(hint in lower for hint in _ANYWHERE_HINTS) and bool(_BOILERPLATE_ANYWHERE_RE.search(lower))
+
+
+def opens_as_boilerplate(text: str) -> bool:
+    """True when `text` opens the way boilerplate does ("Epistemic status: ...", "Cross-posted from ...")."""
+    lower = normalize_space(text).lower().replace("’", "'")
+    return bool(_BOILERPLATE_OPENING_RE.match(lower.lstrip("[(*_\"'“‘ ")))
 
 
 def looks_like_code_or_math(sentence: str) -> bool:
@@ -508,8 +522,9 @@ def post_sentences(text: str, *, max_chars: int | None = None) -> list[Sentence]
         if position >= footnote_tail or _FOOTNOTE_LINE_RE.match(line) or "↩" in line:
             line_section = "end"
         pieces = split_sentences(body)
-        # A boilerplate opening ("Epistemic status: ...") taints only the first sentence of its line.
-        line_boilerplate = len(pieces) > 1 and is_boilerplate(body)
+        # A boilerplate opening ("Epistemic status: ...") taints only the first sentence of its line; a link
+        # or an address later in the line taints only the sentence it sits in.
+        line_boilerplate = len(pieces) > 1 and opens_as_boilerplate(body)
         for i, sentence_text in enumerate(pieces):
             out.append(
                 _sentence(

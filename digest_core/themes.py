@@ -550,12 +550,36 @@ def _title_terms(group: _Group, profiles: list[_Profile]) -> list[str]:
     members = group.members
     weight = _sum(profiles[i].link for i in members)
     if len(members) == 1:
-        title_terms = set(content_phrases(profiles[members[0]].post.title))
+        title_phrases = list(content_phrases(profiles[members[0]].post.title))
+        title_terms = set(title_phrases)
+        # An English title usually ends on its head noun phrase ("... for efficient sequence memorisation").
+        last = next((t for t in reversed(title_phrases) if " " in t and _nameable(t)), "")
         candidates = [t for t in weight if _nameable(t)]
-        return sorted(candidates, key=lambda t: (t not in title_terms, -weight[t] * (1.5 if " " in t else 1.0), t))
+        return sorted(
+            candidates,
+            key=lambda t: (t not in title_terms, -weight[t] * _phrase_factor(t) * (1.3 if t == last else 1.0), t),
+        )
     share = Counter(t for i in members for t in profiles[i].counts)
     candidates = [t for t in weight if share[t] > 1 and _nameable(t)]
-    return sorted(candidates, key=lambda t: (-weight[t] * share[t] * (1.5 if " " in t else 1.0), t))
+    return sorted(candidates, key=lambda t: (-weight[t] * share[t] * _phrase_factor(t), t))
+
+
+_ADJECTIVE_END_RE = re.compile(r"(?:al|ive|ous|ful|ic|able|ible)$")
+
+
+def _phrase_factor(term: str) -> float:
+    """How well a term reads as a title: a two-word phrase of specific words ("sequence prediction") beats a
+    single word; one with a generic word ("prediction task") or ending in an adjective ("benchmark
+    conceptual") does not."""
+    words = term.split()
+    if len(words) == 1:
+        return 1.0
+    factor = 1.5
+    if any(_is_generic(w) for w in words):
+        factor *= 0.5
+    if _ADJECTIVE_END_RE.search(words[-1]):
+        factor *= 0.5
+    return factor
 
 
 def _nameable(term: str) -> bool:
@@ -588,7 +612,7 @@ def _title(
     for term in pool[1:6]:
         if _overlaps(term, first):
             continue
-        wide = share[term] >= share[first] if not one_post else (term in title_terms and first in title_terms)
+        wide = share[term] >= share[first] if not one_post else (" " not in first and term in title_terms)
         if wide:
             second = _as_phrase(term, pool, counts, {first})
             if not _overlaps(second, first):
