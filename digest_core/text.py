@@ -341,15 +341,22 @@ def display_form(term: str, forms: dict[str, Counter[str]]) -> str:
 
 
 def title_case(phrase: str) -> str:
-    """Title Case that keeps acronyms and mixed case ("RLHF", "SAEs", "GPT-4") as written."""
+    """Title Case that keeps acronyms and mixed case ("RLHF", "SAEs", "GPT-4") as written; the small words
+    of a hyphenated compound stay small ("Chain-of-Thought", "Weak-to-Strong")."""
     out = []
     for i, w in enumerate(phrase.split()):
-        if any(c.isupper() for c in w[1:]) or (w[:1].isupper()):
+        if any(c.isupper() for c in w[1:]):
             out.append(w[:1].upper() + w[1:])  # "brain-like-AGI" -> "Brain-like-AGI", "RLHF" stays
         elif i and w.lower() in _TITLE_SMALL_WORDS:
             out.append(w.lower())
         else:
-            out.append("-".join(part[:1].upper() + part[1:] for part in w.split("-")))
+            parts = w.split("-")
+            out.append(
+                "-".join(
+                    part if k and part.lower() in _TITLE_SMALL_WORDS else part[:1].upper() + part[1:]
+                    for k, part in enumerate(parts)
+                )
+            )
     return " ".join(out)
 
 

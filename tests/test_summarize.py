@@ -18,6 +18,7 @@ from digest_core.summarize import (
     MAX_WORDS,
     MIN_WORDS,
     ExtractiveSummarizer,
+    leans_back,
     select_sentences,
     summarize_text,
 )
@@ -426,9 +427,79 @@ def test_headings_and_dangling_starts() -> None:
     assert dangling_kind("Probes failed.") == ""
 
 
+def test_a_link_later_in_the_line_does_not_hide_the_lead_sentence() -> None:
+    """An announcement whose opening line ends with an address: the lead sentence still opens the summary,
+    not the sentence after it, which only makes sense after the lead ("Roughly half ...")."""
+    text = "\n\n".join(
+        [
+            "TL;DR: We are starting a new fund that will award at least $150,000 in grants and prizes for "
+            "research on shutdown problems in 2027. Roughly half will go to ordinary grants (first deadline in "
+            "October) and half to prizes for excellent work. If shutdown problems interest you, this is a good "
+            "moment to begin! Apply via email: fund@shutdown-example.org",
+            "Why a fund",
+            "Few funders treat shutdown problems as a field of their own, and the people who work on them often "
+            "do so in their spare time between other projects.",
+        ]
+    )
+    summary = summarize_text(text, title="A fund for shutdown research")
+    assert summary.startswith("We are starting a new fund that will award at least $150,000")
+    assert not summary.startswith("Roughly half")
+    assert "fund@shutdown-example.org" not in summary
+
+
+def test_a_summary_never_opens_on_a_sentence_that_leans_back() -> None:
+    """When the lead cannot open the summary (too long), the first sentence picked still stands alone."""
+    lead = "In this long opening sentence " + "we describe a long list of background facts, " * 6 + "and more."
+    text = "\n\n".join(
+        [
+            lead + " However, the probes found nothing in the smallest model we tried, which surprised us. "
+            "Such failures are rare in larger models.",
+            "Linear probes on the residual stream of larger models recover the truth value of simple "
+            "statements with high accuracy across many prompts and several model families we examined.",
+            "Probes trained on one model family transfer poorly to another family, which suggests that the "
+            "truth directions are learned separately in each family of models we examined here.",
+        ]
+    )
+    chosen = select_sentences(text, title="Truth probes across model families")
+    assert chosen and not leans_back(chosen[0])
+    assert not chosen[0].startswith(("However", "Such"))
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Roughly half will go to traditional grants.",
+        "Most of them are wrong.",
+        "These results hold across seeds.",
+        "Such methods are rare.",
+        "Both are plausible.",
+        "Here, we show a faster algorithm.",
+        "However, the probes failed.",
+        "But the probes failed.",
+    ],
+)
+def test_sentences_that_lean_back(sentence: str) -> None:
+    assert leans_back(sentence)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Most AI researchers expect slow takeoff.",
+        "This post argues that probes work.",
+        "Here is a list of open problems.",
+        "Half of the budget goes to grants.",
+        "Sequence prediction is a classic problem.",
+    ],
+)
+def test_sentences_that_stand_alone(sentence: str) -> None:
+    assert not leans_back(sentence)
+
+
 def test_title_case_keeps_acronyms() -> None:
     assert title_case("sparse autoencoders and RLHF") == "Sparse Autoencoders and RLHF"
-    assert title_case("weak-to-strong generalisation") == "Weak-To-Strong Generalisation"
+    assert title_case("weak-to-strong generalisation") == "Weak-to-Strong Generalisation"
+    assert title_case("Chain-of-thought monitoring") == "Chain-of-Thought Monitoring"
     assert title_case("SAEs") == "SAEs"
 
 
