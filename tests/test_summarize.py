@@ -448,21 +448,22 @@ def test_a_link_later_in_the_line_does_not_hide_the_lead_sentence() -> None:
 
 
 def test_a_summary_never_opens_on_a_sentence_that_leans_back() -> None:
-    """When the lead cannot open the summary (too long), the first sentence picked still stands alone."""
-    lead = "In this long opening sentence " + "we describe a long list of background facts, " * 6 + "and more."
+    """The first readable sentence opens with "However" and the one before it is boilerplate: the summary
+    leaves it out rather than open on it, though it is the most relevant sentence of the post."""
     text = "\n\n".join(
         [
-            lead + " However, the probes found nothing in the smallest model we tried, which surprised us. "
-            "Such failures are rare in larger models.",
-            "Linear probes on the residual stream of larger models recover the truth value of simple "
-            "statements with high accuracy across many prompts and several model families we examined.",
-            "Probes trained on one model family transfer poorly to another family, which suggests that the "
-            "truth directions are learned separately in each family of models we examined here.",
+            "Epistemic status: exploratory, written in a week.",
+            "However, truth probes trained on one model family transfer poorly to other model families, even "
+            "when the truth probes read the same layer of the residual stream.",
+            "We trained linear probes on three model families and tested each probe on statements from a "
+            "held-out set of topics, measuring how often the probe agreed with the labels.",
+            "Within a family the probes reached high accuracy on held-out topics, and the learned directions "
+            "were stable across random seeds and prompt formats that we tried.",
         ]
     )
-    chosen = select_sentences(text, title="Truth probes across model families")
+    chosen = select_sentences(text, title="Truth probes transfer poorly across model families")
     assert chosen and not leans_back(chosen[0])
-    assert not chosen[0].startswith(("However", "Such"))
+    assert not any(s.startswith("However") for s in chosen[:1])
 
 
 @pytest.mark.parametrize(

@@ -605,3 +605,34 @@ def test_the_catch_all_theme_quotes_each_post_and_claims_no_idea() -> None:
     by_id = {p.id: p for p in posts}
     for pid, point in zip(catch_all.post_ids, catch_all.post_points, strict=True):
         assert point and is_quoted_from(point, [by_id[pid]])
+
+
+def _csv_weeks(count: int) -> list[tuple[Post, ...]]:
+    """The last `count` weeks of the export with at least four posts, each as one day."""
+    if not CSV_PATH.exists():
+        pytest.skip("shared CSV export is not present")
+    with CSV_PATH.open(newline="", encoding="utf-8") as f:
+        rows = sorted(csv.DictReader(f), key=lambda r: r["postedAt"])
+    weeks: dict[tuple[int, int], list[Post]] = {}
+    for r in rows:
+        week = datetime.fromisoformat(r["postedAt"].replace("Z", "+00:00")).isocalendar()[:2]
+        weeks.setdefault(week, []).append(make_post(r["_id"], r["title"], r["summary"]))
+    return [tuple(posts) for _, posts in sorted(weeks.items()) if len(posts) >= 4][-count:]
+
+
+def test_real_weeks_give_distinct_themes_whose_posts_use_their_titles() -> None:
+    """Over the export's last 30 weeks: no two themes share a title word, and every post of a theme of
+    several posts uses a word of the theme's title (in its title or opening)."""
+    for posts in _csv_weeks(30):
+        themes, connections = find(posts)
+        assert_well_formed(posts, themes, connections)
+        by_id = {p.id: p for p in posts}
+        for a, first in enumerate(themes):
+            for second in themes[a + 1 :]:
+                assert not title_words(first) & title_words(second), (first.title, second.title)
+        for theme in topical(themes):
+            if len(theme.post_ids) < 2:
+                continue
+            for pid in theme.post_ids:
+                text = (by_id[pid].title + " " + by_id[pid].text).lower()
+                assert any(w[:5] in text for w in title_words(theme)), (theme.title, by_id[pid].title)
