@@ -534,6 +534,8 @@ def _theme(group: _Group, title: str, profiles: list[_Profile]) -> Theme:
         implication = next((p.fallback for p in members if p.fallback and p.fallback != key_idea), "")
     used = {key_idea, implication}
     points = tuple(_point(p, group.centroid, used) for p in members)
+    if len(members) == 1 and points[0] in used:
+        points = ("",)  # the post's only quotable sentences are already above it
     return Theme(
         title=title,
         key_idea=key_idea,
