@@ -110,7 +110,7 @@ _SENTENCE_END_RE = re.compile(r"(?:\.{3}|…|[.!?])['\"’”)\]]*(?=\s+\S)")
 _BULLET_RE = re.compile(r"^(?:[-*•·–—]|\d{1,2}[.)]|\(?[a-z][.)]|\(\d{1,2}\))\s+")
 _LABEL_RE = re.compile(
     r"^(?:arxiv:\S+\s+announce type:\s*\S+\s*)?"
-    r"(?:(?:slightly |a bit |very |somewhat )?(?:longer|shorter|short|long|quick|brief) )?"
+    r"(?:official |(?:slightly |a bit |very |somewhat )?(?:longer|shorter|short|long|quick|brief) )?"
     r"(?:tl;?\s?dr|tldr|abstract|summary|short summary|executive summary|in short|short version|"
     r"key takeaways?|takeaways?|bottom line|overview|main points?|key points?|the gist|"
     r"too long;? didn'?t read)"
@@ -196,10 +196,11 @@ _BOILERPLATE_ANYWHERE: tuple[str, ...] = (
     r"(?:available|find (?:it|them|more)|read (?:it|more)|see (?:it|more)) (?:here|at this link))\b",
     r"\b(?:subscribe|sign up|apply|register) (?:here|now|to our|at)\b",
     r"\bpost (?:is )?here\b",
+    r"\bindex here\b",
 )
 _ANYWHERE_HINTS = (
     "thank", "cross", "under the", "mats ", "spar ", "astra ", "pibbss", "fellowship", "click", "read the",
-    "full ", " here", "this link", "subscribe", "sign up", "apply ", "register ",
+    "full ", " here", "this link", "subscribe", "sign up", "apply ", "register ", "index here",
 )  # fmt: skip
 # Two alternations: one pass over each sentence instead of one per pattern.
 _BOILERPLATE_OPENING_RE = re.compile("|".join(f"(?:{p})" for p in _BOILERPLATE_OPENINGS))

@@ -680,7 +680,8 @@ def _implication(
     sentence left; from another post than the key idea's when about as relevant. '' when there is none."""
     key_text = key[2].text if key else ""
     key_post = key[3] if key else ""
-    rest = [r for r in ranked if r[2].text != key_text]
+    # A sentence inside the key idea (which may be a pair of sentences), or a pair holding it, repeats it.
+    rest = [r for r in ranked if r[2].text not in key_text and key_text not in r[2].text]
     if not rest:
         return ""
     floor = IMPLICATION_MIN_RELEVANCE * rest[0][0]

@@ -257,6 +257,9 @@ def assert_well_formed(posts: tuple[Post, ...], themes: tuple[Theme, ...], conne
         else:
             assert is_quoted_from(theme.key_idea, members) or theme.key_idea in {p.title for p in members}
         assert theme.implications == "" or is_quoted_from(theme.implications, members)
+        assert theme.implications == "" or (
+            theme.implications not in theme.key_idea and theme.key_idea not in theme.implications
+        ), "the implication repeats the key idea"
         for pid, point in zip(theme.post_ids, theme.post_points, strict=True):
             assert point == "" or is_quoted_from(point, [by_id[pid]])
     assert len(themes) == len({t.title.lower() for t in themes}), "theme titles differ"
