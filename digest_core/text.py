@@ -88,7 +88,7 @@ DOMAIN_GENERIC: frozenset[str] = _word_set(
     llm llms training train trained data behavior behaviors behaviour behaviours behavioral capability
     capabilities capable task tasks learning learn learned technique techniques framework frameworks algorithm
     algorithms abstract ea author authors contribution contributions equal future progress field researcher
-    researchers team teams question goal goals strategy misalignment misaligned
+    researchers team teams question goal goals strategy misalignment misaligned matter matters
     """
 )
 

@@ -1,13 +1,19 @@
 """The offline theme finder: groups a day's posts by the terms they share and quotes them.
 
 1. Each post becomes a TF-IDF vector over the day's posts: unigram and bigram stems from its title (weighted
-   up) and the start of its text (boilerplate, code and footnotes left out).
-2. Theme seeds are picked greedily so that together they are similar to as many posts as possible (the
-   facility-location rule); each post joins its nearest seed, then a few rounds of centroid re-assignment
-   (spherical k-means) settle the groups. A post close enough to a second theme joins it too.
-3. Every word of the output comes from the posts: titles are built from the terms the grouped posts share
-   (spelled as the posts spell them), key ideas, implications and per-post points are sentences quoted
-   from the posts, and connections wrap shared terms, post titles and quoted sentences in fixed phrases.
+   up) and the start of its text (boilerplate, code and footnotes left out). Words every research post uses
+   ("model", "framework", "algorithm") weigh less and never name a theme.
+2. Two posts are alike only when they share at least two specific words, and their cosine similarity is
+   clearly above what the day's unrelated pairs share by chance (`noise_threshold`). Average-linkage
+   clustering then merges the most alike groups while the mean similarity of their pairs stays above that
+   bar, so a chain of loosely related posts does not become one muddy theme.
+3. The largest clusters become themes; posts that fit none stand as a theme of their own while there is
+   room, and the rest share one catch-all theme ("Also Today") that claims no common topic. A post close
+   enough to a second theme joins it too, unless the two themes would then be mostly the same posts.
+4. Every word of the output comes from the posts: titles are the phrases the grouped posts share (spelled as
+   the posts spell them; two themes never share a title word, or they become one theme), key ideas,
+   implications and per-post points are sentences quoted from the posts that carry the theme's own terms,
+   and connections wrap shared terms, post titles and quoted sentences in fixed phrases.
 
 Deterministic: ties are broken by the order of the posts as given, never by hashing.
 """
