@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 from digest_core.models import Post, Theme  # noqa: E402
 from digest_core.summarize import MAX_WORDS, MIN_WORDS, ExtractiveSummarizer  # noqa: E402
 from digest_core.text import content_stems  # noqa: E402
-from digest_core.themes import OfflineThemeFinder  # noqa: E402
+from digest_core.themes import MISCELLANY_TITLE, OfflineThemeFinder  # noqa: E402
 
 DEFAULT_CSV = REPO / ".." / "shared" / "data" / "alignment-forum-posts.csv"
 WHEN = datetime(2026, 11, 28, tzinfo=UTC)
@@ -167,7 +167,7 @@ def week_windows(rows: list[dict[str, str]], minimum: int = 4) -> list[list[dict
 
 
 class Judge:
-    """An yardstick independent of the theme finder: unigram TF-IDF cosine, IDF over the whole export."""
+    """A yardstick independent of the theme finder: unigram TF-IDF cosine, IDF over the whole export."""
 
     def __init__(self, posts: Sequence[Post]) -> None:
         self.stems = {p.id: Counter(content_stems(p.title + ". " + p.text)) for p in posts}
@@ -186,17 +186,14 @@ class Judge:
 
 def is_miscellany(theme: Theme) -> bool:
     """The catch-all theme for posts that fit no topic (it makes no claim that they share one)."""
-    return theme.title in MISCELLANY_TITLES
-
-
-MISCELLANY_TITLES = frozenset({"Also Today"})
+    return theme.title == MISCELLANY_TITLE
 
 
 def coherence(rows: list[dict[str, str]], summaries: dict[str, str]) -> None:
     """For every week of the export (as if it were one day): mean similarity of two posts in the same topical
-    theme vs. of two posts in different themes, the share of theme members that use none of their theme
-    title's words, how often two themes of a day share a title word, and how many posts land in a
-    miscellany theme."""
+    theme vs. of two posts in different themes (by an independent yardstick, `Judge`), the share of theme
+    members that use none of their theme title's words, how often two themes of a day share a title word,
+    and how many posts land in a theme of two or more posts or in the catch-all theme."""
     posts = [post_from(r) for r in rows]
     judge = Judge(posts)
     finder = OfflineThemeFinder()
@@ -204,7 +201,7 @@ def coherence(rows: list[dict[str, str]], summaries: dict[str, str]) -> None:
     between: list[float] = []
     off_title = members = 0
     duplicate_days = 0
-    miscellany_posts = total_posts = 0
+    miscellany_posts = total_posts = grouped_posts = 0
     theme_counts: list[int] = []
     sizes: list[int] = []
     weeks = week_windows(rows)
@@ -217,6 +214,7 @@ def coherence(rows: list[dict[str, str]], summaries: dict[str, str]) -> None:
         total_posts += len(day)
         miscellany_posts += len({pid for t in themes if is_miscellany(t) for pid in t.post_ids})
         home = {pid: n for n, t in enumerate(topical) for pid in t.post_ids}
+        grouped_posts += len({pid for t in topical if len(t.post_ids) > 1 for pid in t.post_ids})
         for t in topical:
             sizes.append(len(t.post_ids))
             ids = t.post_ids
@@ -240,7 +238,8 @@ def coherence(rows: list[dict[str, str]], summaries: dict[str, str]) -> None:
     print(f"coherence over {len(weeks)} week-windows of >= 4 posts ({elapsed:.1f} s):")
     print(
         f"    themes per day {statistics.mean(theme_counts):.2f}; topical theme size mean "
-        f"{statistics.mean(sizes):.2f}; posts in a miscellany theme {miscellany_posts / total_posts:.1%}"
+        f"{statistics.mean(sizes):.2f}; posts in a theme of 2+ posts {grouped_posts / total_posts:.1%}; "
+        f"posts in a miscellany theme {miscellany_posts / total_posts:.1%}"
     )
     print(
         f"    within-theme similarity {mean_within:.3f} vs between-theme {mean_between:.3f} "

@@ -88,7 +88,14 @@ def select_sentences(text: str, *, title: str = "") -> list[str]:
         chosen = _top_up(chosen, sentences)
     if not chosen:
         return _last_resort(sentences)
-    chosen = _standalone_start(sorted(chosen, key=lambda s: s.sentence.index), scored)
+    ordered = sorted(chosen, key=lambda s: s.sentence.index)
+    chosen = _standalone_start(ordered, scored)
+    if sum(s.sentence.words for s in chosen) < MIN_WORDS and len(chosen) < len(ordered):
+        # Left short by a dropped opening: later readable sentences make up the length.
+        dropped = {s.sentence.index for s in ordered} - {s.sentence.index for s in chosen}
+        after = chosen[0].sentence.index
+        chosen = _top_up(chosen, [s for s in sentences if s.index > after and s.index not in dropped])
+        chosen = sorted(chosen, key=lambda s: s.sentence.index)
     return [s.sentence.text for s in chosen]
 
 
@@ -97,15 +104,26 @@ def _standalone_start(chosen: list[ScoredSentence], scored: list[ScoredSentence]
     what came before ("Roughly half will ...", "However, ...", "These ...") brings the sentence before it
     when that one can be quoted and fits, and is left out otherwise (unless it is all there is)."""
     by_index = {s.sentence.index: s for s in scored}
+    first_readable = next((s.sentence.index for s in scored if s.score > 0), -1)
     out = list(chosen)
-    for _ in range(3):
-        if len(out) < 1 or not leans_back(out[0].sentence.text):
+    rejected: set[int] = set()
+    for _ in range(len(chosen) + 4):
+        first = out[0].sentence
+        if not leans_back(first.text):
             return out
-        previous = by_index.get(out[0].sentence.index - 1)
+        if first.index == first_readable and _OPENING_INTRODUCTION_RE.match(first.text):
+            return out
+        previous = by_index.get(first.index - 1)
         total = sum(s.sentence.words for s in out)
-        if previous is not None and previous.score > 0 and total + previous.sentence.words <= MAX_WORDS:
+        if (
+            previous is not None
+            and previous.score > 0
+            and previous.sentence.index not in rejected
+            and total + previous.sentence.words <= MAX_WORDS
+        ):
             out.insert(0, previous)
         elif len(out) > 1:
+            rejected.add(first.index)
             out.pop(0)
         else:
             return out
@@ -113,21 +131,25 @@ def _standalone_start(chosen: list[ScoredSentence], scored: list[ScoredSentence]
 
 
 _BACK_REFERENCE_RE = re.compile(r"^[\"'“‘(\[]*(?:these|those|such|both|this|that|here)\b", re.IGNORECASE)
+# "This post ...", "This research was ...", "Here is ...": the sentence introduces the post itself.
 _SELF_INTRODUCTION_RE = re.compile(
-    r"^[\"'“‘(\[]*(?:this|these|here|in this)\s+(?:post|paper|essay|article|piece|report|write-?up|sequence|"
-    r"document|agenda|talk|thesis|proposal|series|review|survey|dialogue|newsletter|episode|book|chapter|"
-    r"tutorial|is|are)s?\b",
+    r"^[\"'“‘(\[]*(?:(?:this|these|in this)\s+(?:post|paper|essay|article|piece|report|work|write-?up|sequence|"
+    r"document|research|project|agenda|note|doc|talk|study|thesis|proposal|series|review|survey|framework|"
+    r"blog post|dialogue|newsletter|episode|book|chapter|tutorial|analysis|investigation|lecture|course)s?"
+    r"|here\s+(?:is|are))\b",
     re.IGNORECASE,
 )
+# The first sentence of a post may introduce it as "This is ..." (there is nothing earlier to point at).
+_OPENING_INTRODUCTION_RE = re.compile(r"^[\"'“‘(\[]*this\s+(?:is|was)\b", re.IGNORECASE)
 
 
 def leans_back(text: str) -> bool:
     """Whether a sentence depends on an earlier one, so that it cannot open a summary: a dangling pronoun
     or connective ("However, ...", "Roughly half ..."), or "These"/"Such"/"Both"/"This ..." unless it
     introduces the post itself ("This post ...", "Here is ...")."""
-    if dangling_kind(text):
-        return True
-    return bool(_BACK_REFERENCE_RE.match(text)) and not _SELF_INTRODUCTION_RE.match(text)
+    if _SELF_INTRODUCTION_RE.match(text):
+        return False
+    return bool(dangling_kind(text)) or bool(_BACK_REFERENCE_RE.match(text))
 
 
 def _last_resort(sentences: Sequence[Sentence]) -> list[str]:

@@ -247,8 +247,9 @@ _SELF_REFERENCE_RE = re.compile(
     re.IGNORECASE,
 )
 _CONNECTIVE_RE = re.compile(
-    r"^(?:however|but|and|so|also|moreover|furthermore|therefore|thus|hence|instead|similarly|likewise|"
-    r"additionally|in addition|in contrast|by contrast|on the other hand|as a result|consequently|still|"
+    r"^(?:however|but|and|so|also|moreover|furthermore|therefore|thus|hence|instead(?! of)|similarly|likewise|"
+    r"additionally|in addition(?! to)|in contrast(?! to| with)|by contrast(?! to| with)|"
+    r"on the other hand|as a result|consequently|still|"
     r"yet|then|otherwise|nevertheless|nonetheless|secondly|second|thirdly|third|finally|lastly|again|"
     r"for example|for instance|in particular|specifically|indeed|of course|after all|meanwhile|besides|"
     r"conversely|accordingly|as such|in this case|in that case|in other words|that is|namely|or|"

@@ -294,18 +294,6 @@ def _similarities(profiles: list[_Profile]) -> list[list[float]]:
 # --- 2. grouping ---------------------------------------------------------------------------------------
 
 
-def theme_count(n_posts: int) -> int:
-    """How many themes a day of this size usually needs: 1 post -> 1; 2-5 -> 2; 6-7 -> 3; 8+ -> 4. Themes
-    only form where posts are alike, so a day of unrelated posts may have fewer (or one catch-all)."""
-    if n_posts <= 1:
-        return 1
-    if n_posts <= 5:
-        return 2
-    if n_posts <= 7:
-        return 3
-    return MAX_THEMES
-
-
 def max_theme_count(n_posts: int) -> int:
     """The most themes a day may have: 1 post -> 1; 2-3 -> 2; 4-5 -> 3; 6+ -> 4."""
     if n_posts <= 1:

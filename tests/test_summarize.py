@@ -491,6 +491,9 @@ def test_sentences_that_lean_back(sentence: str) -> None:
         "Here is a list of open problems.",
         "Half of the budget goes to grants.",
         "Sequence prediction is a classic problem.",
+        "This research was done over a summer.",
+        "In contrast to earlier work, we train the probes on base models.",
+        "Instead of probes, we use sparse autoencoders.",
     ],
 )
 def test_sentences_that_stand_alone(sentence: str) -> None:
@@ -542,3 +545,14 @@ def test_real_openings_give_bounded_verbatim_summaries() -> None:
         assert summary, row["title"]
         if words_of(row["summary"]) >= MIN_WORDS:
             assert_verbatim(summary, row["summary"], row["title"])
+
+
+def test_a_post_may_open_by_introducing_itself() -> None:
+    """ "This is the first post of a sequence ..." opens the post, so it may open the summary."""
+    text = (
+        "This is the first post of a sequence about how we evaluate probes on chat models. We trained linear "
+        "probes on the residual stream of three chat models and measured how well they detect deception. "
+        "The probes reached high accuracy on prompted deception, and lower accuracy when deception was "
+        "learned during fine-tuning, which we think is the more realistic setting for future models."
+    )
+    assert summarize_text(text, title="Evaluating deception probes").startswith("This is the first post")

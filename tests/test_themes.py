@@ -24,7 +24,7 @@ from digest_core.themes import (
     MISCELLANY_KEY_IDEA,
     MISCELLANY_TITLE,
     OfflineThemeFinder,
-    theme_count,
+    max_theme_count,
 )
 
 CSV_PATH = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "alignment-forum-posts.csv"
@@ -289,7 +289,7 @@ def test_theme_count_grows_with_the_day(n: int, low: int, high: int) -> None:
     themes, connections = find(posts)
     assert low <= len(themes) <= high
     assert_well_formed(posts, themes, connections)
-    assert low <= theme_count(n) <= high
+    assert low <= max_theme_count(n) <= high
 
 
 def test_full_day_groups_posts_by_topic() -> None:
