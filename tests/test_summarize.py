@@ -547,12 +547,13 @@ def test_real_openings_give_bounded_verbatim_summaries() -> None:
             assert_verbatim(summary, row["summary"], row["title"])
 
 
-def test_a_post_may_open_by_introducing_itself() -> None:
-    """ "This is the first post of a sequence ..." opens the post, so it may open the summary."""
-    text = (
-        "This is the first post of a sequence about how we evaluate probes on chat models. We trained linear "
-        "probes on the residual stream of three chat models and measured how well they detect deception. "
-        "The probes reached high accuracy on prompted deception, and lower accuracy when deception was "
-        "learned during fine-tuning, which we think is the more realistic setting for future models."
-    )
-    assert summarize_text(text, title="Evaluating deception probes").startswith("This is the first post")
+def test_real_summaries_rarely_open_on_a_sentence_that_leans_back() -> None:
+    """Over every 5th opening of the export: a summary opens on "However", "These", "Roughly half" ... only
+    when the post has nothing else to say (one sentence left), or introduces itself ("This is ...")."""
+    rows = _csv_rows()[::5]
+    leaning = []
+    for row in rows:
+        chosen = select_sentences(row["summary"], title=row["title"])
+        if len(chosen) > 1 and leans_back(chosen[0]) and not chosen[0].startswith(("This is", "This was")):
+            leaning.append(chosen[0])
+    assert len(leaning) <= len(rows) // 100, leaning[:5]
