@@ -75,7 +75,7 @@ STOPWORDS: frozenset[str] = _word_set(
     easily entirely completely fully truly merely increasingly relatively particularly typically essentially
     currently similarly specifically ultimately naturally obviously apparently presumably arguably hopefully
     unfortunately fortunately interestingly importantly notably primarily initially finally originally
-    eventually previously partly literally seriously posted
+    eventually previously partly literally seriously posted happen happens happened happening read reads
     """
 )
 
@@ -91,6 +91,18 @@ DOMAIN_GENERIC: frozenset[str] = _word_set(
     researchers team teams question goal goals strategy misalignment misaligned matter matters
     """
 )
+
+# Nouns that end like adjectives or adverbs ("-al", "-ic", "-ive", "-ly"), so that a title may still use them.
+NOUNS_LIKE_MODIFIERS: frozenset[str] = _word_set(
+    """
+    family anomaly assembly supply monopoly reply july italy ally rally butterfly fly topic logic ethic
+    proposal rival arrival trial signal animal journal interval manual principal potential tutorial
+    disposal approval removal retrieval survival critic mechanic heuristic metric basic clinic relic
+    graphic classic epic music magic panic public republic objective incentive alternative initiative
+    perspective directive narrative detective collective representative executive
+    """
+)
+NUMBER_WORDS: frozenset[str] = _word_set("two three four five six seven eight nine ten hundred thousand million")
 
 # Words a title keeps in lower case (unless first).
 _TITLE_SMALL_WORDS = _word_set("a an and as at but by for in of on or the to vs via with")

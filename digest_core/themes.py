@@ -29,6 +29,8 @@ from dataclasses import dataclass, field, replace
 from digest_core.models import Post, Theme
 from digest_core.text import (
     DOMAIN_GENERIC,
+    NOUNS_LIKE_MODIFIERS,
+    NUMBER_WORDS,
     STOPWORDS,
     Sentence,
     content_phrases,
@@ -73,6 +75,8 @@ QUOTE_MAX_WORDS = 45
 # A sentence that points back ("This suggests ...") is quoted with the one before, up to this many words.
 PAIR_MAX_WORDS = 65
 MAX_CONNECTIONS = 4
+# A title names a second phrase only when it scores at least this share of the first's.
+SECOND_TERM_SCORE = 0.5
 # A theme's own terms (its best shared terms): its key idea and implication must use one of them.
 THEME_TERMS = 6
 # The catch-all theme for posts that share no topic with the others; it claims no common idea.
@@ -540,9 +544,14 @@ def _theme(group: _Group, title: str, profiles: list[_Profile]) -> Theme:
 
 
 def _title_terms(group: _Group, profiles: list[_Profile]) -> list[str]:
-    """The group's terms, best first. In a theme of several posts, only terms that at least two of them use,
-    ranked by how many use them times their weight (two-word phrases favoured); in a one-post theme, its
-    strongest terms, those of its title first."""
+    """The group's terms, best first (see `_scored_terms`)."""
+    return [t for t, _ in _scored_terms(group, profiles)]
+
+
+def _scored_terms(group: _Group, profiles: list[_Profile]) -> list[tuple[str, float]]:
+    """The group's nameable terms and how well each names it, best first. In a theme of several posts, only
+    terms that at least two of them use, scored by how many use them times their weight (specific two-word
+    phrases favoured); in a one-post theme, its strongest terms, those of its title first."""
     members = group.members
     weight = _sum(profiles[i].link for i in members)
     if len(members) == 1:
@@ -550,30 +559,33 @@ def _title_terms(group: _Group, profiles: list[_Profile]) -> list[str]:
         title_terms = set(title_phrases)
         # An English title usually ends on its head noun phrase ("... for efficient sequence memorisation").
         last = next((t for t in reversed(title_phrases) if " " in t and _nameable(t)), "")
-        candidates = [t for t in weight if _nameable(t)]
-        return sorted(
-            candidates,
-            key=lambda t: (t not in title_terms, -weight[t] * _phrase_factor(t) * (1.3 if t == last else 1.0), t),
-        )
+        scored = [
+            (t, weight[t] * _phrase_factor(t) * (1.3 if t == last else 1.0)) for t in weight if _nameable(t)
+        ]
+        return sorted(scored, key=lambda ts: (ts[0] not in title_terms, -ts[1], ts[0]))
     share = Counter(t for i in members for t in profiles[i].counts)
-    candidates = [t for t in weight if share[t] > 1 and _nameable(t)]
-    return sorted(candidates, key=lambda t: (-weight[t] * share[t] * _phrase_factor(t), t))
+    scored = [(t, weight[t] * share[t] * _phrase_factor(t)) for t in weight if share[t] > 1 and _nameable(t)]
+    return sorted(scored, key=lambda ts: (-ts[1], ts[0]))
 
 
-_ADJECTIVE_END_RE = re.compile(r"(?:al|ive|ous|ful|ic|able|ible)$")
+_ADJECTIVE_END_RE = re.compile(r"(?:al|ive|ous|ful|ic|able|ible|ly)$")
+def _modifier(word: str) -> bool:
+    """A word that reads as an adjective, adverb or number ("logical", "carefully", "two"): it qualifies a
+    noun and names no topic on its own."""
+    return word in NUMBER_WORDS or (bool(_ADJECTIVE_END_RE.search(word)) and word not in NOUNS_LIKE_MODIFIERS)
 
 
 def _phrase_factor(term: str) -> float:
     """How well a term reads as a title: a two-word phrase of specific words ("sequence prediction") beats a
-    single word; one with a generic word ("prediction task") or ending in an adjective ("benchmark
-    conceptual") does not."""
+    single word; a lone adjective or adverb ("logical", "carefully"), a phrase with a generic word
+    ("prediction task") or one ending in an adjective ("benchmark conceptual") do not."""
     words = term.split()
     if len(words) == 1:
-        return 1.0
+        return 0.4 if _modifier(words[0]) else 1.0
     factor = 1.5
     if any(_is_generic(w) for w in words):
         factor *= 0.5
-    if _ADJECTIVE_END_RE.search(words[-1]):
+    if _modifier(words[-1]) or words[0] in NUMBER_WORDS or words[0].endswith("ly"):
         factor *= 0.5
     return factor
 
@@ -594,7 +606,9 @@ def _title(
     """("<Phrase>" or "<Phrase> and <Phrase>" in Title Case, the terms used) from the terms the posts share.
     The second phrase is added only when it is as widely shared as the first; terms whose words an earlier
     theme's title uses are passed over while others remain."""
-    terms = _title_terms(group, profiles)
+    scored = _scored_terms(group, profiles)
+    score = dict(scored)
+    terms = [t for t, _ in scored]
     fresh = [t for t in terms if not (_title_words([t]) & avoid)]
     pool = fresh or terms
     if not pool:
@@ -608,8 +622,11 @@ def _title(
     for term in pool[1:6]:
         if _overlaps(term, first):
             continue
+        # A second phrase must be about as telling as the first, and widely shared (in a one-post theme: in
+        # the post's title, next to a single first word).
         wide = share[term] >= share[first] if not one_post else (" " not in first and term in title_terms)
-        if wide:
+        strong = score[term] >= SECOND_TERM_SCORE * score.get(pool[0], 0.0) and _phrase_factor(term) >= 1.0
+        if wide and strong:
             second = _as_phrase(term, pool, counts, {first})
             if not _overlaps(second, first):
                 chosen.append(second)
