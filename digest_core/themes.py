@@ -463,12 +463,14 @@ def _themes(
     groups: list[_Group], profiles: list[_Profile], forms: dict[str, Counter[str]]
 ) -> tuple[list[Theme], list[_Group]]:
     """A theme per group, each titled with words no earlier theme's title uses. Two topical groups that
-    cannot be told apart (no distinct title, or mostly the same posts) become one theme."""
+    cannot be told apart (no distinct title, or mostly the same posts) become one theme; a group with no
+    word to name it by joins the catch-all (unless it is the day's only group)."""
     groups = list(groups)
     while True:
         titles: list[str] = []
         earlier_words: list[set[str]] = []
         clash: tuple[int, int] | None = None
+        unnamed: int | None = None
         for gi, group in enumerate(groups):
             if group.miscellany:
                 titles.append(MISCELLANY_TITLE)
@@ -476,6 +478,9 @@ def _themes(
                 continue
             used = set().union(*earlier_words) if earlier_words else set()
             title, terms = _title(group, profiles, forms, avoid=used)
+            if not terms and len(groups) > 1:
+                unnamed = gi
+                break
             words = _title_words(terms)
             k = next(
                 (
@@ -490,14 +495,26 @@ def _themes(
                 break
             titles.append(title)
             earlier_words.append(words)
-        if clash is None:
+        if unnamed is not None:
+            groups = _into_catch_all(groups, unnamed, profiles)
+        elif clash is not None:
+            keep, fold = clash
+            members = list(dict.fromkeys(groups[keep].members + groups[fold].members))
+            groups[keep] = _make_group(members, profiles)
+            del groups[fold]
+        else:
             break
-        keep, fold = clash
-        members = list(dict.fromkeys(groups[keep].members + groups[fold].members))
-        groups[keep] = _make_group(members, profiles)
-        del groups[fold]
     themes = [_theme(g, title, profiles) for g, title in zip(groups, titles, strict=True)]
     return themes, groups
+
+
+def _into_catch_all(groups: list[_Group], gi: int, profiles: list[_Profile]) -> list[_Group]:
+    """`groups` with group `gi` moved into the catch-all group (made from it when there is none), last."""
+    moved = groups[gi]
+    rest = [g for k, g in enumerate(groups) if k != gi]
+    catch_all = next((g for g in rest if g.miscellany), None)
+    members = sorted((catch_all.members if catch_all else []) + moved.members)
+    return [g for g in rest if not g.miscellany] + [_make_group(members, profiles, miscellany=True)]
 
 
 def _mostly_same(a: _Group, b: _Group) -> bool:
@@ -776,7 +793,7 @@ def _connections(
                 distinct.append(term)
         keys = ", ".join(f'"{show(t)}"' for t in distinct)
         spread.append(f"A single post today; its key terms are {keys}.")
-    if len(themes) == 1 and len(profiles) > 1:
+    if len(themes) == 1 and len(profiles) > 1 and not groups[0].miscellany:
         titles = "; ".join(f'"{_by_id(profiles)[i].post.title}"' for i in themes[0].post_ids[:3])
         spread.append(f"All of today's posts fall under one theme: {titles}.")
     points = bridges[:2] + shared[:2] + echoes[:1] + spread
@@ -789,9 +806,12 @@ def _connections(
     if len(points) < 2 and apart is not None:
         titles = "; ".join(f'"{profiles[i].post.title}"' for i in apart.members[:3])
         more = f" and {len(apart.members) - 3} more" if len(apart.members) > 3 else ""
-        points.append(f"{len(apart.members)} posts share no topic with the others: {titles}{more}.")
+        if len(apart.members) == len(profiles):
+            points.append(f"None of the day's {len(profiles)} posts shares a topic with another: {titles}{more}.")
+        else:
+            points.append(f"{len(apart.members)} posts share no topic with the others: {titles}{more}.")
     for n, group in enumerate(groups, 1):
-        if len(points) < 2 and len(themes) >= 2 and len(group.members) == 1 and not group.miscellany:
+        if len(points) < 2 and len(group.members) == 1 and not group.miscellany and leads[n - 1]:
             post = profiles[group.members[0]].post
             points.append(f'Theme {n} follows a single post, "{post.title}", on "{show(leads[n - 1])}".')
     return points[:MAX_CONNECTIONS]

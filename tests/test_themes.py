@@ -639,3 +639,19 @@ def test_real_weeks_give_distinct_themes_whose_posts_use_their_titles() -> None:
             for pid in theme.post_ids:
                 text = (by_id[pid].title + " " + by_id[pid].text).lower()
                 assert any(w[:5] in text for w in title_words(theme)), (theme.title, by_id[pid].title)
+
+
+def test_posts_with_nothing_to_name_them_by_share_the_catch_all_never_a_repeated_title() -> None:
+    """Empty posts whose titles are made of generic words give no title term: rather than two themes called
+    the same, they go to the catch-all."""
+    posts = (
+        make_post("g1", "Models and AI"),
+        make_post("g2", "AI models"),
+        SEQUENCE_A,
+        SEQUENCE_B,
+    )
+    themes, connections = find(posts)
+    assert_well_formed(posts, themes, connections)
+    catch_all = next(t for t in themes if t.title == MISCELLANY_TITLE)
+    assert set(catch_all.post_ids) == {"g1", "g2"}
+    assert theme_of(themes, "seq1") is theme_of(themes, "seq2")
