@@ -538,15 +538,16 @@ def _theme(group: _Group, title: str, profiles: list[_Profile]) -> Theme:
             implications="",
             post_points=tuple(_point(p, {}, set()) for p in members),
         )
-    own = set(_title_terms(group, profiles)[:THEME_TERMS]) if len(members) > 1 else set()
-    ranked = [r for r in _ranked_quotes(members, group.centroid) if not own or own & set(r[4])]
+    own = set(_title_terms(group, profiles)[:THEME_TERMS])
+    quotes = _ranked_quotes(members, group.centroid)
+    on_topic = [r for r in quotes if own & set(r[4])]
+    # A one-post theme may take its key idea from any of its sentences when none uses its terms.
+    ranked = on_topic if on_topic or len(members) > 1 else quotes
     # The key idea comes from the post at the centre of the theme (members are sorted by closeness to it),
     # not from one that only touches it; later members stand in when it has nothing to quote.
     key = min(ranked, key=lambda r: (r[1], -r[0], r[2].index)) if ranked else None
     key_idea = key[2].text if key else members[0].fallback or members[0].post.title
-    implication = _implication(ranked, key, len(members) > 1)
-    if not implication and not own:
-        implication = next((p.fallback for p in members if p.fallback and p.fallback != key_idea), "")
+    implication = _implication(on_topic, key, len(members) > 1)
     used = {key_idea, implication}
     points = tuple(_point(p, group.centroid, used) for p in members)
     if len(members) == 1 and points[0] in used:
@@ -585,7 +586,7 @@ def _scored_terms(group: _Group, profiles: list[_Profile]) -> list[tuple[str, fl
     return sorted(scored, key=lambda ts: (-ts[1], ts[0]))
 
 
-_ADJECTIVE_END_RE = re.compile(r"(?:al|ive|ous|ful|ic|able|ible|ly)$")
+_ADJECTIVE_END_RE = re.compile(r"(?:ical|ual|onal|imal|rmal|ntal|tial|ive|ous|ful|ic|able|ible|ly)$")
 def _modifier(word: str) -> bool:
     """A word that reads as an adjective, adverb or number ("logical", "carefully", "two"): it qualifies a
     noun and names no topic on its own."""
