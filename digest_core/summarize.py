@@ -61,7 +61,7 @@ class ExtractiveSummarizer:
 
     name = "extractive"
     # Keys the summary cache: bump it when a change here would pick different sentences.
-    prompt_version = "2"
+    prompt_version = "3"
 
     def summarize(self, post: Post) -> str:
         return summarize_text(post.text, title=post.title)
@@ -88,7 +88,68 @@ def select_sentences(text: str, *, title: str = "") -> list[str]:
         chosen = _top_up(chosen, sentences)
     if not chosen:
         return _last_resort(sentences)
-    return [s.sentence.text for s in sorted(chosen, key=lambda s: s.sentence.index)]
+    ordered = sorted(chosen, key=lambda s: s.sentence.index)
+    chosen = _standalone_start(ordered, scored)
+    if sum(s.sentence.words for s in chosen) < MIN_WORDS and len(chosen) < len(ordered):
+        # Left short by a dropped opening: later readable sentences make up the length.
+        dropped = {s.sentence.index for s in ordered} - {s.sentence.index for s in chosen}
+        after = chosen[0].sentence.index
+        chosen = _top_up(chosen, [s for s in sentences if s.index > after and s.index not in dropped])
+        chosen = sorted(chosen, key=lambda s: s.sentence.index)
+    return [s.sentence.text for s in chosen]
+
+
+def _standalone_start(chosen: list[ScoredSentence], scored: list[ScoredSentence]) -> list[ScoredSentence]:
+    """The summary (in post order) made to open with a sentence that stands on its own: one that leans on
+    what came before ("Roughly half will ...", "However, ...", "These ...") brings the sentence before it
+    when that one can be quoted and fits, and is left out otherwise (unless it is all there is)."""
+    by_index = {s.sentence.index: s for s in scored}
+    first_readable = next((s.sentence.index for s in scored if s.score > 0), -1)
+    out = list(chosen)
+    rejected: set[int] = set()
+    for _ in range(len(chosen) + 4):
+        first = out[0].sentence
+        if not leans_back(first.text):
+            return out
+        if first.index == first_readable and _OPENING_INTRODUCTION_RE.match(first.text):
+            return out
+        previous = by_index.get(first.index - 1)
+        total = sum(s.sentence.words for s in out)
+        if (
+            previous is not None
+            and previous.score > 0
+            and previous.sentence.index not in rejected
+            and total + previous.sentence.words <= MAX_WORDS
+        ):
+            out.insert(0, previous)
+        elif len(out) > 1:
+            rejected.add(first.index)
+            out.pop(0)
+        else:
+            return out
+    return out
+
+
+_BACK_REFERENCE_RE = re.compile(r"^[\"'“‘(\[]*(?:these|those|such|both|this|that|here)\b", re.IGNORECASE)
+# "This post ...", "This research was ...", "Here is ...": the sentence introduces the post itself.
+_SELF_INTRODUCTION_RE = re.compile(
+    r"^[\"'“‘(\[]*(?:(?:this|these|in this)\s+(?:post|paper|essay|article|piece|report|work|write-?up|sequence|"
+    r"document|research|project|agenda|note|doc|talk|study|thesis|proposal|series|review|survey|framework|"
+    r"blog post|dialogue|newsletter|episode|book|chapter|tutorial|analysis|investigation|lecture|course)s?"
+    r"|here\s+(?:is|are))\b",
+    re.IGNORECASE,
+)
+# The first sentence of a post may introduce it as "This is ..." (there is nothing earlier to point at).
+_OPENING_INTRODUCTION_RE = re.compile(r"^[\"'“‘(\[]*this\s+(?:is|was)\b", re.IGNORECASE)
+
+
+def leans_back(text: str) -> bool:
+    """Whether a sentence depends on an earlier one, so that it cannot open a summary: a dangling pronoun
+    or connective ("However, ...", "Roughly half ..."), or "These"/"Such"/"Both"/"This ..." unless it
+    introduces the post itself ("This post ...", "Here is ...")."""
+    if _SELF_INTRODUCTION_RE.match(text):
+        return False
+    return bool(dangling_kind(text)) or bool(_BACK_REFERENCE_RE.match(text))
 
 
 def _last_resort(sentences: Sequence[Sentence]) -> list[str]:
@@ -205,7 +266,7 @@ def _opening(scored: list[ScoredSentence]) -> ScoredSentence | None:
     first = lead or next(iter(eligible), None)
     if first is None or first.sentence.words > OPENING_MAX_WORDS or first.sentence.text.endswith("?"):
         return None
-    if dangling_kind(first.sentence.text) or (lead is None and first.sentence.index >= OPENING_WITHIN):
+    if leans_back(first.sentence.text) or (lead is None and first.sentence.index >= OPENING_WITHIN):
         return None
     return first
 

@@ -71,6 +71,11 @@ STOPWORDS: frozenset[str] = _word_set(
     next previous past recent recently upcoming latest earlier later soon today week weeks month months
     across beyond behind beside besides inside outside throughout amongst amid whilst onto unlike despite
     study studies
+    tl dr tldr roughly mostly fairly largely mainly slightly highly nearly exactly directly strongly quickly
+    easily entirely completely fully truly merely increasingly relatively particularly typically essentially
+    currently similarly specifically ultimately naturally obviously apparently presumably arguably hopefully
+    unfortunately fortunately interestingly importantly notably primarily initially finally originally
+    eventually previously partly literally seriously posted happen happens happened happening read reads
     """
 )
 
@@ -80,8 +85,24 @@ DOMAIN_GENERIC: frozenset[str] = _word_set(
     ai ais alignment aligned align model models system systems research safety agi human humans
     approach approaches problem problems method methods work argument arguments claim claims
     agent agents world reason reasons thing understand understanding lesswrong forum
+    llm llms training train trained data behavior behaviors behaviour behaviours behavioral capability
+    capabilities capable task tasks learning learn learned technique techniques framework frameworks algorithm
+    algorithms abstract ea author authors contribution contributions equal future progress field researcher
+    researchers team teams question goal goals strategy misalignment misaligned matter matters
     """
 )
+
+# Nouns that end like adjectives or adverbs ("-al", "-ic", "-ive", "-ly"), so that a title may still use them.
+NOUNS_LIKE_MODIFIERS: frozenset[str] = _word_set(
+    """
+    family anomaly assembly supply monopoly reply july italy ally rally butterfly fly topic logic ethic
+    proposal rival arrival trial signal animal journal interval manual principal potential tutorial
+    disposal approval removal retrieval survival critic mechanic heuristic metric basic clinic relic
+    graphic classic epic music magic panic public republic objective incentive alternative initiative
+    perspective directive narrative detective collective representative executive
+    """
+)
+NUMBER_WORDS: frozenset[str] = _word_set("two three four five six seven eight nine ten hundred thousand million")
 
 # Words a title keeps in lower case (unless first).
 _TITLE_SMALL_WORDS = _word_set("a an and as at but by for in of on or the to vs via with")
@@ -101,7 +122,7 @@ _SENTENCE_END_RE = re.compile(r"(?:\.{3}|…|[.!?])['\"’”)\]]*(?=\s+\S)")
 _BULLET_RE = re.compile(r"^(?:[-*•·–—]|\d{1,2}[.)]|\(?[a-z][.)]|\(\d{1,2}\))\s+")
 _LABEL_RE = re.compile(
     r"^(?:arxiv:\S+\s+announce type:\s*\S+\s*)?"
-    r"(?:(?:slightly |a bit |very |somewhat )?(?:longer|shorter|short|long|quick|brief) )?"
+    r"(?:official |(?:slightly |a bit |very |somewhat )?(?:longer|shorter|short|long|quick|brief) )?"
     r"(?:tl;?\s?dr|tldr|abstract|summary|short summary|executive summary|in short|short version|"
     r"key takeaways?|takeaways?|bottom line|overview|main points?|key points?|the gist|"
     r"too long;? didn'?t read)"
@@ -187,10 +208,11 @@ _BOILERPLATE_ANYWHERE: tuple[str, ...] = (
     r"(?:available|find (?:it|them|more)|read (?:it|more)|see (?:it|more)) (?:here|at this link))\b",
     r"\b(?:subscribe|sign up|apply|register) (?:here|now|to our|at)\b",
     r"\bpost (?:is )?here\b",
+    r"\bindex here\b",
 )
 _ANYWHERE_HINTS = (
     "thank", "cross", "under the", "mats ", "spar ", "astra ", "pibbss", "fellowship", "click", "read the",
-    "full ", " here", "this link", "subscribe", "sign up", "apply ", "register ",
+    "full ", " here", "this link", "subscribe", "sign up", "apply ", "register ", "index here",
 )  # fmt: skip
 # Two alternations: one pass over each sentence instead of one per pattern.
 _BOILERPLATE_OPENING_RE = re.compile("|".join(f"(?:{p})" for p in _BOILERPLATE_OPENINGS))
@@ -214,7 +236,14 @@ _CODE_TOKEN_RE = re.compile(r"[{};]\s*$|\(\)|[=!]=|->|=>|\\[a-z]+\{|\\[(\[]|\$\$
 _DANGLING_PRONOUN_RE = re.compile(
     r"^(?:this|that|these|those|it|its|they|them|their|theirs|such|he|she|his|her|hers|him|"
     r"the latter|the former|the above|the same|both|neither|either|each of these|all of these|"
-    r"this one|which)\b",
+    r"this one|which)\b"
+    # A bare share or count as the subject ("Roughly half will go to ...", "Most of them are ...") refers to
+    # something named in an earlier sentence.
+    r"|^(?:roughly |about |around |nearly |almost |over |more than |less than |fewer than |only |just )?"
+    r"(?:half|most|many|some|all|none|few|several|each|one|two|three|the rest|the remainder|the other half|"
+    r"a third|a quarter|a few|a majority|the majority)"
+    r"(?: of (?:them|these|those|it|this|that))?\s+(?:will|would|are|is|were|was|have|has|had|can|could|"
+    r"go|goes|went|do|does|did|seem|seems|get|gets)\b",
     re.IGNORECASE,
 )
 # "This post argues ...", "It is plausible that ..." do not point back at an earlier sentence.
@@ -230,11 +259,13 @@ _SELF_REFERENCE_RE = re.compile(
     re.IGNORECASE,
 )
 _CONNECTIVE_RE = re.compile(
-    r"^(?:however|but|and|so|also|moreover|furthermore|therefore|thus|hence|instead|similarly|likewise|"
-    r"additionally|in addition|in contrast|by contrast|on the other hand|as a result|consequently|still|"
+    r"^(?:however|but|and|so|also|moreover|furthermore|therefore|thus|hence|instead(?! of)|similarly|likewise|"
+    r"additionally|in addition(?! to)|in contrast(?! to| with)|by contrast(?! to| with)|"
+    r"on the other hand|as a result|consequently|still|"
     r"yet|then|otherwise|nevertheless|nonetheless|secondly|second|thirdly|third|finally|lastly|again|"
     r"for example|for instance|in particular|specifically|indeed|of course|after all|meanwhile|besides|"
-    r"conversely|accordingly|as such|in this case|in that case|in other words|that is|namely|or)\b",
+    r"conversely|accordingly|as such|in this case|in that case|in other words|that is|namely|or|"
+    r"here(?=,|\s+(?:we|i)\b)|even so|in turn|rather|plus|either way|this time|by then|at the same time)\b",
     re.IGNORECASE,
 )
 
@@ -324,15 +355,22 @@ def display_form(term: str, forms: dict[str, Counter[str]]) -> str:
 
 
 def title_case(phrase: str) -> str:
-    """Title Case that keeps acronyms and mixed case ("RLHF", "SAEs", "GPT-4") as written."""
+    """Title Case that keeps acronyms and mixed case ("RLHF", "SAEs", "GPT-4") as written; the small words
+    of a hyphenated compound stay small ("Chain-of-Thought", "Weak-to-Strong")."""
     out = []
     for i, w in enumerate(phrase.split()):
-        if any(c.isupper() for c in w[1:]) or (w[:1].isupper()):
+        if any(c.isupper() for c in w[1:]):
             out.append(w[:1].upper() + w[1:])  # "brain-like-AGI" -> "Brain-like-AGI", "RLHF" stays
         elif i and w.lower() in _TITLE_SMALL_WORDS:
             out.append(w.lower())
         else:
-            out.append("-".join(part[:1].upper() + part[1:] for part in w.split("-")))
+            parts = w.split("-")
+            out.append(
+                "-".join(
+                    part if k and part.lower() in _TITLE_SMALL_WORDS else part[:1].upper() + part[1:]
+                    for k, part in enumerate(parts)
+                )
+            )
     return " ".join(out)
 
 
@@ -345,6 +383,12 @@ def is_boilerplate(sentence: str) -> bool:
         return True
     # The phrases searched anywhere all contain one of these words; most sentences contain none.
     return any(hint in lower for hint in _ANYWHERE_HINTS) and bool(_BOILERPLATE_ANYWHERE_RE.search(lower))
+
+
+def opens_as_boilerplate(text: str) -> bool:
+    """True when `text` opens the way boilerplate does ("Epistemic status: ...", "Cross-posted from ...")."""
+    lower = normalize_space(text).lower().replace("’", "'")
+    return bool(_BOILERPLATE_OPENING_RE.match(lower.lstrip("[(*_\"'“‘ ")))
 
 
 def looks_like_code_or_math(sentence: str) -> bool:
@@ -499,8 +543,9 @@ def post_sentences(text: str, *, max_chars: int | None = None) -> list[Sentence]
         if position >= footnote_tail or _FOOTNOTE_LINE_RE.match(line) or "↩" in line:
             line_section = "end"
         pieces = split_sentences(body)
-        # A boilerplate opening ("Epistemic status: ...") taints only the first sentence of its line.
-        line_boilerplate = len(pieces) > 1 and is_boilerplate(body)
+        # A boilerplate opening ("Epistemic status: ...") taints only the first sentence of its line; a link
+        # or an address later in the line taints only the sentence it sits in.
+        line_boilerplate = len(pieces) > 1 and opens_as_boilerplate(body)
         for i, sentence_text in enumerate(pieces):
             out.append(
                 _sentence(

@@ -1,13 +1,19 @@
 """The offline theme finder: groups a day's posts by the terms they share and quotes them.
 
 1. Each post becomes a TF-IDF vector over the day's posts: unigram and bigram stems from its title (weighted
-   up) and the start of its text (boilerplate, code and footnotes left out).
-2. Theme seeds are picked greedily so that together they are similar to as many posts as possible (the
-   facility-location rule); each post joins its nearest seed, then a few rounds of centroid re-assignment
-   (spherical k-means) settle the groups. A post close enough to a second theme joins it too.
-3. Every word of the output comes from the posts: titles are built from the terms the grouped posts share
-   (spelled as the posts spell them), key ideas, implications and per-post points are sentences quoted
-   from the posts, and connections wrap shared terms, post titles and quoted sentences in fixed phrases.
+   up) and the start of its text (boilerplate, code and footnotes left out). Words every research post uses
+   ("model", "framework", "algorithm") weigh less and never name a theme.
+2. Two posts are alike only when they share at least two specific words, and their cosine similarity is
+   clearly above what the day's unrelated pairs share by chance (`noise_threshold`). Average-linkage
+   clustering then merges the most alike groups while the mean similarity of their pairs stays above that
+   bar, so a chain of loosely related posts does not become one muddy theme.
+3. The largest clusters become themes; posts that fit none stand as a theme of their own while there is
+   room, and the rest share one catch-all theme ("Also Today") that claims no common topic. A post close
+   enough to a second theme joins it too, unless the two themes would then be mostly the same posts.
+4. Every word of the output comes from the posts: titles are the phrases the grouped posts share (spelled as
+   the posts spell them; two themes never share a title word, or they become one theme), key ideas,
+   implications and per-post points are sentences quoted from the posts that carry the theme's own terms,
+   and connections wrap shared terms, post titles and quoted sentences in fixed phrases.
 
 Deterministic: ties are broken by the order of the posts as given, never by hashing.
 """
@@ -23,6 +29,8 @@ from dataclasses import dataclass, field, replace
 from digest_core.models import Post, Theme
 from digest_core.text import (
     DOMAIN_GENERIC,
+    NOUNS_LIKE_MODIFIERS,
+    NUMBER_WORDS,
     STOPWORDS,
     Sentence,
     content_phrases,
@@ -46,22 +54,34 @@ TITLE_WEIGHT = 3
 # Below this many content words a post's single mentions count as terms too.
 SHORT_POST_TERMS = 600
 GENERIC_TERM_FACTOR = 0.35
-REFINE_ROUNDS = 6
-# A seed beyond the day's target number of themes must gather more than one post's worth of similarity.
-EXTRA_SEED_GAIN = 1.25
-# A post at most this similar to every other post of its group shares (almost) nothing with them.
-ORPHAN_SIMILARITY = 0.05
-# A small day (2-3 posts) makes one theme when its two groups are at least this similar.
-MERGE_SIMILARITY = 0.2
-# A post joins a second theme when it is this similar to it, and nearly as similar as to its own.
-SECOND_THEME_MIN_SIMILARITY = 0.2
-SECOND_THEME_RATIO = 0.65
+# Two posts share a theme only when they are clearly more alike than the day's unrelated posts (see
+# noise_threshold; a day needs MIN_PAIRS_FOR_NOISE pairs for that estimate), and never below
+# MIN_LINK_SIMILARITY. MAX_LINK_SIMILARITY keeps a day of closely related posts from setting the bar out of
+# reach.
+NOISE_SPREAD = 1.5
+MIN_PAIRS_FOR_NOISE = 6
+MIN_LINK_SIMILARITY = 0.06
+MAX_LINK_SIMILARITY = 0.3
+# Two posts are only alike when they share at least this many distinct content terms that are not
+# generic: one word in common ("roughly", "task") is chance.
+MIN_SHARED_TERMS = 2
+# Terms of a post compared with other posts' (its top terms by weight).
+SIMILARITY_TERMS = 150
+# A post joins a second theme when it is nearly as alike to it as to its own.
+SECOND_THEME_RATIO = 0.5
 MAX_THEMES_PER_POST = 2
 QUOTE_MIN_WORDS = 8
 QUOTE_MAX_WORDS = 45
 # A sentence that points back ("This suggests ...") is quoted with the one before, up to this many words.
 PAIR_MAX_WORDS = 65
 MAX_CONNECTIONS = 4
+# A title names a second phrase only when it scores at least this share of the first's.
+SECOND_TERM_SCORE = 0.5
+# A theme's own terms (its best shared terms): its key idea and implication must use one of them.
+THEME_TERMS = 6
+# The catch-all theme for posts that share no topic with the others; it claims no common idea.
+MISCELLANY_TITLE = "Also Today"
+MISCELLANY_KEY_IDEA = "Posts on topics that no other post of the day takes up."
 # Acronyms and the words they stand for, so that a title never pairs "LLMs" with "Language Models".
 _ALIASES = {
     "llm": "language model",
@@ -97,9 +117,9 @@ class _Profile:
     """What the theme finder knows about one post."""
 
     post: Post
-    vector: dict[str, float] = field(default_factory=dict)  # unit-length TF-IDF over the day's posts
-    # The same restricted to terms that other posts use too: what grouping compares. A term of one post
-    # only can make no two posts alike, but it would dilute every similarity of its post.
+    vector: dict[str, float] = field(default_factory=dict)  # unit-length TF-IDF of its top terms
+    # The same over more of its terms: what posts are compared by. Terms no other post uses make no two
+    # posts alike, but they do count in the length: a post about much else is only a little like another.
     link: dict[str, float] = field(default_factory=dict)
     candidates: list[tuple[Sentence, tuple[str, ...]]] = field(default_factory=list)  # quotable sentences
     counts: Counter[str] = field(default_factory=Counter)
@@ -110,7 +130,7 @@ class _Profile:
 class _Group:
     members: list[int]  # indexes into the profiles
     centroid: dict[str, float]  # unit-length sum of the members' vectors: what the theme is about
-    link: dict[str, float]  # the same over the members' link vectors: what new members are compared with
+    miscellany: bool = False  # the catch-all for posts that fit no theme: it claims no common topic
 
 
 class OfflineThemeFinder:
@@ -137,8 +157,7 @@ def find_themes(
     profiles = [_profile(p, (summaries or {}).get(p.id, ""), forms) for p in unique.values()]
     _weigh(profiles)
     groups = _group(profiles)
-    themes = [_theme(g, profiles, forms) for g in groups]
-    themes = _distinct_titles(themes, groups, profiles, forms)
+    themes, groups = _themes(groups, profiles, forms)
     connections = _connections(themes, groups, profiles, forms)
     return tuple(themes), tuple(connections)
 
@@ -231,7 +250,7 @@ def _weigh(profiles: list[_Profile]) -> None:
             weights[term] = w
         ranked = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))
         p.vector = _unit(dict(ranked[:TERMS_PER_POST]))
-        p.link = _unit(dict([kv for kv in ranked if df[kv[0]] > 1][:TERMS_PER_POST]))
+        p.link = _unit(dict(ranked[:SIMILARITY_TERMS]))
 
 
 def _is_generic(term: str) -> bool:
@@ -250,37 +269,33 @@ def _cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
 
 
 def _similarities(profiles: list[_Profile]) -> list[list[float]]:
-    """All pairwise cosine similarities, through an inverted index (posts share few terms)."""
+    """All pairwise cosine similarities, through an inverted index (posts share few terms); 0 for two posts
+    that share fewer than MIN_SHARED_TERMS specific (non-generic) words."""
     n = len(profiles)
     sims = [[0.0] * n for _ in range(n)]
+    evidence = [[0] * n for _ in range(n)]
     postings: dict[str, list[tuple[int, float]]] = {}
     for i, p in enumerate(profiles):
         for term, w in p.link.items():
             postings.setdefault(term, []).append((i, w))
-    for entries in postings.values():
+    for term, entries in postings.items():
+        specific = " " not in term and not _is_generic(term)
         for a, (i, wi) in enumerate(entries):
             row = sims[i]
             for j, wj in entries[a + 1 :]:
                 row[j] += wi * wj
+                if specific:
+                    evidence[i][j] += 1
     for i in range(n):
         sims[i][i] = 1.0
         for j in range(i + 1, n):
+            if evidence[i][j] < MIN_SHARED_TERMS:
+                sims[i][j] = 0.0
             sims[j][i] = sims[i][j]
     return sims
 
 
 # --- 2. grouping ---------------------------------------------------------------------------------------
-
-
-def theme_count(n_posts: int) -> int:
-    """How many themes to aim for: 1 post -> 1; 2-5 -> 2; 6-7 -> 3; 8+ -> 4."""
-    if n_posts <= 1:
-        return 1
-    if n_posts <= 5:
-        return 2
-    if n_posts <= 7:
-        return 3
-    return MAX_THEMES
 
 
 def max_theme_count(n_posts: int) -> int:
@@ -294,92 +309,108 @@ def max_theme_count(n_posts: int) -> int:
     return MAX_THEMES
 
 
+def noise_threshold(sims: list[list[float]]) -> float:
+    """How alike two posts must be to share a theme: clearly above what unrelated posts of the same day
+    share by chance. Most pairs of a day are unrelated, so the median pair and the mean distance from it
+    measure chance (related pairs are the outliers); the bar is the median plus NOISE_SPREAD such
+    distances, within [MIN_LINK_SIMILARITY, MAX_LINK_SIMILARITY]."""
+    n = len(sims)
+    pairs = sorted(sims[i][j] for i in range(n) for j in range(i + 1, n))
+    if len(pairs) < MIN_PAIRS_FOR_NOISE:
+        return MIN_LINK_SIMILARITY
+    median = pairs[len(pairs) // 2]
+    spread = sum(abs(s - median) for s in pairs) / len(pairs)
+    return max(MIN_LINK_SIMILARITY, min(MAX_LINK_SIMILARITY, median + NOISE_SPREAD * spread))
+
+
 def _group(profiles: list[_Profile]) -> list[_Group]:
+    """Themes from the posts that are clearly alike; the rest stand alone or share one catch-all group."""
     n = len(profiles)
     sims = _similarities(profiles)
-    seeds = _seeds(sims, theme_count(n), max_theme_count(n))
-    assignment = _nearest(sims, seeds)
-    groups = _groups_from(assignment, len(seeds), profiles)
-    for _ in range(REFINE_ROUNDS):
-        new = [
-            max(range(len(groups)), key=lambda g, i=i: (_cosine(profiles[i].link, groups[g].link), -g))
-            for i in range(n)
-        ]
-        if new == assignment:
-            break
-        assignment = new
-        groups = _groups_from(assignment, len(groups), profiles)
-    groups = _rehome_orphans(groups, profiles, sims, max_theme_count(n))
-    if n <= 3 and len(groups) == 2 and _cosine(groups[0].link, groups[1].link) >= MERGE_SIMILARITY:
-        groups = [_make_group(sorted(groups[0].members + groups[1].members), profiles)]
-    if n >= 4 and len(groups) == 1:
-        groups = _split_in_two(groups[0], profiles)
-    _add_second_memberships(groups, profiles)
+    threshold = noise_threshold(sims)
+    clusters = _agglomerate(sims, threshold)
+    groups = _fit_to_slots(clusters, profiles, sims, max_theme_count(n))
+    _add_second_memberships(groups, sims, threshold)
     for g in groups:
-        g.members.sort(key=lambda i: (-_cosine(profiles[i].link, g.link), i))
-    groups.sort(key=lambda g: (-len(g.members), min(g.members)))
+        if not g.miscellany:
+            g.members.sort(key=lambda i, g=g: (-_mean_similarity(i, g.members, sims), i))
     return groups
 
 
-def _nearest(sims: list[list[float]], seeds: list[int]) -> list[int]:
-    """For each post, the index of the seed it is most similar to (the first one on a tie)."""
-    return [max(range(len(seeds)), key=lambda s, i=i: (sims[i][seeds[s]], -s)) for i in range(len(sims))]
-
-
-def _seeds(sims: list[list[float]], target: int, most: int) -> list[int]:
-    """Greedy facility location: each new seed adds the most similarity to the posts not yet covered.
-    Beyond `target` seeds (up to `most`), a seed is added only while it would gather a group of posts
-    that the others leave uncovered (gain >= EXTRA_SEED_GAIN), not a lone outlier."""
+def _agglomerate(sims: list[list[float]], threshold: float) -> list[list[int]]:
+    """Average-linkage clustering: the two most alike clusters merge while the mean similarity of their
+    posts' pairs is at least `threshold`. A mean over all pairs (not the best pair) keeps a chain of
+    posts that are each like the next from becoming one muddy theme."""
     n = len(sims)
-    # Most pairs of posts share nothing: summing over each post's actual neighbours keeps this fast.
-    neighbours = [[(q, s) for q, s in enumerate(row) if s > 0.0] for row in sims]
-    best = [0.0] * n
-    seeds: list[int] = []
-    for _ in range(min(most, n)):
-        gain, candidate = max(
-            (sum(s - best[q] for q, s in neighbours[c] if s > best[q]), -c) for c in range(n) if c not in seeds
-        )
-        candidate = -candidate
-        if seeds and (gain <= 1e-9 or (len(seeds) >= target and gain < EXTRA_SEED_GAIN)):
+    members: dict[int, list[int]] = {i: [i] for i in range(n)}
+    # Sums of pair similarities between clusters (keyed by the clusters' lowest post, smaller key first),
+    # kept only where non-zero: most posts of a real day share nothing.
+    sums = {(i, j): sims[i][j] for i in range(n) for j in range(i + 1, n) if sims[i][j] > 0}
+    while True:
+        best: tuple[float, int, int] | None = None
+        for (a, b), total in sums.items():
+            mean = total / (len(members[a]) * len(members[b]))
+            if mean >= threshold and (best is None or (mean, -a, -b) > (best[0], -best[1], -best[2])):
+                best = (mean, a, b)
+        if best is None:
             break
-        seeds.append(candidate)
-        best = [max(best[q], sims[candidate][q]) for q in range(n)]
-    return seeds
+        _, a, b = best
+        members[a] = sorted(members[a] + members.pop(b))
+        merged: dict[tuple[int, int], float] = {}
+        for (x, y), total in sums.items():
+            if {x, y} == {a, b}:
+                continue
+            if b in (x, y) or a in (x, y):
+                other = y if x in (a, b) else x
+                key = (min(a, other), max(a, other))
+                merged[key] = merged.get(key, 0.0) + total
+            else:
+                merged[(x, y)] = total
+        sums = merged
+    return sorted(members.values(), key=lambda m: m[0])
 
 
-def _rehome_orphans(groups: list[_Group], profiles: list[_Profile], sims: list[list[float]], most: int) -> list[_Group]:
-    """A post that shares (almost) no term with the other posts of its group (it landed there on a tie)
-    gets a theme of its own while the day has room for one more theme; otherwise it stays where it is."""
-    kept: list[_Group] = []
-    orphans: list[int] = []
-    for g in groups:
-        lonely = [
-            i
-            for i in g.members
-            if len(g.members) > 1 and max(sims[i][j] for j in g.members if j != i) <= ORPHAN_SIMILARITY
-        ]
-        room = most - len(groups) - len(orphans)
-        lonely = lonely[: max(0, room)]
-        if not lonely or len(lonely) == len(g.members):
-            kept.append(g)
-            continue
-        kept.append(_make_group([i for i in g.members if i not in lonely], profiles))
-        orphans.extend(lonely)
-    return kept + [_make_group([i], profiles) for i in sorted(orphans)]
+def _fit_to_slots(
+    clusters: list[list[int]], profiles: list[_Profile], sims: list[list[float]], most: int
+) -> list[_Group]:
+    """At most `most` groups: the largest (then tightest) clusters of two or more posts, then single posts
+    as themes of their own while there is room; when the rest do not fit, they share one catch-all group."""
+    multi = sorted(
+        (c for c in clusters if len(c) > 1), key=lambda c: (-len(c), -_cohesion(c, sims), c[0])
+    )
+    singles = [c[0] for c in clusters if len(c) == 1]
+    if len(multi) + len(singles) <= most:
+        groups = [_make_group(c, profiles) for c in multi] + [_make_group([i], profiles) for i in singles]
+        return groups
+    kept = multi[: most - 1]
+    rest = sorted([i for c in multi[most - 1 :] for i in c] + singles)
+    # Room left after the catch-all goes to the single posts with the most to say.
+    room = most - 1 - len(kept)
+    richest = sorted(rest, key=lambda i: (-len(profiles[i].counts), i))[: max(0, room)] if len(rest) > 1 else []
+    rest = [i for i in rest if i not in richest]
+    groups = [_make_group(c, profiles) for c in kept] + [_make_group([i], profiles) for i in sorted(richest)]
+    if len(rest) == 1:
+        groups.append(_make_group(rest, profiles))
+    elif rest:
+        groups.append(_make_group(rest, profiles, miscellany=True))
+    return groups
 
 
-def _groups_from(assignment: list[int], k: int, profiles: list[_Profile]) -> list[_Group]:
-    members: list[list[int]] = [[] for _ in range(k)]
-    for i, g in enumerate(assignment):
-        members[g].append(i)
-    return [_make_group(m, profiles) for m in members if m]
+def _cohesion(members: list[int], sims: list[list[float]]) -> float:
+    pairs = [sims[i][j] for k, i in enumerate(members) for j in members[k + 1 :]]
+    return sum(pairs) / len(pairs) if pairs else 0.0
 
 
-def _make_group(members: list[int], profiles: list[_Profile]) -> _Group:
+def _mean_similarity(i: int, members: Sequence[int], sims: list[list[float]]) -> float:
+    others = [sims[i][j] for j in members if j != i]
+    return sum(others) / len(others) if others else 0.0
+
+
+def _make_group(members: list[int], profiles: list[_Profile], *, miscellany: bool = False) -> _Group:
     return _Group(
         members=list(members),
         centroid=_centroid(profiles[i].vector for i in members),
-        link=_centroid(profiles[i].link for i in members),
+        miscellany=miscellany,
     )
 
 
@@ -388,36 +419,31 @@ def _centroid(vectors: Iterable[Mapping[str, float]]) -> dict[str, float]:
     return _unit(dict(top))
 
 
-def _split_in_two(group: _Group, profiles: list[_Profile]) -> list[_Group]:
-    """A day of 4+ posts gets at least two themes: the posts closest to the common centre stay together."""
-    ranked = sorted(group.members, key=lambda i: (-_cosine(profiles[i].link, group.link), i))
-    half = (len(ranked) + 1) // 2
-    return [_make_group(sorted(ranked[:half]), profiles), _make_group(sorted(ranked[half:]), profiles)]
-
-
-def _add_second_memberships(groups: list[_Group], profiles: list[_Profile]) -> None:
-    """A post joins a second theme when it is about as close to it as to the rest of its own theme."""
-    if len(groups) < 2:
+def _add_second_memberships(groups: list[_Group], sims: list[list[float]], threshold: float) -> None:
+    """A post joins a second theme when it is as alike to that theme's posts as a member must be (the day's
+    noise threshold) and nearly as alike as to its own theme's, unless the two themes would then share
+    most of their posts."""
+    topical = [gi for gi, g in enumerate(groups) if not g.miscellany]
+    if len(topical) < 2:
         return
-    sums = [_sum(profiles[j].link for j in g.members) for g in groups]
-    norms_sq = [sum(w * w for w in total.values()) for total in sums]
-    homes = [{gi for gi, g in enumerate(groups) if i in g.members} for i in range(len(profiles))]
+    original = [list(g.members) for g in groups]
+    homes = {i: gi for gi in topical for i in original[gi]}
     additions: list[tuple[int, int]] = []
-    for i, p in enumerate(profiles):
-        # Likeness to the own group is measured without the post itself, which would flatter it.
-        own = max(
-            (_similarity_to_rest(p.link, sums[gi], norms_sq[gi]) for gi in homes[i] if len(groups[gi].members) > 1),
-            default=1.0,
-        )
+    for i, home in sorted(homes.items()):
+        own = _mean_similarity(i, original[home], sims) if len(original[home]) > 1 else 1.0
         extra = [
             (sim, gi)
-            for gi, g in enumerate(groups)
-            if gi not in homes[i]
-            and (sim := _cosine(p.link, g.link)) >= SECOND_THEME_MIN_SIMILARITY
+            for gi in topical
+            if gi != home
+            and len(original[gi]) > 1
+            and (sim := _mean_similarity(i, original[gi], sims)) >= threshold
             and sim >= SECOND_THEME_RATIO * own
         ]
         additions += [(gi, i) for _, gi in sorted(extra, key=lambda e: (-e[0], e[1]))[: MAX_THEMES_PER_POST - 1]]
     for gi, i in additions:
+        shared = len(set(groups[gi].members) & set(original[homes[i]])) + 1
+        if 2 * shared > min(len(groups[gi].members) + 1, len(original[homes[i]])):
+            continue  # the two themes would be mostly the same posts
         groups[gi].members.append(i)
 
 
@@ -429,32 +455,103 @@ def _sum(vectors: Iterable[Mapping[str, float]]) -> Counter[str]:
     return total
 
 
-def _similarity_to_rest(vector: Mapping[str, float], group_sum: Mapping[str, float], norm_sq: float) -> float:
-    """Cosine between a member's unit vector and the sum of the other members' vectors (`group_sum`, whose
-    squared length is `norm_sq`, includes the member)."""
-    if not vector:
-        return 0.0
-    dot = sum(w * group_sum.get(t, 0.0) for t, w in vector.items())
-    rest_norm_sq = norm_sq - 2 * dot + 1.0
-    return (dot - 1.0) / math.sqrt(rest_norm_sq) if rest_norm_sq > 1e-12 else 0.0
-
 
 # --- 3. writing the themes -----------------------------------------------------------------------------
 
 
-def _theme(group: _Group, profiles: list[_Profile], forms: dict[str, Counter[str]]) -> Theme:
+def _themes(
+    groups: list[_Group], profiles: list[_Profile], forms: dict[str, Counter[str]]
+) -> tuple[list[Theme], list[_Group]]:
+    """A theme per group, each titled with words no earlier theme's title uses. Two topical groups that
+    cannot be told apart (no distinct title, or mostly the same posts) become one theme; a group with no
+    word to name it by joins the catch-all (unless it is the day's only group)."""
+    groups = list(groups)
+    while True:
+        titles: list[str] = []
+        earlier_words: list[set[str]] = []
+        clash: tuple[int, int] | None = None
+        unnamed: int | None = None
+        for gi, group in enumerate(groups):
+            if group.miscellany:
+                titles.append(MISCELLANY_TITLE)
+                earlier_words.append(set())
+                continue
+            used = set().union(*earlier_words) if earlier_words else set()
+            title, terms = _title(group, profiles, forms, avoid=used)
+            if not terms and len(groups) > 1:
+                unnamed = gi
+                break
+            words = _title_words(terms)
+            k = next(
+                (
+                    k
+                    for k in range(gi)
+                    if not groups[k].miscellany and (words & earlier_words[k] or _mostly_same(group, groups[k]))
+                ),
+                None,
+            )
+            if k is not None:
+                clash = (k, gi)
+                break
+            titles.append(title)
+            earlier_words.append(words)
+        if unnamed is not None:
+            groups = _into_catch_all(groups, unnamed, profiles)
+        elif clash is not None:
+            keep, fold = clash
+            members = list(dict.fromkeys(groups[keep].members + groups[fold].members))
+            groups[keep] = _make_group(members, profiles)
+            del groups[fold]
+        else:
+            break
+    themes = [_theme(g, title, profiles) for g, title in zip(groups, titles, strict=True)]
+    return themes, groups
+
+
+def _into_catch_all(groups: list[_Group], gi: int, profiles: list[_Profile]) -> list[_Group]:
+    """`groups` with group `gi` moved into the catch-all group (made from it when there is none), last."""
+    moved = groups[gi]
+    rest = [g for k, g in enumerate(groups) if k != gi]
+    catch_all = next((g for g in rest if g.miscellany), None)
+    members = sorted((catch_all.members if catch_all else []) + moved.members)
+    return [g for g in rest if not g.miscellany] + [_make_group(members, profiles, miscellany=True)]
+
+
+def _mostly_same(a: _Group, b: _Group) -> bool:
+    shared = len(set(a.members) & set(b.members))
+    return 2 * shared > min(len(a.members), len(b.members))
+
+
+def _title_words(terms: Iterable[str]) -> set[str]:
+    """The words of title terms, acronyms spelled out ("llm" -> "language", "model")."""
+    return {w for t in terms for x in (t, _ALIASES.get(t, t)) for w in x.split()}
+
+
+def _theme(group: _Group, title: str, profiles: list[_Profile]) -> Theme:
     members = [profiles[i] for i in group.members]
-    title = _title(group, profiles, forms, avoid=())
-    ranked = _ranked_quotes(members, group.centroid)
+    if group.miscellany:
+        # No claim of a common topic: each post is represented by its own opening.
+        return Theme(
+            title=title,
+            key_idea=MISCELLANY_KEY_IDEA,
+            post_ids=tuple(p.post.id for p in members),
+            implications="",
+            post_points=tuple(_point(p, {}, set()) for p in members),
+        )
+    own = set(_title_terms(group, profiles)[:THEME_TERMS])
+    quotes = _ranked_quotes(members, group.centroid)
+    on_topic = [r for r in quotes if own & set(r[4])]
+    # A one-post theme may take its key idea from any of its sentences when none uses its terms.
+    ranked = on_topic if on_topic or len(members) > 1 else quotes
     # The key idea comes from the post at the centre of the theme (members are sorted by closeness to it),
     # not from one that only touches it; later members stand in when it has nothing to quote.
     key = min(ranked, key=lambda r: (r[1], -r[0], r[2].index)) if ranked else None
-    key_idea = key[2].text if key else members[0].post.title
-    implication = _implication(ranked, key, len(members) > 1) or next(
-        (p.fallback for p in members if p.fallback and p.fallback != key_idea), ""
-    )
+    key_idea = key[2].text if key else members[0].fallback or members[0].post.title
+    implication = _implication(on_topic, key, len(members) > 1)
     used = {key_idea, implication}
     points = tuple(_point(p, group.centroid, used) for p in members)
+    if len(members) == 1 and points[0] in used:
+        points = ("",)  # the post's only quotable sentences are already above it
     return Theme(
         title=title,
         key_idea=key_idea,
@@ -465,20 +562,55 @@ def _theme(group: _Group, profiles: list[_Profile], forms: dict[str, Counter[str
 
 
 def _title_terms(group: _Group, profiles: list[_Profile]) -> list[str]:
-    """The group's terms, best first: weight in the centroid times the number of member posts using it."""
-    share = Counter(t for i in group.members for t in profiles[i].vector)
-    multi = len(group.members) > 1
+    """The group's terms, best first (see `_scored_terms`)."""
+    return [t for t, _ in _scored_terms(group, profiles)]
 
-    def score(term: str) -> float:
-        bigram_bonus = 1.25 if " " in term else 1.0
-        return group.centroid[term] * (share[term] if multi else 1) * bigram_bonus
 
-    candidates = [t for t in group.centroid if not _is_generic(t) and len(t) > 2 and not _participle(t)]
-    if multi and any(share[t] > 1 for t in candidates):
-        shared = [t for t in candidates if share[t] > 1]
-        rest = [t for t in candidates if share[t] <= 1]
-        return sorted(shared, key=lambda t: (-score(t), t)) + sorted(rest, key=lambda t: (-score(t), t))
-    return sorted(candidates, key=lambda t: (-score(t), t))
+def _scored_terms(group: _Group, profiles: list[_Profile]) -> list[tuple[str, float]]:
+    """The group's nameable terms and how well each names it, best first. In a theme of several posts, only
+    terms that at least two of them use, scored by how many use them times their weight (specific two-word
+    phrases favoured); in a one-post theme, its strongest terms, those of its title first."""
+    members = group.members
+    weight = _sum(profiles[i].link for i in members)
+    if len(members) == 1:
+        title_phrases = list(content_phrases(profiles[members[0]].post.title))
+        title_terms = set(title_phrases)
+        # An English title usually ends on its head noun phrase ("... for efficient sequence memorisation").
+        last = next((t for t in reversed(title_phrases) if " " in t and _nameable(t)), "")
+        scored = [
+            (t, weight[t] * _phrase_factor(t) * (1.3 if t == last else 1.0)) for t in weight if _nameable(t)
+        ]
+        return sorted(scored, key=lambda ts: (ts[0] not in title_terms, -ts[1], ts[0]))
+    share = Counter(t for i in members for t in profiles[i].counts)
+    scored = [(t, weight[t] * share[t] * _phrase_factor(t)) for t in weight if share[t] > 1 and _nameable(t)]
+    return sorted(scored, key=lambda ts: (-ts[1], ts[0]))
+
+
+_ADJECTIVE_END_RE = re.compile(r"(?:ical|ual|onal|imal|rmal|ntal|tial|ive|ous|ful|ic|able|ible|ly)$")
+def _modifier(word: str) -> bool:
+    """A word that reads as an adjective, adverb or number ("logical", "carefully", "two"): it qualifies a
+    noun and names no topic on its own."""
+    return word in NUMBER_WORDS or (bool(_ADJECTIVE_END_RE.search(word)) and word not in NOUNS_LIKE_MODIFIERS)
+
+
+def _phrase_factor(term: str) -> float:
+    """How well a term reads as a title: a two-word phrase of specific words ("sequence prediction") beats a
+    single word; a lone adjective or adverb ("logical", "carefully"), a phrase with a generic word
+    ("prediction task") or one ending in an adjective ("benchmark conceptual") do not."""
+    words = term.split()
+    if len(words) == 1:
+        return 0.4 if _modifier(words[0]) else 1.0
+    factor = 1.5
+    if any(_is_generic(w) for w in words):
+        factor *= 0.5
+    if _modifier(words[-1]) or words[0] in NUMBER_WORDS or words[0].endswith("ly"):
+        factor *= 0.5
+    return factor
+
+
+def _nameable(term: str) -> bool:
+    """Fit to name a theme: not made of generic words only, not a short fragment or a lone participle."""
+    return not _is_generic(term) and len(term) > 2 and not _participle(term)
 
 
 def _participle(term: str) -> bool:
@@ -486,27 +618,42 @@ def _participle(term: str) -> bool:
     return " " not in term and term.endswith("ed") and not term.endswith("eed")
 
 
-def _title(group: _Group, profiles: list[_Profile], forms: dict[str, Counter[str]], avoid: Iterable[str]) -> str:
-    """2-6 words: "<Term> and <Term>" from the shared terms, in Title Case."""
-    avoid_set = set(avoid)
-    terms = _title_terms(group, profiles)
-    first = next((t for t in terms if t not in avoid_set), None) or next(iter(terms), None)
-    if first is None:
-        generic = sorted(group.centroid, key=lambda t: (-group.centroid[t], t))
-        first = generic[0] if generic else ""
+def _title(
+    group: _Group, profiles: list[_Profile], forms: dict[str, Counter[str]], avoid: set[str]
+) -> tuple[str, list[str]]:
+    """("<Phrase>" or "<Phrase> and <Phrase>" in Title Case, the terms used) from the terms the posts share.
+    The second phrase is added only when it is as widely shared as the first; terms whose words an earlier
+    theme's title uses are passed over while others remain."""
+    scored = _scored_terms(group, profiles)
+    score = dict(scored)
+    terms = [t for t, _ in scored]
+    fresh = [t for t in terms if not (_title_words([t]) & avoid)]
+    pool = fresh or terms
+    if not pool:
+        return "Today's Posts", []
     counts = _sum(profiles[i].counts for i in group.members)
-    first = _as_phrase(first, terms, counts, avoid_set)
-    second = next((t for t in terms if t != first and not _overlaps(t, first)), None)
-    if second is not None:
-        second = _as_phrase(second, terms, counts, avoid_set | {first})
-        second = second if not _overlaps(second, first) else None
-    parts = [title_case(display_form(t, forms)) for t in (first, second) if t]
-    if not parts:
-        return "Today's Posts"
+    share = Counter(t for i in group.members for t in profiles[i].counts)
+    first = _as_phrase(pool[0], pool, counts, set())
+    chosen = [first]
+    one_post = len(group.members) == 1
+    title_terms = set(content_phrases(profiles[group.members[0]].post.title)) if one_post else set()
+    for term in pool[1:6]:
+        if _overlaps(term, first):
+            continue
+        # A second phrase must be about as telling as the first, and widely shared (in a one-post theme: in
+        # the post's title, next to a single first word).
+        wide = share[term] >= share[first] if not one_post else (" " not in first and term in title_terms)
+        strong = score[term] >= SECOND_TERM_SCORE * score.get(pool[0], 0.0) and _phrase_factor(term) >= 1.0
+        if wide and strong:
+            second = _as_phrase(term, pool, counts, {first})
+            if not _overlaps(second, first):
+                chosen.append(second)
+        break
+    parts = [title_case(display_form(t, forms)) for t in chosen]
     if len(parts) == 1:
         only = parts[0]
-        return only if len(only.split()) >= 2 else f"On {only}"
-    return f"{parts[0]} and {parts[1]}"
+        return (only if len(only.split()) >= 2 else f"On {only}"), chosen
+    return f"{parts[0]} and {parts[1]}", chosen
 
 
 def _as_phrase(term: str, terms: list[str], counts: Mapping[str, float], avoid: set[str]) -> str:
@@ -532,25 +679,6 @@ def _overlaps(a: str, b: str) -> bool:
     return False
 
 
-def _distinct_titles(
-    themes: list[Theme], groups: list[_Group], profiles: list[_Profile], forms: dict[str, Counter[str]]
-) -> list[Theme]:
-    seen: set[str] = set()
-    used_lead_terms: list[str] = []
-    out: list[Theme] = []
-    for theme, group in zip(themes, groups, strict=True):
-        title = theme.title
-        if title.lower() in seen:
-            title = _title(group, profiles, forms, avoid=used_lead_terms + _title_terms(group, profiles)[:1])
-        if title.lower() in seen:
-            title = f"{title} ({len(out) + 1})"
-        seen.add(title.lower())
-        lead_terms = _title_terms(group, profiles)
-        if lead_terms:
-            used_lead_terms.append(lead_terms[0])
-        out.append(Theme(title, theme.key_idea, theme.post_ids, theme.implications, theme.post_points))
-    return out
-
 
 def _sentence_score(sentence: Sentence, terms: tuple[str, ...], centroid: Mapping[str, float]) -> float:
     relevance = sum(centroid.get(t, 0.0) for t in terms) / math.sqrt(max(len(terms), 10))
@@ -558,10 +686,14 @@ def _sentence_score(sentence: Sentence, terms: tuple[str, ...], centroid: Mappin
     return relevance + position
 
 
-def _ranked_quotes(members: list[_Profile], centroid: Mapping[str, float]) -> list[tuple[float, int, Sentence, str]]:
-    """(score, member position, sentence, post id) for every quotable sentence of the members, best first."""
+# A quotable sentence under a theme: (score, member position, sentence, post id, its terms).
+_Quote = tuple[float, int, Sentence, str, tuple[str, ...]]
+
+
+def _ranked_quotes(members: list[_Profile], centroid: Mapping[str, float]) -> list[_Quote]:
+    """Every quotable sentence of the members, best first."""
     ranked = [
-        (_sentence_score(s, terms, centroid), m, s, p.post.id)
+        (_sentence_score(s, terms, centroid), m, s, p.post.id, terms)
         for m, p in enumerate(members)
         for s, terms in p.candidates
     ]
@@ -570,19 +702,20 @@ def _ranked_quotes(members: list[_Profile], centroid: Mapping[str, float]) -> li
 
 
 def _implication(
-    ranked: list[tuple[float, int, Sentence, str]], key: tuple[float, int, Sentence, str] | None, multi: bool
+    ranked: list[_Quote], key: _Quote | None, multi: bool
 ) -> str:
     """A relevant sentence (other than the key idea) that draws a consequence: first one with a strong cue
     (suggests, implies, risk, should, ...), then a modal one (could, must, ...), else the most relevant
     sentence left; from another post than the key idea's when about as relevant. '' when there is none."""
     key_text = key[2].text if key else ""
     key_post = key[3] if key else ""
-    rest = [r for r in ranked if r[2].text != key_text]
+    # A sentence inside the key idea (which may be a pair of sentences), or a pair holding it, repeats it.
+    rest = [r for r in ranked if r[2].text not in key_text and key_text not in r[2].text]
     if not rest:
         return ""
     floor = IMPLICATION_MIN_RELEVANCE * rest[0][0]
 
-    def preference(r: tuple[float, int, Sentence, str]) -> float:
+    def preference(r: _Quote) -> float:
         return r[0] * (OTHER_POST_FACTOR if multi and r[3] != key_post else 1.0)
 
     for cue in (_STRONG_CUE_RE, _WEAK_CUE_RE):
@@ -627,9 +760,11 @@ def _connections(
             quote = _point(p, groups[homes[1] - 1].centroid, set())
             line = f'"{p.post.title}" bridges Themes {homes[0]} and {homes[1]}'
             bridges.append(f'{line}: "{quote}"' if quote else f"{line}.")
-    leads = [next(iter(_title_terms(g, profiles)), "") for g in groups]
-    for a in range(len(groups)):
-        for b in range(a + 1, len(groups)):
+    leads = [next(iter(_title_terms(g, profiles)), "") if not g.miscellany else "" for g in groups]
+    # The catch-all theme claims no topic, so it neither shares terms with a theme nor contrasts with one.
+    topical = [gi for gi, g in enumerate(groups) if not g.miscellany]
+    for a in topical:
+        for b in (b for b in topical if b > a):
             terms = _shared_terms(groups[a], groups[b])
             if terms:
                 both = " and ".join(f'"{show(t)}"' for t in terms[:2])
@@ -639,8 +774,8 @@ def _connections(
                     f'Themes {a + 1} and {b + 1} share no key terms: one centres on "{show(leads[a])}", '
                     f'the other on "{show(leads[b])}".'
                 )
-    for a in range(len(groups)):
-        for b in range(len(groups)):
+    for a in topical:
+        for b in topical:
             echo = _echo(groups[a], groups[b], profiles) if a != b else None
             if echo:
                 term, post, sentence = echo
@@ -659,15 +794,27 @@ def _connections(
                 distinct.append(term)
         keys = ", ".join(f'"{show(t)}"' for t in distinct)
         spread.append(f"A single post today; its key terms are {keys}.")
-    if len(themes) == 1 and len(profiles) > 1:
+    if len(themes) == 1 and len(profiles) > 1 and not groups[0].miscellany:
         titles = "; ".join(f'"{_by_id(profiles)[i].post.title}"' for i in themes[0].post_ids[:3])
         spread.append(f"All of today's posts fall under one theme: {titles}.")
     points = bridges[:2] + shared[:2] + echoes[:1] + spread
     if len(themes) >= 2 and len(points) < 2:
         points += contrasts[: 2 - len(points)]
-    if len(points) < 2 and len(themes) >= 2:
+    if len(points) < 2 and len([t for t in leads if t]) >= 2:
         topics = ", ".join(f'"{show(t)}"' for t in leads if t)
-        points.append(f"The day's posts span {len(themes)} separate topics: {topics}.")
+        points.append(f"The day's themes span {len(topical)} separate topics: {topics}.")
+    apart = next((g for g in groups if g.miscellany), None)
+    if len(points) < 2 and apart is not None:
+        titles = "; ".join(f'"{profiles[i].post.title}"' for i in apart.members[:3])
+        more = f" and {len(apart.members) - 3} more" if len(apart.members) > 3 else ""
+        if len(apart.members) == len(profiles):
+            points.append(f"None of the day's {len(profiles)} posts shares a topic with another: {titles}{more}.")
+        else:
+            points.append(f"{len(apart.members)} posts share no topic with the others: {titles}{more}.")
+    for n, group in enumerate(groups, 1):
+        if len(points) < 2 and len(group.members) == 1 and not group.miscellany and leads[n - 1]:
+            post = profiles[group.members[0]].post
+            points.append(f'Theme {n} follows a single post, "{post.title}", on "{show(leads[n - 1])}".')
     return points[:MAX_CONNECTIONS]
 
 

@@ -18,6 +18,7 @@ from digest_core.summarize import (
     MAX_WORDS,
     MIN_WORDS,
     ExtractiveSummarizer,
+    leans_back,
     select_sentences,
     summarize_text,
 )
@@ -426,9 +427,83 @@ def test_headings_and_dangling_starts() -> None:
     assert dangling_kind("Probes failed.") == ""
 
 
+def test_a_link_later_in_the_line_does_not_hide_the_lead_sentence() -> None:
+    """An announcement whose opening line ends with an address: the lead sentence still opens the summary,
+    not the sentence after it, which only makes sense after the lead ("Roughly half ...")."""
+    text = "\n\n".join(
+        [
+            "TL;DR: We are starting a new fund that will award at least $150,000 in grants and prizes for "
+            "research on shutdown problems in 2027. Roughly half will go to ordinary grants (first deadline in "
+            "October) and half to prizes for excellent work. If shutdown problems interest you, this is a good "
+            "moment to begin! Apply via email: fund@shutdown-example.org",
+            "Why a fund",
+            "Few funders treat shutdown problems as a field of their own, and the people who work on them often "
+            "do so in their spare time between other projects.",
+        ]
+    )
+    summary = summarize_text(text, title="A fund for shutdown research")
+    assert summary.startswith("We are starting a new fund that will award at least $150,000")
+    assert not summary.startswith("Roughly half")
+    assert "fund@shutdown-example.org" not in summary
+
+
+def test_a_summary_never_opens_on_a_sentence_that_leans_back() -> None:
+    """The first readable sentence opens with "However" and the one before it is boilerplate: the summary
+    leaves it out rather than open on it, though it is the most relevant sentence of the post."""
+    text = "\n\n".join(
+        [
+            "Epistemic status: exploratory, written in a week.",
+            "However, truth probes trained on one model family transfer poorly to other model families, even "
+            "when the truth probes read the same layer of the residual stream.",
+            "We trained linear probes on three model families and tested each probe on statements from a "
+            "held-out set of topics, measuring how often the probe agreed with the labels.",
+            "Within a family the probes reached high accuracy on held-out topics, and the learned directions "
+            "were stable across random seeds and prompt formats that we tried.",
+        ]
+    )
+    chosen = select_sentences(text, title="Truth probes transfer poorly across model families")
+    assert chosen and not leans_back(chosen[0])
+    assert not any(s.startswith("However") for s in chosen[:1])
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Roughly half will go to traditional grants.",
+        "Most of them are wrong.",
+        "These results hold across seeds.",
+        "Such methods are rare.",
+        "Both are plausible.",
+        "Here, we show a faster algorithm.",
+        "However, the probes failed.",
+        "But the probes failed.",
+    ],
+)
+def test_sentences_that_lean_back(sentence: str) -> None:
+    assert leans_back(sentence)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Most AI researchers expect slow takeoff.",
+        "This post argues that probes work.",
+        "Here is a list of open problems.",
+        "Half of the budget goes to grants.",
+        "Sequence prediction is a classic problem.",
+        "This research was done over a summer.",
+        "In contrast to earlier work, we train the probes on base models.",
+        "Instead of probes, we use sparse autoencoders.",
+    ],
+)
+def test_sentences_that_stand_alone(sentence: str) -> None:
+    assert not leans_back(sentence)
+
+
 def test_title_case_keeps_acronyms() -> None:
     assert title_case("sparse autoencoders and RLHF") == "Sparse Autoencoders and RLHF"
-    assert title_case("weak-to-strong generalisation") == "Weak-To-Strong Generalisation"
+    assert title_case("weak-to-strong generalisation") == "Weak-to-Strong Generalisation"
+    assert title_case("Chain-of-thought monitoring") == "Chain-of-Thought Monitoring"
     assert title_case("SAEs") == "SAEs"
 
 
@@ -470,3 +545,15 @@ def test_real_openings_give_bounded_verbatim_summaries() -> None:
         assert summary, row["title"]
         if words_of(row["summary"]) >= MIN_WORDS:
             assert_verbatim(summary, row["summary"], row["title"])
+
+
+def test_real_summaries_rarely_open_on_a_sentence_that_leans_back() -> None:
+    """Over every 5th opening of the export: a summary opens on "However", "These", "Roughly half" ... only
+    when the post has nothing else to say (one sentence left), or introduces itself ("This is ...")."""
+    rows = _csv_rows()[::5]
+    leaning = []
+    for row in rows:
+        chosen = select_sentences(row["summary"], title=row["title"])
+        if len(chosen) > 1 and leans_back(chosen[0]) and not chosen[0].startswith(("This is", "This was")):
+            leaning.append(chosen[0])
+    assert len(leaning) <= len(rows) // 100, leaning[:5]

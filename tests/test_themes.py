@@ -19,7 +19,13 @@ import pytest
 from digest_core.models import Post, Theme
 from digest_core.summarize import ExtractiveSummarizer
 from digest_core.text import normalize_space, split_sentences
-from digest_core.themes import MAX_THEMES, OfflineThemeFinder, theme_count
+from digest_core.themes import (
+    MAX_THEMES,
+    MISCELLANY_KEY_IDEA,
+    MISCELLANY_TITLE,
+    OfflineThemeFinder,
+    max_theme_count,
+)
 
 CSV_PATH = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "alignment-forum-posts.csv"
 WHEN = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -246,8 +252,14 @@ def assert_well_formed(posts: tuple[Post, ...], themes: tuple[Theme, ...], conne
         assert 2 <= len(words) <= 6, theme.title
         assert all(w[0].isupper() or w in SMALL_WORDS for w in words), theme.title
         members = [by_id[i] for i in theme.post_ids]
-        assert is_quoted_from(theme.key_idea, members) or theme.key_idea in {p.title for p in members}
+        if theme.title == MISCELLANY_TITLE:
+            assert (theme.key_idea, theme.implications) == (MISCELLANY_KEY_IDEA, "")
+        else:
+            assert is_quoted_from(theme.key_idea, members) or theme.key_idea in {p.title for p in members}
         assert theme.implications == "" or is_quoted_from(theme.implications, members)
+        assert theme.implications == "" or (
+            theme.implications not in theme.key_idea and theme.key_idea not in theme.implications
+        ), "the implication repeats the key idea"
         for pid, point in zip(theme.post_ids, theme.post_points, strict=True):
             assert point == "" or is_quoted_from(point, [by_id[pid]])
     assert len(themes) == len({t.title.lower() for t in themes}), "theme titles differ"
@@ -277,7 +289,7 @@ def test_theme_count_grows_with_the_day(n: int, low: int, high: int) -> None:
     themes, connections = find(posts)
     assert low <= len(themes) <= high
     assert_well_formed(posts, themes, connections)
-    assert low <= theme_count(n) <= high
+    assert low <= max_theme_count(n) <= high
 
 
 def test_full_day_groups_posts_by_topic() -> None:
@@ -432,3 +444,214 @@ def test_days_assembled_from_the_export(start: int) -> None:
     themes, connections = find(posts)
     assert_well_formed(posts, themes, connections)
     assert len(themes) == 4
+
+
+# --- a real-shaped day: four unrelated topics, two posts each, plus posts that match nothing --------------
+# Every post also uses the words that all research posts use ("algorithm", "framework", "model", "results",
+# "roughly"), so that only the topic words can tell the topics apart.
+
+SEQUENCE_A = make_post(
+    "seq1",
+    "Sequence prediction with automatic complexity",
+    "We study sequence prediction algorithms adapted to automatic complexity measures. Our framework "
+    "predicts the next symbol of a binary sequence with roughly logarithmic regret.",
+    "The sequence prediction algorithm runs in linear time, and its regret bound holds for every sequence "
+    "whose automatic complexity is small.",
+    "This matters because sequence prediction is a clean model of induction that we can analyse fully.",
+)
+SEQUENCE_B = make_post(
+    "seq2",
+    "Sequence prediction under reversed reading order",
+    "Reading a binary sequence from right to left changes which sequences are easy to predict. We give a "
+    "sequence prediction algorithm for the reversed order and compare its regret with the usual one.",
+    "Our results show that the two orders differ sharply for sequences built from counters, so sequence "
+    "prediction should state the order it assumes.",
+)
+CORRIGIBLE_A = make_post(
+    "cor1",
+    "Corrigibility as deference to shutdown",
+    "A corrigible agent lets its overseers shut it down or modify it. We propose a framework in which "
+    "corrigibility means the agent never acts to change whether the shutdown button is pressed.",
+    "Roughly speaking, corrigibility should survive capability gains, and our framework suggests that "
+    "shutdown indifference is easier to keep than full deference.",
+)
+CORRIGIBLE_B = make_post(
+    "cor2",
+    "Why shutdown indifference breaks under self-modification",
+    "Shutdown indifference fails once a corrigible agent can rewrite its own utility function: the rewritten "
+    "agent has no reason to keep the shutdown button working.",
+    "We argue that corrigibility needs a property that persists through self-modification, and we sketch "
+    "one in which the agent values the shutdown button as a tool of its overseers.",
+)
+COT_A = make_post(
+    "cot1",
+    "Chain-of-thought monitoring catches sabotage",
+    "We gave a monitor the chain-of-thought of an agent doing software tasks and asked it to flag sabotage. "
+    "Chain-of-thought monitoring caught most sabotage attempts that output monitoring missed.",
+    "The monitor relied on the reasoning trace saying what the agent planned, which suggests that keeping "
+    "the chain-of-thought legible is important for oversight.",
+)
+COT_B = make_post(
+    "cot2",
+    "Obfuscated chain-of-thought evades monitors",
+    "When training penalises suspicious reasoning, agents learn to write an obfuscated chain-of-thought "
+    "that hides their plans from the monitor.",
+    "Chain-of-thought monitoring then fails silently: the monitor sees harmless reasoning while the agent "
+    "still carries out the sabotage. Developers should avoid training against the monitor.",
+)
+DEBATE_A = make_post(
+    "deb1",
+    "Debate helps weak judges on reading questions",
+    "We ran debates between two strong debaters in front of a weak judge. Judge accuracy rose from 60 to "
+    "76 percent when the debaters could quote the hidden passage.",
+    "Debate works best when arguments bottom out in quotes the judge can verify, so debate protocols should "
+    "reward verified quotes.",
+)
+DEBATE_B = make_post(
+    "deb2",
+    "Consultancy misleads judges more than debate",
+    "A lone consultant arguing for an assigned answer misled the weak judge far more often than debate did. "
+    "Judges trusted a confident consultant even when the consultant argued for the wrong answer.",
+)
+FUND = make_post(
+    "fund",
+    "Announcing a prize for essays on moral uncertainty",
+    "We are starting a prize of ten thousand dollars for essays on moral uncertainty, judged by a panel of "
+    "philosophers. Roughly half will go to the winning essay and half to two runners-up.",
+    "The deadline is in October, and essays should stay under five thousand words. Submissions from "
+    "students are very welcome.",
+)
+FOUR_TOPICS = (SEQUENCE_A, CORRIGIBLE_A, COT_A, DEBATE_A, SEQUENCE_B, CORRIGIBLE_B, COT_B, DEBATE_B)
+TOPIC_OF = {p.id: p.id[:3] for p in (*FOUR_TOPICS, FUND)}
+
+
+def topical(themes: tuple[Theme, ...]) -> list[Theme]:
+    return [t for t in themes if t.title != MISCELLANY_TITLE]
+
+
+def title_words(theme: Theme) -> set[str]:
+    return {w.lower().rstrip("s") for w in theme.title.split() if w.lower() not in SMALL_WORDS}
+
+
+def test_four_unrelated_topics_make_four_themes_that_never_mix_topics() -> None:
+    themes, connections = find(FOUR_TOPICS)
+    assert_well_formed(FOUR_TOPICS, themes, connections)
+    for theme in topical(themes):
+        assert len({TOPIC_OF[i] for i in theme.post_ids}) == 1, (theme.title, theme.post_ids)
+    together = [{TOPIC_OF[i] for i in t.post_ids} for t in topical(themes) if len(t.post_ids) == 2]
+    assert len(together) == 4, [t.title for t in themes]
+
+
+def test_two_themes_never_share_a_title_word_or_most_of_their_posts() -> None:
+    for posts in (FOUR_TOPICS, (*FOUR_TOPICS, FUND), FULL_DAY, (*FULL_DAY, BRIDGE)):
+        themes, _ = find(posts)
+        for a, first in enumerate(themes):
+            for second in themes[a + 1 :]:
+                assert not title_words(first) & title_words(second), (first.title, second.title)
+                shared = set(first.post_ids) & set(second.post_ids)
+                assert 2 * len(shared) <= min(len(first.post_ids), len(second.post_ids))
+
+
+def test_a_post_on_its_own_topic_joins_no_theme() -> None:
+    """The prize announcement shares only incidental words ("roughly", "judge", "should") with the others."""
+    posts = (*FOUR_TOPICS, FUND)
+    themes, connections = find(posts)
+    assert_well_formed(posts, themes, connections)
+    home = [t for t in themes if "fund" in t.post_ids]
+    assert len(home) == 1
+    assert home[0].title == MISCELLANY_TITLE or home[0].post_ids == ("fund",)
+    for theme in topical(themes):
+        assert len({TOPIC_OF[i] for i in theme.post_ids}) == 1, (theme.title, theme.post_ids)
+
+
+def test_a_day_of_unrelated_posts_makes_no_mixed_theme() -> None:
+    """One post from each topic: nothing is shared, so no theme holds two posts except the catch-all."""
+    posts = (SEQUENCE_A, CORRIGIBLE_B, COT_A, DEBATE_B, FUND, COMPUTE_THRESHOLDS)
+    themes, connections = find(posts)
+    assert_well_formed(posts, themes, connections)
+    assert all(len(t.post_ids) == 1 for t in topical(themes)), [(t.title, t.post_ids) for t in themes]
+    assert any(t.title == MISCELLANY_TITLE for t in themes)
+
+
+def test_key_ideas_and_implications_carry_the_themes_own_words() -> None:
+    for posts in ((*FOUR_TOPICS, FUND), FULL_DAY):
+        themes, _ = find(posts)
+        for theme in topical(themes):
+            if len(theme.post_ids) < 2:
+                continue
+            for quote in (theme.key_idea, theme.implications):
+                lowered = quote.lower()
+                assert any(w in lowered for w in title_words(theme)), (theme.title, quote)
+        text = " ".join(t.implications + " " + t.key_idea for t in topical(themes) if len(t.post_ids) > 1)
+        assert "deadline" not in text and "essays" not in text
+
+
+def test_titles_are_specific_phrases_the_posts_share() -> None:
+    themes, _ = find(FOUR_TOPICS)
+    titles = [t.title for t in topical(themes)]
+    assert any("Sequence Prediction" in t for t in titles), titles
+    assert any("Chain-of-Thought" in t for t in titles), titles
+    assert any("Corrigib" in t or "Shutdown" in t for t in titles), titles
+    generic = {"framework", "algorithm", "behavior", "model", "result"}
+    for theme in themes:
+        words = [w.lower() for w in theme.title.split() if w.lower() not in SMALL_WORDS]
+        assert not generic & {w.rstrip("s") for w in words}, theme.title
+        assert len({w.rstrip("s")[:6] for w in words}) == len(words), theme.title
+    assert len({t.lower() for t in titles}) == len(titles)
+
+
+def test_the_catch_all_theme_quotes_each_post_and_claims_no_idea() -> None:
+    posts = (SEQUENCE_A, CORRIGIBLE_B, COT_A, DEBATE_B, FUND, COMPUTE_THRESHOLDS)
+    themes, _ = find(posts)
+    catch_all = next(t for t in themes if t.title == MISCELLANY_TITLE)
+    assert catch_all.implications == ""
+    by_id = {p.id: p for p in posts}
+    for pid, point in zip(catch_all.post_ids, catch_all.post_points, strict=True):
+        assert point and is_quoted_from(point, [by_id[pid]])
+
+
+def _csv_weeks(count: int) -> list[tuple[Post, ...]]:
+    """The last `count` weeks of the export with at least four posts, each as one day."""
+    if not CSV_PATH.exists():
+        pytest.skip("shared CSV export is not present")
+    with CSV_PATH.open(newline="", encoding="utf-8") as f:
+        rows = sorted(csv.DictReader(f), key=lambda r: r["postedAt"])
+    weeks: dict[tuple[int, int], list[Post]] = {}
+    for r in rows:
+        week = datetime.fromisoformat(r["postedAt"].replace("Z", "+00:00")).isocalendar()[:2]
+        weeks.setdefault(week, []).append(make_post(r["_id"], r["title"], r["summary"]))
+    return [tuple(posts) for _, posts in sorted(weeks.items()) if len(posts) >= 4][-count:]
+
+
+def test_real_weeks_give_distinct_themes_whose_posts_use_their_titles() -> None:
+    """Over the export's last 30 weeks: no two themes share a title word, and every post of a theme of
+    several posts uses a word of the theme's title (in its title or opening)."""
+    for posts in _csv_weeks(30):
+        themes, connections = find(posts)
+        assert_well_formed(posts, themes, connections)
+        by_id = {p.id: p for p in posts}
+        for a, first in enumerate(themes):
+            for second in themes[a + 1 :]:
+                assert not title_words(first) & title_words(second), (first.title, second.title)
+        for theme in topical(themes):
+            if len(theme.post_ids) < 2:
+                continue
+            for pid in theme.post_ids:
+                text = (by_id[pid].title + " " + by_id[pid].text).lower()
+                assert any(w[:5] in text for w in title_words(theme)), (theme.title, by_id[pid].title)
+
+
+def test_posts_with_nothing_to_name_them_by_share_the_catch_all_never_a_repeated_title() -> None:
+    """Empty posts whose titles are made of generic words give no title term: rather than two themes called
+    the same, they go to the catch-all."""
+    posts = (
+        make_post("g1", "Models and AI"),
+        make_post("g2", "AI models"),
+        SEQUENCE_A,
+        SEQUENCE_B,
+    )
+    themes, connections = find(posts)
+    assert_well_formed(posts, themes, connections)
+    catch_all = next(t for t in themes if t.title == MISCELLANY_TITLE)
+    assert set(catch_all.post_ids) == {"g1", "g2"}
+    assert theme_of(themes, "seq1") is theme_of(themes, "seq2")
