@@ -142,17 +142,11 @@ async def _fetch_one(
         # Same bytes as last time (a server without validators, or a local file): nothing to parse.
         store.record_feed_success(feed, now=clock(), status="unchanged")
         return FeedResult(feed, "unchanged")
-    parsed = await asyncio.to_thread(_parse, download.body, download.content_type, download.final_url or feed)
-    entries = parsed.get("entries") or []
-    warning = ""
-    if parsed.get("bozo"):
-        problem = parsed.get("bozo_exception")
-        if not entries:
-            raise FeedError(f"not a readable feed: {_describe(problem)}")
-        warning = f"recovered from malformed feed: {_describe(problem)}"
-    feed_title = clean_title(parsed.get("feed", {}).get("title", ""))
     now = clock()
-    posts = [post for entry in entries if (post := entry_to_post(entry, feed=feed, feed_title=feed_title, now=now))]
+    # Parsing and cleaning are CPU work: a worker thread keeps the event loop answering in the meantime.
+    feed_title, posts, warning = await asyncio.to_thread(
+        _parse_posts, download.body, download.content_type, download.final_url or feed, feed=feed, now=now
+    )
     new = store.upsert_posts(posts)
     store.record_feed_success(
         feed, now=now, title=feed_title, etag=download.etag, last_modified=download.last_modified,
@@ -217,6 +211,23 @@ async def _download(
         raise FeedError("too many redirects") from None
     except aiohttp.ClientError as exc:
         raise FeedError(f"network error: {type(exc).__name__}: {exc}") from None
+
+
+def _parse_posts(
+    body: bytes, content_type: str, location: str, *, feed: str, now: datetime
+) -> tuple[str, list[Post], str]:
+    """(feed title, posts, warning) of a feed document; FeedError when it holds no readable entry."""
+    parsed = _parse(body, content_type, location)
+    entries = parsed.get("entries") or []
+    warning = ""
+    if parsed.get("bozo"):
+        problem = parsed.get("bozo_exception")
+        if not entries:
+            raise FeedError(f"not a readable feed: {_describe(problem)}")
+        warning = f"recovered from malformed feed: {_describe(problem)}"
+    feed_title = clean_title(parsed.get("feed", {}).get("title", ""))
+    posts = [post for entry in entries if (post := entry_to_post(entry, feed=feed, feed_title=feed_title, now=now))]
+    return feed_title, posts, warning
 
 
 def _parse(body: bytes, content_type: str, location: str) -> Any:

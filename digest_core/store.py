@@ -179,10 +179,12 @@ class Store:
     # -- feeds ----------------------------------------------------------------------------------------------
     def feed_state(self, url: str) -> FeedState:
         with self._lock:
-            rows = list(self.db["feeds"].rows_where("url = ?", [url]))
-        if not rows:
+            cursor = self.db.execute("select * from feeds where url = ?", [url])
+            names = [d[0] for d in cursor.description]
+            found = cursor.fetchone()
+        if found is None:
             return FeedState(url)
-        row = rows[0]
+        row = dict(zip(names, found, strict=True))
         return FeedState(
             url=url,
             etag=row["etag"] or "",
@@ -283,7 +285,12 @@ class Store:
                 for post in batch.values()
                 if post.id not in known
             ]
-            self.db["posts"].insert_all(fresh, pk="id")
+            if fresh:  # plain SQL: sqlite-utils would introspect the table on every batch
+                columns = list(fresh[0])
+                self.db.conn.executemany(
+                    f"insert into posts ({', '.join(columns)}) values ({', '.join('?' * len(columns))})",
+                    [[record[c] for c in columns] for record in fresh],
+                )
             for post in batch.values():
                 digest = content_hash(post.title, post.text)
                 if post.id in known and known[post.id] != digest and post.text:
