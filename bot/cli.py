@@ -12,10 +12,13 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import date
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot.config import ConfigError, Settings, load_settings, parse_feed_list
 from digest_core.models import Digest, FeedResult
+
+if TYPE_CHECKING:
+    from digest_core.service import DigestService
 
 EXIT_OK, EXIT_NOTHING_FETCHED, EXIT_USAGE = 0, 1, 2
 
@@ -106,9 +109,8 @@ def feeds_from(args: argparse.Namespace, settings: Settings) -> tuple[str, ...]:
         raise UsageError(f"--feed: {exc}") from None
 
 
-def _fetch(service: object, feeds: Sequence[str]) -> list[FeedResult]:
-    results: list[FeedResult] = asyncio.run(service.refresh(feeds))  # type: ignore[attr-defined]
-    return results
+def _fetch(service: DigestService, feeds: Sequence[str]) -> list[FeedResult]:
+    return asyncio.run(service.refresh(feeds))
 
 
 def print_feed_results(results: Sequence[FeedResult], *, stream: TextIO | None = None) -> None:

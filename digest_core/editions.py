@@ -64,18 +64,18 @@ def select_posts(
     *,
     window: tuple[datetime, datetime],
     previous_end: datetime | None,
-    first_edition: bool,
 ) -> list[Post]:
     """The posts an edition takes from those not yet in any edition (all published before its end).
 
-    - The first edition a database builds takes everything published before it: nothing is skipped.
+    - An edition with no stored edition before it takes everything published before its end: nothing is
+      skipped, whether it is the first edition a database builds or the rebuild of that one.
     - Otherwise it takes what was published since the previous stored edition closed (which covers days on
       which the bot was down), plus late arrivals: posts dated earlier but first seen after this window opened.
     """
     start, end = window
-    if first_edition:
+    if previous_end is None:
         return [p for p in unassigned if p.published <= end]
-    lower = min(previous_end, start) if previous_end else start
+    lower = min(previous_end, start)
     return [
         p
         for p in unassigned

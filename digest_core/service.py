@@ -81,24 +81,13 @@ class DigestService:
             return self._write(day, self.store.posts_published_between(start, end))
         window = self.schedule.window(day)
         if window[1] > self.clock():
-            posts = select_posts(
-                self.store.unassigned_posts(self.clock()),
-                window=window,
-                previous_end=self.store.previous_edition_end(day),
-                first_edition=not self.store.has_editions(),
-            )
-            return self._write(day, posts)
+            return self._write(day, self._select(day, window, until=self.clock()))
         with self.store.locked():
             if not rebuild and (stored := self.store.edition(day)) is not None:
                 return stored
             if rebuild:
                 self.store.release_edition_posts(day)
-            posts = select_posts(
-                self.store.unassigned_posts(window[1]),
-                window=window,
-                previous_end=self.store.previous_edition_end(day),
-                first_edition=not self.store.has_editions(),
-            )
+            posts = self._select(day, window, until=window[1])
         # Writing may take long (a model); the edition is saved after, and only if no one saved it meanwhile.
         digest = self._write(day, posts)
         with self.store.locked():
@@ -106,6 +95,10 @@ class DigestService:
                 return stored
             self.store.save_edition(digest, window=window, built_at=self.clock())
         return digest
+
+    def _select(self, day: date, window: tuple[datetime, datetime], *, until: datetime) -> list[Post]:
+        previous_end = self.store.previous_edition_end(day)
+        return select_posts(self.store.unassigned_posts(until), window=window, previous_end=previous_end)
 
     def _write(self, day: date, posts: Sequence[Post]) -> Digest:
         posts = sorted(posts, key=lambda p: (p.published, p.id))

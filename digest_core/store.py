@@ -388,10 +388,6 @@ class Store:
             )
         return datetime.fromisoformat(rows[0]["window_end"]) if rows else None
 
-    def has_editions(self) -> bool:
-        with self._lock:
-            return self.db["editions"].count > 0
-
     def save_edition(
         self, digest: Digest, *, window: tuple[datetime, datetime], built_at: datetime
     ) -> None:

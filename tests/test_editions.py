@@ -216,3 +216,12 @@ def test_leases_exclude_a_second_owner_until_expiry(store: Store) -> None:
     assert store.try_lease("deliver:slack:C1:2026-11-28", "b", 60, now=at(28, 8, 2))  # expired
     store.release_lease("deliver:slack:C1:2026-11-28", "b")
     assert store.try_lease("deliver:slack:C1:2026-11-28", "c", 60, now=at(28, 8, 2))
+
+
+def test_rebuilding_the_first_edition_keeps_its_older_posts(store: Store) -> None:
+    clock = Clock(at(28, 9))
+    service = service_for(store, clock)
+    store.upsert_posts([make_post("backlog", at(20, 12)), make_post("fresh", at(28, 1))])
+    assert ids(service, 28) == ["backlog", "fresh"]
+    assert [p.id for p in service.digest(date(2026, 11, 28), rebuild=True).posts] == ["backlog", "fresh"]
+    assert {row["edition_date"] for row in store.db["posts"].rows} == {"2026-11-28"}
