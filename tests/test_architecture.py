@@ -40,6 +40,11 @@ def test_the_core_imports_no_platform_library(path: Path) -> None:
     assert not imported_names(path) & set(PLATFORM_LIBRARIES)
 
 
+@pytest.mark.parametrize("path", modules("digest_core") + modules("adapters"), ids=str)
+def test_only_the_bot_package_composes(path: Path) -> None:
+    assert "bot" not in imported_names(path), "the core and the adapters never reach into bot/"
+
+
 def test_each_adapter_imports_only_its_own_platform() -> None:
     for path in modules("adapters/slack"):
         assert "discord" not in imported_names(path), path

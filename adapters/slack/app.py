@@ -7,8 +7,6 @@ client, the Bolt app and its listeners inside the running event loop.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
-
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
@@ -21,9 +19,6 @@ from adapters.slack.handlers import ANSWER_MODES, SlackHandlers
 from adapters.slack.publisher import Delivery, SlackPublisher, make_web_client
 from digest_core.models import Digest
 from digest_core.ports import DigestAPI
-
-if TYPE_CHECKING:
-    from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -79,22 +74,6 @@ class SlackAdapter:
         self._socket_handler: AsyncSocketModeHandler | None = None
         self._http_runner: web.AppRunner | None = None
         self.bound_port: int | None = None  # the HTTP-mode port actually bound (useful with port 0)
-
-    @classmethod
-    def from_settings(cls, service: DigestAPI, settings: Settings) -> SlackAdapter | None:
-        """The adapter the settings describe, or None when Slack is not configured (no SLACK_BOT_TOKEN)."""
-        if not settings.slack_enabled:
-            return None
-        return cls(
-            service,
-            bot_token=settings.slack_bot_token,
-            channel=settings.slack_channel,
-            app_token=settings.slack_app_token,
-            signing_secret=settings.slack_signing_secret,
-            http_port=settings.slack_http_port,
-            api_url=settings.slack_api_url,
-            answer_mode=settings.slack_answer_mode,
-        )
 
     @property
     def mode(self) -> str:

@@ -10,6 +10,7 @@ import pytest
 
 from adapters.slack.app import SlackAdapter, SlackStartError
 from bot.config import SETTINGS, load_settings
+from bot.runner import build_adapters
 from tests.fakes.slack_api import FakeSlack
 from tests.slack.fake_service import FakeDigestService
 from tests.slack.harness import run
@@ -55,21 +56,20 @@ def test_docs_name_every_slack_setting_and_the_commands() -> None:
         assert text in DOCS, text
 
 
-def test_adapter_from_settings() -> None:
+def test_the_composition_root_builds_the_adapter_the_settings_describe() -> None:
     service = FakeDigestService()
-    assert SlackAdapter.from_settings(service, load_settings({})) is None
+    assert "slack" not in build_adapters(load_settings({}), service)  # type: ignore[arg-type]
     env = {
         "SLACK_BOT_TOKEN": "xoxb-1",
         "SLACK_APP_TOKEN": "xapp-1",
         "SLACK_CHANNEL": "C9",
         "SLACK_ANSWER_MODE": "mention",
     }
-    adapter = SlackAdapter.from_settings(service, load_settings(env))
-    assert adapter is not None and adapter.mode == "socket"
-    http = SlackAdapter.from_settings(
-        service, load_settings({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"})
-    )
-    assert http is not None and http.mode == "http"
+    adapter = build_adapters(load_settings(env), service)["slack"]  # type: ignore[arg-type]
+    assert isinstance(adapter, SlackAdapter) and adapter.mode == "socket"
+    http_env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "SLACK_CHANNEL": "C9"}
+    http = build_adapters(load_settings(http_env), service)["slack"]  # type: ignore[arg-type]
+    assert isinstance(http, SlackAdapter) and http.mode == "http"
 
 
 def test_adapter_refuses_incomplete_configuration() -> None:
