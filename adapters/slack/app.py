@@ -7,6 +7,7 @@ client, the Bolt app and its listeners inside the running event loop.
 from __future__ import annotations
 
 import logging
+
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
