@@ -18,7 +18,6 @@ Run: python bench/serve_memory.py [--posts 50] [--platforms slack,discord] [--se
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import signal
 import subprocess
@@ -73,27 +72,11 @@ def build_items(count: int) -> list[Item]:
 @contextmanager
 def discord_in_thread() -> Iterator[object]:
     from tests.fakes.discord_server import FakeDiscord
+    from tests.fakes.threaded import running_in_thread
 
     fake = FakeDiscord()
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(fake.start())
-        started.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, name="fake-discord", daemon=True)
-    thread.start()
-    if not started.wait(5):
-        raise RuntimeError("fake Discord did not start")
-    try:
+    with running_in_thread(fake.start, fake.stop, name="fake-discord"):
         yield fake
-    finally:
-        asyncio.run_coroutine_threadsafe(fake.stop(), loop).result(5)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
 
 
 def memory_mib(pid: int) -> tuple[float, float]:

@@ -7,7 +7,6 @@ SIGTERM, is started again, and must post nothing new.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -25,6 +24,7 @@ import pytest
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.feed_server import FeedServer, Route, forum_item, rss
 from tests.fakes.slack_api import FakeSlack
+from tests.fakes.threaded import running_in_thread
 
 REPO = Path(__file__).resolve().parents[2]
 SLACK_CHANNEL = "C0DIGEST"
@@ -36,26 +36,8 @@ POSTS = 3
 def discord_in_thread() -> Iterator[FakeDiscord]:
     """FakeDiscord on its own event loop in a daemon thread: the bot under test is another process."""
     fake = FakeDiscord()
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(fake.start())
-        started.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, name="fake-discord", daemon=True)
-    thread.start()
-    if not started.wait(5):
-        raise RuntimeError("fake Discord did not start")
-    try:
+    with running_in_thread(fake.start, fake.stop, name="fake-discord"):
         yield fake
-    finally:
-        asyncio.run_coroutine_threadsafe(fake.stop(), loop).result(5)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
-        loop.close()
 
 
 class ServeProcess:

@@ -19,7 +19,6 @@ import hashlib
 import hmac
 import itertools
 import json
-import threading
 import time
 import uuid
 from collections import defaultdict, deque
@@ -30,6 +29,8 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
+
+from tests.fakes.threaded import running_in_thread
 
 BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
@@ -159,26 +160,8 @@ class FakeSlack:
     def in_thread(cls, **kwargs: Any) -> Iterator[FakeSlack]:
         """Run a FakeSlack on its own loop in a daemon thread (for tests whose code owns the main loop)."""
         fake = cls(**kwargs)
-        loop = asyncio.new_event_loop()
-        started = threading.Event()
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            loop.run_until_complete(fake.start())
-            started.set()
-            loop.run_forever()
-
-        thread = threading.Thread(target=run, name="fake-slack", daemon=True)
-        thread.start()
-        if not started.wait(5):
-            raise RuntimeError("fake Slack did not start")
-        try:
+        with running_in_thread(fake.start, fake.close, name="fake-slack"):
             yield fake
-        finally:
-            asyncio.run_coroutine_threadsafe(fake.close(), loop).result(5)
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(5)
-            loop.close()
 
     # --- test controls ---------------------------------------------------------------------------
 
