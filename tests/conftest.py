@@ -7,9 +7,16 @@ import pytest
 
 from digest_core.models import Post, Theme
 from digest_core.store import Store
-from tests.fakes.feed_server import FeedServer
+from tests.fakes.feed_server import SHARED_DATA, FeedServer, export_rows
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_export_rows() -> list[dict[str, str]]:
+    """Every row of the shared forum export; skips the calling test when the export is absent."""
+    if not SHARED_DATA.exists():
+        pytest.skip("shared CSV export is not present")
+    return list(export_rows())
 
 
 @pytest.fixture

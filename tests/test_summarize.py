@@ -6,9 +6,7 @@ openings come from the shared CSV export at run time, when it is present.
 
 from __future__ import annotations
 
-import csv
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -32,8 +30,8 @@ from digest_core.text import (
     split_sentences,
     title_case,
 )
+from tests.conftest import shared_export_rows
 
-CSV_PATH = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "alignment-forum-posts.csv"
 WHEN = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 
 
@@ -528,15 +526,8 @@ def test_sections_are_recognised() -> None:
     assert not footnote.quotable
 
 
-def _csv_rows() -> list[dict[str, str]]:
-    if not CSV_PATH.exists():
-        pytest.skip("shared CSV export is not present")
-    with CSV_PATH.open(newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
-
-
 def test_real_openings_give_bounded_verbatim_summaries() -> None:
-    rows = _csv_rows()[::20]
+    rows = shared_export_rows()[::20]
     summarizer = ExtractiveSummarizer()
     for i, row in enumerate(rows):
         post = make_post(row["summary"], title=row["title"], post_id=f"csv{i}")
@@ -550,7 +541,7 @@ def test_real_openings_give_bounded_verbatim_summaries() -> None:
 def test_real_summaries_rarely_open_on_a_sentence_that_leans_back() -> None:
     """Over every 5th opening of the export: a summary opens on "However", "These", "Roughly half" ... only
     when the post has nothing else to say (one sentence left), or introduces itself ("This is ...")."""
-    rows = _csv_rows()[::5]
+    rows = shared_export_rows()[::5]
     leaning = []
     for row in rows:
         chosen = select_sentences(row["summary"], title=row["title"])

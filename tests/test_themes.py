@@ -6,7 +6,6 @@ assembled from the openings in the shared CSV export is used too, when the expor
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 import subprocess
@@ -26,8 +25,8 @@ from digest_core.themes import (
     OfflineThemeFinder,
     max_theme_count,
 )
+from tests.conftest import shared_export_rows
 
-CSV_PATH = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "alignment-forum-posts.csv"
 WHEN = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 SMALL_WORDS = {
     "a",
@@ -431,10 +430,7 @@ def test_model_written_summaries_are_never_quoted() -> None:
 
 
 def _csv_day(start: int, size: int) -> tuple[Post, ...]:
-    if not CSV_PATH.exists():
-        pytest.skip("shared CSV export is not present")
-    with CSV_PATH.open(newline="", encoding="utf-8") as f:
-        rows = sorted(csv.DictReader(f), key=lambda r: r["postedAt"])
+    rows = sorted(shared_export_rows(), key=lambda r: r["postedAt"])
     return tuple(make_post(r["_id"], r["title"], r["summary"]) for r in rows[start : start + size])
 
 
@@ -612,10 +608,7 @@ def test_the_catch_all_theme_quotes_each_post_and_claims_no_idea() -> None:
 
 def _csv_weeks(count: int) -> list[tuple[Post, ...]]:
     """The last `count` weeks of the export with at least four posts, each as one day."""
-    if not CSV_PATH.exists():
-        pytest.skip("shared CSV export is not present")
-    with CSV_PATH.open(newline="", encoding="utf-8") as f:
-        rows = sorted(csv.DictReader(f), key=lambda r: r["postedAt"])
+    rows = sorted(shared_export_rows(), key=lambda r: r["postedAt"])
     weeks: dict[tuple[int, int], list[Post]] = {}
     for r in rows:
         week = datetime.fromisoformat(r["postedAt"].replace("Z", "+00:00")).isocalendar()[:2]
