@@ -115,8 +115,10 @@ def main() -> None:
         for server in servers:
             server.stop()
     source = "assembled from the shared forum export" if SHARED_DATA.exists() else "generated text"
-    print(f"{args.feeds} feeds x {ITEMS_PER_FEED} items ({source}) on {args.hosts} loopback hosts, "
-          f"{args.latency * 1000:.0f} ms latency per response")
+    print(
+        f"{args.feeds} feeds x {ITEMS_PER_FEED} items ({source}) on {args.hosts} loopback hosts, "
+        f"{args.latency * 1000:.0f} ms latency per response"
+    )
     print(f"sequential feedparser.parse(url): {sequential:7.2f} s  ({entries} entries)  peak {seq_mem:6.1f} MiB")
     print(f"digest fetch, first run:          {first:7.2f} s  {first_status}  peak {first_mem:6.1f} MiB")
     print(f"digest fetch, unchanged re-fetch: {again:7.2f} s  {again_status}  peak {again_mem:6.1f} MiB")

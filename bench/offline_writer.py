@@ -150,7 +150,6 @@ def main() -> None:
         for theme in themes:
             print(f"    - {theme.title}")
 
-
     coherence(rows, summaries)
 
 

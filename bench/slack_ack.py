@@ -111,19 +111,13 @@ def main() -> None:
             bot.stop()
 
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
-    print(
-        f"requests           {len(latencies)} (HTTP 200: {statuses.count(200)}), "
-        f"concurrency {args.concurrency}"
-    )
+    print(f"requests           {len(latencies)} (HTTP 200: {statuses.count(200)}), concurrency {args.concurrency}")
     print(
         f"all acked in       {elapsed * 1000:.0f} ms, digest build {args.build_seconds:.1f} s "
         f"({'still building' if building else 'finished'} when the last ack arrived)"
     )
     print(f"ack latency p50    {p50:.1f} ms")
-    print(
-        f"ack latency p99    {p99:.1f} ms  (target < {TARGET_P99_MS:.0f} ms: p99/target = "
-        f"{p99 / TARGET_P99_MS:.2f})"
-    )
+    print(f"ack latency p99    {p99:.1f} ms  (target < {TARGET_P99_MS:.0f} ms: p99/target = {p99 / TARGET_P99_MS:.2f})")
     print(f"ack latency max    {max(latencies):.1f} ms  mean {statistics.fmean(latencies):.1f} ms")
     print(
         f"digest messages    {len(slack.posts())} posted (one edition, one channel); "

@@ -179,8 +179,11 @@ def selected_digest(args: argparse.Namespace) -> Digest | None:
         if failed:
             print_feed_results(failed, stream=sys.stderr)
         if all_failed(results):
-            print("digest: no feed could be fetched; nothing to show (try --feed examples/alignment-sample.xml "
-                  "or --no-fetch)", file=sys.stderr)
+            print(
+                "digest: no feed could be fetched; nothing to show (try --feed examples/alignment-sample.xml "
+                "or --no-fetch)",
+                file=sys.stderr,
+            )
             return None
     day = args.date or service.latest_edition_date()
     return service.digest(day, since=args.since, rebuild=args.rebuild)
@@ -243,6 +246,8 @@ def run_config(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"`digest serve` needs: {problem}", file=sys.stderr)
+
+
 def run_ask(args: argparse.Namespace) -> int:
     """Answer from the stored edition (no fetch): the answer, its quotes, the post's link and who wrote it."""
     from bot.runner import build_service

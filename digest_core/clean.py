@@ -26,8 +26,32 @@ PUBLISHED_PREFIX = re.compile(
 )
 
 _BLOCK_TAGS = frozenset(
-    {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "tr", "table", "ul", "ol",
-     "section", "article", "figure", "figcaption", "hr", "dd", "dt", "header", "footer"}
+    {
+        "p",
+        "div",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "li",
+        "blockquote",
+        "pre",
+        "tr",
+        "table",
+        "ul",
+        "ol",
+        "section",
+        "article",
+        "figure",
+        "figcaption",
+        "hr",
+        "dd",
+        "dt",
+        "header",
+        "footer",
+    }
 )
 _DROPPED_TAGS = frozenset({"script", "style", "noscript", "iframe", "object", "svg", "math", "template", "head"})
 _FOOTNOTE_SECTION = re.compile(r"footnote-section|\bfootnotes\b")

@@ -149,8 +149,14 @@ async def _fetch_one(
     )
     new = store.upsert_posts(posts)
     store.record_feed_success(
-        feed, now=now, title=feed_title, etag=download.etag, last_modified=download.last_modified,
-        body_hash=body_hash, status="new", warning=warning,
+        feed,
+        now=now,
+        title=feed_title,
+        etag=download.etag,
+        last_modified=download.last_modified,
+        body_hash=body_hash,
+        status="new",
+        warning=warning,
     )
     return FeedResult(feed, "new", new_posts=new, seen_posts=len(posts), reason=warning)
 

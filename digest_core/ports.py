@@ -51,9 +51,7 @@ class DigestAPI(Protocol):
         """Remember one posted message, right after posting it, so that a restart never posts it twice."""
         ...
 
-    def locate(
-        self, platform: str, channel_id: str, message_or_thread_id: str
-    ) -> tuple[date, str | None] | None:
+    def locate(self, platform: str, channel_id: str, message_or_thread_id: str) -> tuple[date, str | None] | None:
         """Which edition (and which post, when it is a post's message) a platform message or thread is."""
         ...
 

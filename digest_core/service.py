@@ -238,7 +238,7 @@ def _keep_known_posts(theme: Theme, known: set[str]) -> Theme | None:
 
 
 def describe_paths(paths: set[str]) -> str:
-    """"offline", "model:<name>", or "model:<name>+offline" when some of it fell back."""
+    """ "offline", "model:<name>", or "model:<name>+offline" when some of it fell back."""
     models = sorted(p for p in paths if p.startswith("model:"))
     if not models:
         return OFFLINE

@@ -231,9 +231,7 @@ class Store:
         with self._lock:
             self.db.execute(sql, params)
 
-    def record_feed_failure(
-        self, url: str, *, now: datetime, reason: str, backoff: Callable[[int], timedelta]
-    ) -> int:
+    def record_feed_failure(self, url: str, *, now: datetime, reason: str, backoff: Callable[[int], timedelta]) -> int:
         """Count one more consecutive failure and schedule the next try; return the new count."""
         with self._lock, self.db.atomic():
             rows = list(self.db["feeds"].rows_where("url = ?", [url]))
@@ -388,9 +386,7 @@ class Store:
             )
         return datetime.fromisoformat(rows[0]["window_end"]) if rows else None
 
-    def save_edition(
-        self, digest: Digest, *, window: tuple[datetime, datetime], built_at: datetime
-    ) -> None:
+    def save_edition(self, digest: Digest, *, window: tuple[datetime, datetime], built_at: datetime) -> None:
         """Store an edition and assign its posts to it, in one transaction."""
         day = digest.date.isoformat()
         with self._lock, self.db.atomic():
@@ -437,9 +433,7 @@ class Store:
             )
         return rows[0]["summary"] if rows else None
 
-    def cache_summary(
-        self, content: str, summarizer: str, prompt_version: str, summary: str, *, now: datetime
-    ) -> None:
+    def cache_summary(self, content: str, summarizer: str, prompt_version: str, summary: str, *, now: datetime) -> None:
         with self._lock:
             self.db["summaries"].upsert(
                 {
@@ -463,9 +457,7 @@ class Store:
                 for row in rows
             }
 
-    def record_part(
-        self, platform: str, channel_id: str, day: date, part: DeliveredPart, *, now: datetime
-    ) -> None:
+    def record_part(self, platform: str, channel_id: str, day: date, part: DeliveredPart, *, now: datetime) -> None:
         with self._lock:
             self.db["deliveries"].upsert(
                 {
@@ -488,8 +480,7 @@ class Store:
                 "select edition_date, part_key, message_id = ? as exact from deliveries where platform = ? "
                 "and (message_id = ? or thread_id = ?) and (channel_id = ? or ? = '') "
                 "order by exact desc limit 1",
-                [message_or_thread_id, platform, message_or_thread_id, message_or_thread_id, channel_id,
-                 channel_id],
+                [message_or_thread_id, platform, message_or_thread_id, message_or_thread_id, channel_id, channel_id],
             ).fetchall()
         if not rows:
             return None

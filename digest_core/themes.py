@@ -375,9 +375,7 @@ def _fit_to_slots(
 ) -> list[_Group]:
     """At most `most` groups: the largest (then tightest) clusters of two or more posts, then single posts
     as themes of their own while there is room; when the rest do not fit, they share one catch-all group."""
-    multi = sorted(
-        (c for c in clusters if len(c) > 1), key=lambda c: (-len(c), -_cohesion(c, sims), c[0])
-    )
+    multi = sorted((c for c in clusters if len(c) > 1), key=lambda c: (-len(c), -_cohesion(c, sims), c[0]))
     singles = [c[0] for c in clusters if len(c) == 1]
     if len(multi) + len(singles) <= most:
         groups = [_make_group(c, profiles) for c in multi] + [_make_group([i], profiles) for i in singles]
@@ -453,7 +451,6 @@ def _sum(vectors: Iterable[Mapping[str, float]]) -> Counter[str]:
         for t, w in vector.items():
             total[t] += w
     return total
-
 
 
 # --- 3. writing the themes -----------------------------------------------------------------------------
@@ -577,9 +574,7 @@ def _scored_terms(group: _Group, profiles: list[_Profile]) -> list[tuple[str, fl
         title_terms = set(title_phrases)
         # An English title usually ends on its head noun phrase ("... for efficient sequence memorisation").
         last = next((t for t in reversed(title_phrases) if " " in t and _nameable(t)), "")
-        scored = [
-            (t, weight[t] * _phrase_factor(t) * (1.3 if t == last else 1.0)) for t in weight if _nameable(t)
-        ]
+        scored = [(t, weight[t] * _phrase_factor(t) * (1.3 if t == last else 1.0)) for t in weight if _nameable(t)]
         return sorted(scored, key=lambda ts: (ts[0] not in title_terms, -ts[1], ts[0]))
     share = Counter(t for i in members for t in profiles[i].counts)
     scored = [(t, weight[t] * share[t] * _phrase_factor(t)) for t in weight if share[t] > 1 and _nameable(t)]
@@ -587,6 +582,8 @@ def _scored_terms(group: _Group, profiles: list[_Profile]) -> list[tuple[str, fl
 
 
 _ADJECTIVE_END_RE = re.compile(r"(?:ical|ual|onal|imal|rmal|ntal|tial|ive|ous|ful|ic|able|ible|ly)$")
+
+
 def _modifier(word: str) -> bool:
     """A word that reads as an adjective, adverb or number ("logical", "carefully", "two"): it qualifies a
     noun and names no topic on its own."""
@@ -679,7 +676,6 @@ def _overlaps(a: str, b: str) -> bool:
     return False
 
 
-
 def _sentence_score(sentence: Sentence, terms: tuple[str, ...], centroid: Mapping[str, float]) -> float:
     relevance = sum(centroid.get(t, 0.0) for t in terms) / math.sqrt(max(len(terms), 10))
     position = 0.05 * math.exp(-sentence.index / 8) + (0.05 if sentence.section == "lead" else 0.0)
@@ -701,9 +697,7 @@ def _ranked_quotes(members: list[_Profile], centroid: Mapping[str, float]) -> li
     return ranked
 
 
-def _implication(
-    ranked: list[_Quote], key: _Quote | None, multi: bool
-) -> str:
+def _implication(ranked: list[_Quote], key: _Quote | None, multi: bool) -> str:
     """A relevant sentence (other than the key idea) that draws a consequence: first one with a strong cue
     (suggests, implies, risk, should, ...), then a modal one (could, must, ...), else the most relevant
     sentence left; from another post than the key idea's when about as relevant. '' when there is none."""

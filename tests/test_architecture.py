@@ -15,9 +15,27 @@ PLATFORM_LIBRARIES = ("slack_bolt", "slack_sdk", "discord", "apscheduler")
 PACKAGES = ("digest_core", "adapters", "bot")
 # Module-level calls that only declare things (constants, patterns, loggers, migration registries).
 DECLARATIVE_CALLS = {
-    "logging.getLogger", "re.compile", "frozenset", "TypeVar", "Migrations", "ZoneInfo", "timedelta", "time",
-    "FetchTuning", "tuple", "dict", "set", "Setting", "namedtuple", "object", "float", "int", "str",
-    "Prompt", "str.maketrans", "_word_set",
+    "logging.getLogger",
+    "re.compile",
+    "frozenset",
+    "TypeVar",
+    "Migrations",
+    "ZoneInfo",
+    "timedelta",
+    "time",
+    "FetchTuning",
+    "tuple",
+    "dict",
+    "set",
+    "Setting",
+    "namedtuple",
+    "object",
+    "float",
+    "int",
+    "str",
+    "Prompt",
+    "str.maketrans",
+    "_word_set",
 }
 
 
@@ -77,7 +95,11 @@ def test_importing_everything_opens_no_database_and_no_connection(tmp_path: Path
         f"for name in {names!r}: importlib.import_module(name)\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == 0, result.stderr[-2000:]

@@ -6,14 +6,14 @@ from digest_core.clean import canonical_url, clean_title, html_to_text, post_ide
 
 FORUM_BODY = (
     "Published on March 14, 2025 3:00 PM GMT<br/><br/>"
-    "<p>Lead sentence with a note.<span class=\"footnote-reference\" id=\"fnrefx\"><sup><a href=\"#fnx\">[1]</a>"
+    '<p>Lead sentence with a note.<span class="footnote-reference" id="fnrefx"><sup><a href="#fnx">[1]</a>'
     "</sup></span> More&nbsp;text.</p><script>alert('x')</script>"
     "<h2><strong>A heading</strong></h2><ul><li>first point</li><li>second point</li></ul>"
-    "<p><img src=\"https://res.cloudinary.com/x.png\"/>After the image.</p>"
-    "<ol class=\"footnote-section footnotes\"><li class=\"footnote-item\" id=\"fnx\">"
-    "<span class=\"footnote-back-link\"><sup><strong><a href=\"#fnrefx\">^</a></strong></sup></span>"
-    "<div class=\"footnote-content\"><p>The footnote text.</p></div></li></ol>"
-    "<br/><br/><a href=\"https://www.alignmentforum.org/posts/abc/slug#comments\">Discuss</a>"
+    '<p><img src="https://res.cloudinary.com/x.png"/>After the image.</p>'
+    '<ol class="footnote-section footnotes"><li class="footnote-item" id="fnx">'
+    '<span class="footnote-back-link"><sup><strong><a href="#fnrefx">^</a></strong></sup></span>'
+    '<div class="footnote-content"><p>The footnote text.</p></div></li></ol>'
+    '<br/><br/><a href="https://www.alignmentforum.org/posts/abc/slug#comments">Discuss</a>'
 )
 
 

@@ -30,8 +30,11 @@ def test_today_prints_the_digest_of_a_local_feed_as_markdown(capsys: pytest.Capt
     assert main(["today", "--feed", EXAMPLE, "--db", "d.db"]) == 0
     out: str = capsys.readouterr().out
     assert out.startswith("# AI Alignment Daily Digest - ")
-    for heading in ("## Key Themes and Developments", "Connections and Broader Implications",
-                    "## Individual Post Summaries"):
+    for heading in (
+        "## Key Themes and Developments",
+        "Connections and Broader Implications",
+        "## Individual Post Summaries",
+    ):
         assert heading in out
     assert out.count("\nSource: AI Alignment Forum") == 6
     refusal_post = "https://www.alignmentforum.org/posts/Qv5BnT1mWz8HcR4xJ/a-refusal-direction-survives-quantization"
@@ -49,7 +52,13 @@ def test_json_output_has_exactly_the_agreed_keys(capsys: pytest.CaptureFixture[s
     for theme in digest["themes"]:
         assert set(theme) == {"title", "key_idea", "post_ids", "implications"}
     assert {k for post in digest["posts"] for k in post} == {
-        "id", "title", "authors", "published", "url", "source", "summary"
+        "id",
+        "title",
+        "authors",
+        "published",
+        "url",
+        "source",
+        "summary",
     }
     ids = {post["id"] for post in digest["posts"]}
     assert all(set(theme["post_ids"]) <= ids for theme in digest["themes"])
@@ -92,7 +101,10 @@ def test_fetch_prints_one_line_per_feed_and_fails_only_when_nothing_was_fetched(
     ],
 )
 def test_bad_usage_or_configuration_exits_2_naming_the_problem(
-    argv: list[str], env: dict[str, str], message: str, monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    env: dict[str, str],
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     for name, value in env.items():

@@ -205,8 +205,11 @@ def test_locate_maps_messages_and_threads_to_posts(store: Store) -> None:
     assert service.locate("slack", "C1", "100.3") == (day, "arxiv:2611.01234")
     assert service.locate("slack", "C1", "999.9") is None
     assert service.locate("discord", "C1", "100.2") is None
-    assert set(service.delivered_parts("slack", "C1", day)) == {"head", "post:arxiv:2611.01234",
-                                                                 "post:arxiv:2611.01234:2"}
+    assert set(service.delivered_parts("slack", "C1", day)) == {
+        "head",
+        "post:arxiv:2611.01234",
+        "post:arxiv:2611.01234:2",
+    }
 
 
 def test_leases_exclude_a_second_owner_until_expiry(store: Store) -> None:

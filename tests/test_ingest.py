@@ -123,9 +123,7 @@ def test_doubled_host_link_is_repaired_and_tracking_dropped(feed_server: FeedSer
     )
     feed_server.routes["/d.xml"] = Route(rss([item]))
     fetch(store, [feed_server.url("/d.xml")])
-    assert store.get_post("DoubledHostId0001").url == (
-        "https://www.alignmentforum.org/posts/DoubledHostId0001/doubled"
-    )
+    assert store.get_post("DoubledHostId0001").url == ("https://www.alignmentforum.org/posts/DoubledHostId0001/doubled")
 
 
 def test_atom_updated_is_the_fallback_date_then_first_seen(feed_server: FeedServer, store: Store) -> None:

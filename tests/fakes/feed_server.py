@@ -179,8 +179,16 @@ def atom(items: Sequence[Item], *, title: str = "Atom test feed") -> bytes:
     return "\n".join(parts).encode()
 
 
-def forum_item(post_id: str, title: str, body: str, *, author: str = "A. Researcher", published: datetime,
-               host: str = "www.alignmentforum.org", slug: str = "a-post") -> Item:
+def forum_item(
+    post_id: str,
+    title: str,
+    body: str,
+    *,
+    author: str = "A. Researcher",
+    published: datetime,
+    host: str = "www.alignmentforum.org",
+    slug: str = "a-post",
+) -> Item:
     """An item as the forum's feed prints it: Published-on prefix, paragraphs, trailing Discuss link."""
     link = f"https://{host}/posts/{post_id}/{slug}"
     paragraphs = "".join(f"<p>{escape(p)}</p>" for p in body.split("\n\n"))
@@ -201,5 +209,6 @@ def export_rows(limit: int | None = None) -> Iterator[dict[str, str]]:
 def item_from_export(row: dict[str, str]) -> Item:
     """An RSS item assembled from one row of the forum export."""
     published = datetime.fromisoformat(row["postedAt"].replace("Z", "+00:00")).astimezone(UTC)
-    return forum_item(row["_id"], row["title"], row["summary"], author=row["author"], published=published,
-                      slug=row["slug"])
+    return forum_item(
+        row["_id"], row["title"], row["summary"], author=row["author"], published=published, slug=row["slug"]
+    )

@@ -93,16 +93,12 @@ def block_errors(blocks: list[dict[str, Any]]) -> list[str]:
             if not text.get("text", "").strip():
                 problems.append(f"empty text [json-pointer:/blocks/{i}/text]")
             if len(text.get("text", "")) > _MAX_SECTION:
-                problems.append(
-                    f"must be less than {_MAX_SECTION + 1} characters [json-pointer:/blocks/{i}/text]"
-                )
+                problems.append(f"must be less than {_MAX_SECTION + 1} characters [json-pointer:/blocks/{i}/text]")
         if block.get("type") == "header":
             if not isinstance(text, dict) or text.get("type") != "plain_text":
                 problems.append(f"header must be plain_text [json-pointer:/blocks/{i}/text]")
             elif len(text.get("text", "")) > _MAX_HEADER:
-                problems.append(
-                    f"must be less than {_MAX_HEADER + 1} characters [json-pointer:/blocks/{i}/text]"
-                )
+                problems.append(f"must be less than {_MAX_HEADER + 1} characters [json-pointer:/blocks/{i}/text]")
     return problems
 
 
@@ -283,9 +279,7 @@ class FakeSlack:
             "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}],
         }
 
-    def block_action(
-        self, message: PostedMessage, value: str, action_id: str, *, user: str = "U1"
-    ) -> dict[str, Any]:
+    def block_action(self, message: PostedMessage, value: str, action_id: str, *, user: str = "U1") -> dict[str, Any]:
         return {
             "type": "block_actions",
             "team": {"id": TEAM_ID, "domain": "example"},
@@ -322,9 +316,7 @@ class FakeSlack:
             ],
         }
 
-    def view_submission(
-        self, view: dict[str, Any], values: dict[str, Any], *, user: str = "U1"
-    ) -> dict[str, Any]:
+    def view_submission(self, view: dict[str, Any], values: dict[str, Any], *, user: str = "U1") -> dict[str, Any]:
         submitted = {**view, "id": f"V{uuid.uuid4().hex[:8]}", "state": {"values": values}}
         return {
             "type": "view_submission",
@@ -363,9 +355,7 @@ class FakeSlack:
             failure = self._failures[method].popleft()
             if failure.status != 200:
                 headers = {} if failure.retry_after is None else {"Retry-After": str(failure.retry_after)}
-                return web.json_response(
-                    {"ok": False, "error": "ratelimited"}, status=failure.status, headers=headers
-                )
+                return web.json_response({"ok": False, "error": "ratelimited"}, status=failure.status, headers=headers)
             return web.json_response({"ok": False, "error": failure.error})
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         if handler is None:
@@ -457,9 +447,7 @@ class FakeSlack:
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
         self._sockets.append(ws)
-        await ws.send_str(
-            json.dumps({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A1"}})
-        )
+        await ws.send_str(json.dumps({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A1"}}))
         async for message in ws:
             if message.type != WSMsgType.TEXT:
                 continue
