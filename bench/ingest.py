@@ -88,7 +88,7 @@ def run_digest_fetch(urls: list[str], db: str, out: multiprocessing.Queue) -> No
     out.put((elapsed, statuses, peak_mib()))
 
 
-def in_child(target, *args):  # type: ignore[no-untyped-def]
+def in_child(target, *args):
     queue: multiprocessing.Queue = multiprocessing.Queue()
     process = multiprocessing.Process(target=target, args=(*args, queue))
     process.start()

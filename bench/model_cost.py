@@ -222,8 +222,10 @@ def run_latency(long_posts: int, questions: int, show_example: bool) -> None:
         if example is None and answer.quotes and post_ref:
             example = (question, post_ref, answer)
     every = sorted(timings + cold)
-    words = statistics.mean(len(p.text.split()) for p in posts)
-    print(f"\nPart 2: offline answers, {questions} questions over {long_posts} long posts (~{words:.0f} words each)")
+    mean_words = statistics.mean(len(p.text.split()) for p in posts)
+    print(
+        f"\nPart 2: offline answers, {questions} questions over {long_posts} long posts (~{mean_words:.0f} words each)"
+    )
     print(
         f"all: p50 {percentile(every, 50):.1f} ms  p95 {percentile(every, 95):.1f} ms  max {every[-1]:.1f} ms  "
         f"(target p95 < 100 ms)"

@@ -22,6 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,7 +56,7 @@ def post_from(row: dict[str, str]) -> Post:
     )
 
 
-def percentile(values: list[float], q: float) -> float:
+def percentile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
@@ -128,7 +129,7 @@ def main() -> None:
 
     for words in (10_000, 30_000):
         essay = long_post(posts, words)
-        runs = timed(lambda essay=essay: summarizer.summarize(essay), 15)
+        runs = timed(partial(summarizer.summarize, essay), 15)
         summary = summarizer.summarize(essay)
         print(
             f"synthetic {len(essay.text.split())}-word post: summarize ms p50 {statistics.median(runs):.1f} "
@@ -140,7 +141,7 @@ def main() -> None:
     for size in (20, 200):
         day = posts[-size:]
         day_summaries = {p.id: summaries[p.id] for p in day}
-        runs = timed(lambda day=day, s=day_summaries: finder.find_themes(day, s), 5)
+        runs = timed(partial(finder.find_themes, day, day_summaries), 5)
         themes, connections = finder.find_themes(day, day_summaries)
         sizes = "/".join(str(len(t.post_ids)) for t in themes)
         print(

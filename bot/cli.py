@@ -246,6 +246,7 @@ def run_config(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"`digest serve` needs: {problem}", file=sys.stderr)
+    return EXIT_OK
 
 
 def run_ask(args: argparse.Namespace) -> int:

@@ -14,7 +14,7 @@ import os
 import signal
 import socket
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -144,18 +144,14 @@ def _build_slack(settings: Settings, service: DigestService) -> ChatAdapter:
 def _build_discord(settings: Settings, service: DigestService) -> ChatAdapter:
     from adapters.discord.client import DiscordAdapter
 
-    endpoints = {}
-    if settings.discord_api_url:
-        endpoints["api_base"] = settings.discord_api_url
-    if settings.discord_gateway_url:
-        endpoints["gateway_url"] = settings.discord_gateway_url
     return DiscordAdapter(
         service,
         token=settings.discord_token,
         channel_id=settings.discord_channel_id,
         guild_id=settings.discord_guild_id,
         message_content=settings.discord_message_content,
-        **endpoints,
+        api_base=settings.discord_api_url,
+        gateway_url=settings.discord_gateway_url,
     )
 
 
@@ -174,7 +170,7 @@ def run_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-AdapterBuilder = Callable[[Settings, DigestService], dict[str, ChatAdapter]]
+AdapterBuilder = Callable[[Settings, DigestService], Mapping[str, ChatAdapter]]
 
 
 def run_serve(settings: Settings) -> int:
@@ -283,11 +279,13 @@ async def _start_up(scheduler: DigestScheduler, caught_up: asyncio.Event | None)
         caught_up.set()
 
 
-async def _start_adapters(adapters: dict[str, ChatAdapter], stop: asyncio.Event) -> bool:
+async def _start_adapters(adapters: Mapping[str, ChatAdapter], stop: asyncio.Event) -> bool:
     """Start every adapter concurrently; False when one fails. A stop signal cuts the wait short."""
-    starts = {asyncio.create_task(adapter.start()): platform for platform, adapter in adapters.items()}
-    stopper = asyncio.create_task(stop.wait())
-    pending = set(starts)
+    starts: dict[asyncio.Task[object], str] = {
+        asyncio.create_task(adapter.start()): platform for platform, adapter in adapters.items()
+    }
+    stopper: asyncio.Task[object] = asyncio.create_task(stop.wait())
+    pending: set[asyncio.Task[object]] = set(starts)
     try:
         while pending:
             done, pending = await asyncio.wait({*pending, stopper}, return_when=asyncio.FIRST_COMPLETED)

@@ -201,11 +201,11 @@ ledger_migrations = Migrations("serve")
 
 @ledger_migrations()
 def create_edition_runs(db: Any) -> None:
-    db["edition_runs"].create(
+    db.table("edition_runs").create(
         {"platform": str, "channel_id": str, "day": str, "outcome": str, "finished_at": str},
         pk=("platform", "channel_id", "day"),
     )
-    db["feed_alerts"].create(
+    db.table("feed_alerts").create(
         {"feed_url": str, "failing_since": str, "alerted_at": str}, pk=("feed_url", "failing_since")
     )
 
@@ -234,7 +234,7 @@ class DeliveryLedger:
 
     def finish(self, target: Target, day: date, outcome: str, at: datetime) -> None:
         with self._store.locked() as db:
-            db["edition_runs"].upsert(
+            db.table("edition_runs").upsert(
                 {
                     "platform": target.platform,
                     "channel_id": target.channel_id,
@@ -248,17 +248,17 @@ class DeliveryLedger:
     def runs(self, day: date) -> dict[tuple[str, str], str]:
         """(platform, channel) -> outcome of the finished deliveries of one edition."""
         with self._store.locked() as db:
-            rows = list(db["edition_runs"].rows_where("day = ?", [day.isoformat()]))
+            rows = list(db.table("edition_runs").rows_where("day = ?", [day.isoformat()]))
         return {(row["platform"], row["channel_id"]): row["outcome"] for row in rows}
 
     def alerted(self) -> set[tuple[str, datetime]]:
         with self._store.locked() as db:
-            rows = list(db["feed_alerts"].rows)
+            rows = list(db.table("feed_alerts").rows)
         return {(row["feed_url"], datetime.fromisoformat(row["failing_since"])) for row in rows}
 
     def record_alert(self, feed_url: str, failing_since: datetime, at: datetime) -> None:
         with self._store.locked() as db:
-            db["feed_alerts"].upsert(
+            db.table("feed_alerts").upsert(
                 {
                     "feed_url": feed_url,
                     "failing_since": failing_since.isoformat(),
@@ -352,7 +352,7 @@ class DigestScheduler:
     def _tracked(self) -> Iterator[None]:
         task = asyncio.current_task()
         outermost = task is not None and task not in self._running  # deliver_due calls refresh_feeds
-        if outermost:
+        if outermost and task is not None:
             self._running.add(task)
         try:
             yield

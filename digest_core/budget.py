@@ -30,7 +30,7 @@ QUESTION_LOG_RETENTION = timedelta(days=2)
 
 @MIGRATIONS()
 def m001_model_calls(db: Database) -> None:
-    db["model_calls"].create(
+    db.table("model_calls").create(
         {
             "id": int,
             "at": str,  # ISO 8601, UTC
@@ -46,18 +46,18 @@ def m001_model_calls(db: Database) -> None:
         },
         pk="id",
     )
-    db["model_calls"].create_index(["day"])
+    db.table("model_calls").create_index(["day"])
 
 
 @MIGRATIONS()
 def m002_question_log(db: Database) -> None:
-    db["question_log"].create({"id": int, "user_key": str, "asked_at": str}, pk="id")
-    db["question_log"].create_index(["user_key", "asked_at"])
+    db.table("question_log").create({"id": int, "user_key": str, "asked_at": str}, pk="id")
+    db.table("question_log").create_index(["user_key", "asked_at"])
 
 
 @MIGRATIONS()
 def m003_model_results(db: Database) -> None:
-    db["model_results"].create({"key": str, "purpose": str, "created_at": str, "payload": str}, pk="key")
+    db.table("model_results").create({"key": str, "purpose": str, "created_at": str, "payload": str}, pk="key")
 
 
 # Holds the shared Database for a group of calls (e.g. `Store.locked`).
@@ -114,7 +114,7 @@ class ModelLedger:
             "error": call.error,
         }
         with self._locked() as db:
-            db["model_calls"].insert(row)
+            db.table("model_calls").insert(row)
 
     def tokens_on(self, day: date) -> int:
         with self._locked() as db:
@@ -155,7 +155,7 @@ class ResultCache:
 
     def put(self, key: str, purpose: str, payload: str) -> None:
         with self._locked() as db:
-            db["model_results"].upsert(
+            db.table("model_results").upsert(
                 {"key": key, "purpose": purpose, "created_at": _iso(self._clock()), "payload": payload}, pk="key"
             )
 
@@ -212,7 +212,7 @@ class QuestionRateLimit:
             ).fetchone()[0]
             if asked >= self.per_hour:
                 return False
-            db["question_log"].insert({"user_key": user_key, "asked_at": _iso(now)})
+            db.table("question_log").insert({"user_key": user_key, "asked_at": _iso(now)})
             db.execute("delete from question_log where asked_at < ?", [_iso(now - QUESTION_LOG_RETENTION)])
         return True
 

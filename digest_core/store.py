@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlite_utils import Database, Migrations
 
@@ -26,7 +27,7 @@ migrations = Migrations("digest_core")
 
 @migrations()
 def m001_initial(db: Database) -> None:
-    db["feeds"].create(
+    db.table("feeds").create(
         {
             "url": str,
             "title": str,
@@ -43,7 +44,7 @@ def m001_initial(db: Database) -> None:
         },
         pk="url",
     )
-    db["posts"].create(
+    db.table("posts").create(
         {
             "id": str,
             "title": str,
@@ -59,10 +60,10 @@ def m001_initial(db: Database) -> None:
         },
         pk="id",
     )
-    db["posts"].create_index(["published"])
-    db["posts"].create_index(["edition_date"])
-    db["posts"].enable_fts(["title", "text"], create_triggers=True, tokenize="porter")
-    db["editions"].create(
+    db.table("posts").create_index(["published"])
+    db.table("posts").create_index(["edition_date"])
+    db.table("posts").enable_fts(["title", "text"], create_triggers=True, tokenize="porter")
+    db.table("editions").create(
         {
             "date": str,
             "built_at": str,
@@ -73,11 +74,11 @@ def m001_initial(db: Database) -> None:
         },
         pk="date",
     )
-    db["summaries"].create(
+    db.table("summaries").create(
         {"content_hash": str, "summarizer": str, "prompt_version": str, "summary": str, "created_at": str},
         pk=("content_hash", "summarizer", "prompt_version"),
     )
-    db["deliveries"].create(
+    db.table("deliveries").create(
         {
             "platform": str,
             "channel_id": str,
@@ -89,9 +90,9 @@ def m001_initial(db: Database) -> None:
         },
         pk=("platform", "channel_id", "edition_date", "part_key"),
     )
-    db["deliveries"].create_index(["platform", "message_id"])
-    db["deliveries"].create_index(["platform", "thread_id"])
-    db["leases"].create({"key": str, "owner": str, "expires_at": str}, pk="key")
+    db.table("deliveries").create_index(["platform", "message_id"])
+    db.table("deliveries").create_index(["platform", "thread_id"])
+    db.table("leases").create({"key": str, "owner": str, "expires_at": str}, pk="key")
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,10 +235,10 @@ class Store:
     def record_feed_failure(self, url: str, *, now: datetime, reason: str, backoff: Callable[[int], timedelta]) -> int:
         """Count one more consecutive failure and schedule the next try; return the new count."""
         with self._lock, self.db.atomic():
-            rows = list(self.db["feeds"].rows_where("url = ?", [url]))
+            rows = list(self.db.table("feeds").rows_where("url = ?", [url]))
             failures = (rows[0]["consecutive_failures"] or 0) + 1 if rows else 1
             failing_since = (rows[0]["failing_since"] if rows else "") or _iso(now)
-            self.db["feeds"].upsert(
+            self.db.table("feeds").upsert(
                 {
                     "url": url,
                     "last_attempt_at": _iso(now),
@@ -253,7 +254,7 @@ class Store:
 
     def feed_health(self) -> list[FeedHealth]:
         with self._lock:
-            rows = list(self.db["feeds"].rows_where(order_by="url"))
+            rows = list(self.db.table("feeds").rows_where(order_by="url"))
         return [
             FeedHealth(
                 url=row["url"],
@@ -295,11 +296,11 @@ class Store:
                     changes = {"title": post.title, "text": post.text, "content_hash": digest}
                     if post.authors:
                         changes["authors"] = json.dumps(list(post.authors))
-                    self.db["posts"].update(post.id, changes)
+                    self.db.table("posts").update(post.id, changes)
         return len(fresh)
 
     def _post_row(self, post_id: str) -> dict | None:
-        rows = list(self.db["posts"].rows_where("id = ?", [post_id]))
+        rows = list(self.db.table("posts").rows_where("id = ?", [post_id]))
         return rows[0] if rows else None
 
     @staticmethod
@@ -342,7 +343,7 @@ class Store:
             return {}
         marks = ",".join("?" * len(ids))
         with self._lock:
-            rows = list(self.db["posts"].rows_where(f"id in ({marks})", list(ids)))
+            rows = list(self.db.table("posts").rows_where(f"id in ({marks})", list(ids)))
         return {row["id"]: self._post_from_row(row) for row in rows}
 
     def post_hashes(self, ids: Sequence[str]) -> dict[str, str]:
@@ -353,34 +354,34 @@ class Store:
 
     def unassigned_posts(self, published_until: datetime) -> list[Post]:
         with self._lock:
-            rows = self.db["posts"].rows_where(
+            rows = self.db.table("posts").rows_where(
                 "edition_date is null and published <= ?", [_iso(published_until)], order_by="published, id"
             )
             return [self._post_from_row(row) for row in rows]
 
     def posts_published_between(self, start: datetime, end: datetime) -> list[Post]:
         with self._lock:
-            rows = self.db["posts"].rows_where(
+            rows = self.db.table("posts").rows_where(
                 "published >= ? and published < ?", [_iso(start), _iso(end)], order_by="published, id"
             )
             return [self._post_from_row(row) for row in rows]
 
     def search_posts(self, query: str, limit: int = 10) -> list[Post]:
         with self._lock:
-            rows = self.db["posts"].search(query, limit=limit)
+            rows = self.db.table("posts").search(query, limit=limit)
             return [self._post_from_row(row) for row in rows]
 
     # -- editions -------------------------------------------------------------------------------------------
     def edition(self, day: date) -> Digest | None:
         with self._lock:
-            rows = list(self.db["editions"].rows_where("date = ?", [day.isoformat()]))
+            rows = list(self.db.table("editions").rows_where("date = ?", [day.isoformat()]))
         return digest_from_json(json.loads(rows[0]["payload"])) if rows else None
 
     def previous_edition_end(self, day: date) -> datetime | None:
         """The window end of the latest stored edition before `day`."""
         with self._lock:
             rows = list(
-                self.db["editions"].rows_where(
+                self.db.table("editions").rows_where(
                     "date < ?", [day.isoformat()], order_by="date desc", limit=1, select="window_end"
                 )
             )
@@ -390,7 +391,7 @@ class Store:
         """Store an edition and assign its posts to it, in one transaction."""
         day = digest.date.isoformat()
         with self._lock, self.db.atomic():
-            self.db["editions"].upsert(
+            self.db.table("editions").upsert(
                 {
                     "date": day,
                     "built_at": _iso(built_at),
@@ -411,7 +412,7 @@ class Store:
 
     def recent_editions(self, limit: int = 7) -> list[EditionInfo]:
         with self._lock:
-            rows = list(self.db["editions"].rows_where(order_by="date desc", limit=limit))
+            rows = list(self.db.table("editions").rows_where(order_by="date desc", limit=limit))
         return [
             EditionInfo(
                 date=date.fromisoformat(row["date"]),
@@ -426,7 +427,7 @@ class Store:
     def cached_summary(self, content: str, summarizer: str, prompt_version: str) -> str | None:
         with self._lock:
             rows = list(
-                self.db["summaries"].rows_where(
+                self.db.table("summaries").rows_where(
                     "content_hash = ? and summarizer = ? and prompt_version = ?",
                     [content, summarizer, prompt_version],
                 )
@@ -435,7 +436,7 @@ class Store:
 
     def cache_summary(self, content: str, summarizer: str, prompt_version: str, summary: str, *, now: datetime) -> None:
         with self._lock:
-            self.db["summaries"].upsert(
+            self.db.table("summaries").upsert(
                 {
                     "content_hash": content,
                     "summarizer": summarizer,
@@ -449,7 +450,7 @@ class Store:
     # -- deliveries -----------------------------------------------------------------------------------------
     def delivered_parts(self, platform: str, channel_id: str, day: date) -> dict[str, DeliveredPart]:
         with self._lock:
-            rows = self.db["deliveries"].rows_where(
+            rows = self.db.table("deliveries").rows_where(
                 "platform = ? and channel_id = ? and edition_date = ?", [platform, channel_id, day.isoformat()]
             )
             return {
@@ -459,7 +460,7 @@ class Store:
 
     def record_part(self, platform: str, channel_id: str, day: date, part: DeliveredPart, *, now: datetime) -> None:
         with self._lock:
-            self.db["deliveries"].upsert(
+            self.db.table("deliveries").upsert(
                 {
                     "platform": platform,
                     "channel_id": channel_id,
@@ -489,7 +490,9 @@ class Store:
 
     def deliveries(self, day: date) -> list[DeliveryRow]:
         with self._lock:
-            rows = list(self.db["deliveries"].rows_where("edition_date = ?", [day.isoformat()], order_by="posted_at"))
+            rows = list(
+                self.db.table("deliveries").rows_where("edition_date = ?", [day.isoformat()], order_by="posted_at")
+            )
         return [
             DeliveryRow(
                 platform=row["platform"],
@@ -528,18 +531,18 @@ def digest_to_json(digest: Digest, *, internal: bool = False) -> dict:
     """The public JSON shape (exact keys other tools rely on); `internal` adds fields only we read back."""
     themes = []
     for theme in digest.themes:
-        item = {
+        theme_item: dict[str, Any] = {
             "title": theme.title,
             "key_idea": theme.key_idea,
             "post_ids": list(theme.post_ids),
             "implications": theme.implications,
         }
         if internal:
-            item["post_points"] = list(theme.post_points)
-        themes.append(item)
+            theme_item["post_points"] = list(theme.post_points)
+        themes.append(theme_item)
     posts = []
     for post in digest.posts:
-        item = {
+        item: dict[str, Any] = {
             "id": post.id,
             "title": post.title,
             "authors": list(post.authors),

@@ -333,7 +333,8 @@ def _group(profiles: list[_Profile]) -> list[_Group]:
     _add_second_memberships(groups, sims, threshold)
     for g in groups:
         if not g.miscellany:
-            g.members.sort(key=lambda i, g=g: (-_mean_similarity(i, g.members, sims), i))
+            members = g.members
+            members.sort(key=lambda i: (-_mean_similarity(i, members, sims), i))
     return groups
 
 
@@ -445,11 +446,11 @@ def _add_second_memberships(groups: list[_Group], sims: list[list[float]], thres
         groups[gi].members.append(i)
 
 
-def _sum(vectors: Iterable[Mapping[str, float]]) -> Counter[str]:
-    total: Counter[str] = Counter()
+def _sum(vectors: Iterable[Mapping[str, float]]) -> dict[str, float]:
+    total: dict[str, float] = {}
     for vector in vectors:
         for t, w in vector.items():
-            total[t] += w
+            total[t] = total.get(t, 0.0) + w
     return total
 
 
@@ -839,8 +840,8 @@ def _echo(source: _Group, target: _Group, profiles: list[_Profile]) -> tuple[str
 def _day_terms(profiles: list[_Profile]) -> list[tuple[str, int]]:
     """Non-generic terms of the day by the number of posts among whose top terms they are."""
     spread = Counter(t for p in profiles for t in p.vector if not _is_generic(t) and len(t) > 2)
-    weight: Counter[str] = Counter()
+    weight: dict[str, float] = {}
     for p in profiles:
         for t, w in p.vector.items():
-            weight[t] += w
-    return sorted(spread.items(), key=lambda kv: (-kv[1], -weight[kv[0]], kv[0]))
+            weight[t] = weight.get(t, 0.0) + w
+    return sorted(spread.items(), key=lambda kv: (-kv[1], -weight.get(kv[0], 0.0), kv[0]))

@@ -6,9 +6,16 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from digest_core.feeds import FetchTuning, fetch_feeds
-from digest_core.models import FeedResult
+from digest_core.models import FeedResult, Post
 from digest_core.store import Store
 from tests.fakes.feed_server import FeedServer, Item, Route, atom, forum_item, rss
+
+
+def stored(store: Store, post_id: str) -> Post:
+    post = store.get_post(post_id)
+    assert post is not None, f"{post_id} is not stored"
+    return post
+
 
 T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 FAST = FetchTuning(connect_timeout=2, read_timeout=0.5, total_timeout=3, max_bytes=512 * 1024)
@@ -33,7 +40,7 @@ def test_new_then_unchanged_with_etag_costs_a_304_and_no_parse(feed_server: Feed
     assert [(r.status, r.new_posts) for r in first] == [("new", 2)]
     assert [r.status for r in second] == ["unchanged"]
     assert feed_server.requests_to("/feed.xml")[1].headers.get("If-None-Match") == '"v1"'
-    assert store.get_post("AAAAAAAAAAAAAAAA1").title == "Steering vectors"
+    assert stored(store, "AAAAAAAAAAAAAAAA1").title == "Steering vectors"
 
 
 def test_last_modified_is_sent_back(feed_server: FeedServer, store: Store) -> None:
@@ -65,7 +72,8 @@ def test_one_bad_feed_never_stops_the_others(feed_server: FeedServer, store: Sto
     assert outcome["/huge.xml"][0] == "failed" and "cap" in outcome["/huge.xml"][1]
     health = {h.url.rsplit("/", 1)[1]: h for h in store.feed_health()}
     assert health["error.xml"].consecutive_failures == 1
-    assert health["error.xml"].next_attempt_at > T0
+    next_attempt = health["error.xml"].next_attempt_at
+    assert next_attempt is not None and next_attempt > T0
     assert health["good.xml"].consecutive_failures == 0
 
 
@@ -123,7 +131,7 @@ def test_doubled_host_link_is_repaired_and_tracking_dropped(feed_server: FeedSer
     )
     feed_server.routes["/d.xml"] = Route(rss([item]))
     fetch(store, [feed_server.url("/d.xml")])
-    assert store.get_post("DoubledHostId0001").url == ("https://www.alignmentforum.org/posts/DoubledHostId0001/doubled")
+    assert stored(store, "DoubledHostId0001").url == ("https://www.alignmentforum.org/posts/DoubledHostId0001/doubled")
 
 
 def test_atom_updated_is_the_fallback_date_then_first_seen(feed_server: FeedServer, store: Store) -> None:
@@ -133,8 +141,8 @@ def test_atom_updated_is_the_fallback_date_then_first_seen(feed_server: FeedServ
     ]
     feed_server.routes["/atom.xml"] = Route(atom(items), content_type="application/atom+xml")
     fetch(store, [feed_server.url("/atom.xml")])
-    assert store.get_post("https://example.org/a").published == T0 - timedelta(days=1)
-    assert store.get_post("https://example.org/b").published == T0
+    assert stored(store, "https://example.org/a").published == T0 - timedelta(days=1)
+    assert stored(store, "https://example.org/b").published == T0
 
 
 def test_arxiv_ids_drop_the_version_and_replacements_are_not_new(feed_server: FeedServer, store: Store) -> None:
@@ -151,7 +159,7 @@ def test_arxiv_ids_drop_the_version_and_replacements_are_not_new(feed_server: Fe
     feed_server.routes["/arxiv"] = Route(body)
     [result] = fetch(store, [feed_server.url("/arxiv")])
     assert result.new_posts == 1
-    paper = store.get_post("arxiv:2611.01234")
+    paper = stored(store, "arxiv:2611.01234")
     assert paper.authors == ("Ada Lovelace", "Alan Turing")
     assert paper.source == "arXiv"
     assert paper.published == datetime(2026, 11, 28, 5, 0, tzinfo=UTC)
@@ -163,9 +171,9 @@ def test_edited_post_updates_text_but_keeps_identity(feed_server: FeedServer, st
     fetch(store, [feed_server.url("/e.xml")])
     feed_server.routes["/e.xml"] = Route(rss([forum_item("EditedPostId00001", "Final", "Second.", published=T0)]))
     [result] = fetch(store, [feed_server.url("/e.xml")], now=T0 + timedelta(days=1))
-    stored = store.get_post("EditedPostId00001")
+    edited = stored(store, "EditedPostId00001")
     assert result.new_posts == 0
-    assert (stored.title, stored.text, stored.first_seen) == ("Final", "Second.", T0)
+    assert (edited.title, edited.text, edited.first_seen) == ("Final", "Second.", T0)
 
 
 def test_local_file_feed(tmp_path, store: Store) -> None:

@@ -6,6 +6,8 @@ that a message within these limits is never refused with HTTP 400 (50035 Invalid
 
 from __future__ import annotations
 
+from typing import Final
+
 CONTENT = 2_000
 EMBED_TITLE = 256
 EMBED_DESCRIPTION = 4_096
@@ -26,4 +28,4 @@ URL = 2_048  # embed url; longer feed links are left out of the embed rather tha
 
 # Our own choices, not Discord's.
 QUESTION_MAX = 1_000  # longest question accepted from the modal
-THREAD_AUTO_ARCHIVE_MINUTES = 10_080  # a week: questions keep coming after the day of the edition
+THREAD_AUTO_ARCHIVE_MINUTES: Final = 10_080  # a week: questions keep coming after the day of the edition

@@ -325,7 +325,7 @@ def render_answer(answer: Answer) -> DiscordMessage:
     if answer.needs_clarification:
         options = "\n".join(_candidate_line(p) for p in answer.candidates)
         body = clip(escape_untrusted(answer.text.strip()), 1_000) + "\n\n" + options
-        embed = {
+        embed: dict[str, Any] = {
             "type": "rich",
             "title": "Which post do you mean?",
             "description": clip(body, limits.EMBED_DESCRIPTION),
@@ -342,7 +342,7 @@ def render_answer(answer: Answer) -> DiscordMessage:
         limits.EMBED_DESCRIPTION - reserved,
     )
     description = f"{text}\n\n{quotes}" if quotes else text
-    embed: dict[str, Any] = {"type": "rich", "description": description, "color": ANSWER_COLOR}
+    embed = {"type": "rich", "description": description, "color": ANSWER_COLOR}
     footer = f"answered {answer.generated_by}"
     post = answer.post
     if post is not None:

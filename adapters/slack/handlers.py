@@ -124,7 +124,8 @@ class SlackHandlers:
         try:
             yield
         finally:
-            self._in_flight.discard(task)  # type: ignore[arg-type]
+            if task is not None:
+                self._in_flight.discard(task)
 
     async def drain(self, timeout: float) -> None:
         """Let post-ack work finish (bounded by `timeout`), then cancel what is left."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from bot.admin_notes import DiscordNote, SlackNote
@@ -34,7 +35,7 @@ class NoFetch:
     def digest(self, day: date, *, since: date | None = None, rebuild: bool = False) -> Digest:
         raise AssertionError("no edition is due in these tests")
 
-    async def refresh(self, feeds: tuple[str, ...]) -> list[FeedResult]:
+    async def refresh(self, feeds: Sequence[str]) -> list[FeedResult]:
         self.asked.append(tuple(feeds))
         return []
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Iterator
 
 import pytest
 
@@ -16,7 +17,7 @@ CONFIGURED = "my-signing-secret-42"
 
 
 @pytest.fixture
-def captured() -> io.StringIO:
+def captured() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     configure_logging("INFO", secrets=[CONFIGURED, "1"], stream=stream)
     yield stream

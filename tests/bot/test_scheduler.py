@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -36,8 +36,8 @@ EVERY_DAY = frozenset(range(7))
 WEEKDAYS = frozenset(range(5))
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def schedule(at: str = "08:00", tz: str = "UTC", days: frozenset[int] = EVERY_DAY) -> EditionSchedule:
@@ -76,7 +76,7 @@ class FakeService:
             self.built[day] = Digest(day, f"Digest {day}", "offline", (), (), posts)
         return self.built[day]
 
-    async def refresh(self, feeds: tuple[str, ...]) -> list[FeedResult]:
+    async def refresh(self, feeds: Sequence[str]) -> list[FeedResult]:
         self.refreshed.append(tuple(feeds))
         self.available += self.arrive_on_refresh
         self.arrive_on_refresh = []
@@ -307,6 +307,7 @@ def test_feeds_in_back_off_are_not_fetched() -> None:
     assert feeds_due(now, ["https://a/", "https://b/", "https://c/"], health) == ["https://b/", "https://c/"]
     day_old = replace(health["https://a/"], failing_since=now - timedelta(days=1))
     assert feeds_to_alert(now, [day_old, health["https://b/"]], set()) == [day_old]
+    assert day_old.failing_since is not None
     assert feeds_to_alert(now, [day_old], {(day_old.url, day_old.failing_since)}) == []
 
 
@@ -344,7 +345,8 @@ def test_restart_mid_thread_completes_it_without_repeating_a_part(
     clock = Clock(utc(2026, 5, 4, 8, 0))
     first = start_run(db_path, channel, stores, clock)
     slack = first.adapters["slack"]
-    slack.gate, slack.hold_after = asyncio.Event(), 2  # head and post:p0 go out, then SIGTERM arrives
+    gate = asyncio.Event()
+    slack.gate, slack.hold_after = gate, 2  # head and post:p0 go out, then SIGTERM arrives
 
     async def interrupted() -> None:
         task = asyncio.create_task(first.scheduler.deliver_due())
@@ -377,6 +379,7 @@ def test_two_runs_racing_post_each_part_once(db_path: Path, channel: ChannelLog,
             await asyncio.wait_for(adapter.holding.wait(), 5)
         b = await second.scheduler.deliver_due()  # while the first holds the Slack lease mid-thread
         for adapter in first.adapters.values():
+            assert adapter.gate is not None
             adapter.gate.set()
         return await a, b
 
@@ -521,7 +524,8 @@ def test_a_long_delivery_keeps_its_lease(
     clock = Clock(utc(2026, 5, 4, 8, 0))
     bot = start_run(db_path, channel, stores, clock, feeds=())
     slack = bot.adapters["slack"]
-    slack.gate, slack.hold_after = asyncio.Event(), 1
+    gate = asyncio.Event()
+    slack.gate, slack.hold_after = gate, 1
     key = delivery_lease_key(SLACK, date(2026, 5, 4))
     other = Store.open(db_path)
     stores.append(other)
@@ -539,7 +543,7 @@ def test_a_long_delivery_keeps_its_lease(
                 break
             await asyncio.sleep(0.02)
         taken = other.try_lease(key, "another-run", 600, now=clock.now)
-        slack.gate.set()
+        gate.set()
         await asyncio.wait_for(task, 5)
         return taken
 
@@ -576,13 +580,14 @@ def test_overlapping_jobs_in_one_process_deliver_once(db_path: Path, channel: Ch
     clock = Clock(utc(2026, 5, 4, 8, 0))
     bot = start_run(db_path, channel, stores, clock)
     slack = bot.adapters["slack"]
-    slack.gate, slack.hold_after = asyncio.Event(), 1
+    gate = asyncio.Event()
+    slack.gate, slack.hold_after = gate, 1
 
     async def overlap() -> tuple[list, list]:
         cron = asyncio.create_task(bot.scheduler.deliver_due())
         await asyncio.wait_for(slack.holding.wait(), 5)
         tick = await bot.scheduler.deliver_due()
-        slack.gate.set()
+        gate.set()
         return await cron, tick
 
     cron, tick = run(overlap())

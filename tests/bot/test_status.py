@@ -121,3 +121,10 @@ def test_status_and_config_commands(clean_env: Path, capsys: pytest.CaptureFixtu
 def test_serve_refuses_to_start_without_an_adapter(clean_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve"]) == 2
     assert "SLACK_BOT_TOKEN, DISCORD_TOKEN: no adapter configured" in capsys.readouterr().err
+
+
+def test_config_exits_0_when_the_settings_are_valid(clean_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # `digest serve` would still need an adapter; that is advice, not a configuration error.
+    assert main(["config"]) == 0
+    captured = capsys.readouterr()
+    assert "DIGEST_TIME=" in captured.out and "`digest serve` needs:" in captured.err

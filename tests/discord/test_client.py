@@ -10,6 +10,7 @@ import pytest
 
 from adapters.discord.client import FAILED, NO_QUESTION, RATE_LIMITED
 from adapters.discord.render import preview_payloads
+from digest_core.models import Answer
 from tests.discord.fake_service import FakeDigestService, make_digest
 from tests.discord.harness import fake_discord, post_messages, replies_to, run, running_adapter
 from tests.discord.test_render import adversarial_digest
@@ -20,8 +21,8 @@ MESSAGE_CONTENT_INTENT = 1 << 15
 EPHEMERAL = 1 << 6
 
 
-def service(n_posts: int = 3, **kwargs: int) -> FakeDigestService:
-    return FakeDigestService({DAY: make_digest(DAY, n_posts)}, DAY, **kwargs)
+def service(n_posts: int = 3, *, questions_per_hour: int = 20) -> FakeDigestService:
+    return FakeDigestService({DAY: make_digest(DAY, n_posts)}, DAY, questions_per_hour=questions_per_hour)
 
 
 def bot_posts(fake: FakeDiscord) -> list:
@@ -436,7 +437,7 @@ def test_a_failing_answer_gets_one_friendly_reply() -> None:
         async with fake_discord() as fake:
             svc = service(1)
 
-            def broken_answer(*args: object, **kwargs: object) -> None:
+            def broken_answer(*args: object, **kwargs: object) -> Answer:
                 raise RuntimeError("model server down")
 
             async with running_adapter(fake, svc) as adapter:

@@ -426,7 +426,7 @@ class FakeDiscord:
                 return _json(failure.body, status=failure.status, headers=failure.headers)
         return await self._route(request.method, path, body or {})
 
-    async def _route(self, method: str, path: str, body: dict[str, Any]) -> web.Response:
+    async def _route(self, method: str, path: str, body: Any) -> web.Response:
         app = str(self.APP_ID)
         if method == "GET" and path == "/users/@me":
             return _json(self.bot_user)

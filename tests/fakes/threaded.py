@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 START_TIMEOUT_SECONDS = 5.0
 
 
 @contextmanager
 def running_in_thread(
-    start: Callable[[], Awaitable[object]], stop: Callable[[], Awaitable[object]], *, name: str
+    start: Callable[[], Coroutine[Any, Any, object]],
+    stop: Callable[[], Coroutine[Any, Any, object]],
+    *,
+    name: str,
 ) -> Iterator[None]:
     """Start the fake with `start()` on a fresh loop in a thread; `stop()` it and end the loop on exit."""
     loop = asyncio.new_event_loop()

@@ -86,7 +86,7 @@ def test_migrations_are_idempotent_and_leave_other_sets_alone(db: Database) -> N
 
     @other()
     def m001_posts(db: Database) -> None:
-        db["posts"].create({"id": str}, pk="id")
+        db.table("posts").create({"id": str}, pk="id")
 
     other.apply(db)
     ModelLedger(exclusive(db))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -80,7 +81,7 @@ def model_calls(store: Store) -> list[dict]:
 
 
 @pytest.fixture
-def digest_model() -> FakeOpenAIServer:
+def digest_model() -> Iterator[FakeOpenAIServer]:
     with FakeOpenAIServer(responder=DigestModel()) as server:
         yield server
 
