@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from discord.utils import escape_mentions
+
 from adapters.discord import limits
 from digest_core.models import Answer, Digest, DigestPost, Theme
 
@@ -94,32 +96,37 @@ def split_text(text: str, limit: int) -> list[str]:
     return pieces
 
 
-_URL = re.compile(r"https?://[^\s<>\[\]()\"'`|*~]+")
-_INLINE_ESCAPES = str.maketrans({ch: "\\" + ch for ch in "\\*_~`|[]<>"})
-_LINE_START_MARKDOWN = re.compile(r"(?m)^(\s*)(#|>|-|\+|\d+\.)")
-_MASS_MENTION = re.compile(r"@(everyone|here)", re.IGNORECASE)
+# Links as Discord (and discord.py) detect them; they are left as they are, so that they stay clickable.
+_LINK = re.compile(r"<https?://[^ >]+>|https?://[^\s<]+[^<.,:;\"'\]\s]")
+# Characters that format text, start a masked link, or open a `<...>` token (mention, channel, timestamp, emoji).
+_INLINE_ESCAPES = str.maketrans({ch: "\\" + ch for ch in "\\*_~`|[<"})
+_BLOCK_MARKER = re.compile(r"(?m)^(\s*)([#>+-])")
+_LIST_NUMBER = re.compile(r"(?m)^(\s*\d+)\.(?=\s)")
 
 
 def neutralize_mentions(text: str) -> str:
-    """Break @everyone / @here with a zero-width space (for plain-text slots: author, footer, thread name)."""
-    return _MASS_MENTION.sub("@\u200b\\1", text)
+    """Break @everyone, @here and id mentions with a zero-width space (for plain-text slots: author, footer,
+    thread name)."""
+    return escape_mentions(text)
 
 
 def escape_untrusted(text: str) -> str:
-    """Escape Discord markdown and mentions in untrusted text; bare http(s) URLs are kept clickable."""
+    """Untrusted text as Discord markdown that shows exactly what was written, with no markup and no mention.
+
+    Discord hides a backslash before punctuation and shows the character, so each markdown character gets one
+    (a list number as "1\\.", so that "1. item" shows as typed). Not `discord.utils.escape_markdown`: it
+    leaves everything between the first "[" and the last "](url)" of a line unescaped (one greedy match),
+    and ordered lists and `<...>` tokens as they are; its `escape_mentions` is used.
+    """
     out: list[str] = []
     position = 0
-    for match in _URL.finditer(text):
-        out.append(_escape_plain(text[position : match.start()]))
-        out.append(neutralize_mentions(match.group(0)))
-        position = match.end()
-    out.append(_escape_plain(text[position:]))
-    escaped = "".join(out)
-    return _LINE_START_MARKDOWN.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped)
-
-
-def _escape_plain(text: str) -> str:
-    return neutralize_mentions(text.translate(_INLINE_ESCAPES))
+    for link in _LINK.finditer(text):
+        out.append(text[position : link.start()].translate(_INLINE_ESCAPES))
+        out.append(link[0])
+        position = link.end()
+    out.append(text[position:].translate(_INLINE_ESCAPES))
+    escaped = _BLOCK_MARKER.sub(r"\1\\\2", escape_mentions("".join(out)))
+    return _LIST_NUMBER.sub(r"\1\\.", escaped)
 
 
 def _safe_url(url: str) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -142,19 +143,71 @@ def test_untrusted_text_cannot_mention_or_format() -> None:
     assert json.loads(json.dumps(payloads)) == payloads
 
 
-@pytest.mark.parametrize(
-    ("raw", "escaped"),
-    [
-        ("**bold** and _it_", "\\*\\*bold\\*\\* and \\_it\\_"),
-        ("<@&123> <@456>", "\\<@&123\\> \\<@456\\>"),
-        ("@everyone look", "@\u200beveryone look"),
-        ("[click](https://evil.example)", "\\[click\\](https://evil.example)"),
-        ("# Heading\n- item\n> quote", "\\# Heading\n\\- item\n\\> quote"),
-        ("see https://x.org/a_b_c*d", "see https://x.org/a_b_c\\*d"),
-    ],
-)
-def test_escape_untrusted(raw: str, escaped: str) -> None:
-    assert escape_untrusted(raw) == escaped
+# How Discord shows text: a backslash before ASCII punctuation hides itself and shows the character as typed.
+_SHOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+_LINK = re.compile(r"<https?://[^ >]+>|https?://[^\s<]+[^<.,:;\"'\]\s]")
+_BLOCK_MARKER = re.compile(r"^\s*(#|>|-|\*|\d+\.\s)")
+
+
+def shown(markdown: str) -> str:
+    """The text a Discord reader sees for `markdown`, minus the zero-width spaces that break mentions."""
+    return _SHOWN_ESCAPE.sub(r"\1", markdown).replace("\u200b", "")
+
+
+def active_markup(markdown: str) -> list[str]:
+    """Markup Discord would act on: unescaped formatting characters, block markers, pings, `<...>` tokens."""
+    found = [m[0] for m in re.finditer(r"@(everyone|here)", markdown)]
+    for line in markdown.split("\n"):
+        if _BLOCK_MARKER.match(line):
+            found.append(line)
+        rest, index = _LINK.sub("", line), 0
+        while index < len(rest):
+            if rest[index] == "\\":
+                index += 2
+                continue
+            if rest[index] in "*_~|`[<":
+                found.append(rest[index:])
+            index += 1
+    return found
+
+
+ORDINARY = [
+    "1. item",
+    "2. second point\n10. tenth point",
+    "Use snake_case names; x < y and y > z.",
+    "It costs $5 - or 3.5% - per run (see [1]).",
+    "C++ and C# and Q&A: what's #1?",
+    "- a dash item\n# not a heading in a feed title",
+    "a\\b is a backslash",
+    "see https://example.org/a_b_(c)?q=1&r=2 and <https://hidden.example/x>",
+]
+ADVERSARIAL = [
+    "@everyone look @here",
+    "<@&123> <@456> <@!789> <@&123456789012345678> <#123456789012345678>",
+    "<t:1700000000:R> <:party:123456789012345678> </digest today:123456789012345678>",
+    "**bold** __under__ ~~strike~~ ||spoiler|| `code`",
+    "```py\nprint(1)\n```",
+    "[safe](https://a.example) and [evil](https://evil.example) on one line",
+    # discord.utils.escape_markdown leaves everything between these two links unescaped (one greedy match).
+    "[a](https://a.example) **bold** ||spoiler|| @everyone [b](https://b.example)",
+    "# Heading\n### h3\n-# subtext\n> quote\n>>> block\n* bullet\n3. list",
+    "\\*not bold\\* and \\<@&123>",
+]
+
+
+@pytest.mark.parametrize("raw", ORDINARY + ADVERSARIAL)
+def test_escaped_untrusted_text_shows_exactly_as_written(raw: str) -> None:
+    assert shown(escape_untrusted(raw)) == raw
+
+
+@pytest.mark.parametrize("raw", ORDINARY + ADVERSARIAL)
+def test_escaped_untrusted_text_renders_no_markup_and_pings_no_one(raw: str) -> None:
+    assert active_markup(escape_untrusted(raw)) == []
+
+
+def test_links_in_untrusted_text_stay_clickable() -> None:
+    raw = "see https://example.org/a_b_c*d and https://x.org/~u/p?q=1"
+    assert escape_untrusted(raw) == raw
 
 
 def test_clip_counts_emoji_as_two_units_and_never_leaves_a_dangling_escape() -> None:
