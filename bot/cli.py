@@ -163,7 +163,8 @@ def run_render(args: argparse.Namespace) -> int:
         from adapters.slack.render import preview_payloads
     else:
         from adapters.discord.render import preview_payloads
-    print(json.dumps(preview_payloads(digest), indent=2, ensure_ascii=False))
+    max_thread_posts = settings_from(args).max_thread_posts
+    print(json.dumps(preview_payloads(digest, max_thread_posts=max_thread_posts), indent=2, ensure_ascii=False))
     return EXIT_OK
 
 

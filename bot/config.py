@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from adapters.thread import DEFAULT_MAX_THREAD_POSTS
+
 _T = TypeVar("_T")
 
 DEFAULT_FEED = "https://www.alignmentforum.org/feed.xml"
@@ -56,6 +58,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Optional Slack (C...) or Discord (digits) channel that is told when a feed has failed for a day.",
     ),
     Setting("DIGEST_LOG_LEVEL", "INFO", "Log level: DEBUG, INFO, WARNING or ERROR."),
+    Setting(
+        "DIGEST_MAX_THREAD_POSTS",
+        str(DEFAULT_MAX_THREAD_POSTS),
+        "Posts of an edition that get a thread message each in Slack and Discord; the others are listed by "
+        "linked title after them (and can still be asked about by number).",
+    ),
     Setting("OPENAI_API_KEY", "", "Key of an OpenAI-compatible server; empty runs offline.", True, "Model"),
     Setting(
         "OPENAI_BASE_URL",
@@ -140,6 +148,7 @@ class Settings:
     discord_message_content: bool
     discord_api_url: str = ""
     discord_gateway_url: str = ""
+    max_thread_posts: int = DEFAULT_MAX_THREAD_POSTS
 
     @property
     def model_enabled(self) -> bool:
@@ -209,6 +218,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: str) -> Set
         discord_message_content=parsed("DISCORD_MESSAGE_CONTENT", parse_bool, False),
         discord_api_url=parsed("DISCORD_API_URL", _optional_http_url, ""),
         discord_gateway_url=parsed("DISCORD_GATEWAY_URL", _optional_ws_url, ""),
+        max_thread_posts=parsed("DIGEST_MAX_THREAD_POSTS", _non_negative_int, DEFAULT_MAX_THREAD_POSTS),
     )
     if problems:
         raise ConfigError(problems)

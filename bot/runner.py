@@ -138,6 +138,7 @@ def _build_slack(settings: Settings, service: DigestService) -> ChatAdapter:
         http_port=settings.slack_http_port,
         api_url=settings.slack_api_url,
         answer_mode=settings.slack_answer_mode,
+        max_thread_posts=settings.max_thread_posts,
     )
 
 
@@ -152,6 +153,7 @@ def _build_discord(settings: Settings, service: DigestService) -> ChatAdapter:
         message_content=settings.discord_message_content,
         api_base=settings.discord_api_url,
         gateway_url=settings.discord_gateway_url,
+        max_thread_posts=settings.max_thread_posts,
     )
 
 

@@ -29,3 +29,8 @@ URL = 2_048  # embed url; longer feed links are left out of the embed rather tha
 # Our own choices, not Discord's.
 QUESTION_MAX = 1_000  # longest question accepted from the modal
 THREAD_AUTO_ARCHIVE_MINUTES: Final = 10_080  # a week: questions keep coming after the day of the edition
+# A huge day: posts past DIGEST_MAX_THREAD_POSTS are one line each ("#41 Title — source") in list messages.
+LISTED_TITLE = 150
+LISTED_SOURCE = 100
+LIST_MESSAGE_TEXT = EMBEDS_TOTAL - 300  # the lines of one list message; the rest is room for its embed titles
+MAX_LIST_MESSAGES = 40  # about 1,300 listed posts; past that the list ends by counting the rest

@@ -12,10 +12,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from discord.utils import escape_mentions
 
 from adapters.discord import limits
+from adapters.thread import DEFAULT_MAX_THREAD_POSTS, more_line, number_range, pack_lines, split_thread_posts
 from digest_core.models import Answer, Digest, DigestPost, Theme
 
 NO_MENTIONS: dict[str, list[str]] = {"parse": []}
@@ -220,25 +222,34 @@ def thread_name(digest: Digest) -> str:
     return clip(_one_line(neutralize_mentions(digest.title)) or f"Digest {digest.date}", limits.THREAD_NAME)
 
 
-def render_digest(digest: Digest) -> list[DiscordMessage]:
-    """The channel message first (part "head", continued as "head:2", ... in the thread), then the posts."""
-    messages = _pack(_head_embeds(digest), "head")
-    for post in digest.posts:
+def render_digest(digest: Digest, *, max_thread_posts: int = DEFAULT_MAX_THREAD_POSTS) -> list[DiscordMessage]:
+    """The channel message first (part "head", continued as "head:2", ... in the thread), then a message per post
+    for the first `max_thread_posts` posts, then the list of the others."""
+    own, listed = split_thread_posts(digest.posts, max_thread_posts)
+    messages = _pack(_head_embeds(digest, listed), "head")
+    for post in own:
         messages.extend(render_post(post))
-    return messages
+    return messages + _list_messages(listed)
 
 
-def _head_embeds(digest: Digest) -> list[dict[str, Any]]:
+def _head_embeds(digest: Digest, listed: Sequence[DigestPost]) -> list[dict[str, Any]]:
     sources = sorted({_one_line(p.source) for p in digest.posts if p.source})
     if digest.is_empty:
         overview = f"No new posts for {digest.date.isoformat()}."
     else:
         count = f"{len(digest.posts)} post" + ("s" if len(digest.posts) != 1 else "")
         overview = f"**{count}** from {escape_untrusted(', '.join(sources)) or 'the feeds'}.\n"
-        overview += (
-            "Summaries of every post are in the thread. To ask about a post, reply to its message there, "
-            "mention me, press **Ask**, or use `/digest ask`."
-        )
+        if listed:
+            overview += (
+                f"The first {len(digest.posts) - len(listed)} posts have a summary each in the thread, and "
+                f"{number_range(listed)} are listed by title after them. To ask about any post, mention me "
+                "with its number, or use `/digest ask`; under a summary, reply to it or press **Ask**."
+            )
+        else:
+            overview += (
+                "Summaries of every post are in the thread. To ask about a post, reply to its message there, "
+                "mention me, press **Ask**, or use `/digest ask`."
+            )
     title = escape_untrusted(_one_line(digest.title)) or f"Digest {digest.date.isoformat()}"
     embeds = _text_embeds(title, overview, color=DIGEST_COLOR)
     embeds[0]["footer"] = {"text": clip(f"{digest.date.isoformat()} · written {digest.generated_by}", 200)}
@@ -316,9 +327,46 @@ def render_post(post: DigestPost) -> list[DiscordMessage]:
     return messages
 
 
-def preview_payloads(digest: Digest) -> list[dict[str, Any]]:
+# A link label keeps its text with look-alike brackets, so that no title can end the label or nest a link.
+_LABEL_BRACKETS = str.maketrans({"[": "\uff3b", "]": "\uff3d"})
+_HREF_UNSAFE = re.compile(r"[\s()<>]")
+
+
+def _listed_line(post: DigestPost) -> str:
+    """ "#41 [Title](url) — source": a masked link to the post, its title and source escaped."""
+    title = escape_untrusted(_one_line(post.title).translate(_LABEL_BRACKETS)) or "Untitled"
+    label = clip(title, limits.LISTED_TITLE)
+    url = _safe_url(post.url)
+    linked = f"[{label}]({_HREF_UNSAFE.sub(lambda m: quote(m[0]), url)})" if url else label
+    source = clip(escape_untrusted(_one_line(post.source)), limits.LISTED_SOURCE)
+    return f"#{post.number} {linked} — {source}" if source else f"#{post.number} {linked}"
+
+
+def _list_messages(listed: Sequence[DigestPost]) -> list[DiscordMessage]:
+    """The posts past the cap, a line each, in at most MAX_LIST_MESSAGES messages (parts "list", "list:2", ...)."""
+    if not listed:
+        return []
+    chunks = pack_lines(
+        [_listed_line(post) for post in listed],
+        limits.LIST_MESSAGE_TEXT,
+        length=discord_len,
+        max_chunks=limits.MAX_LIST_MESSAGES,
+        closing=lambda left_out: more_line(listed[left_out:]),
+    )
+    messages = []
+    for index, lines in enumerate(chunks, start=1):
+        heading = f"More posts in this edition ({number_range(listed)})"
+        embeds = []
+        for part, piece in enumerate(pack_lines(lines, limits.EMBED_DESCRIPTION, length=discord_len)):
+            title = heading if index == part + 1 == 1 else f"{heading}, continued"
+            embeds.append({"type": "rich", "title": title, "description": "\n".join(piece), "color": POST_COLOR})
+        messages.append(DiscordMessage(part_key="list" if index == 1 else f"list:{index}", embeds=tuple(embeds)))
+    return messages
+
+
+def preview_payloads(digest: Digest, *, max_thread_posts: int = DEFAULT_MAX_THREAD_POSTS) -> list[dict[str, Any]]:
     """What `digest render --platform discord --format json` prints: the payloads in sending order."""
-    return [message.payload() for message in render_digest(digest)]
+    return [message.payload() for message in render_digest(digest, max_thread_posts=max_thread_posts)]
 
 
 # --- answers and notices -----------------------------------------------------------------------------

@@ -48,3 +48,8 @@ WEB_API_TIMEOUT_SECONDS = 30
 RATE_LIMIT_RETRIES = 3
 # How long `close()` waits for acknowledged work (an answer being written, a digest being posted).
 SHUTDOWN_DRAIN_SECONDS = 4.0
+
+# A huge day: posts past DIGEST_MAX_THREAD_POSTS are one line each ("#41 Title — source") in list messages.
+MAX_LISTED_TITLE_CHARS = 150
+MAX_LIST_MESSAGE_TEXT = 9_000  # the lines of one list message; its heading fits in what MAX_MESSAGE_TEXT leaves
+MAX_LIST_MESSAGES = 40  # about 2,000 listed posts; past that the list ends by counting the rest

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from adapters.slack import limits
+from adapters.thread import DEFAULT_MAX_THREAD_POSTS, more_line, number_range, pack_lines, split_thread_posts
 from digest_core.models import Answer, Digest, DigestPost
 
 Block = dict[str, Any]
@@ -248,7 +249,7 @@ def _theme_blocks(index: int, digest: Digest) -> list[Block]:
     return blocks
 
 
-def _head_blocks(digest: Digest) -> list[Block]:
+def _head_blocks(digest: Digest, listed: Sequence[DigestPost]) -> list[Block]:
     n = len(digest.posts)
     blocks: list[Block] = [
         header(digest.title or f"Research digest {digest.date.isoformat()}"),
@@ -267,10 +268,17 @@ def _head_blocks(digest: Digest) -> list[Block]:
     if points:
         blocks.append(divider())
         blocks += sections("*Connections*\n" + "\n".join(points))
+    where = "Every post is summarised in this thread."
+    if listed:
+        summarised = n - len(listed)
+        where = (
+            f"The first {summarised} posts are summarised in this thread, and {number_range(listed)} are listed "
+            "by title after them."
+        )
     blocks.append(
         context(
-            "Every post is summarised in this thread. To ask about one, reply here "
-            "(for example “#2: what did they measure?”) or use its *Ask about this post* button."
+            f"{where} To ask about any post, reply here with its number (for example “#2: what did they "
+            "measure?”) or use a post's *Ask about this post* button."
         )
     )
     return blocks
@@ -287,20 +295,49 @@ def _post_blocks(post: DigestPost) -> list[Block]:
     return [section(first), *(sections(summary) if summary else []), ask_button(post)]
 
 
-def render_digest(digest: Digest) -> list[SlackMessage]:
-    """The channel message first (part "head"), then the thread replies: head overflow, then one per post."""
-    n = len(digest.posts)
-    title = digest.title or f"Research digest {digest.date.isoformat()}"
-    fallback = escape(f"{title}: {n} post{'s' if n != 1 else ''}")
-    messages = pack("head", fallback, _head_blocks(digest))
-    for post in digest.posts:
-        messages += pack(f"post:{post.id}", f"#{post.number} {link_label(post.title)}", _post_blocks(post))
+def _listed_line(post: DigestPost) -> str:
+    title = " ".join(post.title.split())
+    source = clip(escape(" ".join(post.source.split())), limits.MAX_SOURCE_CHARS)
+    return f"#{post.number} {link(post.url, title, limits.MAX_LISTED_TITLE_CHARS)} — {source}"
+
+
+def _list_messages(listed: Sequence[DigestPost]) -> list[SlackMessage]:
+    """The posts past the cap, a line each, in at most MAX_LIST_MESSAGES messages (parts "list", "list:2", ...)."""
+    if not listed:
+        return []
+    chunks = pack_lines(
+        [_listed_line(post) for post in listed],
+        limits.MAX_LIST_MESSAGE_TEXT,
+        max_chunks=limits.MAX_LIST_MESSAGES,
+        closing=lambda left_out: more_line(listed[left_out:]),
+    )
+    messages = []
+    for index, lines in enumerate(chunks, start=1):
+        blocks = [section(f"*More posts in this edition* ({number_range(listed)})")] if index == 1 else []
+        blocks += [section("\n".join(part)) for part in pack_lines(lines, limits.MAX_SECTION_TEXT)]
+        key = "list" if index == 1 else f"list:{index}"
+        text = f"More posts in this edition ({number_range(listed)}), part {index}"
+        messages.append(SlackMessage(key, text, tuple(blocks)))
     return messages
 
 
-def preview_payloads(digest: Digest) -> list[dict[str, Any]]:
+def render_digest(digest: Digest, *, max_thread_posts: int = DEFAULT_MAX_THREAD_POSTS) -> list[SlackMessage]:
+    """The channel message first (part "head"), then the thread replies: head overflow, one per post for the
+    first `max_thread_posts` posts, then the list of the others."""
+    n = len(digest.posts)
+    title = digest.title or f"Research digest {digest.date.isoformat()}"
+    fallback = escape(f"{title}: {n} post{'s' if n != 1 else ''}")
+    own, listed = split_thread_posts(digest.posts, max_thread_posts)
+    messages = pack("head", fallback, _head_blocks(digest, listed))
+    for post in own:
+        messages += pack(f"post:{post.id}", f"#{post.number} {link_label(post.title)}", _post_blocks(post))
+    return messages + _list_messages(listed)
+
+
+def preview_payloads(digest: Digest, *, max_thread_posts: int = DEFAULT_MAX_THREAD_POSTS) -> list[dict[str, Any]]:
     """What `digest render --platform slack --format json` prints: chat.postMessage args plus part_key."""
-    return [{**message.payload(), "part_key": message.part_key} for message in render_digest(digest)]
+    messages = render_digest(digest, max_thread_posts=max_thread_posts)
+    return [{**message.payload(), "part_key": message.part_key} for message in messages]
 
 
 # --- answers and other replies ------------------------------------------------------------------

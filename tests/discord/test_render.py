@@ -106,7 +106,7 @@ def test_adversarial_edition_stays_within_every_limit() -> None:
 
 def test_every_post_gets_its_message_with_an_ask_button_in_order() -> None:
     digest = adversarial_digest()
-    messages = render_digest(digest)
+    messages = render_digest(digest, max_thread_posts=len(digest.posts))
     first_parts = [m for m in messages if m.part_key.startswith("post:") and m.components]
     assert [m.part_key for m in first_parts] == [f"post:{p.id}" for p in digest.posts]
     for message, post in zip(first_parts, digest.posts, strict=True):
@@ -146,7 +146,7 @@ def test_untrusted_text_cannot_mention_or_format() -> None:
 # How Discord shows text: a backslash before ASCII punctuation hides itself and shows the character as typed.
 _SHOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 _LINK = re.compile(r"<https?://[^ >]+>|https?://[^\s<]+[^<.,:;\"'\]\s]")
-_BLOCK_MARKER = re.compile(r"^\s*(#|>|-|\*|\d+\.\s)")
+_BLOCK_MARKER = re.compile(r"^\s*(#{1,3}\s|-#\s|>{1,3}\s|[-*+]\s|\d+\.\s)")
 
 
 def shown(markdown: str) -> str:
@@ -264,3 +264,86 @@ def test_clarifying_answer_lists_candidates() -> None:
     message = render_answer(Answer("Which one?", None, candidates=digest.posts[:2]))
     description = message.embeds[0]["description"]
     assert "#1 Post number 1" in description and "#2 Post number 2" in description
+
+
+def huge_day(n_posts: int) -> Digest:
+    """A day of `n_posts` posts with titles, links and sources shaped like the forum's."""
+    posts = tuple(
+        DigestPost(
+            number=i,
+            id=f"{i:017d}",
+            title=f"Post {i}: what a weaker reviewer can check about a stronger model [Paper]",
+            authors=("A. Researcher",),
+            published=datetime(2025, 12, 31, 12, tzinfo=UTC),
+            url=f"https://www.alignmentforum.org/posts/{i:017d}/what-a-weaker-reviewer-can-check-{i}",
+            source="AI Alignment Forum" if i % 3 else "LessWrong",
+            summary=f"Post {i} finds that a weaker reviewer can check quoted evidence.",
+        )
+        for i in range(1, n_posts + 1)
+    )
+    return Digest(DAY, "AI Alignment Daily Digest", "offline", (), (), posts)
+
+
+def listed_lines(messages: list[DiscordMessage]) -> list[str]:
+    """The lines of the thread's list of posts past the cap."""
+    listed = [e for m in messages if m.part_key.startswith("list") for e in m.embeds]
+    return [line for embed in listed for line in embed.get("description", "").splitlines()]
+
+
+def test_a_1000_post_edition_is_a_bounded_thread_that_lists_every_post_past_the_cap() -> None:
+    digest = huge_day(1000)
+    messages = render_digest(digest)
+    keys = [m.part_key for m in messages]
+    assert [k for k in keys if k.startswith("post:")] == [f"post:{p.id}" for p in digest.posts[:40]]
+    assert len(messages) <= 1 + 40 + limits.MAX_LIST_MESSAGES
+    assert len(keys) == len(set(keys)) and keys == [m.part_key for m in render_digest(digest)]
+    lines = listed_lines(messages)
+    for post in digest.posts[40:]:
+        (line,) = [line for line in lines if line.startswith(f"#{post.number} ")]
+        assert line == f"#{post.number} [{shown_label(post.title)}]({post.url}) — {post.source}"
+    for message in messages:
+        assert_within_limits(message)
+    for embed in [e for m in messages if m.part_key.startswith("list") for e in m.embeds]:
+        for string in embed_strings(embed):
+            assert active_markup(_MASKED_LINK.sub("", string)) == []
+    assert "#41–#1000" in json.dumps(messages[0].embeds, ensure_ascii=False)
+
+
+# A link label keeps its text, with look-alike brackets so that no title can end or nest the link.
+_MASKED_LINK = re.compile(r"\[[^\[\]]*\]\(https?://[^\s()]+\)")
+
+
+def shown_label(title: str) -> str:
+    return escape_untrusted(title.replace("[", "［").replace("]", "］"))
+
+
+def test_max_thread_posts_sets_how_many_posts_get_a_message_of_their_own() -> None:
+    digest = huge_day(60)
+    for cap, own in ((5, 5), (0, 0), (60, 60), (100, 60)):
+        messages = render_digest(digest, max_thread_posts=cap)
+        assert len([m for m in messages if m.part_key.startswith("post:")]) == own
+        assert len([line for line in listed_lines(messages) if line.startswith("#")]) == 60 - own
+
+
+def test_a_list_too_long_for_its_messages_ends_by_counting_the_rest() -> None:
+    digest = huge_day(5000)
+    messages = render_digest(digest)
+    listed = [m for m in messages if m.part_key.startswith("list")]
+    assert len(listed) == limits.MAX_LIST_MESSAGES
+    lines = listed_lines(messages)
+    last_listed = max(int(line[1:].split()[0]) for line in lines if line.startswith("#"))
+    assert lines[-1] == f"…and {5000 - last_listed} more, #{last_listed + 1}–#5000: ask about any of them by number."
+    for message in listed:
+        assert_within_limits(message)
+
+
+def test_adversarial_listed_posts_render_no_markup() -> None:
+    digest = adversarial_digest(60)
+    listed = [m for m in render_digest(digest, max_thread_posts=3) if m.part_key.startswith("list")]
+    assert listed
+    for message in listed:
+        assert_within_limits(message)
+        for embed in message.embeds:
+            for string in embed_strings(embed):
+                assert active_markup(_MASKED_LINK.sub("", string)) == []
+                assert "](https://evil.example)" not in string

@@ -124,11 +124,11 @@ def test_adversarial_edition_stays_within_limits_and_never_pings() -> None:
 
 def test_part_keys_are_stable_unique_and_ordered() -> None:
     digest = adversarial_digest(120)
-    keys = [m.part_key for m in render_digest(digest)]
+    keys = [m.part_key for m in render_digest(digest, max_thread_posts=120)]
     assert keys[0] == "head"
     assert len(keys) == len(set(keys))
     assert "head:2" in keys  # four themes over 120 posts overflow the channel message into the thread
-    assert keys == [m.part_key for m in render_digest(digest)]
+    assert keys == [m.part_key for m in render_digest(digest, max_thread_posts=120)]
     post_keys = [k for k in keys if k.startswith("post:") and not re.search(r":\d+$", k)]
     assert post_keys == [f"post:{p.id}" for p in digest.posts]
     assert f"post:{digest.posts[0].id}:2" in keys  # a summary too long for one message continues
@@ -265,3 +265,67 @@ def test_digest_dates_are_rendered_from_the_edition() -> None:
 
 def test_digest_post_type_is_the_domain_one() -> None:
     assert isinstance(make_post(1), DigestPost)
+
+
+def huge_day(n_posts: int) -> Digest:
+    """A day of `n_posts` posts with titles, links and sources shaped like the forum's."""
+    posts = [
+        make_post(
+            i,
+            title=f"Post {i}: what a weaker reviewer can check about a stronger model [Paper]",
+            url=f"https://www.alignmentforum.org/posts/{i:017d}/what-a-weaker-reviewer-can-check-{i}",
+            source="AI Alignment Forum" if i % 3 else "LessWrong",
+        )
+        for i in range(1, n_posts + 1)
+    ]
+    return make_digest(posts=posts)
+
+
+def listed_lines(messages: list[SlackMessage]) -> list[str]:
+    """The lines of the thread's list of posts past the cap."""
+    texts = [t for m in messages if m.part_key.startswith("list") for t in mrkdwn_texts(m)[:-1]]
+    return [line for text in texts for line in text.splitlines()]
+
+
+def test_a_1000_post_edition_is_a_bounded_thread_that_lists_every_post_past_the_cap() -> None:
+    digest = huge_day(1000)
+    messages = render_digest(digest)
+    keys = [m.part_key for m in messages]
+    assert [k for k in keys if k.startswith("post:")] == [f"post:{p.id}" for p in digest.posts[:40]]
+    assert len(messages) <= 1 + 40 + limits.MAX_LIST_MESSAGES
+    assert len(keys) == len(set(keys)) and keys == [m.part_key for m in render_digest(digest)]
+    lines = listed_lines(messages)
+    for post in digest.posts[40:]:
+        expected = f"#{post.number} {link(post.url, post.title, limits.MAX_LISTED_TITLE_CHARS)} — {post.source}"
+        assert lines.count(expected) == 1
+    for message in messages:
+        assert_within_limits(message)
+        assert_inert(message, {p.url for p in digest.posts})
+    assert "#41–#1000" in str(messages[0].blocks)  # the channel message says where the rest are
+
+
+def test_max_thread_posts_sets_how_many_posts_get_a_message_of_their_own() -> None:
+    digest = huge_day(60)
+    for cap, own in ((5, 5), (0, 0), (60, 60), (100, 60)):
+        messages = render_digest(digest, max_thread_posts=cap)
+        assert len([m for m in messages if m.part_key.startswith("post:")]) == own
+        assert len([line for line in listed_lines(messages) if line.startswith("#")]) == 60 - own
+
+
+def test_a_list_too_long_for_its_messages_ends_by_counting_the_rest() -> None:
+    digest = huge_day(5000)
+    messages = render_digest(digest)
+    listed = [m for m in messages if m.part_key.startswith("list")]
+    assert len(listed) == limits.MAX_LIST_MESSAGES
+    lines = listed_lines(messages)
+    last_listed = max(int(line[1:].split()[0]) for line in lines if line.startswith("#"))
+    assert lines[-1] == f"…and {5000 - last_listed} more, #{last_listed + 1}–#5000: ask about any of them by number."
+    for message in listed:
+        assert_within_limits(message)
+
+
+def test_adversarial_listed_posts_stay_inert() -> None:
+    digest = adversarial_digest(60)
+    for message in render_digest(digest, max_thread_posts=3):
+        assert_within_limits(message)
+        assert_inert(message, {p.url for p in digest.posts})
