@@ -256,6 +256,9 @@ async def serve(
         if startup is not None:
             startup.cancel()
         await digest_scheduler.cancel_running(STOP_TIMEOUT_SECONDS)
+        # A build under way (the daily one, or a /digest command's) stops at once and stores nothing; its
+        # workers are daemon threads, so the process exits without waiting for a model call or a grouping.
+        service.stop_builds()
         await asyncio.gather(*(_close(platform, adapter) for platform, adapter in adapters.items()))
         store.close()
         for signum in (signal.SIGTERM, signal.SIGINT):

@@ -22,6 +22,7 @@ from sqlite_utils import Migrations
 
 from bot.config import WEEKDAYS
 from digest_core.models import Digest, FeedResult
+from digest_core.worker import BuildStopped
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -387,6 +388,9 @@ class DigestScheduler:
         """Build the edition once, then post it to every channel at the same time."""
         try:
             digest = await in_daemon_thread(self._service.digest, day)
+        except BuildStopped:  # the process is stopping; the next start builds the edition
+            log.info("edition build stopped", extra={"day": day.isoformat()})
+            return []
         except Exception as exc:
             log.exception("edition build failed", extra={"day": day.isoformat()})
             failed = [DeliveryOutcome(target, day, "failed", f"build: {exc}") for target in targets]

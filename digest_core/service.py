@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
@@ -15,6 +15,7 @@ from digest_core.feeds import DEFAULT_TUNING, FetchTuning, fetch_feeds
 from digest_core.models import Answer, DeliveredPart, Digest, DigestPost, FeedResult, Post, Theme
 from digest_core.ports import Answerer, Summarizer, ThemeFinder
 from digest_core.store import Store, content_hash
+from digest_core.worker import BuildRun, BuildStopped, map_stoppable, run_stoppable
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class DigestService:
         self.limiter = limiter
         self.clock = clock
         self.fetch_tuning = fetch_tuning
+        self._stop = threading.Event()
 
     # -- feeds ----------------------------------------------------------------------------------------------
     async def refresh(self, feeds: Sequence[str], *, respect_backoff: bool = False) -> list[FeedResult]:
@@ -85,10 +87,9 @@ class DigestService:
         with self.store.locked():
             if not rebuild and (stored := self.store.edition(day)) is not None:
                 return stored
-            if rebuild:
-                self.store.release_edition_posts(day)
-            posts = self._select(day, window, until=window[1])
-        # Writing may take long (a model); the edition is saved after, and only if no one saved it meanwhile.
+            posts = self._select(day, window, until=window[1], rebuilding=rebuild)
+        # Writing may take long (a model) and may be stopped; the edition is saved after, in one transaction
+        # (a rebuild's old posts are released in it too), and only if no one saved it meanwhile.
         digest = self._write(day, posts)
         with self.store.locked():
             if not rebuild and (stored := self.store.edition(day)) is not None:
@@ -96,14 +97,31 @@ class DigestService:
             self.store.save_edition(digest, window=window, built_at=self.clock())
         return digest
 
-    def _select(self, day: date, window: tuple[datetime, datetime], *, until: datetime) -> list[Post]:
+    def stop_builds(self) -> None:
+        """Interrupt the builds under way (they raise BuildStopped and store nothing) and refuse new ones.
+
+        For a process that is stopping: `digest serve` calls it on SIGTERM.
+        """
+        self._stop.set()
+
+    def _select(
+        self, day: date, window: tuple[datetime, datetime], *, until: datetime, rebuilding: bool = False
+    ) -> list[Post]:
         previous_end = self.store.previous_edition_end(day)
-        return select_posts(self.store.unassigned_posts(until), window=window, previous_end=previous_end)
+        candidates = self.store.unassigned_posts(until)
+        if rebuilding:  # as if the edition's posts were released; they are, when the rebuild is saved
+            candidates += [p for p in self.store.posts_of_edition(day) if p.published <= until]
+            candidates.sort(key=lambda p: (p.published, p.id))
+        return select_posts(candidates, window=window, previous_end=previous_end)
 
     def _write(self, day: date, posts: Sequence[Post]) -> Digest:
         posts = sorted(posts, key=lambda p: (p.published, p.id))
-        summaries, summary_paths = self._summaries(posts)
-        themes, connections, theme_path = self._themes(posts, summaries)
+        run = BuildRun(self._stop)
+        run.check()
+        summaries, summary_paths = self._summaries(posts, run)
+        run.check()
+        themes, connections, theme_path = self._themes(posts, summaries, run)
+        run.check()
         paths = {*summary_paths, theme_path} if posts else {OFFLINE}
         return Digest(
             date=day,
@@ -126,17 +144,18 @@ class DigestService:
             ),
         )
 
-    def _summaries(self, posts: Sequence[Post]) -> tuple[dict[str, str], set[str]]:
+    def _summaries(self, posts: Sequence[Post], run: BuildRun) -> tuple[dict[str, str], set[str]]:
         """Each post's summary and the names of the writers that wrote them.
 
-        Posts are summarised in parallel: a model summarizer spends its time waiting on the network (its
-        client bounds the real concurrency), and cached summaries cost nothing either way.
+        Posts are summarised in parallel on daemon workers that stop between posts when the build is stopped:
+        a model summarizer spends its time waiting on the network (its client bounds the real concurrency),
+        and cached summaries cost nothing either way.
         """
         if not posts:
             return {}, set()
-        with ThreadPoolExecutor(max_workers=SUMMARY_WORKERS, thread_name_prefix="summarize") as pool:
-            written = list(pool.map(self._summary, posts))
-        return {post.id: text for post, (text, _) in zip(posts, written, strict=True)}, {w for _, w in written}
+        written = map_stoppable(self._summary, posts, run, workers=SUMMARY_WORKERS, name="summarize")
+        summaries = {posts[index].id: text for index, (text, _) in written.items()}
+        return summaries, {writer for _, writer in written.values()}
 
     def _summary(self, post: Post) -> tuple[str, str]:
         """(summary, writer name): from the cache, else the preferred writer, else the offline one."""
@@ -156,17 +175,27 @@ class DigestService:
         return post.title, OFFLINE
 
     def _themes(
-        self, posts: Sequence[Post], summaries: dict[str, str]
+        self, posts: Sequence[Post], summaries: dict[str, str], run: BuildRun
     ) -> tuple[tuple[Theme, ...], tuple[str, ...], str]:
+        """The themes, found on a daemon worker so that a stop never waits for a long grouping or a hung model."""
         if not posts:
             return (), (), OFFLINE
         known = {p.id for p in posts}
         for finder in dict.fromkeys([self.writers.theme_finder, self.writers.offline_theme_finder]):
+
+            def find(finder: ThemeFinder = finder) -> tuple[tuple[Theme, ...], tuple[str, ...]]:
+                return finder.find_themes(posts, summaries)
+
             try:
-                themes, connections = finder.find_themes(posts, summaries)
+                found = run_stoppable(find, run, name="themes")
+            except BuildStopped:
+                raise
             except Exception as exc:
                 log.warning("theme finder %s failed: %s", finder.name, exc)
                 continue
+            if found is None:
+                continue
+            themes, connections = found
             themes = tuple(valid for theme in themes if (valid := _keep_known_posts(theme, known)))
             if themes:
                 return themes, tuple(connections), finder.name
