@@ -16,6 +16,7 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from adapters.thread import DEFAULT_MAX_THREAD_POSTS
+from digest_core.worker import DEFAULT_EDITION_DEADLINE_SECONDS
 
 _T = TypeVar("_T")
 
@@ -79,6 +80,13 @@ SETTINGS: tuple[Setting, ...] = (
         group="Model",
     ),
     Setting("DIGEST_QUESTIONS_PER_HOUR", "20", "Questions one user may ask per hour.", group="Model"),
+    Setting(
+        "DIGEST_EDITION_DEADLINE",
+        str(DEFAULT_EDITION_DEADLINE_SECONDS),
+        "Seconds the model may spend writing one edition; past it the offline writers write the rest "
+        "(and generated_by says so).",
+        group="Model",
+    ),
     Setting("SLACK_BOT_TOKEN", "", "Slack bot token (xoxb-...).", True, "Slack"),
     Setting("SLACK_APP_TOKEN", "", "Slack app-level token (xapp-...); set it for Socket Mode.", True, "Slack"),
     Setting("SLACK_SIGNING_SECRET", "", "Slack signing secret, for HTTP mode.", True, "Slack"),
@@ -149,6 +157,7 @@ class Settings:
     discord_api_url: str = ""
     discord_gateway_url: str = ""
     max_thread_posts: int = DEFAULT_MAX_THREAD_POSTS
+    edition_deadline_seconds: int = DEFAULT_EDITION_DEADLINE_SECONDS
 
     @property
     def model_enabled(self) -> bool:
@@ -219,6 +228,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: str) -> Set
         discord_api_url=parsed("DISCORD_API_URL", _optional_http_url, ""),
         discord_gateway_url=parsed("DISCORD_GATEWAY_URL", _optional_ws_url, ""),
         max_thread_posts=parsed("DIGEST_MAX_THREAD_POSTS", _non_negative_int, DEFAULT_MAX_THREAD_POSTS),
+        edition_deadline_seconds=parsed("DIGEST_EDITION_DEADLINE", _positive_int, DEFAULT_EDITION_DEADLINE_SECONDS),
     )
     if problems:
         raise ConfigError(problems)

@@ -15,7 +15,7 @@ import signal
 import socket
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.admin_notes import DiscordNote, SlackNote
@@ -107,6 +107,7 @@ def build_service(
         answerer=QuestionAnswerer(client),
         limiter=QuestionRateLimit(store.locked, settings.questions_per_hour, clock=clock),
         clock=clock,
+        edition_deadline=timedelta(seconds=settings.edition_deadline_seconds),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -15,7 +16,13 @@ from digest_core.feeds import DEFAULT_TUNING, FetchTuning, fetch_feeds
 from digest_core.models import Answer, DeliveredPart, Digest, DigestPost, FeedResult, Post, Theme
 from digest_core.ports import Answerer, Summarizer, ThemeFinder
 from digest_core.store import Store, content_hash
-from digest_core.worker import BuildRun, BuildStopped, map_stoppable, run_stoppable
+from digest_core.worker import (
+    DEFAULT_EDITION_DEADLINE_SECONDS,
+    BuildRun,
+    BuildStopped,
+    map_stoppable,
+    run_stoppable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +57,8 @@ class DigestService:
         limiter: QuestionLimiter | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         fetch_tuning: FetchTuning = DEFAULT_TUNING,
+        edition_deadline: timedelta = timedelta(seconds=DEFAULT_EDITION_DEADLINE_SECONDS),
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.schedule = schedule
@@ -58,6 +67,8 @@ class DigestService:
         self.limiter = limiter
         self.clock = clock
         self.fetch_tuning = fetch_tuning
+        self.edition_deadline = edition_deadline
+        self._monotonic = monotonic
         self._stop = threading.Event()
 
     # -- feeds ----------------------------------------------------------------------------------------------
@@ -116,7 +127,7 @@ class DigestService:
 
     def _write(self, day: date, posts: Sequence[Post]) -> Digest:
         posts = sorted(posts, key=lambda p: (p.published, p.id))
-        run = BuildRun(self._stop)
+        run = BuildRun(self._stop, self._deadline(), self._monotonic)
         run.check()
         summaries, summary_paths = self._summaries(posts, run)
         run.check()
@@ -144,25 +155,50 @@ class DigestService:
             ),
         )
 
+    def _deadline(self) -> float | None:
+        """When the model path must hand over to the offline writers (a `monotonic` reading); None offline."""
+        writers = self.writers
+        if writers.summarizer is writers.offline_summarizer and writers.theme_finder is writers.offline_theme_finder:
+            return None
+        return self._monotonic() + self.edition_deadline.total_seconds()
+
     def _summaries(self, posts: Sequence[Post], run: BuildRun) -> tuple[dict[str, str], set[str]]:
         """Each post's summary and the names of the writers that wrote them.
 
         Posts are summarised in parallel on daemon workers that stop between posts when the build is stopped:
         a model summarizer spends its time waiting on the network (its client bounds the real concurrency),
-        and cached summaries cost nothing either way.
+        and cached summaries cost nothing either way. Past the edition's deadline the posts not yet summarised
+        get the offline summary (or a cached one), without waiting for the calls still in flight.
         """
         if not posts:
             return {}, set()
-        written = map_stoppable(self._summary, posts, run, workers=SUMMARY_WORKERS, name="summarize")
+        written = map_stoppable(
+            self._summary, posts, run, workers=SUMMARY_WORKERS, until=run.deadline, name="summarize"
+        )
+        if missing := [index for index in range(len(posts)) if index not in written]:
+            log.warning(
+                "edition deadline passed with %d of %d summaries to write; the offline summarizer writes them",
+                len(missing),
+                len(posts),
+            )
+        for index in missing:
+            run.check()
+            written[index] = self._summary(posts[index], preferred=False)
         summaries = {posts[index].id: text for index, (text, _) in written.items()}
         return summaries, {writer for _, writer in written.values()}
 
-    def _summary(self, post: Post) -> tuple[str, str]:
-        """(summary, writer name): from the cache, else the preferred writer, else the offline one."""
+    def _summary(self, post: Post, *, preferred: bool = True) -> tuple[str, str]:
+        """(summary, writer name): from the cache, else the preferred writer, else the offline one.
+
+        `preferred=False` (past the edition's deadline) takes the preferred writer's summary only from the cache.
+        """
         key = content_hash(post.title, post.text)
-        for summarizer in dict.fromkeys([self.writers.summarizer, self.writers.offline_summarizer]):
+        offline = self.writers.offline_summarizer
+        for summarizer in dict.fromkeys([self.writers.summarizer, offline]):
             summary = self.store.cached_summary(key, summarizer.name, summarizer.prompt_version)
             if summary is None:
+                if summarizer is not offline and not preferred:
+                    continue
                 try:
                     summary = summarizer.summarize(post).strip()
                 except Exception as exc:  # a model failure falls back to the offline writer
@@ -177,23 +213,32 @@ class DigestService:
     def _themes(
         self, posts: Sequence[Post], summaries: dict[str, str], run: BuildRun
     ) -> tuple[tuple[Theme, ...], tuple[str, ...], str]:
-        """The themes, found on a daemon worker so that a stop never waits for a long grouping or a hung model."""
+        """The themes, found on a daemon worker so that a stop never waits for a long grouping or a hung model.
+
+        The preferred finder has until the edition's deadline; past it, the offline one finds the themes.
+        """
         if not posts:
             return (), (), OFFLINE
         known = {p.id for p in posts}
-        for finder in dict.fromkeys([self.writers.theme_finder, self.writers.offline_theme_finder]):
+        offline = self.writers.offline_theme_finder
+        for finder in dict.fromkeys([self.writers.theme_finder, offline]):
+            preferred = finder is not offline
+            if preferred and run.overdue:
+                log.warning("edition deadline passed before the themes; the offline theme finder finds them")
+                continue
 
             def find(finder: ThemeFinder = finder) -> tuple[tuple[Theme, ...], tuple[str, ...]]:
                 return finder.find_themes(posts, summaries)
 
             try:
-                found = run_stoppable(find, run, name="themes")
+                found = run_stoppable(find, run, until=run.deadline if preferred else None, name="themes")
             except BuildStopped:
                 raise
             except Exception as exc:
                 log.warning("theme finder %s failed: %s", finder.name, exc)
                 continue
             if found is None:
+                log.warning("theme finder %s had not answered by the edition deadline; going offline", finder.name)
                 continue
             themes, connections = found
             themes = tuple(valid for theme in themes if (valid := _keep_known_posts(theme, known)))

@@ -21,6 +21,7 @@ _T = TypeVar("_T")
 _R = TypeVar("_R")
 
 POLL_SECONDS = 0.05  # how often a waiting caller looks at the stop event and the deadline
+DEFAULT_EDITION_DEADLINE_SECONDS = 600  # DIGEST_EDITION_DEADLINE: how long the model may write one edition
 
 
 class BuildStopped(Exception):

@@ -3,13 +3,18 @@ stopped rebuild leaves the stored edition as it was."""
 
 from __future__ import annotations
 
+import itertools
+import json
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from bot.cli import main
+from bot.config import SETTINGS
 from digest_core.editions import EditionSchedule
 from digest_core.models import Digest, Post, Theme
 from digest_core.ports import Summarizer, ThemeFinder
@@ -17,6 +22,7 @@ from digest_core.service import DigestService, Writers
 from digest_core.store import Store
 from digest_core.worker import BuildStopped
 from tests.conftest import FirstSentenceSummarizer, OneThemeFinder
+from tests.fakes.openai_server import DigestModel, FakeOpenAIServer, Reply
 
 DAY = date(2026, 11, 27)
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -24,8 +30,7 @@ POSTS = 200
 BOUND = 10.0  # seconds: the longest any wait in these tests may take
 
 
-def make_posts(n: int = POSTS) -> list[Post]:
-    published = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+def make_posts(n: int = POSTS, published: datetime = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)) -> list[Post]:
     return [
         Post(
             id=f"post{i:04d}",
@@ -174,3 +179,78 @@ def test_a_rebuild_that_finishes_replaces_the_edition_and_keeps_every_post_once(
     assert store.edition(DAY) == rebuilt
     assert rebuilt.posts[0].summary.endswith("is summarised.")
     assert len(rebuilt.posts) == POSTS and store.unassigned_posts(NOW) == []
+
+
+# -- the per-edition deadline of the model path --------------------------------------------------------------
+
+
+def test_past_the_edition_deadline_the_offline_writers_finish_the_edition(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`digest today` with a model that answers three requests, then hangs: the edition still comes out once
+    its deadline has passed, the rest written offline, and `generated_by` says so."""
+    for setting in SETTINGS:
+        monkeypatch.delenv(setting.name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    day = datetime.now(UTC).date() - timedelta(days=1)
+    store = Store(tmp_path / "digest.db")
+    store.upsert_posts(make_posts(12, published=datetime.now(UTC) - timedelta(days=3)))
+    store.close()
+    answered = itertools.count()
+    release = threading.Event()
+    model = DigestModel()
+
+    def three_then_hang(request: dict) -> Reply:
+        if next(answered) >= 3:
+            release.wait(3 * BOUND)  # bounded: released when the test ends
+        return model(request)
+
+    outcome: dict[str, int] = {}
+    with FakeOpenAIServer(three_then_hang) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("DIGEST_MODEL", "fake-model")
+        monkeypatch.setenv("DIGEST_EDITION_DEADLINE", "2")
+        args = ["today", "--no-fetch", "--db", "digest.db", "--date", day.isoformat(), "--format", "json"]
+        thread = threading.Thread(target=lambda: outcome.update(code=main(args)), daemon=True)
+        thread.start()
+        thread.join(3 * BOUND)
+        release.set()
+    assert not thread.is_alive(), "the build waited for the hung model past the edition's deadline"
+    assert outcome["code"] == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["generated_by"] == "model:fake-model+offline"
+    by_model = [p for p in printed["posts"] if p["summary"].startswith("In short:")]
+    assert 1 <= len(by_model) <= 3 and len(printed["posts"]) == 12
+    assert all(p["summary"] for p in printed["posts"])
+
+
+class ModelLikeSummarizer(FirstSentenceSummarizer):
+    name = "model:fake"
+
+
+class ModelLikeThemeFinder(StuckThemeFinder):
+    name = "model:fake"
+
+
+def test_a_theme_call_that_outlasts_the_edition_deadline_gives_way_to_the_offline_themes(store: Store) -> None:
+    store.upsert_posts(make_posts(10))
+    stuck = ModelLikeThemeFinder()
+    offline_summarizer, offline_themes = FirstSentenceSummarizer(), OneThemeFinder()
+    service = DigestService(
+        store,
+        schedule=EditionSchedule(),
+        writers=Writers(ModelLikeSummarizer(), stuck, offline_summarizer, offline_themes),
+        clock=lambda: NOW,
+        edition_deadline=timedelta(seconds=0.5),
+    )
+    thread, outcome = build_in_thread(service)
+    try:
+        thread.join(BOUND)
+        assert not thread.is_alive(), "the build waited for the theme call past the edition's deadline"
+    finally:
+        stuck.release.set()
+    digest = outcome["digest"]
+    assert stuck.entered.is_set()
+    assert [t.title for t in digest.themes] == ["Everything"]  # the offline theme finder's
+    assert digest.generated_by == "model:fake+offline"
+    assert store.edition(DAY) == digest
