@@ -9,8 +9,9 @@ messages after them. Every post stays in the edition, so `#N` still reaches it i
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import zip_longest
 
-from digest_core.models import DigestPost
+from digest_core.models import Digest, DigestPost, Theme
 
 DEFAULT_MAX_THREAD_POSTS = 40  # DIGEST_MAX_THREAD_POSTS
 
@@ -27,6 +28,26 @@ def number_range(posts: Sequence[DigestPost]) -> str:
     """ "#41–#1000" (or "#41" for one post)."""
     first, last = posts[0].number, posts[-1].number
     return f"#{first}" if first == last else f"#{first}–#{last}"
+
+
+def theme_members(digest: Digest, theme: Theme, shown: int) -> tuple[list[tuple[DigestPost, str]], list[DigestPost]]:
+    """A theme's first `shown` posts with their points, and its other posts (only posts of the edition).
+
+    An offline grouping of a huge day puts hundreds of posts in a theme; the channel message names the first
+    ones and numbers the rest (see `more_members_line`) instead of growing into dozens of messages.
+    """
+    by_id = {post.id: post for post in digest.posts}
+    members = [
+        (by_id[post_id], point)
+        for post_id, point in zip_longest(theme.post_ids, theme.post_points, fillvalue="")
+        if post_id in by_id
+    ]
+    return members[:shown], [post for post, _ in members[shown:]]
+
+
+def more_members_line(rest: Sequence[DigestPost]) -> str:
+    """ "…and 238 more: #5, #9, ..." (each platform clips it to its own limit)."""
+    return f"…and {len(rest)} more: " + ", ".join(f"#{post.number}" for post in rest)
 
 
 def more_line(rest: Sequence[DigestPost]) -> str:

@@ -29,6 +29,9 @@ URL = 2_048  # embed url; longer feed links are left out of the embed rather tha
 # Our own choices, not Discord's.
 QUESTION_MAX = 1_000  # longest question accepted from the modal
 THREAD_AUTO_ARCHIVE_MINUTES: Final = 10_080  # a week: questions keep coming after the day of the edition
+# A theme names this many of its posts (with their points) in the channel message, then numbers the rest.
+THEME_POSTS = 12
+THEME_MORE = 600
 # A huge day: posts past DIGEST_MAX_THREAD_POSTS are one line each ("#41 Title — source") in list messages.
 LISTED_TITLE = 150
 LISTED_SOURCE = 100

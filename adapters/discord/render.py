@@ -17,7 +17,15 @@ from urllib.parse import quote
 from discord.utils import escape_mentions
 
 from adapters.discord import limits
-from adapters.thread import DEFAULT_MAX_THREAD_POSTS, more_line, number_range, pack_lines, split_thread_posts
+from adapters.thread import (
+    DEFAULT_MAX_THREAD_POSTS,
+    more_line,
+    more_members_line,
+    number_range,
+    pack_lines,
+    split_thread_posts,
+    theme_members,
+)
 from digest_core.models import Answer, Digest, DigestPost, Theme
 
 NO_MENTIONS: dict[str, list[str]] = {"parse": []}
@@ -264,15 +272,14 @@ def _head_embeds(digest: Digest, listed: Sequence[DigestPost]) -> list[dict[str,
 
 def _theme_body(digest: Digest, theme: Theme) -> str:
     lines = [f"**Key idea:** {escape_untrusted(theme.key_idea.strip())}"]
-    for position, post_id in enumerate(theme.post_ids):
-        post = digest.post(post_id)
-        if post is None:
-            continue
-        point = theme.post_points[position] if position < len(theme.post_points) else ""
+    shown, rest = theme_members(digest, theme, limits.THEME_POSTS)
+    for post, point in shown:
         line = f"• #{post.number} *{escape_untrusted(clip(_one_line(post.title), 300))}*"
         if point.strip():
             line += f": {escape_untrusted(_one_line(point))}"
         lines.append(line)
+    if rest:
+        lines.append(clip(more_members_line(rest), limits.THEME_MORE))
     if theme.implications.strip():
         lines.append(f"**Why it matters:** {escape_untrusted(theme.implications.strip())}")
     return "\n".join(lines)

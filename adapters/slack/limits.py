@@ -32,6 +32,9 @@ MAX_AUTHORS_CHARS = 300
 MAX_SOURCE_CHARS = 200
 MAX_URL_CHARS = 1000
 MAX_POINT_CHARS = 1000
+# A theme names this many of its posts (with their points) in the channel message, then numbers the rest.
+MAX_THEME_POSTS = 12
+MAX_THEME_MORE_CHARS = 600
 # A runaway summary (model output) would otherwise become dozens of replies.
 MAX_SUMMARY_CHARS = 20_000
 # An answer's parts, budgeted so that together they stay under MAX_MESSAGE_TEXT.

@@ -12,12 +12,19 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from itertools import zip_longest
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from adapters.slack import limits
-from adapters.thread import DEFAULT_MAX_THREAD_POSTS, more_line, number_range, pack_lines, split_thread_posts
+from adapters.thread import (
+    DEFAULT_MAX_THREAD_POSTS,
+    more_line,
+    more_members_line,
+    number_range,
+    pack_lines,
+    split_thread_posts,
+    theme_members,
+)
 from digest_core.models import Answer, Digest, DigestPost
 
 Block = dict[str, Any]
@@ -234,14 +241,14 @@ def _theme_blocks(index: int, digest: Digest) -> list[Block]:
     theme = digest.themes[index]
     blocks = sections(f"*{index + 1}. {escape(theme.title)}*\n{escape(theme.key_idea)}")
     lines = []
-    for post_id, point in zip_longest(theme.post_ids, theme.post_points, fillvalue=""):
-        post = digest.post(post_id)
-        if post is None:
-            continue
+    shown, rest = theme_members(digest, theme, limits.MAX_THEME_POSTS)
+    for post, point in shown:
         line = f"• *{_post_label(post)}*"
         if point.strip():
             line += f": {clip(escape(point.strip()), limits.MAX_POINT_CHARS)}"
         lines.append(line)
+    if rest:
+        lines.append(clip(more_members_line(rest), limits.MAX_THEME_MORE_CHARS))
     if lines:
         blocks += sections("\n".join(lines))
     if theme.implications.strip():

@@ -347,3 +347,31 @@ def test_adversarial_listed_posts_render_no_markup() -> None:
             for string in embed_strings(embed):
                 assert active_markup(_MASKED_LINK.sub("", string)) == []
                 assert "](https://evil.example)" not in string
+
+
+def test_on_a_huge_day_each_theme_shows_its_first_posts_and_numbers_the_rest() -> None:
+    day = huge_day(1000)
+    themes = tuple(
+        Theme(
+            title=f"Theme {t}",
+            key_idea=f"The key idea of theme {t}.",
+            post_ids=tuple(p.id for p in day.posts[t::4]),
+            implications=f"Why theme {t} matters.",
+            post_points=tuple(f"How post {p.number} bears on theme {t}, in a sentence. " * 5 for p in day.posts[t::4]),
+        )
+        for t in range(4)
+    )
+    digest = Digest(day.date, day.title, day.generated_by, themes, (), day.posts)
+    messages = render_digest(digest)
+    heads = [m for m in messages if m.part_key.startswith("head")]
+    assert len(heads) <= 1 + len(digest.themes), "the channel message and its overflow stay short on a huge day"
+    assert len(messages) <= 2 + 40 + limits.MAX_LIST_MESSAGES
+    head_text = json.dumps([m.embeds for m in heads], ensure_ascii=False)
+    for theme in digest.themes:
+        shown = theme.post_ids[: limits.THEME_POSTS]
+        assert all(f"#{digest.post(i).number} " in head_text for i in shown)  # type: ignore[union-attr]
+        first_hidden = digest.post(theme.post_ids[limits.THEME_POSTS])
+        assert first_hidden is not None
+        assert f"…and {len(theme.post_ids) - len(shown)} more: #{first_hidden.number}, " in head_text
+    for message in messages:
+        assert_within_limits(message)

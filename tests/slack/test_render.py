@@ -329,3 +329,37 @@ def test_adversarial_listed_posts_stay_inert() -> None:
     for message in render_digest(digest, max_thread_posts=3):
         assert_within_limits(message)
         assert_inert(message, {p.url for p in digest.posts})
+
+
+def with_big_themes(digest: Digest) -> Digest:
+    """Four themes that share out every post, each with a long point per post (an offline grouping of a huge day)."""
+    themes = tuple(
+        Theme(
+            title=f"Theme {t}",
+            key_idea=f"The key idea of theme {t}.",
+            post_ids=tuple(p.id for p in digest.posts[t::4]),
+            implications=f"Why theme {t} matters.",
+            post_points=tuple(
+                f"How post {p.number} bears on theme {t}, in a sentence. " * 5 for p in digest.posts[t::4]
+            ),
+        )
+        for t in range(4)
+    )
+    return Digest(digest.date, digest.title, digest.generated_by, themes, digest.connections, digest.posts)
+
+
+def test_on_a_huge_day_each_theme_shows_its_first_posts_and_numbers_the_rest() -> None:
+    digest = with_big_themes(huge_day(1000))
+    messages = render_digest(digest)
+    heads = [m for m in messages if m.part_key.startswith("head")]
+    assert len(heads) <= 1 + len(digest.themes), "the channel message and its overflow stay short on a huge day"
+    assert len(messages) <= 2 + 40 + limits.MAX_LIST_MESSAGES
+    head_text = "\n".join(t for m in heads for t in mrkdwn_texts(m))
+    for theme in digest.themes:
+        shown = theme.post_ids[: limits.MAX_THEME_POSTS]
+        assert all(f"#{digest.post(i).number} " in head_text for i in shown)  # type: ignore[union-attr]
+        first_hidden = digest.post(theme.post_ids[limits.MAX_THEME_POSTS])
+        assert first_hidden is not None
+        assert f"…and {len(theme.post_ids) - len(shown)} more: #{first_hidden.number}, " in head_text
+    for message in messages:
+        assert_within_limits(message)
