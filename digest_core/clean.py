@@ -16,6 +16,7 @@ TRACKING_PARAMS = frozenset(
 )
 TRACKING_PREFIXES = ("utm_",)
 
+DOUBLED_HOST = re.compile(r"https?://([^/?#\s]+)/+(?=https?://\1(?:[/?#]|$))", re.IGNORECASE)
 FORUM_POST_ID = re.compile(r"^[A-Za-z0-9]{17}$")
 FORUM_POST_PATH = re.compile(r"/posts/([A-Za-z0-9]{17})(?:/|$)")
 ARXIV_ID = re.compile(r"(?:arxiv\.org/(?:abs|pdf)/|oai:arXiv\.org:|^arxiv:)([a-z\-]+/\d{7}|\d{4}\.\d{4,5})(?:v\d+)?")
@@ -194,19 +195,34 @@ def strip_published_prefix(text: str) -> str:
     return PUBLISHED_PREFIX.sub("", text, count=1).lstrip()
 
 
+class _TitleText(HTMLParser):
+    """The text of an HTML fragment. The parser follows HTML's tokenizer: only "<" before a letter, "/", "!" or
+    "?" opens a tag, so "x < y and y > z" stays text while "<b>bold</b>" loses its tags."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
 def clean_title(raw: str) -> str:
-    """A title as plain text on one line: tags stripped, entities decoded."""
-    text = re.sub(r"<[^>]*>", "", unescape(raw or ""))
-    return re.sub(r"\s+", " ", unescape(text)).strip()
+    """A title as plain text on one line: tags stripped, entities decoded, comparisons kept."""
+    # Feeds escape a title's markup once more than its text ("&lt;b&gt;"), so decode before reading tags.
+    parser = _TitleText()
+    parser.feed(unescape(raw or ""))
+    parser.close()
+    return re.sub(r"\s+", " ", "".join(parser.parts)).strip()
 
 
 def canonical_url(raw: str) -> str:
     """https, no tracking parameters, no fragment, the doubled host repaired; "" for a non-web URL."""
     url = (raw or "").strip()
-    # Repair "https://host/https://host/posts/...": keep the last absolute URL embedded in the string.
-    last = max(url.rfind("https://"), url.rfind("http://"))
-    if last > 0:
-        url = url[last:]
+    # Repair "https://host/https://host/posts/...": only a leading copy of the same host goes. Any other
+    # URL inside this one (a login's ?redirect=, an archive's path) is part of it, not a replacement for it.
+    while doubled := DOUBLED_HOST.match(url):
+        url = url[doubled.end() :]
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return ""

@@ -39,6 +39,19 @@ def test_title_markup_is_stripped() -> None:
 
 
 @pytest.mark.parametrize(
+    ("raw", "title"),
+    [
+        ("x &lt; y and y &gt; z", "x < y and y > z"),
+        ("Regret &lt;= 1/T when n &gt; 3", "Regret <= 1/T when n > 3"),
+        ("a < b, and <i>c</i> > d", "a < b, and c > d"),
+        ("Q&amp;A: &lt;3 AI &amp; safety", "Q&A: <3 AI & safety"),
+    ],
+)
+def test_title_comparisons_and_entities_survive(raw: str, title: str) -> None:
+    assert clean_title(raw) == title
+
+
+@pytest.mark.parametrize(
     ("raw", "canonical"),
     [
         (
@@ -49,6 +62,16 @@ def test_title_markup_is_stripped() -> None:
         ("https://arxiv.org/abs/2503.10965v2", "https://arxiv.org/abs/2503.10965"),
         ("http://arxiv.org/pdf/2503.10965v1", "https://arxiv.org/abs/2503.10965"),
         ("javascript:evil()", ""),
+        # Only a leading duplicate of the same host is a doubled link; a URL in the query is the query's.
+        (
+            "https://example.org/login?redirect=https://evil.com/x",
+            "https://example.org/login?redirect=https%3A%2F%2Fevil.com%2Fx",
+        ),
+        ("https://example.org/https://evil.com/x", "https://example.org/https://evil.com/x"),
+        (
+            "https://www.lesswrong.com/https://www.lesswrong.com/https://www.lesswrong.com/posts/a",
+            "https://www.lesswrong.com/posts/a",
+        ),
         ("", ""),
     ],
 )
