@@ -216,6 +216,22 @@ def clean_title(raw: str) -> str:
     return re.sub(r"\s+", " ", "".join(parser.parts)).strip()
 
 
+def web_url_problem(url: str) -> str:
+    """Why `url` is not a web address one could fetch, in a few words; "" when it is one."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - reading it validates the port ("Port out of range 0-65535")
+    except ValueError as exc:  # "Invalid IPv6 URL"
+        return str(exc)
+    if parts.scheme.lower() not in ("http", "https"):
+        return "not an http(s) URL"
+    if not parts.hostname:
+        return "no host name"
+    if any(char.isspace() or not char.isprintable() for char in url):
+        return "contains spaces or control characters"
+    return ""
+
+
 def canonical_url(raw: str) -> str:
     """https, no tracking parameters, no fragment, the doubled host repaired; "" for a non-web URL."""
     url = (raw or "").strip()
@@ -223,10 +239,10 @@ def canonical_url(raw: str) -> str:
     # URL inside this one (a login's ?redirect=, an archive's path) is part of it, not a replacement for it.
     while doubled := DOUBLED_HOST.match(url):
         url = url[doubled.end() :]
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if web_url_problem(url):
         return ""
-    host = parts.hostname.lower()
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
     if parts.port and parts.port not in (80, 443):
         host = f"{host}:{parts.port}"
     query = urlencode(

@@ -17,6 +17,10 @@ def stored(store: Store, post_id: str) -> Post:
     return post
 
 
+def stored_posts(store: Store) -> list[Post]:
+    return list(store.posts_published_between(datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)))
+
+
 T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 FAST = FetchTuning(connect_timeout=2, read_timeout=0.5, total_timeout=3, max_bytes=512 * 1024)
 
@@ -183,3 +187,49 @@ def test_local_file_feed(tmp_path, store: Store) -> None:
     assert [r.status for r in fetch(store, [str(path)])] == ["unchanged"]
     [missing] = fetch(store, [str(tmp_path / "nope.xml")])
     assert missing.status == "failed" and "cannot read" in missing.reason
+
+
+# --- one bad entry or feed spoils only itself -----------------------------------------------------------------
+
+
+def test_a_malformed_feed_url_is_one_failed_feed(feed_server: FeedServer, store: Store) -> None:
+    feed_server.routes["/good.xml"] = Route(rss(two_posts()))
+    results = fetch(store, ["http://[::1", feed_server.url("/good.xml"), "https://exa mple.org/feed"])
+    assert [r.status for r in results] == ["failed", "new", "failed"]
+    assert "not a valid feed URL" in results[0].reason
+    assert results[1].new_posts == 2
+    assert store.feed_state("http://[::1").consecutive_failures == 1
+
+
+def test_an_out_of_range_date_spoils_only_its_entry(feed_server: FeedServer, store: Store) -> None:
+    """Python's datetime stops at year 9999, so 9999-12-31T23:00-05:00 (year 10000 in UTC) raised for the whole
+    feed; a date years ahead is no better. Such an entry falls back to its updated date, then to first seen."""
+    far = "9999-12-31T23:00:00-05:00"
+    body = atom(
+        [
+            Item("urn:ok", "Fine", "https://example.org/ok", "Bo", T0 - timedelta(hours=2), "<p>Ok.</p>"),
+            Item("urn:up", "Bad published", "https://example.org/up", "Bo", None, "<p>A.</p>", updated=T0),
+            Item("urn:none", "Only bad dates", "https://example.org/none", "Bo", None, "<p>B.</p>"),
+            Item("urn:soon", "Years ahead", "https://example.org/soon", "Bo", T0.replace(year=2030), "<p>C.</p>"),
+        ]
+    )
+    body = body.replace(b"<id>urn:up</id>", f"<id>urn:up</id><published>{far}</published>".encode())
+    body = body.replace(b"<id>urn:none</id>", f"<id>urn:none</id><published>{far}</published>".encode())
+    feed_server.routes["/dates.xml"] = Route(body, content_type="application/atom+xml")
+    [result] = fetch(store, [feed_server.url("/dates.xml")])
+    assert (result.status, result.new_posts) == ("new", 4)
+    published = {post.url.rsplit("/", 1)[1]: post.published for post in stored_posts(store)}
+    assert published == {"ok": T0 - timedelta(hours=2), "up": T0, "none": T0, "soon": T0}
+
+
+def test_an_entry_with_a_broken_link_spoils_only_itself(feed_server: FeedServer, store: Store) -> None:
+    broken = Item("urn:broken", "Broken link", "https://example.org:99999/post", "Bo", T0, "<p>Body.</p>")
+    feed_server.routes["/links.xml"] = Route(rss([broken, *two_posts()]))
+    [result] = fetch(store, [feed_server.url("/links.xml")])
+    assert (result.status, result.new_posts) == ("new", 2)
+
+
+def test_a_device_or_directory_is_a_failed_local_feed(tmp_path, store: Store) -> None:
+    """/dev/zero reports size 0 and never ends: it was read until MemoryError."""
+    results = fetch(store, ["/dev/zero", str(tmp_path)])
+    assert [(r.status, "not a regular file" in r.reason) for r in results] == [("failed", True)] * 2
