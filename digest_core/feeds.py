@@ -23,7 +23,16 @@ from urllib.parse import urlsplit
 import aiohttp
 import feedparser
 
-from digest_core.clean import canonical_url, clean_title, html_to_text, post_identity, source_name, web_url_problem
+from digest_core.clean import (
+    DEFAULT_AUTHORITY,
+    IdAuthority,
+    canonical_url,
+    clean_title,
+    html_to_text,
+    post_identity,
+    source_name,
+    web_url_problem,
+)
 from digest_core.models import FeedResult, Post
 from digest_core.store import FeedState, Store
 
@@ -90,11 +99,13 @@ async def fetch_feeds(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     tuning: FetchTuning = DEFAULT_TUNING,
     respect_backoff: bool = False,
+    authority: IdAuthority = DEFAULT_AUTHORITY,
 ) -> list[FeedResult]:
     """Fetch every feed concurrently and store new posts. One feed's failure never stops the others.
 
     Results come back in the order of `feeds`. With `respect_backoff`, a feed still in its backoff period
-    is skipped (reported as failed with the time of its next try).
+    is skipped (reported as failed with the time of its next try). `authority` says which hosts may name
+    posts by forum or arXiv id (see `post_identity`).
     """
     overall = asyncio.Semaphore(tuning.max_concurrent)
     per_host: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(tuning.max_per_host))
@@ -117,7 +128,9 @@ async def fetch_feeds(
                 host = "local" if is_local_feed(feed) else urlsplit(feed).hostname or ""
                 async with overall, per_host[host]:
                     try:
-                        return await _fetch_one(session, feed, state, store=store, clock=clock, tuning=tuning)
+                        return await _fetch_one(
+                            session, feed, state, store=store, clock=clock, tuning=tuning, authority=authority
+                        )
                     except FeedError as exc:
                         reason = str(exc)
                     except Exception as exc:  # one broken feed must never stop the others
@@ -137,6 +150,7 @@ async def _fetch_one(
     store: Store,
     clock: Callable[[], datetime],
     tuning: FetchTuning,
+    authority: IdAuthority,
 ) -> FeedResult:
     if is_local_feed(feed):
         download = _read_local(feed, tuning.max_bytes)
@@ -153,7 +167,13 @@ async def _fetch_one(
     now = clock()
     # Parsing and cleaning are CPU work: a worker thread keeps the event loop answering in the meantime.
     feed_title, posts, warning = await asyncio.to_thread(
-        _parse_posts, download.body, download.content_type, download.final_url or feed, feed=feed, now=now
+        _parse_posts,
+        download.body,
+        download.content_type,
+        download.final_url or feed,
+        feed=feed,
+        now=now,
+        authority=authority,
     )
     new = store.upsert_posts(posts)
     store.record_feed_success(
@@ -233,7 +253,13 @@ async def _download(
 
 
 def _parse_posts(
-    body: bytes, content_type: str, location: str, *, feed: str, now: datetime
+    body: bytes,
+    content_type: str,
+    location: str,
+    *,
+    feed: str,
+    now: datetime,
+    authority: IdAuthority = DEFAULT_AUTHORITY,
 ) -> tuple[str, list[Post], str]:
     """(feed title, posts, warning) of a feed document; FeedError when it holds no readable entry."""
     parsed = _parse(body, content_type, location)
@@ -249,7 +275,9 @@ def _parse_posts(
     unreadable: list[str] = []
     for entry in entries:
         try:  # one bad entry spoils only itself
-            post = entry_to_post(entry, feed=feed, feed_title=feed_title, now=now)
+            post = entry_to_post(
+                entry, feed=feed, feed_title=feed_title, now=now, served_from=location, authority=authority
+            )
         except Exception as exc:
             unreadable.append(_describe(exc))
             continue
@@ -270,14 +298,25 @@ def _parse(body: bytes, content_type: str, location: str) -> Any:
     return feedparser.parse(body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
 
 
-def entry_to_post(entry: Any, *, feed: str, feed_title: str, now: datetime) -> Post | None:
-    """A feedparser entry as a Post, or None when it is not a new post (no link, or a replaced paper)."""
+def entry_to_post(
+    entry: Any,
+    *,
+    feed: str,
+    feed_title: str,
+    now: datetime,
+    served_from: str = "",
+    authority: IdAuthority = DEFAULT_AUTHORITY,
+) -> Post | None:
+    """A feedparser entry as a Post, or None when it is not a new post (no link, or a replaced paper).
+
+    `served_from` is where the feed's bytes came from (after redirects): it decides which ids the feed may use.
+    """
     if entry.get("arxiv_announce_type", "").strip() in ARXIV_NOT_NEW:
         return None
     url = canonical_url(entry.get("link", "")) or canonical_url(entry.get("id", ""))
     if not url:
         return None
-    post_id = post_identity(entry.get("id", ""), url)
+    post_id = post_identity(entry.get("id", ""), url, feed=feed, served_from=served_from, authority=authority)
     body = ""
     if entry.get("content"):
         body = max((c.get("value", "") for c in entry["content"]), key=len)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -20,6 +21,7 @@ from typing import Any
 
 from sqlite_utils import Database, Migrations
 
+from digest_core.clean import post_identity
 from digest_core.models import DeliveredPart, Digest, DigestPost, Post, Theme
 
 migrations = Migrations("digest_core")
@@ -93,6 +95,43 @@ def m001_initial(db: Database) -> None:
     db.table("deliveries").create_index(["platform", "message_id"])
     db.table("deliveries").create_index(["platform", "thread_id"])
     db.table("leases").create({"key": str, "owner": str, "expires_at": str}, pk="key")
+
+
+@migrations()
+def m002_ingest_feed_scoped_post_ids(db: Database) -> None:
+    """Posts stored before ids were scoped by their source get the id `post_identity` gives them now.
+
+    Without this, the next fetch would store such posts again under their new ids and the next edition would
+    show them a second time. Stored editions and delivery records follow, so old threads still answer.
+    """
+    renames: dict[str, str] = {}
+    for post_id, url, feed_url in db.execute("select id, url, feed_url from posts").fetchall():
+        if feed_url and (scoped := post_identity(post_id, url, feed=feed_url)) != post_id:
+            renames[post_id] = scoped
+    if not renames:
+        return
+    for old, new in renames.items():
+        db.execute(
+            "update posts set id = ? where id = ? and not exists (select 1 from posts where id = ?)", [new, old, new]
+        )
+    for day, payload in db.execute("select date, payload from editions").fetchall():
+        data = json.loads(payload)
+        for post in data["posts"]:
+            post["id"] = renames.get(post["id"], post["id"])
+        for theme in data["themes"]:
+            theme["post_ids"] = [renames.get(post_id, post_id) for post_id in theme["post_ids"]]
+        db.execute("update editions set payload = ? where date = ?", [json.dumps(data), day])
+    parts = db.execute("select rowid, part_key from deliveries where part_key like 'post:%'").fetchall()
+    for rowid, part_key in parts:
+        # "post:<id>", or "post:<id>:<n>" / "post:<id>#<n>" for a post's further messages
+        rest = part_key.removeprefix("post:")
+        more = re.fullmatch(r"(.+)([:#]\d+)", rest)
+        if rest in renames:
+            db.execute("update deliveries set part_key = ? where rowid = ?", [f"post:{renames[rest]}", rowid])
+        elif more and more[1] in renames:
+            db.execute(
+                "update deliveries set part_key = ? where rowid = ?", [f"post:{renames[more[1]]}{more[2]}", rowid]
+            )
 
 
 @dataclass(frozen=True, slots=True)
