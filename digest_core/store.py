@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import sqlite3
 import threading
@@ -24,6 +25,7 @@ from sqlite_utils import Database, Migrations
 from digest_core.clean import post_identity
 from digest_core.models import DeliveredPart, Digest, DigestPost, Post, Theme
 
+log = logging.getLogger(__name__)
 migrations = Migrations("digest_core")
 
 
@@ -188,19 +190,72 @@ def _moment(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+BUSY_TIMEOUT_SECONDS = 30
+WRITE_LOCK_ATTEMPTS = 3  # each waits up to BUSY_TIMEOUT_SECONDS for the other writer
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+
+
+class WriterDatabase(Database):
+    """A sqlite-utils Database whose transactions take the write lock as they begin.
+
+    sqlite-utils opens a transaction with a deferred BEGIN: it starts as a reader and asks for the write lock
+    at its first write. In WAL mode that upgrade fails at once with "database is locked" (SQLITE_BUSY_SNAPSHOT)
+    when another connection, such as a second `digest fetch`, committed after the read began, and no busy
+    timeout helps. Every transaction this code opens writes, so it begins IMMEDIATE instead: a second writer
+    waits for the first to commit, then reads what the first wrote.
+    """
+
+    @contextmanager
+    def atomic(self) -> Iterator[Database]:
+        if self.conn.in_transaction:  # nested: sqlite-utils' savepoint
+            with super().atomic():
+                yield self
+            return
+        begin_immediate(self.conn)
+        try:
+            yield self
+        except BaseException:
+            self.rollback()
+            raise
+        try:
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.rollback()
+            raise
+
+
+def begin_immediate(connection: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE: wait for the write lock (the busy timeout), and try again a few times while busy."""
+    for attempt in range(1, WRITE_LOCK_ATTEMPTS + 1):
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            busy = getattr(exc, "sqlite_errorcode", 0) & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
+            if not busy or attempt == WRITE_LOCK_ATTEMPTS:
+                raise
+            log.warning("database still locked by another writer after %ss; waiting again", BUSY_TIMEOUT_SECONDS)
+
+
 class Store:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-        self.db = Database(connection)
+        connection = sqlite3.connect(self.path, check_same_thread=False, timeout=BUSY_TIMEOUT_SECONDS)
+        self.db = WriterDatabase(connection)
         self._lock = threading.RLock()
         if self.path != ":memory:":
             self.db.enable_wal()
-        self.db.execute("PRAGMA busy_timeout = 30000")
+        self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
         self.db.execute("PRAGMA synchronous = NORMAL")
-        migrations.apply(self.db)
+        self.migrate(migrations)
+
+    def migrate(self, migration_set: Migrations) -> None:
+        """Apply a set's pending migrations under the write lock: two processes opening a fresh file at once
+        would otherwise both find them pending, and the second would fail creating the first's tables."""
+        with self._lock, self.db.atomic():
+            migration_set.apply(self.db)
 
     @classmethod
     def open(cls, path: str | Path) -> Store:
