@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sqlite3
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -39,8 +40,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"digest: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except sqlite3.DatabaseError as exc:
+        from digest_core.store import DamagedDatabase, is_damage
+
+        if not is_damage(exc):
+            raise
+        damaged = exc if isinstance(exc, DamagedDatabase) else DamagedDatabase(_database_of(args), str(exc))
+        print(f"digest: {damaged}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+
+
+def _database_of(args: argparse.Namespace) -> str:
+    try:
+        return str(settings_from(args).db_path)
+    except ConfigError:
+        return "the database"
 
 
 def build_parser() -> argparse.ArgumentParser:

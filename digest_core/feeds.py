@@ -34,7 +34,7 @@ from digest_core.clean import (
     web_url_problem,
 )
 from digest_core.models import FeedResult, Post
-from digest_core.store import FeedState, Store
+from digest_core.store import FeedState, Store, is_damage
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +134,8 @@ async def fetch_feeds(
                     except FeedError as exc:
                         reason = str(exc)
                     except Exception as exc:  # one broken feed must never stop the others
+                        if is_damage(exc):  # but a damaged store is no feed's failure: stop and say so
+                            raise
                         log.exception("feed %s failed unexpectedly", feed)
                         reason = f"unexpected error: {type(exc).__name__}: {exc}"
             store.record_feed_failure(feed, now=clock(), reason=reason, backoff=backoff_delay)
