@@ -130,6 +130,8 @@ def _fetch(service: DigestService, feeds: Sequence[str]) -> list[FeedResult]:
 
 
 def print_feed_results(results: Sequence[FeedResult], *, stream: TextIO | None = None) -> None:
+    from bot.logging_setup import hide_secrets
+
     for result in results:
         if result.status == "failed":
             line = f"failed     {result.feed_url}: {result.reason}"
@@ -139,7 +141,7 @@ def print_feed_results(results: Sequence[FeedResult], *, stream: TextIO | None =
             line = f"new        {result.feed_url}: {result.new_posts} new of {result.seen_posts} posts"
             if result.reason:
                 line += f" ({result.reason})"
-        print(line, file=stream or sys.stdout)
+        print(hide_secrets(line), file=stream or sys.stdout)  # a feed URL may carry a password
 
 
 def all_failed(results: Sequence[FeedResult]) -> bool:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.logging_setup import URL_PASSWORD, hide_secrets
 from digest_core.clean import web_url_problem
 
 _T = TypeVar("_T")
@@ -188,7 +189,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: str) -> Set
         try:
             return parse(raw(name))
         except ValueError as exc:
-            problems.append(f"{name}: {exc}")
+            problems.append(hide_secrets(f"{name}: {exc}"))  # problems quote the value, which may hold a secret
             return fallback
 
     settings = Settings(
@@ -268,11 +269,26 @@ def effective_values(env: Mapping[str, str] | None = None) -> list[tuple[Setting
 
 
 def masked(name: str, value: str) -> str:
-    """The value as `digest config` shows it: secrets keep only a hint of their shape."""
-    if not _BY_NAME[name].secret or not value:
+    """The value as `digest config` shows it: secrets keep only a hint of their shape, and any other value
+    loses the passwords in its URLs and any key pasted into it."""
+    if not value:
         return value
+    if not _BY_NAME[name].secret:
+        return hide_secrets(value)
     prefix = value[:5] if value.startswith(("xoxb-", "xapp-")) else ""
     return f"{prefix}****"
+
+
+def url_passwords(settings: Settings) -> list[str]:
+    """The passwords inside the URLs of the settings, for the log redaction (they may appear without their URL)."""
+    urls = [
+        *settings.feeds,
+        settings.openai_base_url,
+        settings.slack_api_url,
+        settings.discord_api_url,
+        settings.discord_gateway_url,
+    ]
+    return [found[2] for url in urls if (found := URL_PASSWORD.search(url))]
 
 
 # --- parsers: each raises ValueError with a message that reads well after "NAME: " ---------------------------
