@@ -24,6 +24,7 @@ DECLARATIVE_CALLS = {
     "timedelta",
     "time",
     "FetchTuning",
+    "IdAuthority",
     "tuple",
     "dict",
     "set",
