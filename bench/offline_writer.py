@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import math
 import random
@@ -163,7 +164,9 @@ class Tally:
         )
 
 
-def find(finder: OfflineThemeFinder, posts: Sequence[Post], summaries: dict[str, str]) -> tuple[tuple[Theme, ...], float]:
+def find(
+    finder: OfflineThemeFinder, posts: Sequence[Post], summaries: dict[str, str]
+) -> tuple[tuple[Theme, ...], float]:
     start = time.perf_counter()
     themes, _ = finder.find_themes(posts, summaries)
     return themes, (time.perf_counter() - start) * 1000
@@ -293,7 +296,7 @@ def scale(csv_path: Path, sizes: Sequence[int]) -> None:
             f"(themes {r['theme_seconds']:.2f} s), peak {r['peak_mib']:.0f} MiB; theme sizes {r['themes']}"
         )
     ordered = sorted(results)
-    for small, large in zip(ordered, ordered[1:], strict=False):
+    for small, large in itertools.pairwise(ordered):
         ratio = results[large]["seconds"] / max(results[small]["seconds"], 1e-9)
         n = large / small
         print(f"    {small} -> {large} posts: time x{ratio:.1f} (n^1 x{n:.0f}, n^2 x{n * n:.0f}, n^3 x{n**3:.0f})")
