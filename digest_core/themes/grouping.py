@@ -30,9 +30,9 @@ MAX_THEMES = 4
 TITLE_REPEAT = 2
 GROUPING_CHARS = 6_000
 # Two posts are alike when their cosine is clearly above what the day's unrelated pairs share: the median pair
-# plus NOISE_SPREAD mean absolute deviations from it, never below MIN_SIMILARITY nor above MAX_FLOOR (so that
+# plus NOISE_SPREAD median absolute deviations from it, never below MIN_SIMILARITY nor above MAX_FLOOR (so that
 # a day of closely related posts does not put the bar out of reach).
-NOISE_SPREAD = 1.5
+NOISE_SPREAD = 3.0
 MIN_SIMILARITY = 0.05
 MAX_FLOOR = 0.25
 MIN_PAIRS_FOR_NOISE = 6
@@ -42,7 +42,7 @@ MAX_CUTS_SCORED = 60
 ATTACH_SHARE = 0.1
 REFINE_PASSES = 3
 # A themed post also joins a second theme when it is nearly as alike to that theme as to its own.
-SECOND_THEME_RATIO = 0.8
+SECOND_THEME_RATIO = 0.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +103,7 @@ def noise_floor(similarity: np.ndarray) -> float:
     if pairs.size < MIN_PAIRS_FOR_NOISE:
         return MIN_SIMILARITY
     median = float(np.median(pairs))
-    spread = float(np.mean(np.abs(pairs - median)))
+    spread = float(np.median(np.abs(pairs - median)))  # robust: the day's related pairs are outliers here
     return max(MIN_SIMILARITY, min(MAX_FLOOR, median + NOISE_SPREAD * spread))
 
 
@@ -150,6 +150,9 @@ def _best_cut(similarity: np.ndarray, floor: float) -> list[list[int]]:
         rank = (min(len(themes), 2), score)
         if score > 1e-12 and rank > best[0]:
             best = (rank, [sorted(t) for t in themes])
+    if not best[1]:
+        # No split makes any post fit better than elsewhere: the posts alike above the floor are one topic.
+        return _assign([max(members.values(), key=lambda m: (len(m), -min(m)))], similarity, floor)
     return best[1]
 
 

@@ -92,8 +92,13 @@ def summary_quotes(index: int, post: Post, summary: str) -> list[Quote]:
     sentences = split_sentences(summary)
     if not sentences or not all(s in flat for s in sentences):
         return []
+    # A summary may join a heading or a list item to the sentence after it: only what sits on one line of the
+    # post is one of its sentences.
+    lines = [normalize_space(line) for line in post.text.splitlines()]
     return [
-        Quote(s, index, flat.find(s) // 200, consequence_cue(s)) for s in sentences if _fits(s) and not leans_back(s)
+        Quote(s, index, flat.find(s) // 200, consequence_cue(s))
+        for s in sentences
+        if _fits(s) and not leans_back(s) and any(s in line for line in lines)
     ]
 
 
@@ -171,14 +176,16 @@ def write_theme(index: int, members: list[int], title: str, posts: Sequence[Post
     ideas = sorted((sq for sq in scored if sq[1].post in central), key=lambda sq: -with_lead(sq))
     key = ideas[0] if ideas else None
     implication = _implication(scored, key)
-    if key is not None and len(ideas) > 1 and key[1].cue > (implication[1].cue if implication else 0):
-        # The one sentence that draws a firm consequence is the implication; the next nearest states the idea.
-        implication, key = key, ideas[1]
+    if key is not None and key[1].cue > (implication[1].cue if implication else 0):
+        # The sentence that draws the firmer consequence is the implication; the next nearest states the idea.
+        other = next((sq for sq in ideas[1:] if not _overlap(sq[1].text, key[1].text)), None)
+        if other is not None:
+            implication, key = key, other
     used = {q.text for q in (key[1] if key else None, implication[1] if implication else None) if q}
     points = []
     for i in members:
         own = sorted((sq for sq in scored if sq[1].post == i), key=lambda sq: -sq[0])
-        fresh = [q.text for _, q in own if q.text not in used and not any(q.text in u or u in q.text for u in used)]
+        fresh = [q.text for _, q in own if not any(_overlap(q.text, u) for u in used)]
         points.append(fresh[0] if fresh else "")
     return Theme(
         title=title,
@@ -206,3 +213,8 @@ def _implication(scored: list[tuple[float, Quote]], key: tuple[float, Quote] | N
         if cued:
             return max(cued, key=lambda sq: (sq[0], -sq[1].position))
     return None
+
+
+def _overlap(a: str, b: str) -> bool:
+    """One quote holds the other (a sentence and the pair it opens, or the same sentence)."""
+    return bool(a) and bool(b) and (a in b or b in a)
