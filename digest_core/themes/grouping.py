@@ -37,10 +37,10 @@ MIN_SIMILARITY = 0.05
 MAX_FLOOR = 0.25
 MIN_PAIRS_FOR_NOISE = 6
 # At most this many cuts of the tree are scored (evenly spread): the objective changes slowly between cuts.
-MAX_CUTS_SCORED = 60
+MAX_CUTS_SCORED = 30
 # A post joins the theme it is nearest unless its mean similarity to it is below this share of the noise floor.
 ATTACH_SHARE = 0.1
-REFINE_PASSES = 3
+REFINE_PASSES = 2
 # A themed post also joins a second theme when it is nearly as alike to that theme as to its own.
 SECOND_THEME_RATIO = 0.6
 
