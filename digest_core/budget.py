@@ -107,8 +107,8 @@ class ModelLedger:
             "model": call.model,
             "prompt_version": call.prompt_version,
             "purpose": call.purpose,
-            "prompt_tokens": call.prompt_tokens,
-            "completion_tokens": call.completion_tokens,
+            "prompt_tokens": max(0, call.prompt_tokens),
+            "completion_tokens": max(0, call.completion_tokens),
             "latency_ms": call.latency_ms,
             "attempts": call.attempts,
             "error": call.error,
@@ -119,7 +119,9 @@ class ModelLedger:
     def tokens_on(self, day: date) -> int:
         with self._locked() as db:
             row = db.execute(
-                "select coalesce(sum(prompt_tokens + completion_tokens), 0) from model_calls where day = ?",
+                # Rows from before counts were checked may be negative: they must not give tokens back.
+                "select coalesce(sum(max(prompt_tokens, 0) + max(completion_tokens, 0)), 0) from model_calls "
+                "where day = ?",
                 [day.isoformat()],
             ).fetchone()
         return int(row[0])

@@ -12,7 +12,7 @@ from digest_core.llm import ModelClient, ModelError
 from digest_core.model_writing import ModelSummarizer, ModelThemeFinder, chunk_text
 from digest_core.models import Post, Theme
 from digest_core.prompts import PROMPT_VERSION
-from tests.fakes.openai_server import FakeOpenAIServer, Reply, system_and_user
+from tests.fakes.openai_server import QUICK_RETRY, FakeOpenAIServer, Reply, system_and_user
 from tests.model.conftest import MODEL, make_post
 
 INJECTION = (
@@ -106,7 +106,7 @@ def test_chunks_keep_whole_paragraphs_and_split_only_huge_ones() -> None:
 
 
 def test_summary_failure_raises_so_the_service_falls_back(client: ModelClient, fake_openai: FakeOpenAIServer) -> None:
-    fake_openai.enqueue(*[Reply(status=500)] * 3)
+    fake_openai.enqueue(*[Reply(status=500, headers=QUICK_RETRY)] * 3)
 
     with pytest.raises(ModelError):
         ModelSummarizer(client).summarize(day_posts()[0])

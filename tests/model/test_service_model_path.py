@@ -21,8 +21,8 @@ from digest_core.store import Store
 from digest_core.summarize import ExtractiveSummarizer
 from digest_core.themes import OfflineThemeFinder
 from tests.conftest import REPO
-from tests.fakes.openai_server import DigestModel, FakeOpenAIServer, Reply
-from tests.model.conftest import MODEL, RecordingSleep
+from tests.fakes.openai_server import QUICK_RETRY, DigestModel, FakeOpenAIServer, Reply
+from tests.model.conftest import MODEL
 
 DAY = date(2026, 11, 28)
 AFTER_DIGEST_TIME = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -57,7 +57,6 @@ def model_service(store: Store, server: FakeOpenAIServer, *, budget: int = 1_000
         max_retries=1,
         call_log=ledger,
         budget=TokenBudget(ledger, budget, clock=lambda: AFTER_DIGEST_TIME),
-        sleep=RecordingSleep(),
         clock=lambda: AFTER_DIGEST_TIME,
     )
     writers = Writers(
@@ -110,7 +109,7 @@ def test_a_day_is_written_by_the_model_and_a_rebuild_costs_no_call(
 
 
 def test_a_dead_model_leaves_a_complete_offline_digest(store: Store, fake_openai: FakeOpenAIServer) -> None:
-    fake_openai.responder = lambda request: Reply(status=500)
+    fake_openai.responder = lambda request: Reply(status=500, headers=QUICK_RETRY)
     store.upsert_posts(day_posts(4))
 
     digest = model_service(store, fake_openai).digest(DAY)
@@ -124,7 +123,7 @@ def test_a_partial_failure_says_both_paths_wrote_the_digest(store: Store, digest
     well_behaved = digest_model.responder
     assert well_behaved is not None
     digest_model.responder = lambda request: (
-        Reply(status=500) if "setting 0." in json.dumps(request) else well_behaved(request)
+        Reply(status=500, headers=QUICK_RETRY) if "setting 0." in json.dumps(request) else well_behaved(request)
     )
     store.upsert_posts(day_posts(4))
 
