@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -221,3 +224,29 @@ def test_the_runner_applies_the_question_rate_limit_per_user(tmp_path: Path) -> 
     assert [service.allow_question("slack:U1", AFTER_DIGEST_TIME) for _ in range(3)] == [True, True, False]
     assert service.allow_question("discord:7", AFTER_DIGEST_TIME)
     assert service.allow_question("slack:U1", AFTER_DIGEST_TIME + timedelta(hours=1, seconds=1))
+
+
+def test_offline_commands_never_import_the_openai_client(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "from bot.cli import main\n"
+        f"db = {str(tmp_path / 'd.db')!r}\n"
+        f"assert main(['fetch', '--feed', {EXAMPLE!r}, '--db', db]) == 0\n"
+        "assert main(['today', '--no-fetch', '--db', db, '--date', '2026-11-25']) == 0\n"
+        "assert main(['ask', '#2', 'what did they find?', '--db', db, '--date', '2026-11-25']) == 0\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] in ('openai', 'httpx2')))\n"
+    )
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "DIGEST_"))}
+
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env={**environment, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"
