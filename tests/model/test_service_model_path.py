@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,7 @@ from digest_core.store import Store
 from digest_core.summarize import ExtractiveSummarizer
 from digest_core.themes import OfflineThemeFinder
 from tests.conftest import REPO
-from tests.fakes.openai_server import QUICK_RETRY, DigestModel, FakeOpenAIServer, Reply
+from tests.fakes.openai_server import QUICK_RETRY, DigestModel, FakeOpenAIServer, Reply, system_and_user
 from tests.model.conftest import MODEL
 
 DAY = date(2026, 11, 28)
@@ -158,6 +159,95 @@ def test_the_service_answers_with_a_verified_quote_from_the_model(store: Store, 
     assert answer.generated_by == f"model:{MODEL}"
     assert answer.post is not None and answer.post.number == 3
     assert answer.quotes == ("A second paragraph explains the method of study 2 in more detail.",)
+
+
+def summaries_replaced_by(reply: Reply, server: FakeOpenAIServer) -> None:
+    """The model writes `reply` for every summary and behaves well otherwise."""
+    well_behaved = DigestModel()
+    server.responder = lambda request: (
+        reply if "summary of one research post" in json.dumps(request) else (well_behaved(request))
+    )
+
+
+def test_a_huge_summary_reply_is_clipped_before_it_is_stored_and_charged_in_full(
+    store: Store, digest_model: FakeOpenAIServer
+) -> None:
+    huge = "The model goes on about its findings at great length. " * 20_000  # about 1 MB, "0 tokens"
+    summaries_replaced_by(Reply(content=huge, prompt_tokens=0, completion_tokens=0), digest_model)
+    store.upsert_posts(day_posts(2))
+
+    digest = model_service(store, digest_model).digest(DAY)
+
+    assert digest.generated_by == f"model:{MODEL}"
+    for post in digest.posts:
+        assert 10 <= len(post.summary.split()) <= 150
+    with store.locked() as db:
+        assert max(len(row["summary"]) for row in db["summaries"].rows) < 2000
+    charged = [c["completion_tokens"] for c in model_calls(store) if c["purpose"] == "summary"]
+    assert charged and all(tokens >= len(huge) // 4 - 1 for tokens in charged)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        '{"summary": "The post shows that audits find hidden objectives in language models quite reliably."}',
+        '```json\n{"summary": "fenced"}\n```',
+        '["The post", "shows", "things"]',
+        '{"summary": "cut off half way through the',
+        "Sure, here it is:",
+        "In short: deception.",
+    ],
+    ids=["json-object", "fenced-json", "json-list", "truncated-json", "chatter", "too-short"],
+)
+def test_a_summary_reply_that_is_json_or_too_short_gives_way_to_the_offline_summary(
+    store: Store, digest_model: FakeOpenAIServer, reply: str
+) -> None:
+    posts = day_posts(2)
+    summaries_replaced_by(Reply(content=reply), digest_model)
+    store.upsert_posts(posts)
+
+    digest = model_service(store, digest_model).digest(DAY)
+
+    offline = ExtractiveSummarizer()
+    assert [p.summary for p in digest.posts] == [offline.summarize(post) for post in posts]
+    assert digest.generated_by == f"model:{MODEL}+offline"  # the themes were the model's, the summaries not
+
+
+def themes_replaced_by(replies: list[str], server: FakeOpenAIServer) -> None:
+    """The model answers theme prompts with `replies` in turn (the repair prompt too) and behaves otherwise."""
+    well_behaved, script = DigestModel(), iter(replies)
+
+    def respond(request: dict[str, Any]) -> Reply:
+        system, _ = system_and_user(request)
+        if "editor of a daily digest" in system or "fix malformed JSON" in system:
+            return Reply(content=next(script))
+        return well_behaved(request)
+
+    server.responder = respond
+
+
+@pytest.mark.parametrize(
+    "replies",
+    [
+        ['{"themes": [{"title": "Ghosts", "key_idea": "", "posts": ["P42"], "implications": ""}]}'],
+        ["not JSON at all", "still not JSON"],
+    ],
+    ids=["invented-posts", "not-json-after-repair"],
+)
+def test_a_theme_reply_that_failed_validation_is_not_asked_again_for_the_same_input(
+    store: Store, digest_model: FakeOpenAIServer, replies: list[str]
+) -> None:
+    themes_replaced_by(replies * 2, digest_model)
+    store.upsert_posts(day_posts(4))
+    service = model_service(store, digest_model)
+
+    first = service.digest(DAY)
+    calls_after_first = len(model_calls(store))
+    rebuilt = service.digest(DAY, rebuild=True)
+
+    assert first.generated_by == f"model:{MODEL}+offline" and first.themes  # the offline finder's themes
+    assert len(model_calls(store)) == calls_after_first  # the rebuild cost no call
+    assert rebuilt == first
 
 
 @pytest.fixture
