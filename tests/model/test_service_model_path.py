@@ -340,3 +340,29 @@ def test_offline_commands_never_import_the_openai_client(tmp_path: Path) -> None
 
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "[]"
+
+
+def test_a_hanging_model_costs_each_call_one_deadline_and_the_cli_writes_offline(
+    clean_environment: None,
+    fake_openai: FakeOpenAIServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fake_openai.responder = lambda request: Reply(content="too late", delay=5)
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
+    monkeypatch.setenv("DIGEST_MODEL_TIMEOUT", "1")
+
+    assert main(["today", "--feed", EXAMPLE, "--db", "d.db", "--date", "2026-11-25", "--format", "json"]) == 0
+
+    assert json.loads(capsys.readouterr().out)["generated_by"] == "offline"
+    with Store("d.db").locked() as db:
+        calls = list(db["model_calls"].rows)
+    assert calls and all(call["attempts"] == 1 and "timed out" in call["error"] for call in calls)
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "soon", "99999999999999999999"])
+def test_a_model_timeout_that_is_not_a_sane_number_of_seconds_is_a_configuration_problem(value: str) -> None:
+    from bot.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError, match="DIGEST_MODEL_TIMEOUT"):
+        load_settings({"DIGEST_MODEL_TIMEOUT": value})
