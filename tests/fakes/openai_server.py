@@ -226,9 +226,9 @@ class DigestModel:
             return Reply(content=json.dumps(answer))
         if "fix malformed JSON" in system:
             return Reply(content='{"themes": [], "connections": []}')
-        body = re.search(r"<(post|partial)>\n(.*?)\n</\1>", user, re.DOTALL)
-        text = body.group(2) if body else user
-        text = re.sub(r"^(Title|Authors): .*\n", "", text, flags=re.MULTILINE)  # the header is not the post
+        blocks = [m.group(2) for m in re.finditer(r"<(post|partial)>\n(.*?)\n</\1>", user, re.DOTALL)]
+        text = "\n".join(blocks) if blocks else user
+        text = re.sub(r"^(Title|Authors): .*$", "", text, flags=re.MULTILINE)  # the header is not the post
         sentences = re.split(r"(?<=[.!?])\s+", " ".join(text.split()))
         return Reply(content="In short: " + " ".join(sentences[:2]))
 
