@@ -9,7 +9,7 @@ import pytest
 from sqlite_utils import Database
 
 from digest_core.budget import ModelLedger, TokenBudget
-from digest_core.llm import BudgetExhausted, ChatMessage, ModelCall, ModelClient, ModelError
+from digest_core.llm import BudgetExhausted, ChatMessage, ModelCall, ModelClient, ModelError, remaining_time, time_limit
 from tests.fakes.openai_server import QUICK_RETRY, FakeOpenAIServer, Reply
 from tests.model.conftest import MODEL
 
@@ -292,3 +292,21 @@ def test_the_proxy_named_in_the_environment_is_used(
     fake_openai.enqueue(Reply(content="Through the proxy."))
 
     assert client.complete(HELLO, purpose="greeting", prompt_version="v").text == "Through the proxy."
+
+
+def test_a_time_limit_around_calls_bounds_each_of_them_and_a_spent_one_sends_nothing(
+    fake_openai: FakeOpenAIServer, ledger: ModelLedger, db: Database
+) -> None:
+    client = ModelClient("key", fake_openai.base_url, MODEL, timeout=30, max_retries=3, call_log=ledger)
+    fake_openai.responder = lambda request: Reply(content="late", delay=3)
+
+    with time_limit(0.4):  # an edition's remaining time, shorter than the client's own deadline
+        with pytest.raises(ModelError, match="timed out"):
+            client.complete(HELLO, purpose="summary", prompt_version="v")
+        assert (remaining_time() or 0) <= 0
+        with pytest.raises(ModelError, match="timed out"):
+            client.complete(HELLO, purpose="themes", prompt_version="v")
+
+    assert len(fake_openai.chat_requests) == 1
+    assert [row["attempts"] for row in calls(db)] == [1, 0]
+    assert remaining_time() is None
