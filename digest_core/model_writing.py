@@ -12,6 +12,7 @@ input, so that rebuilding the same edition does not pay for the same bad reply a
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import logging
@@ -121,8 +122,9 @@ class ModelSummarizer:
             return clip_words(note[: MAX_CHUNK_NOTE_WORDS * CHARS_PER_KEPT_WORD], MAX_CHUNK_NOTE_WORDS)
 
         workers = max(1, min(self._client.max_concurrency, len(chunks)))
+        caller = contextvars.copy_context()  # so that the caller's llm.time_limit bounds these calls too
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="summary-chunk") as pool:
-            return list(pool.map(condense, enumerate(chunks, 1)))
+            return list(pool.map(lambda numbered: caller.copy().run(condense, numbered), enumerate(chunks, 1)))
 
     def _write(self, prompt: Prompt, **fields: str) -> str:
         messages = prompt.messages(words=str(self._summary_words), **fields)
