@@ -225,11 +225,20 @@ def test_negative_token_counts_never_grow_the_budget(fake_openai: FakeOpenAIServ
     assert 0 < budget.remaining() < 1000
 
 
-def test_a_hanging_server_costs_one_deadline_not_one_timeout_per_retry(
-    fake_openai: FakeOpenAIServer, ledger: ModelLedger, db: Database
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply(content="A reply held back for 3 s.", delay=3),
+        # Each byte arrives long before any read timeout; the whole body takes 4 s.
+        Reply(content="A reply that arrives one byte at a time.", trickle=4),
+    ],
+    ids=["hanging", "trickling"],
+)
+def test_a_slow_server_costs_one_deadline_not_one_timeout_per_attempt(
+    fake_openai: FakeOpenAIServer, ledger: ModelLedger, db: Database, reply: Reply
 ) -> None:
     client = ModelClient("key", fake_openai.base_url, MODEL, timeout=0.5, max_retries=5, call_log=ledger)
-    fake_openai.responder = lambda request: Reply(content="late", delay=3)
+    fake_openai.responder = lambda request: reply
 
     with pytest.raises(ModelError, match="timed out"):
         client.complete(HELLO, purpose="greeting", prompt_version="v")
@@ -237,20 +246,6 @@ def test_a_hanging_server_costs_one_deadline_not_one_timeout_per_retry(
     [row] = calls(db)
     assert row["attempts"] == 1 and "timed out" in row["error"]
     assert len(fake_openai.chat_requests) == 1
-
-
-def test_a_trickling_body_is_cut_off_at_the_deadline(
-    fake_openai: FakeOpenAIServer, ledger: ModelLedger, db: Database
-) -> None:
-    client = ModelClient("key", fake_openai.base_url, MODEL, timeout=0.5, max_retries=2, call_log=ledger)
-    # Each byte arrives long before any read timeout; the whole body takes 4 s.
-    fake_openai.responder = lambda request: Reply(content="A reply that arrives one byte at a time.", trickle=4)
-
-    with pytest.raises(ModelError, match="timed out"):
-        client.complete(HELLO, purpose="greeting", prompt_version="v")
-
-    [row] = calls(db)
-    assert "timed out" in row["error"]
 
 
 def test_retries_stop_when_the_deadline_leaves_no_time_for_another(
