@@ -51,6 +51,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DIGEST_FETCH_INTERVAL", "30", "Minutes between feed refreshes in `digest serve`."),
     Setting("DIGEST_EMPTY_DAY", "message", "What to post on a day with no new posts: `skip` or `message`."),
     Setting(
+        "DIGEST_SEARCHES_PER_HOUR",
+        "60",
+        "Searches (`/digest search` and its More results button) one user may run per hour.",
+    ),
+    Setting(
         "DIGEST_ADMIN_CHANNEL",
         "",
         "Optional Slack (C...) or Discord (digits) channel that is told when a feed has failed for a day.",
@@ -140,6 +145,7 @@ class Settings:
     discord_message_content: bool
     discord_api_url: str = ""
     discord_gateway_url: str = ""
+    searches_per_hour: int = 60
 
     @property
     def model_enabled(self) -> bool:
@@ -209,6 +215,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: str) -> Set
         discord_message_content=parsed("DISCORD_MESSAGE_CONTENT", parse_bool, False),
         discord_api_url=parsed("DISCORD_API_URL", _optional_http_url, ""),
         discord_gateway_url=parsed("DISCORD_GATEWAY_URL", _optional_ws_url, ""),
+        searches_per_hour=parsed("DIGEST_SEARCHES_PER_HOUR", _non_negative_int, 60),
     )
     if problems:
         raise ConfigError(problems)
