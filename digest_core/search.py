@@ -19,8 +19,8 @@ from digest_core.models import SearchHit, SearchResult
 from digest_core.store import Store
 from digest_core.text import STOPWORDS
 
-# BM25 weights of the indexed columns: a word in the title says more about a post than one in its text.
-TITLE_WEIGHT, AUTHORS_WEIGHT, TEXT_WEIGHT = 10.0, 5.0, 1.0
+# BM25 weights of title, authors and text: a word in the title says more about a post than one in its text.
+DEFAULT_WEIGHTS = (10.0, 5.0, 1.0)
 SNIPPET_TOKENS = 24  # FTS5 snippet() length in tokens: a line or two of text
 MAX_QUERY_TERMS = 32  # later terms of a longer query are ignored
 MAX_TERM_CHARS = 100  # a longer "word" (a pasted blob) is cut here
@@ -73,8 +73,9 @@ def _folded(word: str) -> str:
 class ArchiveSearch:
     """Searches the posts of one Store."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, weights: tuple[float, float, float] = DEFAULT_WEIGHTS) -> None:
         self.store = store
+        self.weights = weights
 
     def search(
         self,
@@ -108,7 +109,7 @@ class ArchiveSearch:
     ) -> list[SearchHit]:
         return self.store.search(
             match,
-            weights=(TITLE_WEIGHT, AUTHORS_WEIGHT, TEXT_WEIGHT),
+            weights=self.weights,
             snippet_tokens=SNIPPET_TOKENS,
             start=start,
             end=end,
