@@ -5,8 +5,8 @@ folder and ingested through the real fetch path (`DigestService.refresh`, as `di
 Then, in process:
 
 1. latency of `DigestService.search` over a set of researcher-style and hostile queries (p50/p95; target p95 < 50
-   ms), for a CLI page of 10 and for a chat page of 5 at offset 5 ("More results"), beside a `LIKE` scan of title
-   and text for the same words (what a search without the index costs);
+   ms), for a CLI page of 10 and for a chat page of 5 at offset 5 ("More results"), beside a `LIKE` scan of every
+   title and text for one word of each query (what finding the candidates costs without the index);
 2. known-item retrieval: for a sample of posts, a query of three words of the post's title (how a reader remembers
    a post), then of three words of its opening; success@5 and MRR@10 with the title weighted up (10/5/1) and with
    equal weights (as the index before, which held title and text alike);
