@@ -14,7 +14,7 @@ Then, in process:
    the query parser;
 4. the database size and the search index's share of it.
 
-Run: python bench/search.py [--repeats 5] [--sample 300]
+Run: python bench/search.py [--repeats 5] [--sample 300] [--openings 1]
 """
 
 from __future__ import annotations
@@ -84,12 +84,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="runs of every query (default 5)")
     parser.add_argument("--sample", type=int, default=300, help="posts in the known-item test (default 300)")
+    parser.add_argument(
+        "--openings",
+        type=int,
+        default=1,
+        help="paragraphs per post: its own opening, then the next posts' openings (a stand-in for full posts)",
+    )
     args = parser.parse_args()
     if not SHARED_DATA.exists():
         sys.exit(f"the shared export is not at {SHARED_DATA}")
     with tempfile.TemporaryDirectory(prefix="search-bench-") as folder:
         root = Path(folder)
-        feeds = write_feeds(root)
+        feeds = write_feeds(root, args.openings)
         service = offline_service(root / "archive.db")
         started = time.perf_counter()
         results = asyncio.run(service.refresh(feeds))
@@ -106,8 +112,11 @@ def main() -> None:
         service.store.close()
 
 
-def write_feeds(root: Path) -> list[str]:
+def write_feeds(root: Path, openings: int = 1) -> list[str]:
     rows = list(export_rows())
+    if openings > 1:
+        texts = [row["summary"] for row in rows]
+        rows = [{**row, "summary": "\n\n".join(texts[i : i + openings])} for i, row in enumerate(rows)]
     paths = []
     for start in range(0, len(rows), ITEMS_PER_FILE):
         items = [item_from_export(row) for row in rows[start : start + ITEMS_PER_FILE]]

@@ -429,7 +429,9 @@ class Store:
         """Posts matching an FTS5 query (built by `digest_core.search`, never raw user text), best first.
 
         `weights` are BM25's for title, authors and text; `start`/`end` bound `published` ([start, end));
-        `source` matches the source name, ignoring case.
+        `source` matches the source name, ignoring case. Ordered by rank alone, so that FTS5 itself yields the
+        best rows first and the excerpt is made only for the rows returned (a second sort key would make SQLite
+        sort every match, excerpt included).
         """
         conditions, params = ["posts_fts match ?", "posts_fts.rank match ?"], [match, _bm25(weights)]
         if start is not None:
@@ -445,7 +447,7 @@ class Store:
             "select posts.id, posts.title, posts.authors, posts.published, posts.url, posts.source, "
             "posts.edition_date, snippet(posts_fts, 2, '', '', ?, ?) "
             "from posts_fts join posts on posts.rowid = posts_fts.rowid "
-            f"where {' and '.join(conditions)} order by posts_fts.rank, posts.published desc limit ? offset ?"
+            f"where {' and '.join(conditions)} order by posts_fts.rank limit ? offset ?"
         )
         with self._lock:
             rows = self.db.execute(sql, [ELLIPSIS, snippet_tokens, *params, limit, offset]).fetchall()
