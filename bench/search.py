@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import random
 import sqlite3
 import statistics
@@ -31,6 +32,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlite_utils import Database
 
 from digest_core.editions import EditionSchedule
 from digest_core.search import DEFAULT_WEIGHTS, ArchiveSearch
@@ -154,13 +157,13 @@ def latency(service: DigestService, repeats: int) -> None:
     page: list[float] = []
     chat: list[float] = []
     for query in queries:
-        page += timed(lambda q=query: service.search(q, limit=10), repeats)
-        chat += timed(lambda q=query: service.search(q, limit=5, offset=5), repeats)
+        page += timed(functools.partial(service.search, query, limit=10), repeats)
+        chat += timed(functools.partial(service.search, query, limit=5, offset=5), repeats)
     db = service.store.db
     like: list[float] = []
     for query in QUERIES:
         needle = "%" + next(w for w in words(query) if len(w) > 2) + "%"
-        like += timed(lambda n=needle: db.execute(LIKE_SCAN, [n, n]).fetchall(), repeats)
+        like += timed(functools.partial(_scan, db, needle), repeats)
     print(f"\nlatency ({len(queries)} queries x {repeats}; {len(QUERIES)} researcher-style, {len(HOSTILE)} hostile):")
     print(f"  search, 10 results          {percentiles(page)}")
     print(f"  search, 5 results, offset 5 {percentiles(chat)}")
@@ -168,6 +171,10 @@ def latency(service: DigestService, repeats: int) -> None:
     print(
         f"  p95 ratio LIKE / search: {statistics.quantiles(like, n=20)[18] / statistics.quantiles(page, n=20)[18]:.1f}"
     )
+
+
+def _scan(db: Database, needle: str) -> list[tuple[str]]:
+    return db.execute(LIKE_SCAN, [needle, needle]).fetchall()
 
 
 def known_items(service: DigestService, sample: int) -> None:
