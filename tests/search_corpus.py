@@ -6,7 +6,12 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+from digest_core.budget import QuestionRateLimit
+from digest_core.editions import EditionSchedule
 from digest_core.models import Post
+from digest_core.service import DigestService, Writers
+from digest_core.store import Store
+from tests.conftest import FirstSentenceSummarizer, OneThemeFinder
 
 SOURCES = ("AI Alignment Forum", "LessWrong", "arXiv cs.LG")
 FIRST_NAMES = ("Mira", "Tomas", "Ines", "Kofi", "Lena", "Ravi", "Yuki", "Omar", "Sasha", "Priya", "Jonah", "Elif")
@@ -124,4 +129,18 @@ def make_post(
         source=source,
         text=text,
         first_seen=published,
+    )
+
+
+def limited_service(store: Store, *, questions_per_hour: int, searches_per_hour: int) -> DigestService:
+    """The real DigestService on `store` (offline fakes write), with its real hourly allowances at a fixed time."""
+    now = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    summarizer, finder = FirstSentenceSummarizer(), OneThemeFinder()
+    return DigestService(
+        store,
+        schedule=EditionSchedule(),
+        writers=Writers(summarizer, finder, summarizer, finder),
+        limiter=QuestionRateLimit(store.locked, questions_per_hour, clock=lambda: now),
+        search_limiter=QuestionRateLimit(store.locked, searches_per_hour, clock=lambda: now),
+        clock=lambda: now,
     )

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from digest_core.models import Answer, DeliveredPart, Digest, DigestPost, SearchResult, Theme
+from digest_core.models import Answer, DeliveredPart, Digest, DigestPost, Theme
 from tests.fakes.search_archive import FakeArchive
 
 
@@ -20,7 +20,7 @@ class AskedQuestion:
 
 
 @dataclass
-class FakeDigestService:
+class FakeDigestService(FakeArchive):
     digests: dict[date, Digest]
     today: date
     questions_per_hour: int = 20
@@ -28,7 +28,6 @@ class FakeDigestService:
     asked: list[AskedQuestion] = field(default_factory=list)
     questions_by_user: Counter[str] = field(default_factory=Counter)
     fail_record_of: str = ""  # a part key whose recording raises, as if the process died right then
-    archive: FakeArchive = field(default_factory=FakeArchive)  # what `search` finds
 
     def latest_edition_date(self, now: datetime | None = None) -> date:
         return self.today
@@ -54,21 +53,6 @@ class FakeDigestService:
     def allow_question(self, user_key: str, now: datetime | None = None) -> bool:
         self.questions_by_user[user_key] += 1
         return self.questions_by_user[user_key] <= self.questions_per_hour
-
-    def search(
-        self,
-        query: str,
-        *,
-        since: date | None = None,
-        until: date | None = None,
-        source: str | None = None,
-        limit: int = 10,
-        offset: int = 0,
-    ) -> SearchResult:
-        return self.archive.search(query, since=since, until=until, source=source, limit=limit, offset=offset)
-
-    def allow_search(self, user_key: str, now: datetime | None = None) -> bool:
-        return self.archive.allow_search(user_key, now)
 
     def delivered_parts(self, platform: str, channel_id: str, day: date) -> dict[str, DeliveredPart]:
         return dict(self.parts.get((platform, channel_id, day), {}))

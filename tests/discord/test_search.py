@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from adapters.discord import limits
 from adapters.discord.client import SEARCH_RATE_LIMITED
 from adapters.discord.render import embed_size, render_search, search_custom_id, search_from_custom_id
-from digest_core.budget import QuestionRateLimit
-from digest_core.editions import EditionSchedule
 from digest_core.models import SearchResult
-from digest_core.service import DigestService, Writers
 from digest_core.store import Store
-from tests.conftest import FirstSentenceSummarizer, OneThemeFinder
 from tests.discord.fake_service import FakeDigestService, make_digest
 from tests.discord.harness import fake_discord, run, running_adapter
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.search_archive import archive_hits
-from tests.search_corpus import generated_posts, make_post
+from tests.search_corpus import generated_posts, limited_service, make_post
 
 DAY = date(2026, 1, 1)
 EPHEMERAL = 1 << 6
@@ -58,7 +54,7 @@ def test_search_defers_then_sends_the_top_5_privately_with_a_more_results_button
                 assert callback.body["type"] == DEFERRED_WITH_SOURCE and callback.body["data"]["flags"] & EPHEMERAL
                 assert followup.body["flags"] & EPHEMERAL
                 assert followup.body["allowed_mentions"] == {"parse": []}
-                assert svc.archive.asked == [("sparse autoencoders", 0, 5)]
+                assert svc.searches == [("sparse autoencoders", 0, 5)]
                 assert followup.body["content"] == "**Results 1–5** for “sparse autoencoders”"
                 embeds = followup.body["embeds"]
                 assert [e["title"] for e in embeds] == [f"Sparse autoencoders, part {n}" for n in range(1, 6)]
@@ -80,7 +76,7 @@ def test_search_defers_then_sends_the_top_5_privately_with_a_more_results_button
                 last = await fake.click(int(second["id"]), more_button(second)["custom_id"])  # type: ignore[index]
                 [page3] = await fake.wait_until(lambda: fake.followups(last))
                 assert len(page3.body["embeds"]) == 2 and not page3.body.get("components")
-                assert [a[1] for a in svc.archive.asked] == [0, 5, 10]
+                assert [a[1] for a in svc.searches] == [0, 5, 10]
             (synced,) = fake.commands["global"]
             [search] = [o for o in synced["options"] if o["name"] == "search"]
             [query] = search["options"]
@@ -93,7 +89,7 @@ def test_a_hostile_title_and_query_are_escaped_and_never_ping() -> None:
     async def body() -> None:
         async with fake_discord() as fake:
             svc = service()
-            svc.archive.hits = archive_hits(1, title=HOSTILE_TITLE)
+            svc.search_hits = archive_hits(1, title=HOSTILE_TITLE)
             async with running_adapter(fake, svc):
                 token = await fake.slash(fake.CHANNEL_ID, "search", query="@here **x**")
                 [followup] = await fake.wait_until(lambda: fake.followups(token))
@@ -111,7 +107,7 @@ def test_searches_are_rate_limited_per_user_and_said_privately() -> None:
     async def body() -> None:
         async with fake_discord() as fake:
             svc = service()
-            svc.archive.searches_per_hour = 1
+            svc.searches_per_hour = 1
             async with running_adapter(fake, svc):
                 first = await fake.slash(fake.CHANNEL_ID, "search", query="oversight")
                 await fake.wait_until(lambda: fake.followups(first))
@@ -123,7 +119,7 @@ def test_searches_are_rate_limited_per_user_and_said_privately() -> None:
                 click = await fake.click(int(message["id"]), more_button(message)["custom_id"])  # type: ignore[index]
                 [limited] = await fake.wait_until(lambda: fake.callbacks(click))
                 assert limited.body["data"]["content"] == SEARCH_RATE_LIMITED
-                assert len(svc.archive.asked) == 1 and not svc.questions_by_user  # questions untouched
+                assert len(svc.searches) == 1 and not svc.questions_by_user  # questions untouched
 
     run(body)
 
@@ -132,7 +128,7 @@ def test_no_results_is_a_clear_private_line() -> None:
     async def body() -> None:
         async with fake_discord() as fake:
             svc = service()
-            svc.archive.hits = []
+            svc.search_hits = []
             async with running_adapter(fake, svc):
                 token = await fake.slash(fake.CHANNEL_ID, "search", query="zyzzyva")
                 [followup] = await fake.wait_until(lambda: fake.followups(token))
@@ -168,16 +164,7 @@ def test_a_button_id_that_is_not_a_search_is_ignored() -> None:
 def test_search_through_the_real_service_on_sqlite(tmp_path: Path) -> None:
     store = Store(tmp_path / "discord.db")
     store.upsert_posts([*generated_posts(40), make_post("HostilePost00001", HOSTILE_TITLE, "Quokka sightings.")])
-    now = datetime(2026, 1, 1, 12, tzinfo=UTC)
-    summarizer, finder = FirstSentenceSummarizer(), OneThemeFinder()
-    real = DigestService(
-        store,
-        schedule=EditionSchedule(),
-        writers=Writers(summarizer, finder, summarizer, finder),
-        limiter=QuestionRateLimit(store.locked, 1, clock=lambda: now),
-        search_limiter=QuestionRateLimit(store.locked, 1, clock=lambda: now),
-        clock=lambda: now,
-    )
+    real = limited_service(store, questions_per_hour=1, searches_per_hour=1)
 
     async def body() -> None:
         async with fake_discord() as fake, running_adapter(fake, real):

@@ -1,4 +1,4 @@
-"""An in-memory stand-in for the archive search, shared by the adapters' fake services."""
+"""An in-memory stand-in for the archive search: the adapters' fake services inherit it."""
 
 from __future__ import annotations
 
@@ -27,15 +27,15 @@ def archive_hits(count: int, *, title: str = "Sparse autoencoders, part {n}") ->
     ]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class FakeArchive:
-    """Every query matches `hits` (best first); records what was asked; counts searches per user."""
+    """`search` and `allow_search` of DigestAPI: every query matches `search_hits` (best first); records what
+    was searched; counts searches per user against `searches_per_hour`."""
 
-    hits: list[SearchHit] = field(default_factory=lambda: archive_hits(12))
+    search_hits: list[SearchHit] = field(default_factory=lambda: archive_hits(12))
     searches_per_hour: int = 100
-    asked: list[tuple[str, int, int]] = field(default_factory=list)  # (query, offset, limit)
+    searches: list[tuple[str, int, int]] = field(default_factory=list)  # (query, offset, limit)
     searches_by_user: Counter[str] = field(default_factory=Counter)
-    error: Exception | None = None
 
     def search(
         self,
@@ -47,11 +47,9 @@ class FakeArchive:
         limit: int = 10,
         offset: int = 0,
     ) -> SearchResult:
-        self.asked.append((query, offset, limit))
-        if self.error is not None:
-            raise self.error
-        page = tuple(self.hits[offset : offset + limit])
-        return SearchResult(query, page, offset, has_more=len(self.hits) > offset + limit)
+        self.searches.append((query, offset, limit))
+        page = tuple(self.search_hits[offset : offset + limit])
+        return SearchResult(query, page, offset, has_more=len(self.search_hits) > offset + limit)
 
     def allow_search(self, user_key: str, now: datetime | None = None) -> bool:
         self.searches_by_user[user_key] += 1

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from digest_core.models import Answer, DeliveredPart, Digest, DigestPost, SearchResult, Theme
+from digest_core.models import Answer, DeliveredPart, Digest, DigestPost, Theme
 from tests.fakes.search_archive import FakeArchive
 
 TODAY = date(2025, 3, 15)
@@ -56,7 +56,7 @@ def make_digest(n_posts: int = 3, *, day: date = TODAY, posts: Sequence[DigestPo
 
 
 @dataclass
-class FakeDigestService:
+class FakeDigestService(FakeArchive):
     """Implements digest_core.ports.DigestAPI in memory; records what it was asked."""
 
     digests: dict[date, Digest] = field(default_factory=dict)
@@ -70,7 +70,6 @@ class FakeDigestService:
     builds: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _build_lock: threading.Lock = field(default_factory=threading.Lock)
-    archive: FakeArchive = field(default_factory=FakeArchive)  # what `search` finds
 
     def latest_edition_date(self, now: datetime | None = None) -> date:
         return self.today
@@ -119,21 +118,6 @@ class FakeDigestService:
         with self._lock:
             self.asked[user_key] += 1
             return self.asked[user_key] <= self.question_limit
-
-    def search(
-        self,
-        query: str,
-        *,
-        since: date | None = None,
-        until: date | None = None,
-        source: str | None = None,
-        limit: int = 10,
-        offset: int = 0,
-    ) -> SearchResult:
-        return self.archive.search(query, since=since, until=until, source=source, limit=limit, offset=offset)
-
-    def allow_search(self, user_key: str, now: datetime | None = None) -> bool:
-        return self.archive.allow_search(user_key, now)
 
     def delivered_parts(self, platform: str, channel_id: str, day: date) -> dict[str, DeliveredPart]:
         with self._lock:

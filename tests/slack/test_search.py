@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +16,11 @@ from adapters.slack.render import (
     render_search,
     search_more_value,
 )
-from digest_core.budget import QuestionRateLimit
-from digest_core.editions import EditionSchedule
 from digest_core.models import SearchResult
-from digest_core.service import DigestService, Writers
 from digest_core.store import Store
-from tests.conftest import FirstSentenceSummarizer, OneThemeFinder
 from tests.fakes.search_archive import archive_hits
 from tests.fakes.slack_api import FakeSlack, PostedMessage, block_errors
-from tests.search_corpus import generated_posts, make_post
+from tests.search_corpus import generated_posts, limited_service, make_post
 from tests.slack.fake_service import FakeDigestService
 from tests.slack.harness import CHANNEL, run, socket_bot
 
@@ -65,7 +60,7 @@ def test_search_acks_then_answers_privately_with_the_top_5_and_a_more_results_bu
             assert "text" not in ack.get("payload", {})  # acknowledged at once, with nothing to show yet
             [response] = await slack.wait_for(lambda: responses(slack))
             assert response["response_type"] == "ephemeral" and response["replace_original"] is False
-            assert service.archive.asked == [("Sparse autoencoders", 0, 5)]
+            assert service.searches == [("Sparse autoencoders", 0, 5)]
             hits = section_texts(response)
             assert len(hits) == 5
             first = hits[0].split("\n")
@@ -91,14 +86,14 @@ def test_search_acks_then_answers_privately_with_the_top_5_and_a_more_results_bu
             await slack.wait_for(lambda: len(responses(slack)) == 3)
             third = responses(slack)[2]
             assert len(section_texts(third)) == 2 and more_button(third) is None  # 12 hits in all
-            assert service.archive.asked[1:] == [("Sparse autoencoders", 5, 5), ("Sparse autoencoders", 10, 5)]
+            assert service.searches[1:] == [("Sparse autoencoders", 5, 5), ("Sparse autoencoders", 10, 5)]
 
     run(scenario())
 
 
 def test_a_hostile_title_and_query_are_escaped_and_never_ping() -> None:
     service = FakeDigestService()
-    service.archive.hits = archive_hits(1, title=HOSTILE_TITLE)
+    service.search_hits = archive_hits(1, title=HOSTILE_TITLE)
 
     async def scenario() -> None:
         async with socket_bot(service) as (slack, _):
@@ -114,14 +109,14 @@ def test_a_hostile_title_and_query_are_escaped_and_never_ping() -> None:
             )
             assert all(b["text"].get("verbatim") for b in response["blocks"] if b["type"] == "section")
             assert "link_names" not in response
-            assert service.archive.asked[0][0] == "<!here> <b>"  # Slack's escaping undone: the words searched
+            assert service.searches[0][0] == "<!here> <b>"  # Slack's escaping undone: the words searched
 
     run(scenario())
 
 
 def test_no_results_and_an_empty_query_get_a_clear_private_line() -> None:
     service = FakeDigestService()
-    service.archive.hits = []
+    service.search_hits = []
 
     async def scenario() -> None:
         async with socket_bot(service) as (slack, _):
@@ -130,7 +125,7 @@ def test_no_results_and_an_empty_query_get_a_clear_private_line() -> None:
             await slack.send_envelope("slash_commands", slack.slash_command("SEARCH zyzzyva"))
             [response] = await slack.wait_for(lambda: responses(slack))
             assert section_texts(response) == ["No stored post matches “zyzzyva”."]
-            assert service.archive.asked == [("zyzzyva", 0, 5)]
+            assert service.searches == [("zyzzyva", 0, 5)]
             help_ack = await slack.send_envelope("slash_commands", slack.slash_command("help"))
             assert help_ack["payload"]["text"] == USAGE and "/digest search" in USAGE
 
@@ -139,7 +134,7 @@ def test_no_results_and_an_empty_query_get_a_clear_private_line() -> None:
 
 def test_searches_are_rate_limited_per_user_including_more_results() -> None:
     service = FakeDigestService()
-    service.archive.searches_per_hour = 2
+    service.searches_per_hour = 2
 
     async def scenario() -> None:
         async with socket_bot(service) as (slack, _):
@@ -156,7 +151,7 @@ def test_searches_are_rate_limited_per_user_including_more_results() -> None:
             await slack.send_envelope("slash_commands", slack.slash_command("search oversight", user="U2"))
             await slack.wait_for(lambda: len(responses(slack)) == 4)
             assert len(section_texts(responses(slack)[3])) == 5  # another person is not affected
-            assert len(service.archive.asked) == 3 and service.asked == {}  # questions untouched
+            assert len(service.searches) == 3 and service.asked == {}  # questions untouched
 
     run(scenario())
 
@@ -165,16 +160,7 @@ def test_search_through_the_real_service_has_its_own_hourly_allowance(tmp_path: 
     """The real DigestService and rate limits on SQLite: searching does not use up a person's questions."""
     store = Store(tmp_path / "slack.db")
     store.upsert_posts([*generated_posts(40), make_post("HostilePost00001", HOSTILE_TITLE, "Quokka sightings.")])
-    now = datetime(2026, 1, 1, 12, tzinfo=UTC)
-    summarizer, finder = FirstSentenceSummarizer(), OneThemeFinder()
-    real = DigestService(
-        store,
-        schedule=EditionSchedule(),
-        writers=Writers(summarizer, finder, summarizer, finder),
-        limiter=QuestionRateLimit(store.locked, 1, clock=lambda: now),
-        search_limiter=QuestionRateLimit(store.locked, 2, clock=lambda: now),
-        clock=lambda: now,
-    )
+    real = limited_service(store, questions_per_hour=1, searches_per_hour=2)
 
     async def scenario() -> None:
         async with socket_bot(real) as (slack, _):
