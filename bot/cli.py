@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -303,7 +304,8 @@ def run_search(args: argparse.Namespace) -> int:
     if not settings.db_path.is_file():
         raise UsageError(f"no database at {settings.db_path}; run `digest fetch` first")
     service = build_service(settings)
-    query = " ".join(args.query)
+    # Bytes the terminal's encoding could not decode come as lone surrogates: make them U+FFFD, printable.
+    query = " ".join(os.fsencode(word).decode("utf-8", "replace") for word in args.query)
     if args.source:
         _check_source(args.source, service.store.post_sources())
     result = service.search(query, since=args.since, until=args.until, source=args.source, limit=args.limit)

@@ -45,7 +45,9 @@ def parse_query(query: str) -> tuple[QueryTerm, ...]:
     Terms without a letter or digit (`*`, `)`, emoji) are dropped; duplicates count once.
     """
     terms: dict[QueryTerm, None] = {}
-    for match in _TERM.finditer(_CONTROL.sub(" ", query)):
+    # Lone surrogates (undecodable bytes from a terminal) cannot reach SQLite; control characters are spaces.
+    readable = _CONTROL.sub(" ", query.encode("utf-8", "replace").decode("utf-8"))
+    for match in _TERM.finditer(readable):
         quoted, star, bare = match.groups()
         if bare is not None:
             text, phrase, prefix = bare.strip("*"), False, bare.endswith("*")

@@ -143,6 +143,7 @@ def test_every_term_first_then_some_of_them(archive: DigestService) -> None:
         "gradient\x00hacking\x1b[2J",
         "🙂 🚀 gradient 🙃",
         "\u200b\u202e hacking",
+        "gradient\udcff hacking\ud800",  # undecodable terminal bytes arrive as lone surrogates
         "x" * 10_000,
         "gradient hacking " * 700,  # about 10 kB of words
         "",
