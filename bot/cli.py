@@ -306,9 +306,8 @@ def run_search(args: argparse.Namespace) -> int:
     service = build_service(settings)
     # Bytes the terminal's encoding could not decode come as lone surrogates: make them U+FFFD, printable.
     query = " ".join(os.fsencode(word).decode("utf-8", "replace") for word in args.query)
-    if args.source:
-        _check_source(args.source, service.store.post_sources())
-    result = service.search(query, since=args.since, until=args.until, source=args.source, limit=args.limit)
+    source = _stored_source(args.source, service.store.post_sources()) if args.source else None
+    result = service.search(query, since=args.since, until=args.until, source=source, limit=args.limit)
     if args.format == "json":
         print(json.dumps(search_to_json(result), indent=2, ensure_ascii=False))
         return EXIT_OK
@@ -330,9 +329,11 @@ def _filters(args: argparse.Namespace) -> str:
     return f" ({', '.join(n for n in named if n)})" if any(named) else ""
 
 
-def _check_source(wanted: str, sources: Sequence[str]) -> None:
-    if wanted.casefold() in (s.casefold() for s in sources):
-        return
+def _stored_source(wanted: str, sources: Sequence[str]) -> str:
+    """The stored spelling of the source `wanted` names (any case); a usage error naming the sources if none."""
+    for source in sources:
+        if source.casefold() == wanted.casefold():
+            return source
     known = ", ".join(repr(s) for s in sources[:MAX_SOURCES_LISTED]) + (
         ", ..." if len(sources) > MAX_SOURCES_LISTED else ""
     )
