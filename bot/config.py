@@ -52,6 +52,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DIGEST_FETCH_INTERVAL", "30", "Minutes between feed refreshes in `digest serve`."),
     Setting("DIGEST_EMPTY_DAY", "message", "What to post on a day with no new posts: `skip` or `message`."),
     Setting(
+        "DIGEST_SEARCHES_PER_HOUR",
+        "60",
+        "Searches (`/digest search` and its More results button) one user may run per hour.",
+    ),
+    Setting(
         "DIGEST_ADMIN_CHANNEL",
         "",
         "Optional Slack (C...) or Discord (digits) channel that is told when a feed has failed for a day.",
@@ -148,6 +153,7 @@ class Settings:
     discord_api_url: str = ""
     discord_gateway_url: str = ""
     model_timeout: int = 60  # seconds per model call, all retries included
+    searches_per_hour: int = 60
 
     @property
     def model_enabled(self) -> bool:
@@ -218,6 +224,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: str) -> Set
         discord_api_url=parsed("DISCORD_API_URL", _optional_http_url, ""),
         discord_gateway_url=parsed("DISCORD_GATEWAY_URL", _optional_ws_url, ""),
         model_timeout=parsed("DIGEST_MODEL_TIMEOUT", _call_seconds, 60),
+        searches_per_hour=parsed("DIGEST_SEARCHES_PER_HOUR", _non_negative_int, 60),
     )
     if problems:
         raise ConfigError(problems)
