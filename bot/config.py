@@ -30,6 +30,7 @@ MAX_COUNT = 10**15  # token budgets, questions per hour: far above any use, far 
 MAX_OPML_BYTES = 1024 * 1024
 SQLITE_HEADER = b"SQLite format 3\x00"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MAX_MODEL_TIMEOUT_SECONDS = 3600  # a model call that may take longer than an hour is a mistake
 
 
 class ConfigError(ValueError):
@@ -62,6 +63,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DIGEST_FETCH_INTERVAL", "30", "Minutes between feed refreshes in `digest serve`."),
     Setting("DIGEST_EMPTY_DAY", "message", "What to post on a day with no new posts: `skip` or `message`."),
     Setting(
+        "DIGEST_SEARCHES_PER_HOUR",
+        "60",
+        "Searches (`/digest search` and its More results button) one user may run per hour.",
+    ),
+    Setting(
         "DIGEST_ADMIN_CHANNEL",
         "",
         "Optional Slack (C...) or Discord (digits) channel that is told when a feed has failed for a day.",
@@ -82,6 +88,12 @@ SETTINGS: tuple[Setting, ...] = (
         group="Model",
     ),
     Setting("DIGEST_QUESTIONS_PER_HOUR", "20", "Questions one user may ask per hour.", group="Model"),
+    Setting(
+        "DIGEST_MODEL_TIMEOUT",
+        "60",
+        "Seconds one model call may take, retries included; past it the offline path writes.",
+        group="Model",
+    ),
     Setting("SLACK_BOT_TOKEN", "", "Slack bot token (xoxb-...).", True, "Slack"),
     Setting("SLACK_APP_TOKEN", "", "Slack app-level token (xapp-...); set it for Socket Mode.", True, "Slack"),
     Setting("SLACK_SIGNING_SECRET", "", "Slack signing secret, for HTTP mode.", True, "Slack"),
@@ -151,6 +163,8 @@ class Settings:
     discord_message_content: bool
     discord_api_url: str = ""
     discord_gateway_url: str = ""
+    model_timeout: int = 60  # seconds per model call, all retries included
+    searches_per_hour: int = 60
 
     @property
     def model_enabled(self) -> bool:
@@ -220,6 +234,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: str) -> Set
         discord_message_content=parsed("DISCORD_MESSAGE_CONTENT", parse_bool, False),
         discord_api_url=parsed("DISCORD_API_URL", _optional_http_url, ""),
         discord_gateway_url=parsed("DISCORD_GATEWAY_URL", _optional_ws_url, ""),
+        model_timeout=parsed("DIGEST_MODEL_TIMEOUT", _whole_number(1, MAX_MODEL_TIMEOUT_SECONDS), 60),
+        searches_per_hour=parsed("DIGEST_SEARCHES_PER_HOUR", _whole_number(0, MAX_COUNT), 60),
     )
     if problems:
         raise ConfigError(problems)

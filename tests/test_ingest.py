@@ -323,7 +323,7 @@ def test_a_database_from_before_scoped_ids_is_moved_to_them(tmp_path) -> None:
 
     path = tmp_path / "old.db"
     old = Database(path)
-    migrations.apply(old, stop_before="m002_ingest_feed_scoped_post_ids")
+    migrations.apply(old, stop_before="m003_ingest_feed_scoped_post_ids")
     af, mirror = "https://www.alignmentforum.org/feed.xml", "https://mirror.example.net/af.xml"
     rows = [
         ("AfPostId000000001", "https://www.alignmentforum.org/posts/AfPostId000000001/a", af),

@@ -159,6 +159,7 @@ COMMANDS = {
     "render": ["render", "--platform", "slack", "--no-fetch", "--date", "2026-11-21"],
     "ask": ["ask", "#1", "What did they find?", "--date", "2026-11-21"],
     "status": ["status"],
+    "search": ["search", "refusal"],
     "serve": ["serve"],
 }
 
