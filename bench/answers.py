@@ -106,7 +106,7 @@ def answered_right(question: Question, answer: Answer) -> bool:
     quotes = [normalize_space(q) for q in answer.quotes]
     if not question.expect:
         return not quotes
-    if any(is_heading(q) for q in quotes):  # a heading alone answers nothing
+    if any(len(q.strip().splitlines()) == 1 and is_heading(q) for q in answer.quotes):  # a heading alone
         return False
     joined = "\n".join(quotes)
     return all(any(normalize_space(alt) in joined for alt in alternatives) for alternatives in question.expect)
