@@ -38,6 +38,7 @@ class QuotingAnswerer:
         posts: Mapping[str, Post],
         post_ref: str | None,
         history: Sequence[tuple[str, str]],
+        thread_post: str | None = None,
     ) -> Answer:
         self.calls.append((question, post_ref))
         post = digest.post(post_ref or "")

@@ -41,6 +41,7 @@ class QuotingAnswerer:
         posts: Mapping[str, Post],
         post_ref: str | None,
         history: Sequence[tuple[str, str]],
+        thread_post: str | None = None,
     ) -> Answer:
         self.calls.append((question, post_ref, tuple(history)))
         target = digest.post(post_ref) if post_ref else None
