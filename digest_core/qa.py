@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import re
 import sqlite3
 import threading
@@ -30,7 +31,7 @@ from digest_core.models import Answer, AttributedQuote, Digest, DigestPost, Post
 from digest_core.passages import Passage, PostIndex, question_words
 from digest_core.prompts import ANSWER_QUESTION, PROMPT_VERSION
 from digest_core.summarize import clip_words
-from digest_core.text import DOMAIN_GENERIC, content_stems, display_form, surface_forms
+from digest_core.text import DOMAIN_GENERIC, NUMBER_WORDS, content_stems, display_form, surface_forms
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ MAX_CANDIDATES = 3
 EDITION_POSTS = 5  # posts named in the answer to a question about the whole edition
 EDITION_SHARE = 0.35  # ... each scoring at least this share of the best one
 SHARED_TERMS = 3  # words two posts share, named in the answer to "how does #2 relate to #4?"
+MIN_SHARED_USES = 3  # ... each used at least this often in both
 HISTORY_TURNS = 3
 HISTORY_CHARS = 600
 INDEX_CACHE_SIZE = 64
@@ -488,7 +490,7 @@ class QuestionAnswerer:
         """How two posts relate: the words both use most, and what each says where it uses them."""
         first, second = pair
         texts = [posts[p.id].text if p.id in posts else p.summary for p in pair]
-        shared = _shared_words(texts)
+        shared = _shared_words(texts, [p.text for p in posts.values()] or texts)
         label = f"#{first.number} “{first.title}” and #{second.number} “{second.title}”"
         if shared:
             text = f"{label} both discuss {_listing(shared)}. What each says about it:"
@@ -548,13 +550,15 @@ def _quoting(text: str, post: DigestPost, passages: Sequence[Passage]) -> Answer
     return Answer(text=text, post=post, quotes=quotes, attributed=tuple(AttributedQuote(post, q) for q in quotes))
 
 
-def _shared_words(texts: Sequence[str]) -> list[str]:
-    """The words two posts both use most (as the posts spell them), leaving out what every alignment post says."""
+def _shared_words(texts: Sequence[str], edition: Sequence[str]) -> list[str]:
+    """The words two posts both use, most telling first: used often in both, and by few other posts of the
+    edition (as the posts spell them; numbers and what every alignment post says left out)."""
     counts = [Counter(content_stems(t)) for t in texts]
+    in_posts = Counter(stem for text in edition for stem in set(content_stems(text)))
     shared = [
-        (min(counts[0][s], counts[1][s]), s)
+        (min(counts[0][s], counts[1][s]) * math.log(1 + len(edition) / in_posts[s]), s)
         for s in counts[0].keys() & counts[1].keys()
-        if s not in DOMAIN_GENERIC and min(counts[0][s], counts[1][s]) >= 2
+        if s not in DOMAIN_GENERIC and s not in NUMBER_WORDS and min(counts[0][s], counts[1][s]) >= MIN_SHARED_USES
     ]
     forms: dict[str, Counter[str]] = {}
     for text in texts:
