@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from digest_core.models import Answer, DeliveredPart, Digest, DigestPost, Theme
 from tests.fakes.questions import RealQuestionFlow
+from tests.fakes.search_archive import FakeArchive
 
 
 @dataclass
@@ -20,7 +21,7 @@ class AskedQuestion:
 
 
 @dataclass
-class FakeDigestService(RealQuestionFlow):
+class FakeDigestService(FakeArchive, RealQuestionFlow):
     digests: dict[date, Digest]
     today: date
     questions_per_hour: int = 20

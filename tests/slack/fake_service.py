@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from digest_core.models import Answer, DeliveredPart, Digest, DigestPost, Theme
 from tests.fakes.questions import RealQuestionFlow
+from tests.fakes.search_archive import FakeArchive
 
 TODAY = date(2025, 3, 15)
 
@@ -56,7 +57,7 @@ def make_digest(n_posts: int = 3, *, day: date = TODAY, posts: Sequence[DigestPo
 
 
 @dataclass
-class FakeDigestService(RealQuestionFlow):
+class FakeDigestService(FakeArchive, RealQuestionFlow):
     """Implements digest_core.ports.DigestAPI in memory (the question flow is the core's own); records what
     it was asked."""
 
