@@ -11,12 +11,15 @@ was about, and a clarifying question asked before a restart still takes its repl
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from digest_core.models import Answer
+
+if TYPE_CHECKING:
+    from digest_core.ports import DigestAPI
 
 HISTORY_TURNS = 4  # earlier (question, answer) pairs of a thread passed to the answerer
 RATE_NOTE_INTERVAL = timedelta(hours=1)  # a rate-limited user is told once per this interval, then not answered
@@ -84,26 +87,6 @@ class Turn:
     reply_id: str = ""  # the platform's id of the posted answer
 
 
-class QuestionBackend(Protocol):
-    """What the flow needs of the service (`DigestService`, or a test's fake)."""
-
-    def latest_edition_date(self, now: datetime | None = None) -> date: ...
-
-    def locate(self, platform: str, channel_id: str, message_or_thread_id: str) -> tuple[date, str | None] | None: ...
-
-    def allow_question(self, user_key: str, now: datetime | None = None) -> bool: ...
-
-    def answer(
-        self,
-        question: str,
-        *,
-        day: date,
-        post_ref: str | None = None,
-        history: Sequence[tuple[str, str]] = (),
-        thread_post: str | None = None,
-    ) -> Answer: ...
-
-
 class ThreadLog(Protocol):
     """The flow's memory (`Store`): answered events, thread turns, pending clarifications, rate notes."""
 
@@ -130,7 +113,7 @@ class ThreadLog(Protocol):
 
 @dataclass
 class QuestionFlow:
-    service: QuestionBackend
+    service: DigestAPI  # of it the flow uses latest_edition_date, locate, allow_question and answer
     log: ThreadLog
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # Events claimed by this process and not yet answered are its own work in progress (a duplicate delivery

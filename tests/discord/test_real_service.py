@@ -17,6 +17,7 @@ from digest_core.store import Store
 from digest_core.summarize import ExtractiveSummarizer
 from digest_core.themes import OfflineThemeFinder
 from tests.discord.harness import fake_discord, post_messages, replies_to, run
+from tests.fakes.discord_server import FakeDiscord
 
 DAY = date(2026, 11, 27)
 BODY = (
@@ -63,6 +64,18 @@ def make_post(number: int) -> Post:
     )
 
 
+def adapter_on(fake: FakeDiscord, service: DigestService) -> DiscordAdapter:
+    return DiscordAdapter(
+        service,
+        token="t",
+        channel_id=str(fake.CHANNEL_ID),
+        api_base=fake.api_base,
+        gateway_url=fake.gateway_url,
+        guild_ready_timeout=0.05,
+        ready_timeout=5.0,
+    )
+
+
 def test_delivery_questions_and_restart_with_the_real_service(tmp_path: Path) -> None:
     store = Store(tmp_path / "digest.db")
     store.upsert_posts([make_post(n) for n in (1, 2, 3)])
@@ -80,15 +93,7 @@ def test_delivery_questions_and_restart_with_the_real_service(tmp_path: Path) ->
         async with fake_discord() as fake:
 
             def adapter() -> DiscordAdapter:
-                return DiscordAdapter(
-                    service,
-                    token="t",
-                    channel_id=str(fake.CHANNEL_ID),
-                    api_base=fake.api_base,
-                    gateway_url=fake.gateway_url,
-                    guild_ready_timeout=0.05,
-                    ready_timeout=5.0,
-                )
+                return adapter_on(fake, service)
 
             first = adapter()
             await first.start()
@@ -149,20 +154,8 @@ def test_after_a_restart_a_replayed_message_is_not_answered_again_and_a_follow_u
 
     async def body() -> None:
         async with fake_discord() as fake:
-
-            def adapter(service: DigestService) -> DiscordAdapter:
-                return DiscordAdapter(
-                    service,
-                    token="t",
-                    channel_id=str(fake.CHANNEL_ID),
-                    api_base=fake.api_base,
-                    gateway_url=fake.gateway_url,
-                    guild_ready_timeout=0.05,
-                    ready_timeout=5.0,
-                )
-
             first_service = service_on_file()
-            first = adapter(first_service)
+            first = adapter_on(fake, first_service)
             await first.start()
             try:
                 await first.deliver(first_service.digest(DAY))
@@ -175,7 +168,7 @@ def test_after_a_restart_a_replayed_message_is_not_answered_again_and_a_follow_u
                 first_service.store.close()
 
             again = service_on_file()  # a new process on the same database file
-            second = adapter(again)
+            second = adapter_on(fake, again)
             await second.start()
             try:
                 # The gateway replays the message (a resumed session), then the user follows up.

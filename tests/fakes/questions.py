@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 
 from digest_core.models import Answer
-from digest_core.questions import IncomingQuestion, QuestionBackend, QuestionFlow, Verdict
+from digest_core.ports import DigestAPI
+from digest_core.questions import IncomingQuestion, QuestionFlow, Verdict
 from digest_core.store import Store
 
 
@@ -22,8 +23,8 @@ class RealQuestionFlow:
 
     def _flow_locked(self) -> QuestionFlow:
         if self._question_flow is None:
-            backend: QuestionBackend = self  # type: ignore[assignment]  # the fake service using the mixin
-            self._question_flow = QuestionFlow(backend, Store(":memory:"))
+            service: DigestAPI = self  # type: ignore[assignment]  # the fake service using the mixin
+            self._question_flow = QuestionFlow(service, Store(":memory:"))
         return self._question_flow
 
     def take_question(self, question: IncomingQuestion) -> Verdict:

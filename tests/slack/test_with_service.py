@@ -83,6 +83,16 @@ def adapter_for(service: DigestService, slack: FakeSlack) -> SlackAdapter:
     )
 
 
+async def started_with_todays_digest(service: DigestService, slack: FakeSlack) -> SlackAdapter:
+    """A running adapter that has posted today's digest (two posts) through `/digest today`."""
+    bot = adapter_for(service, slack)
+    await bot.start()
+    await slack.wait_connected()
+    await slack.send_envelope("slash_commands", slack.slash_command("today"))
+    await slack.wait_for(lambda: len(service.store.deliveries(DAY)) >= 3)
+    return bot
+
+
 def test_digest_thread_question_button_and_restart_against_the_real_service(tmp_path: Path) -> None:
     db = tmp_path / "digest.db"
     answerer = QuotingAnswerer()
@@ -91,11 +101,7 @@ def test_digest_thread_question_button_and_restart_against_the_real_service(tmp_
 
     async def scenario() -> None:
         async with FakeSlack() as slack:
-            bot = adapter_for(service, slack)
-            await bot.start()
-            await slack.wait_connected()
-            await slack.send_envelope("slash_commands", slack.slash_command("today"))
-            await slack.wait_for(lambda: len(service.store.deliveries(DAY)) >= 3)
+            bot = await started_with_todays_digest(service, slack)
             head, first, second = slack.posts()[:3]
             assert "Debate &amp; weak &lt;judges&gt;" in first.blocks[0]["text"]["text"]
             stored = {row.part_key for row in service.store.deliveries(DAY)}
@@ -149,11 +155,7 @@ def test_after_a_restart_a_retried_event_is_not_answered_again_and_a_follow_up_k
 
     async def scenario() -> None:
         async with FakeSlack() as slack:
-            bot = adapter_for(service, slack)
-            await bot.start()
-            await slack.wait_connected()
-            await slack.send_envelope("slash_commands", slack.slash_command("today"))
-            await slack.wait_for(lambda: len(service.store.deliveries(DAY)) >= 3)
+            bot = await started_with_todays_digest(service, slack)
             head = slack.posts()[0]
             asked = slack.message_event("#2 where did debate help most?", thread_ts=head.ts)
             await slack.send_envelope("events_api", asked)
