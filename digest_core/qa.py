@@ -31,7 +31,7 @@ from digest_core.models import Answer, AttributedQuote, Digest, DigestPost, Post
 from digest_core.passages import Passage, PostIndex, question_words
 from digest_core.prompts import ANSWER_QUESTION, PROMPT_VERSION
 from digest_core.summarize import clip_words
-from digest_core.text import DOMAIN_GENERIC, NUMBER_WORDS, content_stems, display_form, surface_forms
+from digest_core.text import DOMAIN_GENERIC, NUMBER_WORDS, content_stems, display_form, surface_forms, words
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,6 @@ _NUMBER_REF = re.compile(r"(?:(?<![\w&])#|\bpost\s+(?:#|no\.?\s*|number\s+)?)(\d
 # "which posts ...", "any post ...", "the papers today": a question about the whole edition.
 _EDITION_WORDS = re.compile(r"\b(?:posts|articles|papers|today's|edition|digest)\b", re.IGNORECASE)
 _ANY_POST = re.compile(r"\b(?:which|what|any|each|every)\s+(?:one\s+)?(?:post|article|paper)\b", re.IGNORECASE)
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 _ELLIPSIS = re.compile(r"\s*(?:\.\.\.|…)\s*")
 _QUOTE_MARKS = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "–": "-", "—": "-", "\u00a0": " "})
 
@@ -335,7 +334,7 @@ def _fold_with_positions(text: str) -> tuple[str, list[int]]:
 
 
 def _fold_words(text: str) -> str:
-    return " ".join(_WORD.findall(unicodedata.normalize("NFKC", text).translate(_QUOTE_MARKS).lower()))
+    return " ".join(words(unicodedata.normalize("NFKC", text).translate(_QUOTE_MARKS).lower()))
 
 
 # --- the Answerer -----------------------------------------------------------------------------------------
