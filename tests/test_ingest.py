@@ -323,7 +323,7 @@ def test_a_database_from_before_scoped_ids_is_moved_to_them(tmp_path) -> None:
 
     path = tmp_path / "old.db"
     old = Database(path)
-    migrations.apply(old, stop_before="m003_ingest_feed_scoped_post_ids")
+    migrations.apply(old, stop_before="m004_ingest_feed_scoped_post_ids")
     af, mirror = "https://www.alignmentforum.org/feed.xml", "https://mirror.example.net/af.xml"
     rows = [
         ("AfPostId000000001", "https://www.alignmentforum.org/posts/AfPostId000000001/a", af),
@@ -347,6 +347,7 @@ def test_a_database_from_before_scoped_ids_is_moved_to_them(tmp_path) -> None:
         ],
     }
     old.table("editions").insert({"date": "2026-11-28", "payload": json.dumps(edition), "window_end": T0.isoformat()})
+    old.table("question_turns").insert({"id": 1, "platform": "slack", "post_id": "MirroredPost00001"})
     for key in ("post:MirroredPost00001", "post:MirroredPost00001:2", "post:AfPostId000000001"):
         old.table("deliveries").insert(
             {"platform": "slack", "channel_id": "C1", "edition_date": "2026-11-28"} | {"part_key": key}
@@ -367,5 +368,6 @@ def test_a_database_from_before_scoped_ids_is_moved_to_them(tmp_path) -> None:
             f"post:{renamed}:2",
             "post:AfPostId000000001",
         }
+        assert store.db.execute("select post_id from question_turns").fetchall() == [(renamed,)]
     finally:
         store.close()
