@@ -9,13 +9,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import sqlite3
 import sys
+import uuid
 from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING, TextIO
 
 from bot.config import ConfigError, Settings, load_settings, parse_feed_list
-from digest_core.models import Digest, FeedResult
+from digest_core.models import Digest, FeedResult, SearchHit
 
 if TYPE_CHECKING:
     from digest_core.service import DigestService
@@ -39,8 +42,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"digest: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except sqlite3.DatabaseError as exc:
+        from digest_core.store import DamagedDatabase, is_damage
+
+        if not is_damage(exc):
+            raise
+        damaged = exc if isinstance(exc, DamagedDatabase) else DamagedDatabase(_database_of(args), str(exc))
+        print(f"digest: {damaged}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+
+
+def _database_of(args: argparse.Namespace) -> str:
+    try:
+        return str(settings_from(args).db_path)
+    except ConfigError:
+        return "the database"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,8 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question", help="the question, in quotes")
     ask.add_argument("--date", type=_day, metavar="YYYY-MM-DD", help="the edition's day (default: today)")
     ask.add_argument("--db", metavar="PATH", help="SQLite database file (default: DIGEST_DB or digest.db)")
+    ask.add_argument(
+        "--thread",
+        metavar="NAME",
+        help="continue a conversation: the earlier questions asked with this --thread (kept in the database) "
+        "are its history, and a follow-up stays on their post",
+    )
     ask.set_defaults(handler=run_ask)
     add_operations_commands(commands)
+    add_search_command(commands)
     return parser
 
 
@@ -114,6 +139,8 @@ def _fetch(service: DigestService, feeds: Sequence[str]) -> list[FeedResult]:
 
 
 def print_feed_results(results: Sequence[FeedResult], *, stream: TextIO | None = None) -> None:
+    from bot.logging_setup import hide_secrets
+
     for result in results:
         if result.status == "failed":
             line = f"failed     {result.feed_url}: {result.reason}"
@@ -123,7 +150,7 @@ def print_feed_results(results: Sequence[FeedResult], *, stream: TextIO | None =
             line = f"new        {result.feed_url}: {result.new_posts} new of {result.seen_posts} posts"
             if result.reason:
                 line += f" ({result.reason})"
-        print(line, file=stream or sys.stdout)
+        print(hide_secrets(line), file=stream or sys.stdout)  # a feed URL may carry a password
 
 
 def all_failed(results: Sequence[FeedResult]) -> bool:
@@ -251,21 +278,135 @@ def run_config(args: argparse.Namespace) -> int:
 
 
 def run_ask(args: argparse.Namespace) -> int:
-    """Answer from the stored edition (no fetch): the answer, its quotes, the post's link and who wrote it."""
+    """Answer from the stored edition (no fetch): the answer, its quotes (each with its post when it draws on
+    several), the post's link and who wrote it. POST "" or "all" lets the question say what it is about."""
     from bot.runner import build_service
+    from digest_core.questions import ANSWER, IncomingQuestion
 
     service = build_service(settings_from(args))
     day = args.date or service.latest_edition_date()
-    answer = service.answer(args.question, day=day, post_ref=args.post)
-    if answer.post is None:
+    post_ref = None if args.post.strip().lower() in ("", "all", "*") else args.post
+    if args.thread:
+        asked = IncomingQuestion(
+            platform="cli",
+            channel_id="cli",
+            thread_id=args.thread,
+            event_id=uuid.uuid4().hex,
+            user_id="cli",
+            text=args.question,
+            explicit=True,
+            post_ref=post_ref,
+            anywhere=True,
+            day=day,
+            limited=False,
+        )
+        verdict = service.take_question(asked)
+        if verdict.action != ANSWER:
+            raise UsageError("the question is empty")
+        answer = service.answer_question(verdict)
+        service.question_answered(verdict)
+    else:
+        answer = service.answer(args.question, day=day, post_ref=post_ref)
+    if not answer.sources:
         lines = [answer.text, *(f"  #{p.number} {p.title}  {p.url}" for p in answer.candidates)]
         raise UsageError("\n".join(lines))
     print(answer.text)
-    for quote in answer.quotes:
-        print(f"\n  > {quote}")
-    print(f"\n#{answer.post.number} {answer.post.title}\n{answer.post.url}")
+    several = answer.post is None
+    for quoted in answer.attributed or ():
+        lines = [line.strip() for line in quoted.text.splitlines() if line.strip()]
+        print("\n" + "\n".join(f"  > {line}" for line in lines))
+        if several:
+            print(f"    (#{quoted.post.number} {quoted.post.title})")
+    for post in answer.sources:
+        print(f"\n#{post.number} {post.title}\n{post.url}")
     print(f"({answer.generated_by})")
     return EXIT_OK
+
+
+# -- search ---------------------------------------------------------------------------------------------------
+
+MAX_SOURCES_LISTED = 10
+
+
+def add_search_command(commands: argparse._SubParsersAction) -> None:
+    search = commands.add_parser(
+        "search",
+        help='search every stored post: words, "quoted phrases", prefix*',
+        description='Search every stored post, best match first. QUERY holds words, "quoted phrases" and '
+        "prefix* terms; posts with every term rank first, titles weigh most.",
+    )
+    search.add_argument("query", nargs="+", metavar="QUERY", help="what to look for")
+    search.add_argument("--since", type=_day, metavar="YYYY-MM-DD", help="only posts published on or after this day")
+    search.add_argument("--until", type=_day, metavar="YYYY-MM-DD", help="only posts published on or before this day")
+    search.add_argument("--source", metavar="NAME", help='only posts from this source, e.g. "AI Alignment Forum"')
+    search.add_argument("--limit", type=int, default=10, metavar="N", help="how many results (default 10)")
+    search.add_argument("--db", metavar="PATH", help="SQLite database file (default: DIGEST_DB or digest.db)")
+    search.add_argument("--format", choices=("text", "json"), default="text")
+    search.set_defaults(handler=run_search)
+
+
+def run_search(args: argparse.Namespace) -> int:
+    """Search the stored posts (no fetch): one block per hit, or the JSON of `search_to_json`."""
+    from bot.runner import build_service
+    from digest_core.search import search_to_json
+
+    if args.limit < 1:
+        raise UsageError(f"--limit must be at least 1, not {args.limit}")
+    if args.since and args.until and args.since > args.until:
+        raise UsageError(f"--since {args.since} is after --until {args.until}")
+    settings = settings_from(args)
+    if not settings.db_path.is_file():
+        raise UsageError(f"no database at {settings.db_path}; run `digest fetch` first")
+    service = build_service(settings)
+    # Bytes the terminal's encoding could not decode come as lone surrogates: make them U+FFFD, printable.
+    query = " ".join(os.fsencode(word).decode("utf-8", "replace") for word in args.query)
+    source = _stored_source(args.source, service.store.post_sources()) if args.source else None
+    result = service.search(query, since=args.since, until=args.until, source=source, limit=args.limit)
+    if args.format == "json":
+        print(json.dumps(search_to_json(result), indent=2, ensure_ascii=False))
+        return EXIT_OK
+    if not result.hits:
+        print(f"No stored post matches “{_printable(query)}”{_filters(args)}.")
+        return EXIT_OK
+    print("\n\n".join(_search_block(hit) for hit in result.hits))
+    if result.has_more:
+        print(f"(more results: --limit {args.limit * 2})", file=sys.stderr)
+    return EXIT_OK
+
+
+def _filters(args: argparse.Namespace) -> str:
+    named = [
+        f"since {args.since}" if args.since else "",
+        f"until {args.until}" if args.until else "",
+        f"from {_printable(args.source)}" if args.source else "",
+    ]
+    return f" ({', '.join(n for n in named if n)})" if any(named) else ""
+
+
+def _stored_source(wanted: str, sources: Sequence[str]) -> str:
+    """The stored spelling of the source `wanted` names (any case); a usage error naming the sources if none."""
+    for source in sources:
+        if source.casefold() == wanted.casefold():
+            return source
+    known = ", ".join(repr(s) for s in sources[:MAX_SOURCES_LISTED]) + (
+        ", ..." if len(sources) > MAX_SOURCES_LISTED else ""
+    )
+    raise UsageError(f"--source {wanted!r}: no stored post comes from it" + (f"; sources: {known}" if sources else ""))
+
+
+def _search_block(hit: SearchHit) -> str:
+    lines = [
+        _printable(hit.title) or "(untitled)",
+        " · ".join(part for part in (_printable(hit.source), f"{hit.published:%Y-%m-%d}", _printable(hit.url)) if part),
+    ]
+    if hit.snippet:
+        lines.append(_printable(hit.snippet))
+    return "\n".join(lines)
+
+
+def _printable(text: str) -> str:
+    """Feed text on one line, without control characters (a title must not move the terminal's cursor)."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.admin_notes import DiscordNote, SlackNote
-from bot.config import WEEKDAYS, Settings, admin_platform
+from bot.config import WEEKDAYS, Settings, admin_platform, url_passwords
 from bot.logging_setup import configure_logging
 from bot.scheduler import AdminNotifier, DigestScheduler, Target
 from digest_core.editions import EditionSchedule
@@ -71,6 +71,7 @@ def build_model_client(
         settings.openai_api_key,
         settings.openai_base_url,
         settings.model,
+        timeout=settings.model_timeout,
         call_log=ledger,
         budget=TokenBudget(ledger, settings.daily_token_budget, clock=clock),
         clock=clock,
@@ -107,6 +108,7 @@ def build_service(
         answerer=QuestionAnswerer(client),
         limiter=QuestionRateLimit(store.locked, settings.questions_per_hour, clock=clock),
         clock=clock,
+        search_limiter=QuestionRateLimit(store.locked, settings.searches_per_hour, clock=clock),
         edition_deadline=timedelta(seconds=settings.edition_deadline_seconds),
     )
 
@@ -190,6 +192,7 @@ def secrets_of(settings: Settings) -> list[str]:
         settings.slack_signing_secret,
         settings.discord_token,
         settings.openai_api_key,
+        *url_passwords(settings),
     ]
 
 

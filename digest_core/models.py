@@ -13,7 +13,7 @@ from datetime import date, datetime
 class Post:
     """One stored post: the feed's facts plus its full, cleaned text."""
 
-    id: str  # stable identity: forum guid, arXiv id without version, else canonical URL
+    id: str  # stable identity, owned by its source: forum id, arxiv:<id>, own-site URL or feed:<hash>:<url>
     title: str
     url: str  # canonical https URL
     authors: tuple[str, ...]
@@ -90,11 +90,21 @@ class ThreadRef:
 
 
 @dataclass(frozen=True, slots=True)
+class AttributedQuote:
+    """A verbatim quote and the post of the edition it is from."""
+
+    post: DigestPost
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
-    """The answer to a question about one post of an edition.
+    """The answer to a question about one post of an edition, or about several of them.
 
     When the question is ambiguous, `post` is None, `candidates` lists the posts it could be about and
-    `text` is a short clarifying question.
+    `text` is a short clarifying question. An answer drawn from several posts ("how does #2 relate to #4?",
+    "which posts are about interpretability?") has `post` None and each quote attributed in `attributed`;
+    `quotes` always holds the quotes' texts, in the same order.
     """
 
     text: str
@@ -102,10 +112,47 @@ class Answer:
     quotes: tuple[str, ...] = ()
     candidates: tuple[DigestPost, ...] = ()
     generated_by: str = "offline"
+    attributed: tuple[AttributedQuote, ...] = ()
 
     @property
     def needs_clarification(self) -> bool:
         return self.post is None and bool(self.candidates)
+
+    @property
+    def sources(self) -> tuple[DigestPost, ...]:
+        """The posts the answer quotes, in order of first quote (or its one post)."""
+        found = {q.post.id: q.post for q in self.attributed}
+        if self.post is not None:
+            found.setdefault(self.post.id, self.post)
+        return tuple(found.values())
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One stored post that matches a search, with a plain-text excerpt around the match."""
+
+    id: str
+    title: str
+    authors: tuple[str, ...]
+    published: datetime
+    url: str
+    source: str
+    snippet: str  # plain text, no markup
+    editions: tuple[date, ...] = ()  # the days of the digests that carried the post
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """One page of search results, best first. `offset` is the rank of the first hit (0-based)."""
+
+    query: str
+    hits: tuple[SearchHit, ...]
+    offset: int = 0
+    has_more: bool = False  # further matches exist after this page
+
+    @property
+    def next_offset(self) -> int:
+        return self.offset + len(self.hits)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,10 +11,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
+from digest_core.clean import DEFAULT_AUTHORITY, IdAuthority
 from digest_core.editions import EditionSchedule, select_posts
 from digest_core.feeds import DEFAULT_TUNING, FetchTuning, fetch_feeds
-from digest_core.models import Answer, DeliveredPart, Digest, DigestPost, FeedResult, Post, Theme
+from digest_core.models import Answer, DeliveredPart, Digest, DigestPost, FeedResult, Post, SearchResult, Theme
 from digest_core.ports import Answerer, Summarizer, ThemeFinder
+from digest_core.questions import IncomingQuestion, QuestionFlow, Verdict
+from digest_core.search import ArchiveSearch
 from digest_core.store import Store, content_hash
 from digest_core.worker import (
     DEFAULT_EDITION_DEADLINE_SECONDS,
@@ -57,6 +60,8 @@ class DigestService:
         limiter: QuestionLimiter | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         fetch_tuning: FetchTuning = DEFAULT_TUNING,
+        id_authority: IdAuthority = DEFAULT_AUTHORITY,
+        search_limiter: QuestionLimiter | None = None,
         edition_deadline: timedelta = timedelta(seconds=DEFAULT_EDITION_DEADLINE_SECONDS),
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -67,6 +72,9 @@ class DigestService:
         self.limiter = limiter
         self.clock = clock
         self.fetch_tuning = fetch_tuning
+        self.id_authority = id_authority
+        self.search_limiter = search_limiter
+        self._questions = QuestionFlow(self, store, clock=clock)
         self.edition_deadline = edition_deadline
         self._monotonic = monotonic
         self._stop = threading.Event()
@@ -74,7 +82,12 @@ class DigestService:
     # -- feeds ----------------------------------------------------------------------------------------------
     async def refresh(self, feeds: Sequence[str], *, respect_backoff: bool = False) -> list[FeedResult]:
         return await fetch_feeds(
-            feeds, store=self.store, clock=self.clock, tuning=self.fetch_tuning, respect_backoff=respect_backoff
+            feeds,
+            store=self.store,
+            clock=self.clock,
+            tuning=self.fetch_tuning,
+            respect_backoff=respect_backoff,
+            authority=self.id_authority,
         )
 
     # -- editions -------------------------------------------------------------------------------------------
@@ -254,15 +267,55 @@ class DigestService:
         day: date,
         post_ref: str | None = None,
         history: Sequence[tuple[str, str]] = (),
+        thread_post: str | None = None,
     ) -> Answer:
         if self.answerer is None:
             raise RuntimeError("this DigestService was built without an answerer")
         digest = self.digest(day)
         posts = self.store.posts_by_ids([p.id for p in digest.posts])
-        return self.answerer.answer(question, digest=digest, posts=posts, post_ref=post_ref, history=history)
+        return self.answerer.answer(
+            question, digest=digest, posts=posts, post_ref=post_ref, history=history, thread_post=thread_post
+        )
 
     def allow_question(self, user_key: str, now: datetime | None = None) -> bool:
         return self.limiter is None or self.limiter.allow(user_key, now or self.clock())
+
+    def take_question(self, question: IncomingQuestion) -> Verdict:
+        return self._questions.take(question)
+
+    def answer_question(self, verdict: Verdict) -> Answer:
+        return self._questions.answer(verdict)
+
+    def question_answered(self, verdict: Verdict, reply_id: str = "") -> None:
+        self._questions.delivered(verdict, reply_id)
+
+    # -- search ---------------------------------------------------------------------------------------------
+    def search(
+        self,
+        query: str,
+        *,
+        since: date | None = None,
+        until: date | None = None,
+        source: str | None = None,
+        limit: int = 10,
+        offset: int = 0,
+    ) -> SearchResult:
+        """Stored posts that match `query`, best first. `since`/`until` are calendar days (inclusive) in the
+        digest's time zone; `source` is a source name (any case)."""
+        if since is not None and until is not None and since > until:
+            raise ValueError(f"since ({since}) is after until ({until})")
+        return ArchiveSearch(self.store).search(
+            query,
+            start=self.schedule.local_day_start(since) if since else None,
+            end=self.schedule.local_day_start(until + timedelta(days=1)) if until else None,
+            source=source,
+            limit=limit,
+            offset=offset,
+        )
+
+    def allow_search(self, user_key: str, now: datetime | None = None) -> bool:
+        # A bucket of its own: browsing results must not use up a person's questions (which may cost tokens).
+        return self.search_limiter is None or self.search_limiter.allow(f"search:{user_key}", now or self.clock())
 
     # -- deliveries -----------------------------------------------------------------------------------------
     def delivered_parts(self, platform: str, channel_id: str, day: date) -> dict[str, DeliveredPart]:

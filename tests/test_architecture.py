@@ -19,11 +19,13 @@ DECLARATIVE_CALLS = {
     "re.compile",
     "frozenset",
     "TypeVar",
+    "ContextVar",  # the docs ask for context variables to be made at module level
     "Migrations",
     "ZoneInfo",
     "timedelta",
     "time",
     "FetchTuning",
+    "IdAuthority",
     "tuple",
     "dict",
     "set",

@@ -8,8 +8,9 @@ The only links are built here from `DigestPost.url`.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -25,11 +26,12 @@ from adapters.thread import (
     split_thread_posts,
     theme_members,
 )
-from digest_core.models import Answer, Digest, DigestPost
+from digest_core.models import Answer, Digest, DigestPost, SearchHit, SearchResult
 
 Block = dict[str, Any]
 
 ASK_ACTION_ID = "ask_about_post"
+SEARCH_MORE_ACTION_ID = "search_more"
 ASK_MODAL_CALLBACK_ID = "ask_about_post_modal"
 QUESTION_BLOCK_ID = "question"
 QUESTION_ACTION_ID = "question_text"
@@ -350,13 +352,21 @@ def preview_payloads(digest: Digest, *, max_thread_posts: int = DEFAULT_MAX_THRE
 # --- answers and other replies ------------------------------------------------------------------
 
 
-def _quote_lines(quotes: Iterable[str]) -> str:
-    lines = []
-    for quote_text in quotes:
-        body = " ".join(quote_text.split())
-        if body:
-            lines.append(f">{escape(body)}")
-    return "\n>\n".join(lines)
+def _quote_lines(answer: Answer) -> str:
+    """Each quote as a block quote, its lines kept (a heading over its section, a lead-in over its list);
+    in an answer drawn from several posts, each followed by the post it is from."""
+    several = answer.post is None and bool(answer.attributed)
+    quoted = [(q.text, q.post) for q in answer.attributed] if answer.attributed else [(q, None) for q in answer.quotes]
+    blocks = []
+    for quote_text, post in quoted:
+        lines = [" ".join(line.split()) for line in quote_text.splitlines() if line.strip()]
+        if not lines:
+            continue
+        block = "\n".join(f">{escape(line)}" for line in lines)
+        if several and post is not None:
+            block += f"\n— *#{post.number}* {link(post.url, post.title, 120)}"
+        blocks.append(block)
+    return "\n\n".join(blocks)
 
 
 def render_answer(answer: Answer, *, question: str = "", asker_id: str = "") -> SlackMessage:
@@ -367,7 +377,7 @@ def render_answer(answer: Answer, *, question: str = "", asker_id: str = "") -> 
         blocks.append(context(f"<@{asker_id}> asked: {asked}"))
     text = clip(escape(answer.text.strip()), limits.MAX_ANSWER_CHARS)
     blocks += sections(text or "I have no answer to that.")
-    quoted = _quote_lines(answer.quotes)
+    quoted = _quote_lines(answer)
     if quoted:
         blocks.append(section(clip(quoted, limits.MAX_QUOTE_CHARS)))
     if answer.candidates:
@@ -377,6 +387,8 @@ def render_answer(answer: Answer, *, question: str = "", asker_id: str = "") -> 
     about = []
     if answer.post is not None:
         about.append(f"About *#{answer.post.number}* {link(answer.post.url, answer.post.title, 150)}")
+    elif answer.sources:
+        about.append("About " + ", ".join(f"*#{p.number}* {link(p.url, p.title, 80)}" for p in answer.sources))
     about.append(f"written by {escape(answer.generated_by)}")
     blocks.append(context(" · ".join(about)))
     return SlackMessage("answer", clip(text or "Answer", limits.MAX_FALLBACK_TEXT), tuple(blocks))
@@ -391,6 +403,7 @@ USAGE = (
     "*Research digest*\n"
     "• `/digest today`: post today's digest in this channel (or link to it when it is already here)\n"
     "• `/digest YYYY-MM-DD`: post the digest of an earlier day\n"
+    '• `/digest search WORDS`: find stored posts (words, "quoted phrases", prefix*); only you see the results\n'
     "• `/digest help`: this text\n"
     "To ask about a post, reply in a digest's thread (mention me, or ask a question) or press a post's "
     "*Ask about this post* button."
@@ -427,3 +440,57 @@ def ask_modal(post_label: str, private_metadata: str) -> dict[str, Any]:
             },
         ],
     }
+
+
+# --- search results -----------------------------------------------------------------------------
+
+
+def render_search(result: SearchResult) -> SlackMessage:
+    """A page of search results for the asker alone: linked titles with source, date and excerpt, then a
+    "More results" button carrying the query and the next offset."""
+    query = clip(escape(" ".join(result.query.split())), limits.MAX_SEARCH_QUERY_CHARS)
+    if not result.hits:
+        text = f"No stored post matches “{query}”." if result.offset == 0 else f"No more results for “{query}”."
+        return SlackMessage("search", clip(text, limits.MAX_FALLBACK_TEXT), (section(text),))
+    heading = f"Results {result.offset + 1}–{result.next_offset} for “{query}”"
+    blocks: list[Block] = [context(heading), *(section(_hit_text(hit)) for hit in result.hits)]
+    if result.has_more:
+        value = search_more_value(result.query, result.next_offset)
+        if len(value) <= limits.MAX_BUTTON_VALUE:
+            button = {
+                "type": "button",
+                "action_id": SEARCH_MORE_ACTION_ID,
+                "text": _plain("More results", limits.MAX_BUTTON_TEXT),
+                "value": value,
+            }
+            blocks.append({"type": "actions", "elements": [button]})
+        else:
+            blocks.append(context("There are more results; a shorter query lets me page through them."))
+    return SlackMessage("search", clip(heading, limits.MAX_FALLBACK_TEXT), tuple(blocks))
+
+
+def _hit_text(hit: SearchHit) -> str:
+    meta = [clip(escape(hit.source.strip()), limits.MAX_SOURCE_CHARS), f"{hit.published:%Y-%m-%d}"]
+    meta += [f"in the digest of {day.isoformat()}" for day in hit.editions[-1:]]
+    text = f"*{link(hit.url, hit.title)}*\n" + " · ".join(m for m in meta if m)
+    if hit.snippet.strip():
+        text += "\n" + clip(escape(hit.snippet.strip()), limits.MAX_SNIPPET_CHARS)
+    return text
+
+
+def search_more_value(query: str, offset: int) -> str:
+    return json.dumps({"query": query, "offset": offset}, ensure_ascii=False)
+
+
+def parse_search_more_value(value: str) -> tuple[str, int] | None:
+    """(query, offset) from a "More results" button's value; None when it is not one of ours."""
+    try:
+        data = json.loads(value)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    query, offset = data.get("query"), data.get("offset")
+    if not isinstance(query, str) or not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        return None
+    return query, offset
