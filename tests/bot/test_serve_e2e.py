@@ -90,6 +90,23 @@ class ServeProcess:
             self.proc.wait(5)
 
 
+def slack_env(tmp_path: Path, feed_server: FeedServer, slack: FakeSlack) -> dict[str, str]:
+    """The environment of a `digest serve` with the feed server and Slack, the digest time five minutes ago."""
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(REPO),
+        "SKIP_SLACK_SDK_WARNING": "1",
+        "DIGEST_DB": str(tmp_path / "digest.db"),
+        "DIGEST_FEEDS": feed_server.url("/feed.xml"),
+        "DIGEST_TIME": (datetime.now(UTC) - timedelta(minutes=5)).strftime("%H:%M"),
+        "DIGEST_TIMEZONE": "UTC",
+        "SLACK_BOT_TOKEN": "xoxb-e2e-0123456789",
+        "SLACK_APP_TOKEN": "xapp-e2e-0123456789",
+        "SLACK_CHANNEL": SLACK_CHANNEL,
+        "SLACK_API_URL": slack.api_url,
+    }
+
+
 @pytest.fixture
 def world(tmp_path: Path, feed_server: FeedServer) -> Iterator[tuple[dict[str, str], FakeSlack, FakeDiscord]]:
     published = datetime.now(UTC) - timedelta(hours=3)
@@ -105,17 +122,7 @@ def world(tmp_path: Path, feed_server: FeedServer) -> Iterator[tuple[dict[str, s
     feed_server.routes["/feed.xml"] = Route(rss(items), etag='"e2e"')
     with FakeSlack.in_thread() as slack, discord_in_thread() as discord:
         env = {
-            "PATH": os.environ.get("PATH", ""),
-            "PYTHONPATH": str(REPO),
-            "SKIP_SLACK_SDK_WARNING": "1",
-            "DIGEST_DB": str(tmp_path / "digest.db"),
-            "DIGEST_FEEDS": feed_server.url("/feed.xml"),
-            "DIGEST_TIME": (datetime.now(UTC) - timedelta(minutes=5)).strftime("%H:%M"),
-            "DIGEST_TIMEZONE": "UTC",
-            "SLACK_BOT_TOKEN": "xoxb-e2e-0123456789",
-            "SLACK_APP_TOKEN": "xapp-e2e-0123456789",
-            "SLACK_CHANNEL": SLACK_CHANNEL,
-            "SLACK_API_URL": slack.api_url,
+            **slack_env(tmp_path, feed_server, slack),
             "DISCORD_TOKEN": "discord-e2e-token",
             "DISCORD_CHANNEL_ID": str(FakeDiscord.CHANNEL_ID),
             "DISCORD_GUILD_ID": str(FakeDiscord.GUILD_ID),
@@ -215,17 +222,7 @@ def test_sigterm_during_a_build_stops_serve_within_seconds_and_the_next_start_bu
 
     with FakeSlack.in_thread() as slack, FakeOpenAIServer(hang_until_released) as model:
         env = {
-            "PATH": os.environ.get("PATH", ""),
-            "PYTHONPATH": str(REPO),
-            "SKIP_SLACK_SDK_WARNING": "1",
-            "DIGEST_DB": str(tmp_path / "digest.db"),
-            "DIGEST_FEEDS": feed_server.url("/feed.xml"),
-            "DIGEST_TIME": (datetime.now(UTC) - timedelta(minutes=5)).strftime("%H:%M"),
-            "DIGEST_TIMEZONE": "UTC",
-            "SLACK_BOT_TOKEN": "xoxb-e2e-0123456789",
-            "SLACK_APP_TOKEN": "xapp-e2e-0123456789",
-            "SLACK_CHANNEL": SLACK_CHANNEL,
-            "SLACK_API_URL": slack.api_url,
+            **slack_env(tmp_path, feed_server, slack),
             "OPENAI_BASE_URL": model.base_url,
             "DIGEST_MODEL": "fake-model",
         }

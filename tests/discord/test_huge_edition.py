@@ -8,7 +8,7 @@ from datetime import date
 
 from tests.discord.fake_service import FakeDigestService
 from tests.discord.harness import fake_discord, run, running_adapter
-from tests.discord.test_render import huge_day
+from tests.huge_day import huge_day
 
 DAY = date(2026, 1, 1)
 POSTS = 300
@@ -18,7 +18,7 @@ CAP = 40
 def test_a_300_post_edition_is_a_bounded_thread_and_digest_ask_reaches_a_listed_post() -> None:
     async def body() -> None:
         async with fake_discord() as fake:
-            digest = huge_day(POSTS)
+            digest = huge_day(POSTS, DAY)
             svc = FakeDigestService({DAY: digest}, DAY)
             async with running_adapter(fake, svc) as adapter:
                 await adapter.deliver(digest)

@@ -27,6 +27,7 @@ from adapters.discord.render import (
 )
 from digest_core.models import Answer, Digest, DigestPost, Theme
 from tests.discord.fake_service import make_digest
+from tests.huge_day import huge_day
 
 DAY = date(2026, 1, 1)
 NASTY = (
@@ -266,24 +267,6 @@ def test_clarifying_answer_lists_candidates() -> None:
     assert "#1 Post number 1" in description and "#2 Post number 2" in description
 
 
-def huge_day(n_posts: int) -> Digest:
-    """A day of `n_posts` posts with titles, links and sources shaped like the forum's."""
-    posts = tuple(
-        DigestPost(
-            number=i,
-            id=f"{i:017d}",
-            title=f"Post {i}: what a weaker reviewer can check about a stronger model [Paper]",
-            authors=("A. Researcher",),
-            published=datetime(2025, 12, 31, 12, tzinfo=UTC),
-            url=f"https://www.alignmentforum.org/posts/{i:017d}/what-a-weaker-reviewer-can-check-{i}",
-            source="AI Alignment Forum" if i % 3 else "LessWrong",
-            summary=f"Post {i} finds that a weaker reviewer can check quoted evidence.",
-        )
-        for i in range(1, n_posts + 1)
-    )
-    return Digest(DAY, "AI Alignment Daily Digest", "offline", (), (), posts)
-
-
 def listed_lines(messages: list[DiscordMessage]) -> list[str]:
     """The lines of the thread's list of posts past the cap."""
     listed = [e for m in messages if m.part_key.startswith("list") for e in m.embeds]
@@ -350,18 +333,7 @@ def test_adversarial_listed_posts_render_no_markup() -> None:
 
 
 def test_on_a_huge_day_each_theme_shows_its_first_posts_and_numbers_the_rest() -> None:
-    day = huge_day(1000)
-    themes = tuple(
-        Theme(
-            title=f"Theme {t}",
-            key_idea=f"The key idea of theme {t}.",
-            post_ids=tuple(p.id for p in day.posts[t::4]),
-            implications=f"Why theme {t} matters.",
-            post_points=tuple(f"How post {p.number} bears on theme {t}, in a sentence. " * 5 for p in day.posts[t::4]),
-        )
-        for t in range(4)
-    )
-    digest = Digest(day.date, day.title, day.generated_by, themes, (), day.posts)
+    digest = huge_day(1000, themes=4)
     messages = render_digest(digest)
     heads = [m for m in messages if m.part_key.startswith("head")]
     assert len(heads) <= 1 + len(digest.themes), "the channel message and its overflow stay short on a huge day"

@@ -4,9 +4,9 @@ and answers about, every post."""
 from __future__ import annotations
 
 from tests.fakes.slack_api import FakeSlack
+from tests.huge_day import huge_day
 from tests.slack.fake_service import TODAY, FakeDigestService
 from tests.slack.harness import CHANNEL, run, socket_bot
-from tests.slack.test_render import huge_day
 
 POSTS = 300
 CAP = 40
@@ -18,7 +18,7 @@ def thread_text(slack: FakeSlack) -> str:
 
 def test_a_300_post_edition_is_a_bounded_thread_and_a_question_reaches_a_listed_post() -> None:
     service = FakeDigestService()
-    digest = service.digests[TODAY] = huge_day(POSTS)
+    digest = service.digests[TODAY] = huge_day(POSTS, TODAY)
 
     async def scenario() -> None:
         async with socket_bot(service) as (slack, bot):

@@ -22,6 +22,7 @@ from adapters.slack.render import (
 )
 from digest_core.models import Answer, Digest, DigestPost, Theme
 from tests.fakes.slack_api import block_errors
+from tests.huge_day import huge_day
 from tests.slack.fake_service import make_digest, make_post
 
 PINGS = "<!channel> <!here> <!everyone> <@U123> <!subteam^S1> @everyone @here <http://evil.example|innocent>"
@@ -268,20 +269,6 @@ def test_digest_post_type_is_the_domain_one() -> None:
     assert isinstance(make_post(1), DigestPost)
 
 
-def huge_day(n_posts: int) -> Digest:
-    """A day of `n_posts` posts with titles, links and sources shaped like the forum's."""
-    posts = [
-        make_post(
-            i,
-            title=f"Post {i}: what a weaker reviewer can check about a stronger model [Paper]",
-            url=f"https://www.alignmentforum.org/posts/{i:017d}/what-a-weaker-reviewer-can-check-{i}",
-            source="AI Alignment Forum" if i % 3 else "LessWrong",
-        )
-        for i in range(1, n_posts + 1)
-    ]
-    return make_digest(posts=posts)
-
-
 def listed_lines(messages: list[SlackMessage]) -> list[str]:
     """The lines of the thread's list of posts past the cap."""
     texts = [t for m in messages if m.part_key.startswith("list") for t in mrkdwn_texts(m)[:-1]]
@@ -332,25 +319,8 @@ def test_adversarial_listed_posts_stay_inert() -> None:
         assert_inert(message, {p.url for p in digest.posts})
 
 
-def with_big_themes(digest: Digest) -> Digest:
-    """Four themes that share out every post, each with a long point per post (an offline grouping of a huge day)."""
-    themes = tuple(
-        Theme(
-            title=f"Theme {t}",
-            key_idea=f"The key idea of theme {t}.",
-            post_ids=tuple(p.id for p in digest.posts[t::4]),
-            implications=f"Why theme {t} matters.",
-            post_points=tuple(
-                f"How post {p.number} bears on theme {t}, in a sentence. " * 5 for p in digest.posts[t::4]
-            ),
-        )
-        for t in range(4)
-    )
-    return Digest(digest.date, digest.title, digest.generated_by, themes, digest.connections, digest.posts)
-
-
 def test_on_a_huge_day_each_theme_shows_its_first_posts_and_numbers_the_rest() -> None:
-    digest = with_big_themes(huge_day(1000))
+    digest = huge_day(1000, themes=4)
     messages = render_digest(digest)
     heads = [m for m in messages if m.part_key.startswith("head")]
     assert len(heads) <= 1 + len(digest.themes), "the channel message and its overflow stay short on a huge day"
