@@ -22,7 +22,12 @@ from adapters.slack.render import (
 )
 from digest_core.models import Answer, Digest, DigestPost, Theme
 from tests.fakes.slack_api import block_errors
-from tests.huge_day import huge_day
+from tests.huge_day import (
+    check_list_ends_by_counting_the_rest,
+    check_themes_name_their_first_posts,
+    check_thread_cap,
+    huge_day,
+)
 from tests.slack.fake_service import make_digest, make_post
 
 PINGS = "<!channel> <!here> <!everyone> <@U123> <!subteam^S1> @everyone @here <http://evil.example|innocent>"
@@ -293,11 +298,7 @@ def test_a_1000_post_edition_is_a_bounded_thread_that_lists_every_post_past_the_
 
 
 def test_max_thread_posts_sets_how_many_posts_get_a_message_of_their_own() -> None:
-    digest = huge_day(60)
-    for cap, own in ((5, 5), (0, 0), (60, 60), (100, 60)):
-        messages = render_digest(digest, max_thread_posts=cap)
-        assert len([m for m in messages if m.part_key.startswith("post:")]) == own
-        assert len([line for line in listed_lines(messages) if line.startswith("#")]) == 60 - own
+    check_thread_cap(render_digest, listed_lines)
 
 
 def test_a_list_too_long_for_its_messages_ends_by_counting_the_rest() -> None:
@@ -305,9 +306,7 @@ def test_a_list_too_long_for_its_messages_ends_by_counting_the_rest() -> None:
     messages = render_digest(digest)
     listed = [m for m in messages if m.part_key.startswith("list")]
     assert len(listed) == limits.MAX_LIST_MESSAGES
-    lines = listed_lines(messages)
-    last_listed = max(int(line[1:].split()[0]) for line in lines if line.startswith("#"))
-    assert lines[-1] == f"…and {5000 - last_listed} more, #{last_listed + 1}–#5000: ask about any of them by number."
+    check_list_ends_by_counting_the_rest(listed_lines(messages), 5000)
     for message in listed:
         assert_within_limits(message)
 
@@ -326,11 +325,6 @@ def test_on_a_huge_day_each_theme_shows_its_first_posts_and_numbers_the_rest() -
     assert len(heads) <= 1 + len(digest.themes), "the channel message and its overflow stay short on a huge day"
     assert len(messages) <= 2 + 40 + limits.MAX_LIST_MESSAGES
     head_text = "\n".join(t for m in heads for t in mrkdwn_texts(m))
-    for theme in digest.themes:
-        shown = theme.post_ids[: limits.MAX_THEME_POSTS]
-        assert all(f"#{digest.post(i).number} " in head_text for i in shown)  # type: ignore[union-attr]
-        first_hidden = digest.post(theme.post_ids[limits.MAX_THEME_POSTS])
-        assert first_hidden is not None
-        assert f"…and {len(theme.post_ids) - len(shown)} more: #{first_hidden.number}, " in head_text
+    check_themes_name_their_first_posts(digest, head_text, limits.MAX_THEME_POSTS)
     for message in messages:
         assert_within_limits(message)
