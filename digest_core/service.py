@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
+from digest_core.continuity import CONTINUITY_DAYS, link_to_earlier
 from digest_core.editions import EditionSchedule, select_posts
 from digest_core.feeds import DEFAULT_TUNING, FetchTuning, fetch_feeds
-from digest_core.models import Answer, DeliveredPart, Digest, DigestPost, FeedResult, Post, Theme
+from digest_core.models import DAILY, Answer, DeliveredPart, Digest, DigestPost, FeedResult, Post, Theme
 from digest_core.ports import Answerer, Summarizer, ThemeFinder
 from digest_core.store import Store, content_hash
+from digest_core.weekly import build_week, week_start
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +107,7 @@ class DigestService:
         summaries, summary_paths = self._summaries(posts)
         themes, connections, theme_path = self._themes(posts, summaries)
         paths = {*summary_paths, theme_path} if posts else {OFFLINE}
-        return Digest(
+        digest = Digest(
             date=day,
             title=f"{DIGEST_TITLE} - {day.isoformat()}",
             generated_by=describe_paths(paths),
@@ -124,6 +126,27 @@ class DigestService:
                 )
                 for number, post in enumerate(posts, start=1)
             ),
+        )
+        return self._with_continuity(digest)
+
+    def _with_continuity(self, digest: Digest) -> Digest:
+        """Each theme says which theme of a recent stored edition it carries on (whoever wrote the themes)."""
+        if not digest.themes:
+            return digest
+        first = digest.date - timedelta(days=CONTINUITY_DAYS)
+        return link_to_earlier(digest, self.store.editions_between(first, digest.date - timedelta(days=1)))
+
+    def week(self, day: date) -> Digest:
+        """The weekly roll-up of the 7 days that end on `day`, from the stored editions (no model call)."""
+        first = week_start(day)
+        editions = self.store.editions_between(first - timedelta(days=CONTINUITY_DAYS), day)
+        week = [e for e in editions if e.date >= first]
+        paths = {part for e in week for part in e.generated_by.split("+")} or {OFFLINE}
+        return build_week(
+            day,
+            week,
+            earlier=[e for e in editions if e.date < first],
+            generated_by=describe_paths(paths),
         )
 
     def _summaries(self, posts: Sequence[Post]) -> tuple[dict[str, str], set[str]]:
@@ -191,11 +214,13 @@ class DigestService:
         return self.limiter is None or self.limiter.allow(user_key, now or self.clock())
 
     # -- deliveries -----------------------------------------------------------------------------------------
-    def delivered_parts(self, platform: str, channel_id: str, day: date) -> dict[str, DeliveredPart]:
-        return self.store.delivered_parts(platform, channel_id, day)
+    def delivered_parts(
+        self, platform: str, channel_id: str, day: date, *, kind: str = DAILY
+    ) -> dict[str, DeliveredPart]:
+        return self.store.delivered_parts(platform, channel_id, day, kind=kind)
 
-    def record_part(self, platform: str, channel_id: str, day: date, part: DeliveredPart) -> None:
-        self.store.record_part(platform, channel_id, day, part, now=self.clock())
+    def record_part(self, platform: str, channel_id: str, day: date, part: DeliveredPart, *, kind: str = DAILY) -> None:
+        self.store.record_part(platform, channel_id, day, part, now=self.clock(), kind=kind)
 
     def locate(self, platform: str, channel_id: str, message_or_thread_id: str) -> tuple[date, str | None] | None:
         found = self.store.locate(platform, channel_id, message_or_thread_id)

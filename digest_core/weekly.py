@@ -1,0 +1,230 @@
+"""The weekly roll-up: the 7 days that end on a date, assembled from their stored daily editions.
+
+Nothing here writes text: titles, key ideas, implications and summaries are the daily editions' own, so a
+rebuild costs no model call. What the week adds is structure:
+
+- **The week's themes.** Every daily theme is linked to the theme of an earlier day of the week that it carries
+  on (`continuity.best_predecessor`, the measure that links today's themes to recent editions), so each chain
+  of continuations is one week theme holding the posts of all its days. Themes that ran on more days come first,
+  then those that hold the most posts together (posts clearly about the rest of their theme: a catch-all of
+  unrelated posts holds none). The week has up to MAX_WEEK_THEMES themes, and at least MIN_WEEK_THEMES when its
+  days had that many topical themes. Each is named and described by its most central daily theme.
+- **The most-discussed posts**: those that appeared in the most daily themes, drew the most questions, or were
+  taken up by the most posts of later days (posts clearly about them), listed among the connections after the
+  themes that ran on several days.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+
+from digest_core.continuity import (
+    ThemeProfile,
+    best_predecessor,
+    cosine,
+    link_to_earlier,
+    post_vectors,
+    profile_editions,
+    sum_vectors,
+    theme_similarity,
+    unit,
+)
+from digest_core.continuity import LINK_SIMILARITY as ALIKE
+from digest_core.models import WEEKLY, Digest, DigestPost, Theme
+
+Vector = dict[str, float]
+
+WEEK_DAYS = 7
+MIN_WEEK_THEMES = 3
+MAX_WEEK_THEMES = 5
+MOST_DISCUSSED = 3
+WEEKLY_TITLE = "AI Alignment Weekly Digest"
+
+
+def week_start(end: date) -> date:
+    return end - timedelta(days=WEEK_DAYS - 1)
+
+
+@dataclass(slots=True)
+class _Thread:
+    """Daily themes of the week that carry one another on, oldest first."""
+
+    members: list[ThemeProfile]
+
+    @property
+    def days(self) -> list[date]:
+        return sorted({m.day for m in self.members})
+
+    def post_ids(self) -> list[str]:
+        return list(dict.fromkeys(i for m in self.members for i in m.theme.post_ids))
+
+
+def build_week(
+    end: date,
+    editions: Sequence[Digest],
+    *,
+    earlier: Sequence[Digest] = (),
+    question_counts: Mapping[str, int] | None = None,
+    generated_by: str = "offline",
+) -> Digest:
+    """The roll-up of the editions dated in the 7 days that end on `end` (others are ignored).
+
+    `earlier` holds editions before the week: a week theme whose first day carried on one of their themes says
+    so. `question_counts` maps post ids to the questions asked about them, when those are recorded.
+    """
+    first = week_start(end)
+    days = sorted((e for e in editions if first <= e.date <= end), key=lambda e: e.date)
+    posts = _renumbered(days)
+    title = f"{WEEKLY_TITLE} - {first.isoformat()} to {end.isoformat()}"
+    if not posts:
+        return Digest(end, title, generated_by, (), (), (), kind=WEEKLY)
+    vectors = post_vectors(days)
+    threads = _select(_threads(profile_editions(days, vectors)))
+    themes = tuple(_week_theme(thread) for thread in threads)
+    if themes and earlier:  # the week, dated as its first day, looks back like an edition of that day
+        themes = link_to_earlier(Digest(first, title, generated_by, themes, (), posts), earlier).themes
+    discussion = _discussion(days, vectors, question_counts or {})
+    connections = (*_recurring(threads), *_most_discussed(posts, discussion))
+    return Digest(end, title, generated_by, themes, tuple(connections), posts, kind=WEEKLY)
+
+
+def _renumbered(days: Sequence[Digest]) -> tuple[DigestPost, ...]:
+    seen: dict[str, DigestPost] = {}
+    for edition in days:
+        for post in edition.posts:
+            seen.setdefault(post.id, post)
+    return tuple(replace(post, number=n) for n, post in enumerate(seen.values(), start=1))
+
+
+def _threads(profiles: list[ThemeProfile]) -> list[_Thread]:
+    """Each daily theme joins the thread of the theme of an earlier day that it carries on, if any."""
+    threads: list[_Thread] = []
+    thread_of: dict[int, _Thread] = {}
+    for index, profile in enumerate(profiles):  # profiles come day by day, oldest first
+        earlier = [p for p in profiles[:index] if p.day < profile.day]
+        found = best_predecessor(profile, earlier)
+        thread = thread_of[id(found)] if found is not None else None
+        if thread is None:
+            thread = _Thread([])
+            threads.append(thread)
+        thread.members.append(profile)
+        thread_of[id(profile)] = thread
+    return threads
+
+
+def _support(thread: _Thread) -> int:
+    """How many of the thread's posts are clearly about the rest of it (a lone post counts as one)."""
+    vectors = [v for m in thread.members for v in m.posts]
+    if len(vectors) == 1:
+        return 1
+    total = sum_vectors(vectors)
+    held = 0
+    for vector in vectors:
+        rest = unit({t: total.get(t, 0.0) - vector.get(t, 0.0) for t in total})
+        held += cosine(vector, rest) >= ALIKE
+    return held
+
+
+def _select(threads: list[_Thread]) -> list[_Thread]:
+    """The week's themes: those that ran on several days, then single days' themes up to MIN_WEEK_THEMES."""
+    supported = [(t, _support(t)) for t in threads]
+    ranked = sorted(
+        ((t, s) for t, s in supported if s > 0),
+        key=lambda ts: (-len(ts[0].days), -ts[1], -len(ts[0].post_ids()), -ts[0].days[-1].toordinal()),
+    )
+    chosen = [t for t, _ in ranked if len(t.days) > 1][:MAX_WEEK_THEMES]
+    for thread, _ in ranked:
+        if len(chosen) >= MIN_WEEK_THEMES:
+            break
+        if thread not in chosen:
+            chosen.append(thread)
+    return chosen
+
+
+def _week_theme(thread: _Thread) -> Theme:
+    """The thread's posts, told in the words of its most central daily theme."""
+    lead = _lead(thread)
+    points: dict[str, str] = {}
+    for member in thread.members:
+        theme = member.theme
+        for index, post_id in enumerate(theme.post_ids):
+            if not points.get(post_id):
+                points[post_id] = theme.post_points[index] if index < len(theme.post_points) else ""
+    ids = thread.post_ids()
+    listed = tuple(points.get(i, "") for i in ids)
+    return Theme(
+        title=lead.theme.title,
+        key_idea=lead.theme.key_idea,
+        post_ids=tuple(ids),
+        implications=lead.theme.implications,
+        post_points=listed if any(listed) else (),
+    )
+
+
+def _lead(thread: _Thread) -> ThemeProfile:
+    """The daily theme that speaks for a thread: the one with the most posts, then the most central."""
+    centroid = unit(sum_vectors(m.centroid for m in thread.members))
+    return max(thread.members, key=lambda m: (len(m.posts), cosine(m.centroid, centroid), m.day))
+
+
+def _recurring(threads: Sequence[_Thread]) -> list[str]:
+    lines = []
+    for thread in threads:
+        days = thread.days
+        if len(days) < 2:
+            continue
+        title = _lead(thread).theme.title
+        on = ", ".join(d.isoformat() for d in days)
+        lines.append(f"{title} ran on {len(days)} days ({on}) with {len(thread.post_ids())} posts.")
+    return lines
+
+
+@dataclass(frozen=True, slots=True)
+class _Discussion:
+    themes: int  # daily themes the post appeared in
+    questions: int  # questions asked about it
+    taken_up: int  # posts of later days of the week that are clearly about it
+
+    @property
+    def score(self) -> int:
+        return max(0, self.themes - 1) + self.questions + self.taken_up
+
+
+def _discussion(
+    days: Sequence[Digest], vectors: Mapping[str, Vector], questions: Mapping[str, int]
+) -> dict[str, _Discussion]:
+    themes_of: dict[str, int] = {}
+    day_of: dict[str, date] = {}
+    for edition in days:
+        for post in edition.posts:
+            day_of.setdefault(post.id, edition.date)
+        for theme in edition.themes:
+            for post_id in set(theme.post_ids):
+                themes_of[post_id] = themes_of.get(post_id, 0) + 1
+    result: dict[str, _Discussion] = {}
+    for post_id, day in day_of.items():
+        later = [i for i, d in day_of.items() if d > day]
+        taken_up = sum(1 for i in later if cosine(vectors.get(i, {}), vectors.get(post_id, {})) >= ALIKE)
+        result[post_id] = _Discussion(themes_of.get(post_id, 0), questions.get(post_id, 0), taken_up)
+    return result
+
+
+def _most_discussed(posts: Sequence[DigestPost], discussion: Mapping[str, _Discussion]) -> list[str]:
+    """A line for each of the MOST_DISCUSSED posts with the highest score (none for a post nobody took up)."""
+    ranked = sorted((p for p in posts if discussion[p.id].score > 0), key=lambda p: (-discussion[p.id].score, p.number))
+    lines = []
+    for post in ranked[:MOST_DISCUSSED]:
+        found = discussion[post.id]
+        counts = [f"in {found.themes} themes"] if found.themes > 1 else []
+        if found.questions:
+            counts.append(_count(found.questions, "question"))
+        if found.taken_up:
+            counts.append(f"taken up by {_count(found.taken_up, 'later post')}")
+        lines.append(f"Most discussed: {post.title} (#{post.number}: {', '.join(counts)}).")
+    return lines
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}"
