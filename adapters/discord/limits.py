@@ -28,4 +28,5 @@ URL = 2_048  # embed url; longer feed links are left out of the embed rather tha
 
 # Our own choices, not Discord's.
 QUESTION_MAX = 1_000  # longest question accepted from the modal
+CONTINUES_TITLE = 300  # an earlier theme's title in a theme's "Continues" line
 THREAD_AUTO_ARCHIVE_MINUTES: Final = 10_080  # a week: questions keep coming after the day of the edition
