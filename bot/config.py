@@ -49,6 +49,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DIGEST_TIMEZONE", "UTC", "IANA time zone of DIGEST_TIME, e.g. Europe/Berlin."),
     Setting("DIGEST_DAYS", "mon,tue,wed,thu,fri,sat,sun", "Days on which the digest is posted."),
     Setting("DIGEST_FETCH_INTERVAL", "30", "Minutes between feed refreshes in `digest serve`."),
+    Setting(
+        "DIGEST_WEEKLY",
+        "",
+        "Optional weekday and time (in DIGEST_TIMEZONE) to post the weekly roll-up, e.g. `fri 16:00`; empty: never.",
+    ),
     Setting("DIGEST_EMPTY_DAY", "message", "What to post on a day with no new posts: `skip` or `message`."),
     Setting(
         "DIGEST_ADMIN_CHANNEL",
@@ -140,6 +145,7 @@ class Settings:
     discord_message_content: bool
     discord_api_url: str = ""
     discord_gateway_url: str = ""
+    weekly: tuple[int, time] | None = None  # (weekday, 0 = Monday; time of day) of the weekly roll-up
 
     @property
     def model_enabled(self) -> bool:
@@ -209,6 +215,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: str) -> Set
         discord_message_content=parsed("DISCORD_MESSAGE_CONTENT", parse_bool, False),
         discord_api_url=parsed("DISCORD_API_URL", _optional_http_url, ""),
         discord_gateway_url=parsed("DISCORD_GATEWAY_URL", _optional_ws_url, ""),
+        weekly=parsed("DIGEST_WEEKLY", parse_weekly, None),
     )
     if problems:
         raise ConfigError(problems)
@@ -287,6 +294,16 @@ def parse_days(value: str) -> frozenset[int]:
             raise ValueError(f"{part!r} is not a weekday; use mon,tue,wed,thu,fri,sat,sun")
         days.add(WEEKDAYS.index(part[:3]))
     return frozenset(days)
+
+
+def parse_weekly(value: str) -> tuple[int, time] | None:
+    """ "fri 16:00" -> (4, 16:00); empty -> None (no weekly roll-up)."""
+    if not value:
+        return None
+    parts = value.lower().split()
+    if len(parts) != 2 or parts[0][:3] not in WEEKDAYS:
+        raise ValueError(f"{value!r} is not a weekday and a time; use e.g. `fri 16:00`")
+    return WEEKDAYS.index(parts[0][:3]), parse_clock(parts[1])
 
 
 def parse_feed_list(value: str) -> tuple[str, ...]:

@@ -20,13 +20,14 @@ from bot.scheduler import (
     DigestScheduler,
     Progress,
     Target,
+    WeeklySchedule,
     delivery_lease_key,
     due_deliveries,
     feeds_due,
     feeds_to_alert,
 )
 from digest_core.editions import EditionSchedule
-from digest_core.models import DeliveredPart, Digest, DigestPost, FeedResult
+from digest_core.models import DAILY, WEEKLY, DeliveredPart, Digest, DigestPost, FeedResult
 from digest_core.store import Store
 
 T = TypeVar("T")
@@ -65,6 +66,7 @@ class FakeService:
         self.available = [f"p{i}" for i in range(posts)]
         self.refreshed: list[tuple[str, ...]] = []
         self.built: dict[date, Digest] = {}
+        self.weeks_built: list[date] = []
         self.arrive_on_refresh: list[str] = []
 
     def digest(self, day: date, *, since: date | None = None, rebuild: bool = False) -> Digest:
@@ -76,17 +78,26 @@ class FakeService:
             self.built[day] = Digest(day, f"Digest {day}", "offline", (), (), posts)
         return self.built[day]
 
+    def week(self, day: date) -> Digest:
+        """The roll-up of the editions built so far for the 7 days that end on `day`."""
+        self.weeks_built.append(day)
+        days = [d for d in sorted(self.built) if timedelta(0) <= day - d < timedelta(days=7)]
+        posts = tuple(dict.fromkeys(p for d in days for p in self.built[d].posts))
+        return Digest(day, f"Week to {day}", "offline", (), (), posts, kind=WEEKLY)
+
     async def refresh(self, feeds: Sequence[str]) -> list[FeedResult]:
         self.refreshed.append(tuple(feeds))
         self.available += self.arrive_on_refresh
         self.arrive_on_refresh = []
         return [FeedResult(feed, "new", 1) for feed in feeds]
 
-    def delivered_parts(self, platform: str, channel_id: str, day: date) -> dict[str, DeliveredPart]:
-        return self.store.delivered_parts(platform, channel_id, day)
+    def delivered_parts(
+        self, platform: str, channel_id: str, day: date, *, kind: str = DAILY
+    ) -> dict[str, DeliveredPart]:
+        return self.store.delivered_parts(platform, channel_id, day, kind=kind)
 
-    def record_part(self, platform: str, channel_id: str, day: date, part: DeliveredPart) -> None:
-        self.store.record_part(platform, channel_id, day, part, now=datetime.now(UTC))
+    def record_part(self, platform: str, channel_id: str, day: date, part: DeliveredPart, *, kind: str = DAILY) -> None:
+        self.store.record_part(platform, channel_id, day, part, now=datetime.now(UTC), kind=kind)
 
 
 class ChannelLog:
@@ -121,7 +132,7 @@ class ThreadAdapter:
         if self.fail_with is not None:
             raise self.fail_with
         self.delivered.append(digest)
-        done = self.service.delivered_parts(self.platform, channel, digest.date)
+        done = self.service.delivered_parts(self.platform, channel, digest.date, kind=digest.kind)
         keys = ["head", *(f"post:{p.id}" for p in digest.posts)]
         for index, key in enumerate(keys):
             if key in done:
@@ -129,8 +140,10 @@ class ThreadAdapter:
             if self.gate is not None and index >= self.hold_after:
                 self.holding.set()
                 await asyncio.wait_for(self.gate.wait(), 5)
-            self.log.messages.append((self.platform, channel, digest.date, key))
-            self.service.record_part(self.platform, channel, digest.date, DeliveredPart(key, f"m{index}"))
+            shown = f"week:{key}" if digest.is_weekly else key  # what the channel shows tells the two apart
+            self.log.messages.append((self.platform, channel, digest.date, shown))
+            part = DeliveredPart(key, f"m{index}")
+            self.service.record_part(self.platform, channel, digest.date, part, kind=digest.kind)
 
 
 @dataclass
@@ -172,6 +185,7 @@ def start_run(
     posts: int = 3,
     owner: str = "run-1",
     feeds: tuple[str, ...] = ("https://e.org/feed",),
+    weekly: WeeklySchedule | None = None,
 ) -> Run:
     store = Store.open(db_path)
     stores.append(store)
@@ -187,6 +201,7 @@ def start_run(
         owner=owner,
         empty_day=empty_day,
         clock=clock,
+        weekly=weekly,
     )
     return Run(store, service, adapters, scheduler)
 
