@@ -1,0 +1,75 @@
+"""Continuity and the weekly roll-up when a model writes the editions (the loopback OpenAI-compatible server)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from tests.fakes.openai_server import DigestModel, FakeOpenAIServer
+from tests.model.conftest import MODEL
+from tests.three_days import DAY1, DAY3, DAYS, POSTS, ids_of, write_feeds
+
+
+@pytest.fixture
+def digest_model() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer(responder=DigestModel()) as server:
+        yield server
+
+
+@pytest.fixture
+def model_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, digest_model: FakeOpenAIServer) -> FakeOpenAIServer:
+    """The CLI in an empty folder, pointed at the loopback model."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("DIGEST_DB", "DIGEST_FEEDS", "DIGEST_TIME", "DIGEST_TIMEZONE", "OPENAI_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OPENAI_BASE_URL", digest_model.base_url)
+    monkeypatch.setenv("DIGEST_MODEL", MODEL)
+    return digest_model
+
+
+def build_days(folder: Path, capsys: pytest.CaptureFixture[str]) -> dict[date, dict]:
+    feeds = write_feeds(folder)
+    dailies = {}
+    for day in DAYS:
+        assert main(["today", "--feed", str(feeds[day]), "--db", "d.db", "--date", str(day), "--format", "json"]) == 0
+        dailies[day] = json.loads(capsys.readouterr().out)
+        assert dailies[day]["generated_by"] == f"model:{MODEL}"
+    return dailies
+
+
+def test_model_written_themes_carry_on_by_content_too(
+    model_cli: FakeOpenAIServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dailies = build_days(tmp_path, capsys)
+    # The model names its themes after their first post ("Theme 1: ..."): the titles of the two SAE themes
+    # differ, and what links them is what their posts say.
+    first = next(t for t in dailies[DAY1]["themes"] if set(t["post_ids"]) == ids_of(DAY1, "sae"))
+    later = next(t for t in dailies[DAY3]["themes"] if set(t["post_ids"]) == ids_of(DAY3, "sae"))
+    compute = next(t for t in dailies[DAY3]["themes"] if set(t["post_ids"]) == ids_of(DAY3, "compute"))
+    assert later["title"] != first["title"]
+    assert later["continues"] == {"date": DAY1.isoformat(), "title": first["title"]}
+    assert compute["continues"] is None
+
+
+def test_the_weekly_roll_up_of_model_written_days_costs_no_model_call(
+    model_cli: FakeOpenAIServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dailies = build_days(tmp_path, capsys)
+    calls = len(model_cli.chat_requests)
+    assert calls >= len(POSTS)  # a summary per post, a theme call per day
+
+    for _ in range(2):  # built, then built again: from the stored editions both times
+        assert main(["week", "--db", "d.db", "--date", DAY3.isoformat(), "--format", "json"]) == 0
+        week = json.loads(capsys.readouterr().out)
+        assert set(week) == {"date", "title", "generated_by", "themes", "connections", "posts"}
+        assert week["generated_by"] == f"model:{MODEL}"
+        assert {p["id"]: p["summary"] for p in week["posts"]} == {
+            p["id"]: p["summary"] for day in DAYS for p in dailies[day]["posts"]
+        }
+        assert week["themes"][0]["post_ids"] == [*sorted(ids_of(DAY1, "sae")), *sorted(ids_of(DAY3, "sae"))]
+    assert len(model_cli.chat_requests) == calls

@@ -1,0 +1,139 @@
+"""The weekly roll-up: `digest week`, built from the stored daily editions."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from digest_core.models import WEEKLY, Digest, DigestPost, Theme
+from digest_core.weekly import MAX_WEEK_THEMES, build_week
+from tests.test_continuity import FORECAST, HACKING, PRISONS, SAE, edition, post
+from tests.three_days import DAY1, DAY2, DAY3, DAYS, POSTS, ids_of, write_feeds
+
+WEEK_KEYS = {"date", "title", "generated_by", "themes", "connections", "posts"}
+THEME_KEYS = {"title", "key_idea", "post_ids", "implications", "continues"}
+POST_KEYS = {"id", "title", "authors", "published", "url", "source", "summary"}
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("DIGEST_DB", "DIGEST_FEEDS", "DIGEST_TIME", "DIGEST_TIMEZONE", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def build_days(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> dict[date, dict]:
+    feeds = write_feeds(tmp_path)
+    dailies = {}
+    for day in DAYS:
+        assert main(["today", "--feed", str(feeds[day]), "--db", "d.db", "--date", str(day), "--format", "json"]) == 0
+        dailies[day] = json.loads(capsys.readouterr().out)
+    return dailies
+
+
+def test_digest_week_prints_the_daily_keys_exactly_with_every_post_of_the_days(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dailies = build_days(tmp_path, capsys)
+    assert main(["week", "--db", "d.db", "--date", DAY3.isoformat(), "--format", "json"]) == 0
+    week = json.loads(capsys.readouterr().out)
+    assert set(week) == WEEK_KEYS
+    assert week["date"] == DAY3.isoformat() and week["generated_by"] == "offline"
+    assert week["title"] == f"AI Alignment Weekly Digest - {(DAY3 - timedelta(days=6)).isoformat()} to {DAY3}"
+    assert [p["id"] for p in week["posts"]] == [p["id"] for day in DAYS for p in dailies[day]["posts"]]
+    assert {k for p in week["posts"] for k in p} == POST_KEYS
+    assert all(set(theme) == THEME_KEYS for theme in week["themes"])
+    assert 3 <= len(week["themes"]) <= MAX_WEEK_THEMES
+    # The week's first theme is the one that ran on two days, holding the posts of both.
+    sae = ids_of(DAY1, "sae") | ids_of(DAY3, "sae")
+    assert set(week["themes"][0]["post_ids"]) == sae
+    daily_titles = {t["title"] for day in DAYS for t in dailies[day]["themes"]}
+    assert {t["title"] for t in week["themes"]} <= daily_titles
+    assert any(line.startswith(week["themes"][0]["title"]) and "2 days" in line for line in week["connections"])
+    # Summaries are the stored ones: the week writes nothing new.
+    stored = {p["id"]: p["summary"] for day in DAYS for p in dailies[day]["posts"]}
+    assert {p["id"]: p["summary"] for p in week["posts"]} == stored
+
+
+def test_digest_week_markdown_and_a_week_with_no_editions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    build_days(tmp_path, capsys)
+    assert main(["week", "--db", "d.db", "--date", DAY3.isoformat()]) == 0
+    markdown = capsys.readouterr().out
+    assert markdown.startswith("# AI Alignment Weekly Digest - ")
+    assert markdown.count("\nSource: AI Alignment Forum") == len(POSTS)
+
+    later = DAY3 + timedelta(days=30)
+    assert main(["week", "--db", "d.db", "--date", later.isoformat()]) == 0
+    out, err = capsys.readouterr()
+    assert "No new posts" in out and "no stored edition" in err
+    assert main(["week", "--db", "missing.db"]) == 2
+    assert "no database at missing.db" in capsys.readouterr().err
+
+
+# --- choosing the week's themes and the most-discussed posts -------------------------------------------------
+
+
+def test_a_catch_all_of_unrelated_posts_is_never_a_theme_of_the_week() -> None:
+    mixed = [post(1, DAY1, "Tests", HACKING), post(2, DAY1, "Timelines", FORECAST), post(3, DAY1, "Trade", PRISONS)]
+    day1 = edition(DAY1, ("Also Today", mixed))
+    day2 = edition(DAY2, ("Latents", [post(1, DAY2, "Absorption", SAE)]), ("Hacking", [post(2, DAY2, "More", HACKING)]))
+    week = build_week(DAY3, [day1, day2])
+    assert {t.title for t in week.themes} == {"Hacking", "Latents"}
+    assert week.kind == WEEKLY and len(week.posts) == 5
+
+
+def test_themes_that_ran_on_more_days_come_first_and_there_are_at_most_five() -> None:
+    topics = [SAE, HACKING, FORECAST, PRISONS, "Debate lets a weak judge check a strong model's answers by quotes."]
+    topics.append("Export controls on chips raise the cost of frontier training runs.")
+    days = [DAY3 - timedelta(days=n) for n in range(6, -1, -1)]
+    runs_on = {0: range(7), 1: (0, 3, 6), 2: (0, 1), 3: (1, 2), 4: (3, 4), 5: (4, 5)}  # topic -> day indexes
+    editions = []
+    for index, day in enumerate(days):
+        chosen = [topic for topic, indexes in runs_on.items() if index in indexes]
+        themes = [(f"Topic {t} on {day}", [post(n, day, f"Post {t}", topics[t])]) for n, t in enumerate(chosen)]
+        editions.append(edition(day, *themes))
+    week = build_week(DAY3, editions)
+    assert [len(t.post_ids) for t in week.themes] == [7, 3, 2, 2, 2]  # six topics ran on several days
+    assert week.themes[0].title == f"Topic 0 on {DAY3}"  # named by its latest day among equals
+    assert week.connections[0] == f"Topic 0 on {DAY3} ran on 7 days ({', '.join(map(str, days))}) with 7 posts."
+
+
+def test_the_most_discussed_posts_are_those_in_the_most_themes_or_with_the_most_questions() -> None:
+    star = post(1, DAY1, "A post in two themes", SAE + " " + HACKING)
+    asked = post(2, DAY1, "A post people asked about", FORECAST)
+    day1 = Digest(
+        DAY1,
+        "d",
+        "offline",
+        (
+            Theme("Latents", "i", (star.id,), ""),
+            Theme("Hacking", "i", (star.id,), ""),
+            Theme("T", "i", (asked.id,), ""),
+        ),
+        (),
+        (star, asked),
+    )
+    week = build_week(DAY2, [day1], question_counts={asked.id: 3})
+    lines = [line for line in week.connections if line.startswith("Most discussed")]
+    assert lines == [
+        "Most discussed: A post people asked about (#2: 3 questions).",
+        "Most discussed: A post in two themes (#1: in 2 themes).",
+    ]
+
+
+def test_a_week_theme_carries_on_a_theme_of_the_fortnight_before_it() -> None:
+    before = edition(DAY1 - timedelta(days=7), ("Dictionary learning", [post(1, DAY1, "Absorption", SAE)]))
+    week = build_week(DAY3, [edition(DAY2, ("Latents", [post(2, DAY2, "Absorption again", SAE)]))], earlier=[before])
+    assert week.themes[0].continues is not None and week.themes[0].continues.title == "Dictionary learning"
+
+
+def test_a_week_of_stored_posts_keeps_their_numbers_in_order() -> None:
+    first = edition(DAY1, ("Latents", [post(1, DAY1, "a", SAE), post(2, DAY1, "b", SAE)]))
+    second = edition(DAY2, ("Hacking", [post(1, DAY2, "c", HACKING)]))
+    week = build_week(DAY2, [second, first])
+    assert [(p.number, p.title) for p in week.posts] == [(1, "a"), (2, "b"), (3, "c")]
+    assert all(isinstance(p, DigestPost) for p in week.posts)
