@@ -612,10 +612,11 @@ class DigestScheduler:
             **common,
         )
         if self._weekly is not None:
-            at = self._weekly.at
+            weekly = self._weekly
+            on = {"day_of_week": WEEKDAYS[weekly.weekday], "hour": weekly.at.hour, "minute": weekly.at.minute}
             scheduler.add_job(
                 self.deliver_due,
-                CronTrigger(day_of_week=WEEKDAYS[self._weekly.weekday], hour=at.hour, minute=at.minute, timezone=tz),
+                CronTrigger(**on, timezone=weekly.timezone),
                 id="weekly-roll-up",
                 replace_existing=True,
                 **common,

@@ -79,11 +79,9 @@ class FakeService:
         return self.built[day]
 
     def week(self, day: date) -> Digest:
-        """The roll-up of the editions built so far for the 7 days that end on `day`."""
+        """The roll-up of the 7 days to `day`: here, the posts of that day's edition."""
         self.weeks_built.append(day)
-        days = [d for d in sorted(self.built) if timedelta(0) <= day - d < timedelta(days=7)]
-        posts = tuple(dict.fromkeys(p for d in days for p in self.built[d].posts))
-        return Digest(day, f"Week to {day}", "offline", (), (), posts, kind=WEEKLY)
+        return replace(self.digest(day), title=f"Week to {day}", kind=WEEKLY)
 
     async def refresh(self, feeds: Sequence[str]) -> list[FeedResult]:
         self.refreshed.append(tuple(feeds))
