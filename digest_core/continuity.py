@@ -29,7 +29,10 @@ from digest_core.text import content_phrases, log_weight
 
 # How far back a theme may have been for today's theme to carry it on.
 CONTINUITY_DAYS = 14
-# The cosine between a post and a theme above which the post is clearly about the theme (see module doc).
+# The cosine between a post and a theme above which the post is clearly about the theme (see module doc). On 140
+# hand-labelled pairs of forum posts 1-14 days apart (bench/continuity.py), pairs at 0.15 or more are on the same
+# topic 80% of the time (0.10: 66%, 0.20: 90%); a wrong "Continues" line misleads, a missing one goes unnoticed,
+# so precision weighs more than recall here.
 LINK_SIMILARITY = 0.15
 # Title words count more than any one word of a summary: a title says what the post is about.
 TITLE_WEIGHT = 2
