@@ -27,7 +27,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -187,9 +187,9 @@ def timings(editions: Sequence[Digest], millis: list[float]) -> None:
         f"{finding:.1f} ms (ratio {linking / max(finding, 1e-9):.2f})"
     )
     end = editions[-1].date
-    week = [e for e in editions if end - timedelta(days=6 + CONTINUITY_DAYS) <= e.date <= end]
+    week = [e for e in editions if week_start(end) <= e.date <= end]
     start = time.perf_counter()
-    rolled = build_week(end, week, earlier=[e for e in week if e.date < week_start(end)])
+    rolled = build_week(end, week)
     print(
         f"   weekly roll-up of the last week ({len(rolled.posts)} posts, {len(rolled.themes)} themes): "
         f"{(time.perf_counter() - start) * 1000:.1f} ms"

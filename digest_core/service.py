@@ -138,16 +138,9 @@ class DigestService:
 
     def week(self, day: date) -> Digest:
         """The weekly roll-up of the 7 days that end on `day`, from the stored editions (no model call)."""
-        first = week_start(day)
-        editions = self.store.editions_between(first - timedelta(days=CONTINUITY_DAYS), day)
-        week = [e for e in editions if e.date >= first]
-        paths = {part for e in week for part in e.generated_by.split("+")} or {OFFLINE}
-        return build_week(
-            day,
-            week,
-            earlier=[e for e in editions if e.date < first],
-            generated_by=describe_paths(paths),
-        )
+        editions = self.store.editions_between(week_start(day), day)
+        paths = {part for e in editions for part in e.generated_by.split("+")} or {OFFLINE}
+        return build_week(day, editions, generated_by=describe_paths(paths))
 
     def _summaries(self, posts: Sequence[Post]) -> tuple[dict[str, str], set[str]]:
         """Each post's summary and the names of the writers that wrote them.

@@ -8,7 +8,8 @@ rebuild costs no model call. What the week adds is structure:
   of continuations is one week theme holding the posts of all its days. Themes that ran on more days come first,
   then those that hold the most posts together (posts clearly about the rest of their theme: a catch-all of
   unrelated posts holds none). The week has up to MAX_WEEK_THEMES themes, and at least MIN_WEEK_THEMES when its
-  days had that many topical themes. Each is named and described by its most central daily theme.
+  days had that many topical themes. Each is named and described by its lead daily theme (the one with the most
+  posts, then the most central), and carries on what its first daily theme carried on from before the week.
 - **The most-discussed posts**: those that appeared in the most daily themes, drew the most questions, or were
   taken up by the most posts of later days (posts clearly about them), listed among the connections after the
   themes that ran on several days.
@@ -25,7 +26,6 @@ from digest_core.continuity import (
     ThemeProfile,
     best_predecessor,
     cosine,
-    link_to_earlier,
     post_vectors,
     profile_editions,
     sum_vectors,
@@ -68,14 +68,12 @@ def build_week(
     end: date,
     editions: Sequence[Digest],
     *,
-    earlier: Sequence[Digest] = (),
     question_counts: Mapping[str, int] | None = None,
     generated_by: str = "offline",
 ) -> Digest:
     """The roll-up of the editions dated in the 7 days that end on `end` (others are ignored).
 
-    `earlier` holds editions before the week: a week theme whose first day carried on one of their themes says
-    so. `question_counts` maps post ids to the questions asked about them, when those are recorded.
+    `question_counts` maps post ids to the questions asked about them, when those are recorded.
     """
     first = week_start(end)
     days = sorted((e for e in editions if first <= e.date <= end), key=lambda e: e.date)
@@ -85,9 +83,7 @@ def build_week(
         return Digest(end, title, generated_by, (), (), (), kind=WEEKLY)
     vectors = post_vectors(days)
     threads = _select(_threads(profile_editions(days, vectors)))
-    themes = tuple(_week_theme(thread) for thread in threads)
-    if themes and earlier:  # the week, dated as its first day, looks back like an edition of that day
-        themes = link_to_earlier(Digest(first, title, generated_by, themes, (), posts), earlier).themes
+    themes = tuple(_week_theme(thread, first) for thread in threads)
     discussion = _discussion(days, vectors, question_counts or {})
     connections = (*_recurring(threads), *_most_discussed(posts, discussion))
     return Digest(end, title, generated_by, themes, tuple(connections), posts, kind=WEEKLY)
@@ -146,8 +142,9 @@ def _select(threads: list[_Thread]) -> list[_Thread]:
     return chosen
 
 
-def _week_theme(thread: _Thread) -> Theme:
-    """The thread's posts, told in the words of its most central daily theme."""
+def _week_theme(thread: _Thread, first: date) -> Theme:
+    """The thread's posts, told in the words of its lead daily theme; it carries on what the thread's first
+    daily theme carried on from before the week, as that edition said."""
     lead = _lead(thread)
     points: dict[str, str] = {}
     for member in thread.members:
@@ -157,12 +154,14 @@ def _week_theme(thread: _Thread) -> Theme:
                 points[post_id] = theme.post_points[index] if index < len(theme.post_points) else ""
     ids = thread.post_ids()
     listed = tuple(points.get(i, "") for i in ids)
+    before = thread.members[0].theme.continues
     return Theme(
         title=lead.theme.title,
         key_idea=lead.theme.key_idea,
         post_ids=tuple(ids),
         implications=lead.theme.implications,
         post_points=listed if any(listed) else (),
+        continues=before if before is not None and before.date < first else None,
     )
 
 

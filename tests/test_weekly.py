@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.cli import main
-from digest_core.models import WEEKLY, Digest, DigestPost, Theme
+from digest_core.models import WEEKLY, Digest, DigestPost, Theme, ThemeLink
 from digest_core.weekly import MAX_WEEK_THEMES, build_week
 from tests.test_continuity import FORECAST, HACKING, PRISONS, SAE, edition, post
 from tests.three_days import DAY1, DAY2, DAY3, DAYS, POSTS, ids_of, write_feeds
@@ -125,10 +126,17 @@ def test_the_most_discussed_posts_are_those_in_the_most_themes_or_with_the_most_
     ]
 
 
-def test_a_week_theme_carries_on_a_theme_of_the_fortnight_before_it() -> None:
-    before = edition(DAY1 - timedelta(days=7), ("Dictionary learning", [post(1, DAY1, "Absorption", SAE)]))
-    week = build_week(DAY3, [edition(DAY2, ("Latents", [post(2, DAY2, "Absorption again", SAE)]))], earlier=[before])
-    assert week.themes[0].continues is not None and week.themes[0].continues.title == "Dictionary learning"
+def test_a_week_theme_carries_on_what_its_first_day_carried_on_from_before_the_week() -> None:
+    before_the_week = ThemeLink(DAY1 - timedelta(days=7), "Dictionary learning")
+    within_the_week = ThemeLink(DAY1, "Latents")
+    day1 = edition(DAY1, ("Latents", [post(1, DAY1, "Absorption", SAE)]))
+    day1 = replace(day1, themes=(replace(day1.themes[0], continues=before_the_week),))
+    day2 = edition(DAY2, ("SAEs", [post(2, DAY2, "Absorption again", SAE)]))
+    day2 = replace(day2, themes=(replace(day2.themes[0], continues=within_the_week),))
+    week = build_week(DAY3, [day1, day2])
+    assert [t.continues for t in week.themes] == [before_the_week]
+    assert build_week(DAY2 + timedelta(days=6), [day2]).themes[0].continues == within_the_week
+    assert build_week(DAY3, [day2]).themes[0].continues is None  # Latents' day is in that week: no link out
 
 
 def test_a_week_of_stored_posts_keeps_their_numbers_in_order() -> None:
