@@ -3,9 +3,9 @@
 Nothing here writes text: titles, key ideas, implications and summaries are the daily editions' own, so a
 rebuild costs no model call. What the week adds is structure:
 
-- **The week's themes.** Every daily theme is linked to the theme of an earlier day of the week that it carries
-  on (`continuity.best_predecessor`, the measure that links today's themes to recent editions), so each chain
-  of continuations is one week theme holding the posts of all its days. Themes that ran on more days come first,
+- **The week's themes.** Every daily theme is linked to the earlier theme of the week that it carries on
+  (`continuity.best_predecessor`, the measure that links today's themes to recent editions), so each chain of
+  continuations is one week theme holding the posts of all its days. Themes that ran on more days come first,
   then those that hold the most posts together (posts clearly about the rest of their theme: a catch-all of
   unrelated posts holds none). The week has up to MAX_WEEK_THEMES themes, and at least MIN_WEEK_THEMES when its
   days had that many topical themes. Each is named and described by its lead daily theme (the one with the most
@@ -83,7 +83,8 @@ def build_week(
         return Digest(end, title, generated_by, (), (), (), kind=WEEKLY)
     vectors = post_vectors(days)
     threads = _select(_threads(profile_editions(days, vectors)))
-    themes = tuple(_week_theme(thread, first) for thread in threads)
+    numbers = {p.id: p.number for p in posts}
+    themes = tuple(_week_theme(thread, first, numbers) for thread in threads)
     discussion = _discussion(days, vectors, question_counts or {})
     connections = (*_recurring(threads), *_most_discussed(posts, discussion))
     return Digest(end, title, generated_by, themes, tuple(connections), posts, kind=WEEKLY)
@@ -98,12 +99,12 @@ def _renumbered(days: Sequence[Digest]) -> tuple[DigestPost, ...]:
 
 
 def _threads(profiles: list[ThemeProfile]) -> list[_Thread]:
-    """Each daily theme joins the thread of the theme of an earlier day that it carries on, if any."""
+    """Each daily theme joins the thread of the earlier theme that it carries on, if any. Earlier themes of the
+    same day count too: two themes of one day that are mostly the same posts' topic are one theme of the week."""
     threads: list[_Thread] = []
     thread_of: dict[int, _Thread] = {}
     for index, profile in enumerate(profiles):  # profiles come day by day, oldest first
-        earlier = [p for p in profiles[:index] if p.day < profile.day]
-        found = best_predecessor(profile, earlier)
+        found = best_predecessor(profile, profiles[:index])
         thread = thread_of[id(found)] if found is not None else None
         if thread is None:
             thread = _Thread([])
@@ -142,7 +143,7 @@ def _select(threads: list[_Thread]) -> list[_Thread]:
     return chosen
 
 
-def _week_theme(thread: _Thread, first: date) -> Theme:
+def _week_theme(thread: _Thread, first: date, numbers: Mapping[str, int]) -> Theme:
     """The thread's posts, told in the words of its lead daily theme; it carries on what the thread's first
     daily theme carried on from before the week, as that edition said."""
     lead = _lead(thread)
@@ -152,7 +153,7 @@ def _week_theme(thread: _Thread, first: date) -> Theme:
         for index, post_id in enumerate(theme.post_ids):
             if not points.get(post_id):
                 points[post_id] = theme.post_points[index] if index < len(theme.post_points) else ""
-    ids = thread.post_ids()
+    ids = sorted(thread.post_ids(), key=lambda i: numbers.get(i, 0))
     listed = tuple(points.get(i, "") for i in ids)
     before = thread.members[0].theme.continues
     return Theme(

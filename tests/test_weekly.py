@@ -103,6 +103,20 @@ def test_themes_that_ran_on_more_days_come_first_and_there_are_at_most_five() ->
     assert week.connections[0] == f"Topic 0 on {DAY3} ran on 7 days ({', '.join(map(str, days))}) with 7 posts."
 
 
+def test_two_themes_of_one_day_on_the_same_topic_are_one_theme_of_the_week() -> None:
+    day1 = edition(
+        DAY1,
+        ("Latents", [post(1, DAY1, "Absorption", SAE)]),
+        ("Hacking", [post(2, DAY1, "Tests", HACKING)]),
+        ("Dictionaries", [post(3, DAY1, "Absorption in wide dictionaries", SAE)]),
+    )
+    week = build_week(DAY2, [day1])
+    assert [(t.title, t.post_ids) for t in week.themes] == [
+        ("Dictionaries", (f"{DAY1}-1", f"{DAY1}-3")),
+        ("Hacking", (f"{DAY1}-2",)),
+    ]
+
+
 def test_the_most_discussed_posts_are_those_in_the_most_themes_or_with_the_most_questions() -> None:
     star = post(1, DAY1, "A post in two themes", SAE + " " + HACKING)
     asked = post(2, DAY1, "A post people asked about", FORECAST)
