@@ -56,6 +56,11 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("DIGEST_EMPTY_DAY", "message", "What to post on a day with no new posts: `skip` or `message`."),
     Setting(
+        "DIGEST_SEARCHES_PER_HOUR",
+        "60",
+        "Searches (`/digest search` and its More results button) one user may run per hour.",
+    ),
+    Setting(
         "DIGEST_ADMIN_CHANNEL",
         "",
         "Optional Slack (C...) or Discord (digits) channel that is told when a feed has failed for a day.",
@@ -145,6 +150,7 @@ class Settings:
     discord_message_content: bool
     discord_api_url: str = ""
     discord_gateway_url: str = ""
+    searches_per_hour: int = 60
     weekly: tuple[int, time] | None = None  # (weekday, 0 = Monday; time of day) of the weekly roll-up
 
     @property
@@ -215,6 +221,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: str) -> Set
         discord_message_content=parsed("DISCORD_MESSAGE_CONTENT", parse_bool, False),
         discord_api_url=parsed("DISCORD_API_URL", _optional_http_url, ""),
         discord_gateway_url=parsed("DISCORD_GATEWAY_URL", _optional_ws_url, ""),
+        searches_per_hour=parsed("DIGEST_SEARCHES_PER_HOUR", _non_negative_int, 60),
         weekly=parsed("DIGEST_WEEKLY", parse_weekly, None),
     )
     if problems:

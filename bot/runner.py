@@ -115,6 +115,7 @@ def build_service(
         answerer=QuestionAnswerer(client),
         limiter=QuestionRateLimit(store.locked, settings.questions_per_hour, clock=clock),
         clock=clock,
+        search_limiter=QuestionRateLimit(store.locked, settings.searches_per_hour, clock=clock),
     )
 
 
