@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -13,25 +12,12 @@ from digest_core.continuity import CONTINUITY_DAYS, link_to_earlier
 from digest_core.markdown import render_markdown
 from digest_core.models import Digest, DigestPost, Theme, ThemeLink
 from digest_core.store import digest_from_json, digest_to_json
-from tests.three_days import DAY1, DAY2, DAY3, DAYS, ids_of, write_feeds
+from tests.three_days import DAY1, DAY2, DAY3, build_days_with_cli, cli_folder, ids_of
+
+__all__ = ["cli_folder"]  # the fixture, for pytest
 
 
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.chdir(tmp_path)
-    for name in ("DIGEST_DB", "DIGEST_FEEDS", "DIGEST_TIME", "DIGEST_TIMEZONE", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-
-
-def build_days(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> dict[date, dict]:
-    """`digest today --date DAY --format json` for each of the three days, in order, on one database."""
-    feeds = write_feeds(tmp_path)
-    editions = {}
-    for day in DAYS:
-        args = ["today", "--feed", str(feeds[day]), "--db", "d.db", "--date", day.isoformat(), "--format", "json"]
-        assert main(args) == 0
-        editions[day] = json.loads(capsys.readouterr().out)
-    return editions
+pytestmark = pytest.mark.usefixtures("cli_folder")
 
 
 def theme_holding(edition: dict, post_ids: set[str]) -> dict:
@@ -41,7 +27,7 @@ def theme_holding(edition: dict, post_ids: set[str]) -> dict:
 def test_a_theme_carries_on_one_from_two_days_before_and_an_unrelated_one_does_not(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    editions = build_days(tmp_path, capsys)
+    editions = build_days_with_cli(tmp_path, capsys)
     first_sae = theme_holding(editions[DAY1], ids_of(DAY1, "sae"))
     assert first_sae["continues"] is None
 

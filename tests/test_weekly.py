@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,33 +13,22 @@ from bot.cli import main
 from digest_core.models import WEEKLY, Digest, DigestPost, Theme, ThemeLink
 from digest_core.weekly import MAX_WEEK_THEMES, build_week
 from tests.test_continuity import FORECAST, HACKING, PRISONS, SAE, edition, post
-from tests.three_days import DAY1, DAY2, DAY3, DAYS, POSTS, ids_of, write_feeds
+from tests.three_days import DAY1, DAY2, DAY3, DAYS, POSTS, build_days_with_cli, cli_folder, ids_of
+
+__all__ = ["cli_folder"]  # the fixture, for pytest
 
 WEEK_KEYS = {"date", "title", "generated_by", "themes", "connections", "posts"}
 THEME_KEYS = {"title", "key_idea", "post_ids", "implications", "continues"}
 POST_KEYS = {"id", "title", "authors", "published", "url", "source", "summary"}
 
 
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.chdir(tmp_path)
-    for name in ("DIGEST_DB", "DIGEST_FEEDS", "DIGEST_TIME", "DIGEST_TIMEZONE", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-
-
-def build_days(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> dict[date, dict]:
-    feeds = write_feeds(tmp_path)
-    dailies = {}
-    for day in DAYS:
-        assert main(["today", "--feed", str(feeds[day]), "--db", "d.db", "--date", str(day), "--format", "json"]) == 0
-        dailies[day] = json.loads(capsys.readouterr().out)
-    return dailies
+pytestmark = pytest.mark.usefixtures("cli_folder")
 
 
 def test_digest_week_prints_the_daily_keys_exactly_with_every_post_of_the_days(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    dailies = build_days(tmp_path, capsys)
+    dailies = build_days_with_cli(tmp_path, capsys)
     assert main(["week", "--db", "d.db", "--date", DAY3.isoformat(), "--format", "json"]) == 0
     week = json.loads(capsys.readouterr().out)
     assert set(week) == WEEK_KEYS
@@ -61,7 +50,7 @@ def test_digest_week_prints_the_daily_keys_exactly_with_every_post_of_the_days(
 
 
 def test_digest_week_markdown_and_a_week_with_no_editions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    build_days(tmp_path, capsys)
+    build_days_with_cli(tmp_path, capsys)
     assert main(["week", "--db", "d.db", "--date", DAY3.isoformat()]) == 0
     markdown = capsys.readouterr().out
     assert markdown.startswith("# AI Alignment Weekly Digest - ")

@@ -11,15 +11,27 @@ Each day's posts are published between the previous day's digest time (08:00 UTC
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
+from bot.cli import main
+from digest_core.editions import EditionSchedule
 from digest_core.models import Post
+from digest_core.service import DigestService, Writers
+from digest_core.store import Store
+from digest_core.summarize import ExtractiveSummarizer
+from digest_core.themes import OfflineThemeFinder
 from tests.fakes.feed_server import forum_item, rss
 
 DAY1, DAY2, DAY3 = date(2026, 11, 24), date(2026, 11, 25), date(2026, 11, 26)
 DAYS = (DAY1, DAY2, DAY3)
+AFTER_DAY3 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)  # past the third day's digest time
+SETTINGS_OF_THE_ENVIRONMENT = ("DIGEST_DB", "DIGEST_FEEDS", "DIGEST_TIME", "DIGEST_TIMEZONE", "OPENAI_API_KEY")
 
 
 @dataclass(frozen=True)
@@ -186,3 +198,45 @@ def stored_posts(day: date) -> list[Post]:
         )
         for i, p in enumerate(posts_of(day))
     ]
+
+
+@pytest.fixture
+def cli_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """Run the CLI from an empty folder (no .env), with no digest or model settings in the environment."""
+    monkeypatch.chdir(tmp_path)
+    for name in (*SETTINGS_OF_THE_ENVIRONMENT, "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    yield tmp_path
+
+
+def build_days_with_cli(folder: Path, capsys: pytest.CaptureFixture[str]) -> dict[date, dict]:
+    """`digest today --date DAY --format json` for each of the three days, in order, on one database d.db."""
+    feeds = write_feeds(folder)
+    editions = {}
+    for day in DAYS:
+        args = ["today", "--feed", str(feeds[day]), "--db", "d.db", "--date", day.isoformat(), "--format", "json"]
+        assert main(args) == 0
+        editions[day] = json.loads(capsys.readouterr().out)
+    return editions
+
+
+def service_with_three_days(path: Path) -> DigestService:
+    """The offline DigestService on `path`, after the third day's digest time, with the three days built."""
+    summarizer, finder = ExtractiveSummarizer(), OfflineThemeFinder()
+    service = DigestService(
+        Store(path),
+        schedule=EditionSchedule(),
+        writers=Writers(summarizer, finder, summarizer, finder),
+        clock=lambda: AFTER_DAY3,
+    )
+    for day in DAYS:
+        service.store.upsert_posts(stored_posts(day))
+        service.digest(day)
+    return service
+
+
+def first_sae_title(service: DigestService) -> str:
+    """The title of day 1's theme on sparse autoencoders, as its stored edition has it."""
+    edition = service.store.edition(DAY1)
+    assert edition is not None
+    return next(t.title for t in edition.themes if ids_of(DAY1, "sae") & set(t.post_ids))

@@ -208,6 +208,20 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(asyncio.wait_for(coro, 10))
 
 
+def stop_after_two_parts(bot: Run) -> None:
+    """Start the due deliveries and stop the run (as SIGTERM does) once Slack's thread has two parts."""
+    slack = bot.adapters["slack"]
+    slack.gate, slack.hold_after = asyncio.Event(), 2
+
+    async def interrupted() -> None:
+        task = asyncio.create_task(bot.scheduler.deliver_due())
+        await asyncio.wait_for(slack.holding.wait(), 5)
+        await bot.scheduler.cancel_running(5)
+        assert task.cancelled()
+
+    run(interrupted())
+
+
 # --- the pure decision --------------------------------------------------------------------------------------
 
 
@@ -357,17 +371,7 @@ def test_restart_mid_thread_completes_it_without_repeating_a_part(
 ) -> None:
     clock = Clock(utc(2026, 5, 4, 8, 0))
     first = start_run(db_path, channel, stores, clock)
-    slack = first.adapters["slack"]
-    gate = asyncio.Event()
-    slack.gate, slack.hold_after = gate, 2  # head and post:p0 go out, then SIGTERM arrives
-
-    async def interrupted() -> None:
-        task = asyncio.create_task(first.scheduler.deliver_due())
-        await asyncio.wait_for(slack.holding.wait(), 5)
-        await first.scheduler.cancel_running(5)
-        assert task.cancelled()
-
-    run(interrupted())
+    stop_after_two_parts(first)  # head and post:p0 go out, then SIGTERM arrives
     day = date(2026, 5, 4)
     assert channel.parts(SLACK, day) == ["head", "post:p0"]
     clock.now += timedelta(minutes=2)

@@ -23,11 +23,17 @@ from tests.bot.test_scheduler import (
     ChannelLog,
     Clock,
     FakeService,
+    channel,
+    db_path,
     run,
     schedule,
     start_run,
+    stop_after_two_parts,
+    stores,
     utc,
 )
+
+__all__ = ["channel", "db_path", "stores"]  # test_scheduler's fixtures, for pytest
 
 FRIDAY = date(2026, 5, 8)
 FRI_16 = WeeklySchedule(4, time(16, 0), ZoneInfo("UTC"))
@@ -63,28 +69,6 @@ def test_a_late_evening_roll_up_survives_a_restart_after_midnight() -> None:
 # --- the running schedule -----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "digest.db"
-
-
-@pytest.fixture
-def channel() -> ChannelLog:
-    return ChannelLog()
-
-
-@pytest.fixture
-def stores() -> list[Store]:
-    return []
-
-
-@pytest.fixture(autouse=True)
-def close_stores(stores: list[Store]) -> object:
-    yield None
-    for store in stores:
-        store.close()
-
-
 def test_down_at_both_times_up_after_posts_the_day_then_the_week_once_each(
     db_path: Path, channel: ChannelLog, stores: list[Store]
 ) -> None:
@@ -115,16 +99,7 @@ def test_a_roll_up_cut_short_is_completed_at_the_next_start_without_repeating_a_
 ) -> None:
     clock = Clock(utc(2026, 5, 8, 16, 0))
     first = start_run(db_path, channel, stores, clock, sched=schedule("08:00", days=frozenset()), weekly=FRI_16)
-    slack = first.adapters["slack"]
-    slack.gate, slack.hold_after = asyncio.Event(), 2  # the week's head and first post go out, then a stop
-
-    async def interrupted() -> None:
-        task = asyncio.create_task(first.scheduler.deliver_due())
-        await asyncio.wait_for(slack.holding.wait(), 5)
-        await first.scheduler.cancel_running(5)
-        assert task.cancelled()
-
-    run(interrupted())
+    stop_after_two_parts(first)  # the week's head and first post go out, then a stop
     assert channel.parts(SLACK, FRIDAY) == WEEK_PARTS[:2]
     clock.now = utc(2026, 5, 9, 9, 0)  # the next morning: too late to start it, not too late to finish it
     second = start_run(db_path, channel, stores, clock, sched=schedule("08:00", days=frozenset()), weekly=FRI_16)

@@ -3,37 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
-from adapters.discord.client import DiscordAdapter
 from adapters.discord.render import discord_len, render_digest
-from digest_core.editions import EditionSchedule
 from digest_core.models import WEEKLY, ThemeLink
-from digest_core.service import DigestService, Writers
-from digest_core.store import Store
-from digest_core.summarize import ExtractiveSummarizer
-from digest_core.themes import OfflineThemeFinder
 from tests.discord.fake_service import make_digest
-from tests.discord.harness import fake_discord, run
+from tests.discord.harness import fake_discord, run, running_adapter
 from tests.fakes.discord_server import FakeDiscord
-from tests.three_days import DAY1, DAY3, DAYS, POSTS, ids_of, stored_posts
-
-AFTER_DAY3 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
-
-
-def three_built_days(path: Path) -> DigestService:
-    summarizer, finder = ExtractiveSummarizer(), OfflineThemeFinder()
-    service = DigestService(
-        Store(path),
-        schedule=EditionSchedule(),
-        writers=Writers(summarizer, finder, summarizer, finder),
-        clock=lambda: AFTER_DAY3,
-    )
-    for day in DAYS:
-        service.store.upsert_posts(stored_posts(day))
-        service.digest(day)
-    return service
+from tests.three_days import DAY1, DAY3, POSTS, first_sae_title, service_with_three_days
 
 
 def digests_in(fake: FakeDiscord) -> list[dict]:
@@ -42,53 +19,37 @@ def digests_in(fake: FakeDiscord) -> list[dict]:
 
 
 def test_digest_week_posts_the_roll_up_once_beside_the_days_edition(tmp_path: Path) -> None:
-    service = three_built_days(tmp_path / "digest.db")
-    first = service.store.edition(DAY1)
-    assert first is not None
-    first_sae = next(t.title for t in first.themes if ids_of(DAY1, "sae") & set(t.post_ids))
+    service = service_with_three_days(tmp_path / "digest.db")
+    first_sae = first_sae_title(service)
 
     async def body() -> None:
-        async with fake_discord() as fake:
-            adapter = DiscordAdapter(
-                service,
-                token="test-token",
-                channel_id=str(fake.CHANNEL_ID),
-                api_base=fake.api_base,
-                gateway_url=fake.gateway_url,
-                guild_ready_timeout=0.05,
-                ready_timeout=5.0,
+        async with fake_discord() as fake, running_adapter(fake, service):
+            token = await fake.slash(fake.CHANNEL_ID, "week")
+            followup = await fake.wait_until(lambda: fake.followups(token))
+            assert "Here is the weekly roll-up of the 7 days to 2026-11-26" in followup[0].body["content"]
+            await fake.wait_until(lambda: len(service.store.deliveries(DAY3, kind=WEEKLY)) == 2 + len(POSTS))
+            (head,) = digests_in(fake)
+            assert head["embeds"][0]["title"].startswith("AI Alignment Weekly Digest - 2026-11-20 to 2026-11-26")
+            (thread,) = fake.threads()
+            posts = fake.messages_in(int(thread["id"]), author_id=fake.BOT_ID)
+            assert len(posts) == len(POSTS) and not any(m["components"] for m in posts)
+            assert service.store.deliveries(DAY3) == []
+
+            # The day's edition is a thread of its own; its SAE theme says what it carries on.
+            today = await fake.slash(fake.CHANNEL_ID, "today")
+            await fake.wait_until(lambda: fake.followups(today))
+            await fake.wait_until(lambda: len(service.store.deliveries(DAY3)) == 2 + 4)
+            daily_head = digests_in(fake)[1]
+            bodies = [e.get("description", "") for e in daily_head["embeds"]]
+            assert any(b.startswith(f"*Continues: {first_sae} ({DAY1})*") for b in bodies)
+
+            posted = len(fake.calls("POST", r"/channels/\d+/messages"))
+            again = await fake.slash(fake.CHANNEL_ID, "week", date="2026-11-26")
+            followup = await fake.wait_until(lambda: fake.followups(again))
+            assert (
+                "weekly roll-up of the 7 days to 2026-11-26 is already in this channel" in (followup[0].body["content"])
             )
-            await adapter.start()
-            try:
-                token = await fake.slash(fake.CHANNEL_ID, "week")
-                followup = await fake.wait_until(lambda: fake.followups(token))
-                assert "Here is the weekly roll-up of the 7 days to 2026-11-26" in followup[0].body["content"]
-                await fake.wait_until(lambda: len(service.store.deliveries(DAY3, kind=WEEKLY)) == 2 + len(POSTS))
-                (head,) = digests_in(fake)
-                assert head["embeds"][0]["title"].startswith("AI Alignment Weekly Digest - 2026-11-20 to 2026-11-26")
-                (thread,) = fake.threads()
-                posts = fake.messages_in(int(thread["id"]), author_id=fake.BOT_ID)
-                assert len(posts) == len(POSTS) and not any(m["components"] for m in posts)
-                assert service.store.deliveries(DAY3) == []
-
-                # The day's edition is a thread of its own; its SAE theme says what it carries on.
-                today = await fake.slash(fake.CHANNEL_ID, "today")
-                await fake.wait_until(lambda: fake.followups(today))
-                await fake.wait_until(lambda: len(service.store.deliveries(DAY3)) == 2 + 4)
-                daily_head = digests_in(fake)[1]
-                bodies = [e.get("description", "") for e in daily_head["embeds"]]
-                assert any(b.startswith(f"*Continues: {first_sae} ({DAY1})*") for b in bodies)
-
-                posted = len(fake.calls("POST", r"/channels/\d+/messages"))
-                again = await fake.slash(fake.CHANNEL_ID, "week", date="2026-11-26")
-                followup = await fake.wait_until(lambda: fake.followups(again))
-                assert (
-                    "weekly roll-up of the 7 days to 2026-11-26 is already in this channel"
-                    in (followup[0].body["content"])
-                )
-                assert len(fake.calls("POST", r"/channels/\d+/messages")) == posted
-            finally:
-                await adapter.close()
+            assert len(fake.calls("POST", r"/channels/\d+/messages")) == posted
 
     run(body)
 

@@ -12,7 +12,9 @@ import pytest
 from bot.cli import main
 from tests.fakes.openai_server import DigestModel, FakeOpenAIServer
 from tests.model.conftest import MODEL
-from tests.three_days import DAY1, DAY3, DAYS, POSTS, ids_of, write_feeds
+from tests.three_days import DAY1, DAY3, DAYS, POSTS, build_days_with_cli, cli_folder, ids_of
+
+__all__ = ["cli_folder"]  # the fixture, for pytest
 
 
 @pytest.fixture
@@ -22,23 +24,16 @@ def digest_model() -> Iterator[FakeOpenAIServer]:
 
 
 @pytest.fixture
-def model_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, digest_model: FakeOpenAIServer) -> FakeOpenAIServer:
+def model_cli(cli_folder: Path, monkeypatch: pytest.MonkeyPatch, digest_model: FakeOpenAIServer) -> FakeOpenAIServer:
     """The CLI in an empty folder, pointed at the loopback model."""
-    monkeypatch.chdir(tmp_path)
-    for name in ("DIGEST_DB", "DIGEST_FEEDS", "DIGEST_TIME", "DIGEST_TIMEZONE", "OPENAI_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OPENAI_BASE_URL", digest_model.base_url)
     monkeypatch.setenv("DIGEST_MODEL", MODEL)
     return digest_model
 
 
 def build_days(folder: Path, capsys: pytest.CaptureFixture[str]) -> dict[date, dict]:
-    feeds = write_feeds(folder)
-    dailies = {}
-    for day in DAYS:
-        assert main(["today", "--feed", str(feeds[day]), "--db", "d.db", "--date", str(day), "--format", "json"]) == 0
-        dailies[day] = json.loads(capsys.readouterr().out)
-        assert dailies[day]["generated_by"] == f"model:{MODEL}"
+    dailies = build_days_with_cli(folder, capsys)
+    assert all(d["generated_by"] == f"model:{MODEL}" for d in dailies.values())
     return dailies
 
 

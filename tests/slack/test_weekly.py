@@ -4,60 +4,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
-from adapters.slack.app import SlackAdapter
 from adapters.slack.render import render_digest
-from digest_core.editions import EditionSchedule
 from digest_core.models import WEEKLY, ThemeLink
-from digest_core.service import DigestService, Writers
-from digest_core.store import Store
-from digest_core.summarize import ExtractiveSummarizer
-from digest_core.themes import OfflineThemeFinder
-from tests.fakes.slack_api import FakeSlack, block_errors
+from tests.fakes.slack_api import block_errors
 from tests.slack.fake_service import make_digest
-from tests.slack.harness import CHANNEL, run
-from tests.three_days import DAY1, DAY3, DAYS, POSTS, ids_of, stored_posts
-
-AFTER_DAY3 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
-
-
-def three_built_days(path: Path) -> DigestService:
-    summarizer, finder = ExtractiveSummarizer(), OfflineThemeFinder()
-    service = DigestService(
-        Store(path),
-        schedule=EditionSchedule(),
-        writers=Writers(summarizer, finder, summarizer, finder),
-        clock=lambda: AFTER_DAY3,
-    )
-    for day in DAYS:
-        service.store.upsert_posts(stored_posts(day))
-        service.digest(day)
-    return service
-
-
-def first_sae_title(service: DigestService) -> str:
-    edition = service.store.edition(DAY1)
-    assert edition is not None
-    return next(t.title for t in edition.themes if ids_of(DAY1, "sae") & set(t.post_ids))
+from tests.slack.harness import run, socket_bot
+from tests.three_days import DAY1, DAY3, POSTS, first_sae_title, service_with_three_days
 
 
 def test_digest_week_posts_the_roll_up_once_beside_the_days_edition(tmp_path: Path) -> None:
-    service = three_built_days(tmp_path / "digest.db")
+    service = service_with_three_days(tmp_path / "digest.db")
 
     async def scenario() -> None:
-        async with FakeSlack() as slack:
-            bot = SlackAdapter(
-                service,
-                bot_token="xoxb-test",
-                channel=CHANNEL,
-                app_token="xapp-test",
-                api_url=slack.api_url,
-                post_interval=0,
-            )
-            await bot.start()
-            await slack.wait_connected()
+        async with socket_bot(service) as (slack, _):
             ack = await slack.send_envelope("slash_commands", slack.slash_command("week"))
             assert "One moment" in json.dumps(ack)
             await slack.wait_for(lambda: len(service.store.deliveries(DAY3, kind=WEEKLY)) == 1 + len(POSTS))
@@ -83,7 +44,6 @@ def test_digest_week_posts_the_roll_up_once_beside_the_days_edition(tmp_path: Pa
                 in slack.calls_to("response_url")[0].args["text"]
             )
             assert len(slack.posts()) == 1 + len(POSTS) + 1 + 4
-            await bot.close()
 
     run(scenario())
 
