@@ -79,6 +79,7 @@ def build_model_client(
         settings.openai_api_key,
         settings.openai_base_url,
         settings.model,
+        timeout=settings.model_timeout,
         call_log=ledger,
         budget=TokenBudget(ledger, settings.daily_token_budget, clock=clock),
         clock=clock,
