@@ -142,10 +142,9 @@ def continuation_rate(editions: Sequence[Digest], since: int) -> list[float]:
 
 
 def catch_all_separation(editions: Sequence[Digest]) -> None:
+    """Themes of 2+ posts whose posts do not hold together (by the median post) are left out of a week; the
+    offline finder's catch-all theme, when it has one, should be, and its topical themes should not."""
     catch_all_title = getattr(offline_themes, "MISCELLANY_TITLE", None)
-    if catch_all_title is None:
-        print("3. the offline theme finder names no catch-all theme; nothing to measure")
-        return
     held: dict[bool, list[float]] = {True: [], False: []}
     for edition, _ in windows(editions):
         week = [e for e in editions if week_start(edition.date) <= e.date <= edition.date]
@@ -158,12 +157,14 @@ def catch_all_separation(editions: Sequence[Digest]) -> None:
             rest = [cosine(v, unit({t: total[t] - v.get(t, 0.0) for t in total})) for v in members]
             held[theme.title == catch_all_title].append(statistics.median(rest))
     catch_alls, topical = held[True], held[False]
-    kept = sum(m >= HOLDS_TOGETHER for m in catch_alls) / max(1, len(catch_alls))
     dropped = sum(m < HOLDS_TOGETHER for m in topical) / max(1, len(topical))
-    print(
-        f"3. HOLDS_TOGETHER {HOLDS_TOGETHER}: topical themes of 2+ posts dropped {dropped:.1%} of {len(topical)}; "
-        f"catch-all themes kept {kept:.1%} of {len(catch_alls)}"
-    )
+    line = f"3. HOLDS_TOGETHER {HOLDS_TOGETHER}: themes of 2+ posts left out {dropped:.1%} of {len(topical)}"
+    if catch_all_title is None:
+        line += " (this offline finder makes no catch-all theme)"
+    else:
+        kept = sum(m >= HOLDS_TOGETHER for m in catch_alls) / max(1, len(catch_alls))
+        line += f"; catch-all themes kept {kept:.1%} of {len(catch_alls)}"
+    print(line)
 
 
 def timings(editions: Sequence[Digest], millis: list[float]) -> None:

@@ -135,22 +135,23 @@ POSTS = (
         "ChipExport0000009",
         DAY3,
         "compute",
-        "Chip export controls and the cost of frontier training runs",
-        "Export controls on advanced accelerators raise the price of the hardware that frontier training runs "
-        "need. We estimate how much the controls add to the cost of a training run for a lab outside the "
-        "exporting countries.\n\n"
-        "Smuggling, cloud rental and older chips each recover part of the gap, so compute governance that "
-        "relies on export controls alone delays rather than prevents such training runs.",
+        "Chip export controls and the cost of frontier compute",
+        "Export controls on advanced accelerators raise the price of the chips that frontier AI developers need. "
+        "We estimate how much the controls add to the cost of a large compute cluster for a developer outside "
+        "the exporting countries.\n\n"
+        "Smuggling, cloud rental and older chips each recover part of the gap, so compute governance that relies "
+        "on export controls alone delays frontier development rather than preventing it.",
     ),
     Written(
         "ComputeFlop000010",
         DAY3,
         "compute",
-        "Counting training compute for regulatory thresholds",
-        "Several regulations apply only to models trained with more than a threshold of training compute, "
-        "measured in floating point operations. Counting that compute is less simple than it looks.\n\n"
-        "Fine-tuning, distillation from a larger model and synthetic data all move compute outside the count. "
-        "Compute governance needs a counting rule that labs cannot route around.",
+        "Counting compute for regulatory thresholds",
+        "Several regulations apply only to AI systems built with more than a threshold of compute, measured in "
+        "floating point operations. Counting that compute is less simple than it looks.\n\n"
+        "Distillation from a larger system, synthetic data and compute spread over several clusters all move "
+        "operations outside the count. Compute governance needs a counting rule that developers cannot route "
+        "around, and export controls on chips cannot replace it.",
     ),
 )
 
