@@ -13,8 +13,7 @@ Prints:
 1. precision and recall of "these two posts are on the same topic" at cosine thresholds, on the labelled pairs
    (the threshold in use, `continuity.LINK_SIMILARITY`, is marked);
 2. how many themes of the real days carry on a theme of the fortnight before (on the days since --since);
-3. how well `weekly.HOLDS_TOGETHER` tells topical themes of 2+ posts from the catch-all theme;
-4. the time continuity adds to an edition, beside the time the offline theme finder takes for it, and the time
+3. the time continuity adds to an edition, beside the time the offline theme finder takes for it, and the time
    to assemble a week.
 """
 
@@ -40,12 +39,10 @@ from digest_core.continuity import (  # noqa: E402
     cosine,
     link_to_earlier,
     post_vectors,
-    sum_vectors,
-    unit,
 )
 from digest_core.models import Digest, DigestPost, Post  # noqa: E402
 from digest_core.summarize import ExtractiveSummarizer  # noqa: E402
-from digest_core.weekly import HOLDS_TOGETHER, build_week, week_start  # noqa: E402
+from digest_core.weekly import build_week, week_start  # noqa: E402
 
 DEFAULT_CSV = REPO / ".." / "shared" / "data" / "alignment-forum-posts.csv"
 LABELS = REPO / "bench" / "continuity_labels.csv"
@@ -141,32 +138,6 @@ def continuation_rate(editions: Sequence[Digest], since: int) -> list[float]:
     return millis
 
 
-def catch_all_separation(editions: Sequence[Digest]) -> None:
-    """Themes of 2+ posts whose posts do not hold together (by the median post) are left out of a week; the
-    offline finder's catch-all theme, when it has one, should be, and its topical themes should not."""
-    catch_all_title = getattr(offline_themes, "MISCELLANY_TITLE", None)
-    held: dict[bool, list[float]] = {True: [], False: []}
-    for edition, _ in windows(editions):
-        week = [e for e in editions if week_start(edition.date) <= e.date <= edition.date]
-        vectors = post_vectors(week)
-        for theme in edition.themes:
-            members = [vectors[i] for i in theme.post_ids if vectors.get(i)]
-            if len(members) < 2:
-                continue
-            total = sum_vectors(members)
-            rest = [cosine(v, unit({t: total[t] - v.get(t, 0.0) for t in total})) for v in members]
-            held[theme.title == catch_all_title].append(statistics.median(rest))
-    catch_alls, topical = held[True], held[False]
-    dropped = sum(m < HOLDS_TOGETHER for m in topical) / max(1, len(topical))
-    line = f"3. HOLDS_TOGETHER {HOLDS_TOGETHER}: themes of 2+ posts left out {dropped:.1%} of {len(topical)}"
-    if catch_all_title is None:
-        line += " (this offline finder makes no catch-all theme)"
-    else:
-        kept = sum(m >= HOLDS_TOGETHER for m in catch_alls) / max(1, len(catch_alls))
-        line += f"; catch-all themes kept {kept:.1%} of {len(catch_alls)}"
-    print(line)
-
-
 def timings(editions: Sequence[Digest], millis: list[float]) -> None:
     finder, summarizer = offline_themes.OfflineThemeFinder(), ExtractiveSummarizer()
     busiest = max(editions[-400:], key=lambda e: len(e.posts))
@@ -183,7 +154,7 @@ def timings(editions: Sequence[Digest], millis: list[float]) -> None:
     link_to_earlier(busiest, [e for e in earlier if (busiest.date - e.date).days <= CONTINUITY_DAYS])
     linking = (time.perf_counter() - start) * 1000
     print(
-        f"4. continuity per edition ms: p50 {statistics.median(millis):.2f} max {max(millis):.2f}; "
+        f"3. continuity per edition ms: p50 {statistics.median(millis):.2f} max {max(millis):.2f}; "
         f"busiest recent day ({len(busiest.posts)} posts): continuity {linking:.1f} ms vs offline theme finding "
         f"{finding:.1f} ms (ratio {linking / max(finding, 1e-9):.2f})"
     )
@@ -209,7 +180,6 @@ def main() -> None:
     print(f"{len(editions)} daily editions from {editions[0].date} to {editions[-1].date}")
     labelled_precision_recall(editions)
     millis = continuation_rate(editions, args.since)
-    catch_all_separation(editions)
     timings(editions, millis)
 
 

@@ -6,9 +6,8 @@ rebuild costs no model call. What the week adds is structure:
 - **The week's themes.** Every daily theme is linked to the earlier theme of the week that it carries on
   (`continuity.best_predecessor`, the measure that links today's themes to recent editions), so each chain of
   continuations is one week theme holding the posts of all its days. Themes that ran on more days come first,
-  then those that hold the most posts together (posts clearly about the rest of their theme: a catch-all of
-  unrelated posts holds none). The week has up to MAX_WEEK_THEMES themes, and at least MIN_WEEK_THEMES when its
-  days had that many topical themes. Each is named and described by its lead daily theme (the one with the most
+  then those with more posts. The week has up to MAX_WEEK_THEMES themes, and at least MIN_WEEK_THEMES when its
+  days had that many themes. Each is named and described by its lead daily theme (the one with the most
   posts, then the most central), and carries on what its first daily theme carried on from before the week.
 - **The most-discussed posts**: those that appeared in the most daily themes, drew the most questions, or were
   taken up by the most posts of later days (posts clearly about them), listed among the connections after the
@@ -40,10 +39,6 @@ MIN_WEEK_THEMES = 3
 MAX_WEEK_THEMES = 5
 MOST_DISCUSSED = 3
 WEEKLY_TITLE = "AI Alignment Weekly Digest"
-# A post holds with the rest of its theme when it shares more with them than unrelated posts of a day share by
-# chance. On the shared export (days of the offline finder, bench/continuity.py) this keeps 97% of topical
-# themes of 2+ posts and 7% of the catch-all themes of posts that fit no topic.
-HOLDS_TOGETHER = 0.06
 
 
 def week_start(end: date) -> date:
@@ -114,28 +109,12 @@ def _threads(profiles: list[ThemeProfile]) -> list[_Thread]:
     return threads
 
 
-def _support(thread: _Thread) -> int:
-    """How many of the thread's posts are clearly about the rest of it (a lone post counts as one)."""
-    vectors = [v for m in thread.members for v in m.posts]
-    if len(vectors) == 1:
-        return 1
-    total = sum_vectors(vectors)
-    held = 0
-    for vector in vectors:
-        rest = unit({t: total.get(t, 0.0) - vector.get(t, 0.0) for t in total})
-        held += cosine(vector, rest) >= HOLDS_TOGETHER
-    return held
-
-
 def _select(threads: list[_Thread]) -> list[_Thread]:
-    """The week's themes: those that ran on several days, then single days' themes up to MIN_WEEK_THEMES."""
-    supported = [(t, _support(t)) for t in threads]
-    ranked = sorted(
-        ((t, s) for t, s in supported if s > 0),
-        key=lambda ts: (-len(ts[0].days), -ts[1], -len(ts[0].post_ids()), -ts[0].days[-1].toordinal()),
-    )
-    chosen = [t for t, _ in ranked if len(t.days) > 1][:MAX_WEEK_THEMES]
-    for thread, _ in ranked:
+    """The week's themes: those that ran on several days, then single days' themes up to MIN_WEEK_THEMES;
+    more days first, then more posts, then the later ones."""
+    ranked = sorted(threads, key=lambda t: (-len(t.days), -len(t.post_ids()), -t.days[-1].toordinal()))
+    chosen = [t for t in ranked if len(t.days) > 1][:MAX_WEEK_THEMES]
+    for thread in ranked:
         if len(chosen) >= MIN_WEEK_THEMES:
             break
         if thread not in chosen:

@@ -67,13 +67,20 @@ def test_digest_week_markdown_and_a_week_with_no_editions(tmp_path: Path, capsys
 # --- choosing the week's themes and the most-discussed posts -------------------------------------------------
 
 
-def test_a_catch_all_of_unrelated_posts_is_never_a_theme_of_the_week() -> None:
-    mixed = [post(1, DAY1, "Tests", HACKING), post(2, DAY1, "Timelines", FORECAST), post(3, DAY1, "Trade", PRISONS)]
-    day1 = edition(DAY1, ("Also Today", mixed))
-    day2 = edition(DAY2, ("Latents", [post(1, DAY2, "Absorption", SAE)]), ("Hacking", [post(2, DAY2, "More", HACKING)]))
+def test_a_week_without_a_recurring_topic_has_its_three_largest_themes() -> None:
+    day1 = edition(
+        DAY1,
+        ("Timelines", [post(1, DAY1, "Forecasts", FORECAST)]),
+        ("Hacking", [post(2, DAY1, "Tests", HACKING), post(3, DAY1, "More tests", HACKING)]),
+    )
+    day2 = edition(
+        DAY2,
+        ("Latents", [post(n, DAY2, f"Absorption {n}", SAE) for n in (1, 2, 3)]),
+        ("Trade", [post(4, DAY2, "Copies", PRISONS)]),
+    )
     week = build_week(DAY3, [day1, day2])
-    assert {t.title for t in week.themes} == {"Hacking", "Latents"}
-    assert week.kind == WEEKLY and len(week.posts) == 5
+    assert [t.title for t in week.themes] == ["Latents", "Hacking", "Trade"]  # on a tie, the later day
+    assert week.kind == WEEKLY and len(week.posts) == 7 and not any("ran on" in c for c in week.connections)
 
 
 def test_themes_that_ran_on_more_days_come_first_and_there_are_at_most_five() -> None:
