@@ -25,6 +25,7 @@ from digest_core.models import (
     Theme,
 )
 from digest_core.ports import Answerer, Summarizer, ThemeFinder
+from digest_core.questions import IncomingQuestion, QuestionFlow, Verdict
 from digest_core.search import ArchiveSearch
 from digest_core.store import Store, content_hash
 from digest_core.weekly import build_week, week_start
@@ -72,6 +73,7 @@ class DigestService:
         self.clock = clock
         self.fetch_tuning = fetch_tuning
         self.search_limiter = search_limiter
+        self._questions = QuestionFlow(self, store, clock=clock)
 
     # -- feeds ----------------------------------------------------------------------------------------------
     async def refresh(self, feeds: Sequence[str], *, respect_backoff: bool = False) -> list[FeedResult]:
@@ -209,15 +211,27 @@ class DigestService:
         day: date,
         post_ref: str | None = None,
         history: Sequence[tuple[str, str]] = (),
+        thread_post: str | None = None,
     ) -> Answer:
         if self.answerer is None:
             raise RuntimeError("this DigestService was built without an answerer")
         digest = self.digest(day)
         posts = self.store.posts_by_ids([p.id for p in digest.posts])
-        return self.answerer.answer(question, digest=digest, posts=posts, post_ref=post_ref, history=history)
+        return self.answerer.answer(
+            question, digest=digest, posts=posts, post_ref=post_ref, history=history, thread_post=thread_post
+        )
 
     def allow_question(self, user_key: str, now: datetime | None = None) -> bool:
         return self.limiter is None or self.limiter.allow(user_key, now or self.clock())
+
+    def take_question(self, question: IncomingQuestion) -> Verdict:
+        return self._questions.take(question)
+
+    def answer_question(self, verdict: Verdict) -> Answer:
+        return self._questions.answer(verdict)
+
+    def question_answered(self, verdict: Verdict, reply_id: str = "") -> None:
+        self._questions.delivered(verdict, reply_id)
 
     # -- search ---------------------------------------------------------------------------------------------
     def search(

@@ -21,9 +21,11 @@ from typing import Any
 from sqlite_utils import Database, Migrations
 
 from digest_core.models import DAILY, WEEKLY, DeliveredPart, Digest, DigestPost, Post, SearchHit, Theme, ThemeLink
+from digest_core.questions import Turn
 
 migrations = Migrations("digest_core")
 ELLIPSIS = "…"
+QUESTION_EVENT_RETENTION = timedelta(days=2)  # platforms retry within minutes; older event ids are dropped
 
 
 @migrations()
@@ -138,7 +140,40 @@ def m002_search_index_with_authors(db: Database) -> None:
 
 
 @migrations()
-def m003_weekly_deliveries(db: Database) -> None:
+def m003_questions(db: Database) -> None:
+    """What the question flow remembers across restarts (see digest_core/questions.py)."""
+    db.table("question_events").create(
+        {"platform": str, "event_id": str, "owner": str, "received_at": str, "answered_at": str},
+        pk=("platform", "event_id"),
+    )
+    db.table("question_events").create_index(["received_at"])
+    db.table("question_turns").create(
+        {
+            "id": int,
+            "platform": str,
+            "channel_id": str,
+            "thread_id": str,
+            "user_key": str,
+            "question": str,
+            "answer": str,
+            "post_id": str,
+            "edition_date": str,
+            "asked_at": str,
+            "reply_id": str,
+        },
+        pk="id",
+    )
+    db.table("question_turns").create_index(["platform", "channel_id", "thread_id"])
+    db.table("question_turns").create_index(["platform", "reply_id"])
+    db.table("pending_clarifications").create(
+        {"platform": str, "channel_id": str, "thread_id": str, "user_key": str, "asked_at": str},
+        pk=("platform", "channel_id", "thread_id", "user_key"),
+    )
+    db.table("rate_limit_notes").create({"user_key": str, "noted_at": str}, pk="user_key")
+
+
+@migrations()
+def m004_weekly_deliveries(db: Database) -> None:
     """Weekly roll-ups are delivered in their own key space: a week ends on a date that also has an edition."""
     db.table("week_deliveries").create(
         {
@@ -663,6 +698,107 @@ class Store:
             for row in rows
         ]
 
+    # -- questions (the flow's memory: digest_core/questions.py) ---------------------------------------------
+    def claim_question_event(self, platform: str, event_id: str, owner: str, *, now: datetime) -> bool:
+        """Take an event for answering; False when it was answered already, or is being answered by this
+        same `owner`. An event another owner claimed and never answered (it died) may be taken again."""
+        with self._lock, self.db.atomic():
+            self.db.execute("delete from question_events where received_at < ?", [_iso(now - QUESTION_EVENT_RETENTION)])
+            cursor = self.db.execute(
+                "insert into question_events (platform, event_id, owner, received_at, answered_at) "
+                "values (?, ?, ?, ?, '') on conflict(platform, event_id) do update set owner = excluded.owner "
+                "where question_events.answered_at = '' and question_events.owner != excluded.owner",
+                [platform, event_id, owner, _iso(now)],
+            )
+            return cursor.rowcount == 1
+
+    def mark_question_answered(self, platform: str, event_id: str, *, now: datetime) -> None:
+        with self._lock:
+            self.db.execute(
+                "update question_events set answered_at = ? where platform = ? and event_id = ?",
+                [_iso(now), platform, event_id],
+            )
+
+    def thread_turns(self, platform: str, channel_id: str, thread_id: str, limit: int) -> list[Turn]:
+        """The thread's last `limit` turns, oldest first."""
+        with self._lock:
+            rows = self.db.execute(
+                "select * from (select * from question_turns where platform = ? and channel_id = ? and thread_id = ? "
+                "order by id desc limit ?) order by id",
+                [platform, channel_id, thread_id, limit],
+            ).fetchall()
+        return [_turn(row) for row in rows]
+
+    def turn_by_reply(self, platform: str, channel_id: str, reply_id: str) -> Turn | None:
+        with self._lock:
+            row = self.db.execute(
+                "select * from question_turns where platform = ? and reply_id = ? and (channel_id = ? or ? = '') "
+                "order by id desc limit 1",
+                [platform, reply_id, channel_id, channel_id],
+            ).fetchone()
+        return _turn(row) if row else None
+
+    def add_turn(self, turn: Turn) -> int:
+        with self._lock:
+            cursor = self.db.execute(
+                "insert into question_turns (platform, channel_id, thread_id, user_key, question, answer, post_id, "
+                "edition_date, asked_at, reply_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    turn.platform,
+                    turn.channel_id,
+                    turn.thread_id,
+                    turn.user_key,
+                    turn.question,
+                    turn.answer,
+                    turn.post_id,
+                    turn.day.isoformat(),
+                    _iso(turn.asked_at),
+                    turn.reply_id,
+                ],
+            )
+            return int(cursor.lastrowid or 0)
+
+    def set_turn_reply(self, turn_id: int, reply_id: str) -> None:
+        with self._lock:
+            self.db.execute("update question_turns set reply_id = ? where id = ?", [reply_id, turn_id])
+
+    def clarification_pending(self, platform: str, channel_id: str, thread_id: str, user_key: str) -> bool:
+        with self._lock:
+            row = self.db.execute(
+                "select 1 from pending_clarifications where platform = ? and channel_id = ? and thread_id = ? "
+                "and user_key = ?",
+                [platform, channel_id, thread_id, user_key],
+            ).fetchone()
+        return row is not None
+
+    def set_clarification(
+        self, platform: str, channel_id: str, thread_id: str, user_key: str, *, pending: bool, now: datetime
+    ) -> None:
+        key = [platform, channel_id, thread_id, user_key]
+        with self._lock:
+            if pending:
+                self.db.execute(
+                    "insert or replace into pending_clarifications (platform, channel_id, thread_id, user_key, "
+                    "asked_at) values (?, ?, ?, ?, ?)",
+                    [*key, _iso(now)],
+                )
+            else:
+                self.db.execute(
+                    "delete from pending_clarifications where platform = ? and channel_id = ? and thread_id = ? "
+                    "and user_key = ?",
+                    key,
+                )
+
+    def should_note_rate_limit(self, user_key: str, *, now: datetime, interval: timedelta) -> bool:
+        """True (and remembered) when the user has not been told of the rate limit within `interval`."""
+        with self._lock:
+            cursor = self.db.execute(
+                "insert into rate_limit_notes (user_key, noted_at) values (?, ?) on conflict(user_key) do update "
+                "set noted_at = excluded.noted_at where rate_limit_notes.noted_at <= ?",
+                [user_key, _iso(now), _iso(now - interval)],
+            )
+            return cursor.rowcount == 1
+
     # -- leases (a cross-process mutex for deliveries) ------------------------------------------------------
     def try_lease(self, key: str, owner: str, seconds: int, *, now: datetime | None = None) -> bool:
         now = now or datetime.now(UTC)
@@ -682,6 +818,22 @@ class Store:
 
 
 # -- (de)serialising digests ----------------------------------------------------------------------------------
+
+
+def _turn(row: Sequence[Any]) -> Turn:
+    _, platform, channel_id, thread_id, user_key, question, answer, post_id, day, asked_at, reply_id = row
+    return Turn(
+        platform,
+        channel_id,
+        thread_id,
+        user_key,
+        question,
+        answer,
+        post_id or "",
+        date.fromisoformat(day),
+        datetime.fromisoformat(asked_at),
+        reply_id or "",
+    )
 
 
 def digest_to_json(digest: Digest, *, internal: bool = False) -> dict:
