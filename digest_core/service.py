@@ -155,7 +155,8 @@ class DigestService:
         """The weekly roll-up of the 7 days that end on `day`, from the stored editions (no model call)."""
         editions = self.store.editions_between(week_start(day), day)
         paths = {part for e in editions for part in e.generated_by.split("+")} or {OFFLINE}
-        return build_week(day, editions, generated_by=describe_paths(paths))
+        questions = self.store.question_counts(week_start(day), day)
+        return build_week(day, editions, question_counts=questions, generated_by=describe_paths(paths))
 
     def _summaries(self, posts: Sequence[Post]) -> tuple[dict[str, str], set[str]]:
         """Each post's summary and the names of the writers that wrote them.

@@ -598,7 +598,7 @@ class Store:
             for row in rows
         ]
 
-    # -- continuity --------------------------------------------------------------------------------------------
+    # -- continuity and the weekly roll-up ----------------------------------------------------------------------
     def editions_between(self, first: date, last: date) -> list[Digest]:
         """The stored editions dated `first` to `last` (both included), oldest first."""
         with self._lock:
@@ -608,6 +608,17 @@ class Store:
                 )
             )
         return [digest_from_json(json.loads(row["payload"])) for row in rows]
+
+    def question_counts(self, first: date, last: date) -> dict[str, int]:
+        """How many answered questions were about each post, among the questions about editions dated `first`
+        to `last` (the question flow's turns; a question about several posts or none counts for no post)."""
+        with self._lock:
+            rows = self.db.execute(
+                "select post_id, count(*) from question_turns where post_id != '' and edition_date >= ? "
+                "and edition_date <= ? group by post_id",
+                [first.isoformat(), last.isoformat()],
+            ).fetchall()
+        return {post_id: count for post_id, count in rows}
 
     # -- summaries ------------------------------------------------------------------------------------------
     def cached_summary(self, content: str, summarizer: str, prompt_version: str) -> str | None:

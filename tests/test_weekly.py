@@ -11,9 +11,21 @@ import pytest
 
 from bot.cli import main
 from digest_core.models import WEEKLY, Digest, DigestPost, Theme, ThemeLink
+from digest_core.questions import Turn
 from digest_core.weekly import MAX_WEEK_THEMES, build_week
 from tests.test_continuity import FORECAST, HACKING, PRISONS, SAE, edition, post
-from tests.three_days import DAY1, DAY2, DAY3, DAYS, POSTS, build_days_with_cli, cli_folder, ids_of
+from tests.three_days import (
+    AFTER_DAY3,
+    DAY1,
+    DAY2,
+    DAY3,
+    DAYS,
+    POSTS,
+    build_days_with_cli,
+    cli_folder,
+    ids_of,
+    service_with_three_days,
+)
 
 __all__ = ["cli_folder"]  # the fixture, for pytest
 
@@ -155,3 +167,16 @@ def test_a_week_of_stored_posts_keeps_their_numbers_in_order() -> None:
     week = build_week(DAY2, [second, first])
     assert [(p.number, p.title) for p in week.posts] == [(1, "a"), (2, "b"), (3, "c")]
     assert all(isinstance(p, DigestPost) for p in week.posts)
+
+
+def test_questions_asked_in_the_daily_threads_make_a_post_most_discussed(tmp_path: Path) -> None:
+    service = service_with_three_days(tmp_path / "digest.db")
+    debated = next(p for p in POSTS if p.day == DAY2)
+    for n in range(3):
+        asked = AFTER_DAY3 + timedelta(minutes=n)
+        turn = Turn("slack", "C1", "1.0", "slack:U1", f"question {n}", "answer", debated.post_id, DAY2, asked)
+        service.store.add_turn(turn)
+    service.store.add_turn(Turn("slack", "C1", "1.0", "slack:U1", "which one?", "#1 or #2?", "", DAY2, AFTER_DAY3))
+    week = service.week(DAY3)
+    number = next(p.number for p in week.posts if p.id == debated.post_id)
+    assert week.connections[1] == f"Most discussed: {debated.title} (#{number}: 3 questions)."
