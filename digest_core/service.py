@@ -28,7 +28,7 @@ from digest_core.ports import Answerer, Summarizer, ThemeFinder
 from digest_core.questions import IncomingQuestion, QuestionFlow, Verdict
 from digest_core.search import ArchiveSearch
 from digest_core.store import Store, content_hash
-from digest_core.weekly import build_week, week_start
+from digest_core.weekly import build_week, recurring_loose_posts, week_start
 
 log = logging.getLogger(__name__)
 
@@ -155,8 +155,29 @@ class DigestService:
         """The weekly roll-up of the 7 days that end on `day`, from the stored editions (no model call)."""
         editions = self.store.editions_between(week_start(day), day)
         paths = {part for e in editions for part in e.generated_by.split("+")} or {OFFLINE}
+        loose = self._loose_themes(editions)
+        if loose:
+            paths.add(OFFLINE)
         questions = self.store.question_counts(week_start(day), day)
-        return build_week(day, editions, question_counts=questions, generated_by=describe_paths(paths))
+        return build_week(
+            day, editions, loose_themes=loose, question_counts=questions, generated_by=describe_paths(paths)
+        )
+
+    def _loose_themes(self, editions: Sequence[Digest]) -> tuple[Theme, ...]:
+        """Themes of the week's lone posts that recur across days (posts no daily theme holds), by the offline
+        finder from their stored text and summaries: no model call."""
+        loose = recurring_loose_posts(editions)
+        if len(loose) < 2:
+            return ()
+        summaries = {p.id: p.summary for edition in editions for p in edition.posts if p.id in set(loose)}
+        stored = self.store.posts_by_ids(loose)
+        finder = self.writers.offline_theme_finder
+        try:
+            themes, _ = finder.find_themes([stored[i] for i in loose if i in stored], summaries)
+        except Exception as exc:  # the week is still complete without them
+            log.warning("theme finder %s failed on the week's lone posts: %s", finder.name, exc)
+            return ()
+        return tuple(valid for theme in themes if (valid := _keep_known_posts(theme, set(loose))))
 
     def _summaries(self, posts: Sequence[Post]) -> tuple[dict[str, str], set[str]]:
         """Each post's summary and the names of the writers that wrote them.

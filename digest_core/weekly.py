@@ -5,7 +5,9 @@ rebuild costs no model call. What the week adds is structure:
 
 - **The week's themes.** Every daily theme is linked to the earlier theme of the week that it carries on
   (`continuity.best_predecessor`, the measure that links today's themes to recent editions), so each chain of
-  continuations is one week theme holding the posts of all its days. Themes that ran on more days come first,
+  continuations is one week theme holding the posts of all its days. Posts that no daily theme holds but that
+  recur on another day (`recurring_loose_posts`) are grouped by the offline theme finder (the service does
+  that, from stored text and summaries) and threaded the same way. Themes that ran on more days come first,
   then those with more posts. The week has up to MAX_WEEK_THEMES themes, and at least MIN_WEEK_THEMES when its
   days had that many themes. Each is named and described by its lead daily theme (the one with the most
   posts, then the most central), and carries on what its first daily theme carried on from before the week.
@@ -47,13 +49,15 @@ def week_start(end: date) -> date:
 
 @dataclass(slots=True)
 class _Thread:
-    """Daily themes of the week that carry one another on, oldest first."""
+    """Themes of the week that carry one another on, oldest first."""
 
     members: list[ThemeProfile]
+    day_of: Mapping[str, date]  # each post's edition
 
     @property
     def days(self) -> list[date]:
-        return sorted({m.day for m in self.members})
+        """The days whose posts the thread holds."""
+        return sorted({self.day_of[i] for i in self.post_ids()})
 
     def post_ids(self) -> list[str]:
         return list(dict.fromkeys(i for m in self.members for i in m.theme.post_ids))
@@ -63,12 +67,15 @@ def build_week(
     end: date,
     editions: Sequence[Digest],
     *,
+    loose_themes: Sequence[Theme] = (),
     question_counts: Mapping[str, int] | None = None,
     generated_by: str = "offline",
 ) -> Digest:
     """The roll-up of the editions dated in the 7 days that end on `end` (others are ignored).
 
-    `question_counts` maps post ids to the questions asked about them, when those are recorded.
+    `loose_themes` group posts of the week that no daily theme holds (a lone post on Monday and one on the same
+    topic on Friday): they are threaded with the daily themes. `question_counts` maps post ids to the questions
+    asked about them, when those are recorded.
     """
     first = week_start(end)
     days = sorted((e for e in editions if first <= e.date <= end), key=lambda e: e.date)
@@ -77,12 +84,28 @@ def build_week(
     if not posts:
         return Digest(end, title, generated_by, (), (), (), kind=WEEKLY)
     vectors = post_vectors(days)
-    threads = _select(_threads(profile_editions(days, vectors)))
+    day_of = {p.id: e.date for e in days for p in e.posts}
+    profiles = [*profile_editions(days, vectors), *_loose_profiles(loose_themes, vectors, day_of)]
+    profiles.sort(key=lambda p: p.day)  # stable: the themes of one day keep their order
+    threads = _select(_threads(profiles, day_of))
     numbers = {p.id: p.number for p in posts}
     themes = tuple(_week_theme(thread, first, numbers) for thread in threads)
     discussion = _discussion(days, vectors, question_counts or {})
     connections = (*_recurring(threads), *_most_discussed(posts, discussion))
     return Digest(end, title, generated_by, themes, tuple(connections), posts, kind=WEEKLY)
+
+
+def recurring_loose_posts(editions: Sequence[Digest]) -> list[str]:
+    """Posts that no daily theme holds but that are clearly about a post of another day no theme holds either:
+    the week's recurring topics that each day had only one post on. In the editions' order."""
+    themed = {i for edition in editions for theme in edition.themes for i in theme.post_ids}
+    loose = [(edition.date, p.id) for edition in editions for p in edition.posts if p.id not in themed]
+    vectors = post_vectors(editions)
+    return [
+        post_id
+        for day, post_id in loose
+        if any(d != day and cosine(vectors[post_id], vectors[other]) >= ALIKE for d, other in loose)
+    ]
 
 
 def _renumbered(days: Sequence[Digest]) -> tuple[DigestPost, ...]:
@@ -93,7 +116,23 @@ def _renumbered(days: Sequence[Digest]) -> tuple[DigestPost, ...]:
     return tuple(replace(post, number=n) for n, post in enumerate(seen.values(), start=1))
 
 
-def _threads(profiles: list[ThemeProfile]) -> list[_Thread]:
+def _loose_profiles(
+    themes: Sequence[Theme], vectors: Mapping[str, Vector], day_of: Mapping[str, date]
+) -> list[ThemeProfile]:
+    """Themes over posts of several days, placed on the last of their days."""
+    profiles = []
+    for theme in themes:
+        ids = [i for i in dict.fromkeys(theme.post_ids) if vectors.get(i) and i in day_of]
+        if ids:
+            members = tuple(vectors[i] for i in ids)
+            last = max(day_of[i] for i in ids)
+            profiles.append(
+                ThemeProfile(last, replace(theme, post_ids=tuple(ids)), members, unit(sum_vectors(members)))
+            )
+    return profiles
+
+
+def _threads(profiles: list[ThemeProfile], day_of: Mapping[str, date]) -> list[_Thread]:
     """Each daily theme joins the thread of the earlier theme that it carries on, if any. Earlier themes of the
     same day count too: two themes of one day that are mostly the same posts' topic are one theme of the week."""
     threads: list[_Thread] = []
@@ -102,7 +141,7 @@ def _threads(profiles: list[ThemeProfile]) -> list[_Thread]:
         found = best_predecessor(profile, profiles[:index])
         thread = thread_of[id(found)] if found is not None else None
         if thread is None:
-            thread = _Thread([])
+            thread = _Thread([], day_of)
             threads.append(thread)
         thread.members.append(profile)
         thread_of[id(profile)] = thread

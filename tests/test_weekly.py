@@ -12,7 +12,7 @@ import pytest
 from bot.cli import main
 from digest_core.models import WEEKLY, Digest, DigestPost, Theme, ThemeLink
 from digest_core.questions import Turn
-from digest_core.weekly import MAX_WEEK_THEMES, build_week
+from digest_core.weekly import MAX_WEEK_THEMES, build_week, recurring_loose_posts
 from tests.test_continuity import FORECAST, HACKING, PRISONS, SAE, edition, post
 from tests.three_days import (
     AFTER_DAY3,
@@ -180,3 +180,22 @@ def test_questions_asked_in_the_daily_threads_make_a_post_most_discussed(tmp_pat
     week = service.week(DAY3)
     number = next(p.number for p in week.posts if p.id == debated.post_id)
     assert week.connections[1] == f"Most discussed: {debated.title} (#{number}: 3 questions)."
+
+
+def test_lone_posts_of_different_days_on_one_topic_are_a_theme_of_the_week(tmp_path: Path) -> None:
+    chosen = {"SaeAbsorb00000001", "HackTests00000003", "SaeTransfer000008", "ChipExport0000009"}
+    service = service_with_three_days(tmp_path / "digest.db", keep=chosen)
+    week = service.week(DAY3)
+    sae = {"SaeAbsorb00000001", "SaeTransfer000008"}
+    theme = next(t for t in week.themes if sae <= set(t.post_ids))
+    assert set(theme.post_ids) == sae
+    assert any(line.startswith(f"{theme.title} ran on 2 days ({DAY1}, {DAY3})") for line in week.connections)
+    assert {p.id for p in week.posts} == chosen
+
+
+def test_only_lone_posts_that_recur_on_another_day_are_grouped_for_the_week() -> None:
+    day1 = edition(DAY1)
+    day1 = replace(day1, posts=(post(1, DAY1, "Absorption", SAE), post(2, DAY1, "Tests", HACKING)))
+    day2 = edition(DAY2, ("Trade", [post(1, DAY2, "Copies", PRISONS), post(2, DAY2, "Copies again", PRISONS)]))
+    day2 = replace(day2, posts=(*day2.posts, post(3, DAY2, "Absorption again", SAE)))
+    assert recurring_loose_posts([day1, day2]) == [f"{DAY1}-1", f"{DAY2}-3"]

@@ -221,8 +221,9 @@ def build_days_with_cli(folder: Path, capsys: pytest.CaptureFixture[str]) -> dic
     return editions
 
 
-def service_with_three_days(path: Path) -> DigestService:
-    """The offline DigestService on `path`, after the third day's digest time, with the three days built."""
+def service_with_three_days(path: Path, *, keep: set[str] | None = None) -> DigestService:
+    """The offline DigestService on `path`, after the third day's digest time, with the three days built
+    (from the posts whose ids are in `keep`, when given)."""
     summarizer, finder = ExtractiveSummarizer(), OfflineThemeFinder()
     service = DigestService(
         Store(path),
@@ -231,7 +232,7 @@ def service_with_three_days(path: Path) -> DigestService:
         clock=lambda: AFTER_DAY3,
     )
     for day in DAYS:
-        service.store.upsert_posts(stored_posts(day))
+        service.store.upsert_posts([p for p in stored_posts(day) if keep is None or p.id in keep])
         service.digest(day)
     return service
 
