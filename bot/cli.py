@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import os
+import sqlite3
 import sys
 import uuid
 from collections.abc import Sequence
@@ -41,8 +42,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"digest: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except sqlite3.DatabaseError as exc:
+        from digest_core.store import DamagedDatabase, is_damage
+
+        if not is_damage(exc):
+            raise
+        damaged = exc if isinstance(exc, DamagedDatabase) else DamagedDatabase(_database_of(args), str(exc))
+        print(f"digest: {damaged}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+
+
+def _database_of(args: argparse.Namespace) -> str:
+    try:
+        return str(settings_from(args).db_path)
+    except ConfigError:
+        return "the database"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,6 +145,8 @@ def _fetch(service: DigestService, feeds: Sequence[str]) -> list[FeedResult]:
 
 
 def print_feed_results(results: Sequence[FeedResult], *, stream: TextIO | None = None) -> None:
+    from bot.logging_setup import hide_secrets
+
     for result in results:
         if result.status == "failed":
             line = f"failed     {result.feed_url}: {result.reason}"
@@ -138,7 +156,7 @@ def print_feed_results(results: Sequence[FeedResult], *, stream: TextIO | None =
             line = f"new        {result.feed_url}: {result.new_posts} new of {result.seen_posts} posts"
             if result.reason:
                 line += f" ({result.reason})"
-        print(line, file=stream or sys.stdout)
+        print(hide_secrets(line), file=stream or sys.stdout)  # a feed URL may carry a password
 
 
 def all_failed(results: Sequence[FeedResult]) -> bool:

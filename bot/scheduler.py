@@ -290,8 +290,7 @@ class DeliveryLedger:
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        with store.locked() as db:
-            ledger_migrations.apply(db)
+        store.migrate(ledger_migrations)
 
     def progress(
         self, targets: Iterable[Target], day: date, *, kind: str = DAILY

@@ -13,7 +13,7 @@ from datetime import date, datetime
 class Post:
     """One stored post: the feed's facts plus its full, cleaned text."""
 
-    id: str  # stable identity: forum guid, arXiv id without version, else canonical URL
+    id: str  # stable identity, owned by its source: forum id, arxiv:<id>, own-site URL or feed:<hash>:<url>
     title: str
     url: str  # canonical https URL
     authors: tuple[str, ...]

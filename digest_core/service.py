@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
+from digest_core.clean import DEFAULT_AUTHORITY, IdAuthority
 from digest_core.continuity import CONTINUITY_DAYS, link_to_earlier
 from digest_core.editions import EditionSchedule, select_posts
 from digest_core.feeds import DEFAULT_TUNING, FetchTuning, fetch_feeds
@@ -63,6 +64,7 @@ class DigestService:
         limiter: QuestionLimiter | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         fetch_tuning: FetchTuning = DEFAULT_TUNING,
+        id_authority: IdAuthority = DEFAULT_AUTHORITY,
         search_limiter: QuestionLimiter | None = None,
     ) -> None:
         self.store = store
@@ -72,13 +74,19 @@ class DigestService:
         self.limiter = limiter
         self.clock = clock
         self.fetch_tuning = fetch_tuning
+        self.id_authority = id_authority
         self.search_limiter = search_limiter
         self._questions = QuestionFlow(self, store, clock=clock)
 
     # -- feeds ----------------------------------------------------------------------------------------------
     async def refresh(self, feeds: Sequence[str], *, respect_backoff: bool = False) -> list[FeedResult]:
         return await fetch_feeds(
-            feeds, store=self.store, clock=self.clock, tuning=self.fetch_tuning, respect_backoff=respect_backoff
+            feeds,
+            store=self.store,
+            clock=self.clock,
+            tuning=self.fetch_tuning,
+            respect_backoff=respect_backoff,
+            authority=self.id_authority,
         )
 
     # -- editions -------------------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -20,9 +22,11 @@ from typing import Any
 
 from sqlite_utils import Database, Migrations
 
+from digest_core.clean import post_identity
 from digest_core.models import DAILY, WEEKLY, DeliveredPart, Digest, DigestPost, Post, SearchHit, Theme, ThemeLink
 from digest_core.questions import Turn
 
+log = logging.getLogger(__name__)
 migrations = Migrations("digest_core")
 ELLIPSIS = "…"
 QUESTION_EVENT_RETENTION = timedelta(days=2)  # platforms retry within minutes; older event ids are dropped
@@ -173,7 +177,47 @@ def m003_questions(db: Database) -> None:
 
 
 @migrations()
-def m004_weekly_deliveries(db: Database) -> None:
+def m004_ingest_feed_scoped_post_ids(db: Database) -> None:
+    """Posts stored before ids were scoped by their source get the id `post_identity` gives them now.
+
+    Without this, the next fetch would store such posts again under their new ids and the next edition would
+    show them a second time. Stored editions, delivery records and question turns follow, so old threads still
+    answer.
+    """
+    renames: dict[str, str] = {}
+    for post_id, url, feed_url in db.execute("select id, url, feed_url from posts").fetchall():
+        if feed_url and (scoped := post_identity(post_id, url, feed=feed_url)) != post_id:
+            renames[post_id] = scoped
+    if not renames:
+        return
+    for old, new in renames.items():
+        db.execute(
+            "update posts set id = ? where id = ? and not exists (select 1 from posts where id = ?)", [new, old, new]
+        )
+    for old, new in renames.items():
+        db.execute("update question_turns set post_id = ? where post_id = ?", [new, old])
+    for day, payload in db.execute("select date, payload from editions").fetchall():
+        data = json.loads(payload)
+        for post in data["posts"]:
+            post["id"] = renames.get(post["id"], post["id"])
+        for theme in data["themes"]:
+            theme["post_ids"] = [renames.get(post_id, post_id) for post_id in theme["post_ids"]]
+        db.execute("update editions set payload = ? where date = ?", [json.dumps(data), day])
+    parts = db.execute("select rowid, part_key from deliveries where part_key like 'post:%'").fetchall()
+    for rowid, part_key in parts:
+        # "post:<id>", or "post:<id>:<n>" / "post:<id>#<n>" for a post's further messages
+        rest = part_key.removeprefix("post:")
+        more = re.fullmatch(r"(.+)([:#]\d+)", rest)
+        if rest in renames:
+            db.execute("update deliveries set part_key = ? where rowid = ?", [f"post:{renames[rest]}", rowid])
+        elif more and more[1] in renames:
+            db.execute(
+                "update deliveries set part_key = ? where rowid = ?", [f"post:{renames[more[1]]}{more[2]}", rowid]
+            )
+
+
+@migrations()
+def m005_weekly_deliveries(db: Database) -> None:
     """Weekly roll-ups are delivered in their own key space: a week ends on a date that also has an edition."""
     db.table("week_deliveries").create(
         {
@@ -252,19 +296,125 @@ def _moment(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+BUSY_TIMEOUT_SECONDS = 30
+WRITE_LOCK_ATTEMPTS = 3  # each waits up to BUSY_TIMEOUT_SECONDS for the other writer
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+
+
+class WriterDatabase(Database):
+    """A sqlite-utils Database whose transactions take the write lock as they begin.
+
+    sqlite-utils opens a transaction with a deferred BEGIN: it starts as a reader and asks for the write lock
+    at its first write. In WAL mode that upgrade fails at once with "database is locked" (SQLITE_BUSY_SNAPSHOT)
+    when another connection, such as a second `digest fetch`, committed after the read began, and no busy
+    timeout helps. Every transaction this code opens writes, so it begins IMMEDIATE instead: a second writer
+    waits for the first to commit, then reads what the first wrote.
+    """
+
+    @contextmanager
+    def atomic(self) -> Iterator[Database]:
+        if self.conn.in_transaction:  # nested: sqlite-utils' savepoint
+            with super().atomic():
+                yield self
+            return
+        begin_immediate(self.conn)
+        try:
+            yield self
+        except BaseException:
+            self.rollback()
+            raise
+        try:
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.rollback()
+            raise
+
+
+def begin_immediate(connection: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE: wait for the write lock (the busy timeout), and try again a few times while busy."""
+    for attempt in range(1, WRITE_LOCK_ATTEMPTS + 1):
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            busy = getattr(exc, "sqlite_errorcode", 0) & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
+            if not busy or attempt == WRITE_LOCK_ATTEMPTS:
+                raise
+            log.warning("database still locked by another writer after %ss; waiting again", BUSY_TIMEOUT_SECONDS)
+
+
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
+
+
+class DamagedDatabase(sqlite3.DatabaseError):
+    """The database file is not one of ours, or SQLite found it damaged. The message is one line for the user."""
+
+    def __init__(self, path: str, detail: str) -> None:
+        super().__init__(
+            f"{path} is not a digest database or is damaged ({detail}); "
+            "restore it from a backup or point DIGEST_DB at another file"
+        )
+
+
+def is_damage(error: BaseException) -> bool:
+    """Whether SQLite refused a file as damaged (corrupt pages, a truncated file) or as no database at all."""
+    code = getattr(error, "sqlite_errorcode", None)
+    return isinstance(error, DamagedDatabase) or (
+        isinstance(error, sqlite3.DatabaseError)
+        and code is not None
+        and code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+    )
+
+
 class Store:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-        self.db = Database(connection)
+        connection = sqlite3.connect(self.path, check_same_thread=False, timeout=BUSY_TIMEOUT_SECONDS)
+        self.db = WriterDatabase(connection)
         self._lock = threading.RLock()
-        if self.path != ":memory:":
-            self.db.enable_wal()
-        self.db.execute("PRAGMA busy_timeout = 30000")
-        self.db.execute("PRAGMA synchronous = NORMAL")
-        migrations.apply(self.db)
+        try:
+            if self.path != ":memory:":
+                self.db.enable_wal()
+            self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
+            self.db.execute("PRAGMA synchronous = NORMAL")
+            self._check_database()
+            self.migrate(migrations)
+        except sqlite3.DatabaseError as exc:
+            connection.close()
+            if isinstance(exc, DamagedDatabase):
+                raise
+            if is_damage(exc):
+                raise DamagedDatabase(self.path, str(exc)) from None
+            raise
+
+    def _check_database(self) -> None:
+        """Refuse a file that holds someone else's tables, or whose pages SQLite finds damaged.
+
+        `quick_check` reads every page once (about 0.2 s for 180 MB when cached): a truncated or overwritten
+        file is named at once by every command, rather than failing half-way through one of them.
+        """
+        tables = self.db.table_names()
+        if not tables:
+            return  # a new database
+        ours = (
+            "_sqlite_migrations" in tables
+            and self.db.execute(
+                "select 1 from _sqlite_migrations where migration_set = ? limit 1", [migrations.name]
+            ).fetchone()
+        )
+        if not ours:
+            raise DamagedDatabase(self.path, "it holds tables of another program")
+        problems = [row[0] for row in self.db.execute("PRAGMA quick_check").fetchall()]
+        if problems != ["ok"]:
+            raise DamagedDatabase(self.path, problems[0] if problems else "no answer from quick_check")
+
+    def migrate(self, migration_set: Migrations) -> None:
+        """Apply a set's pending migrations under the write lock: two processes opening a fresh file at once
+        would otherwise both find them pending, and the second would fail creating the first's tables."""
+        with self._lock, self.db.atomic():
+            migration_set.apply(self.db)
 
     @classmethod
     def open(cls, path: str | Path) -> Store:
