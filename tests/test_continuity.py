@@ -12,7 +12,7 @@ from digest_core.continuity import CONTINUITY_DAYS, link_to_earlier
 from digest_core.markdown import render_markdown
 from digest_core.models import Digest, DigestPost, Theme, ThemeLink
 from digest_core.store import digest_from_json, digest_to_json
-from tests.three_days import DAY1, DAY2, DAY3, build_days_with_cli, cli_folder, ids_of
+from tests.three_days import DAY1, DAY2, DAY3, build_days_with_cli, cli_folder, printed_ids
 
 __all__ = ["cli_folder"]  # the fixture, for pytest
 
@@ -28,12 +28,12 @@ def test_a_theme_carries_on_one_from_two_days_before_and_an_unrelated_one_does_n
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     editions = build_days_with_cli(tmp_path, capsys)
-    first_sae = theme_holding(editions[DAY1], ids_of(DAY1, "sae"))
+    first_sae = theme_holding(editions[DAY1], printed_ids(editions[DAY1], "sae"))
     assert first_sae["continues"] is None
 
-    later_sae = theme_holding(editions[DAY3], ids_of(DAY3, "sae"))
+    later_sae = theme_holding(editions[DAY3], printed_ids(editions[DAY3], "sae"))
     assert later_sae["continues"] == {"date": DAY1.isoformat(), "title": first_sae["title"]}
-    compute = [t for t in editions[DAY3]["themes"] if set(t["post_ids"]) & ids_of(DAY3, "compute")]
+    compute = [t for t in editions[DAY3]["themes"] if set(t["post_ids"]) & printed_ids(editions[DAY3], "compute")]
     assert compute and all(t["continues"] is None for t in compute)
     assert all(t["continues"] is None for t in editions[DAY2]["themes"])  # debate is new on day 2
 

@@ -171,6 +171,13 @@ def ids_of(day: date, topic: str) -> set[str]:
     return {p.post_id for p in POSTS if p.day == day and p.topic == topic}
 
 
+def printed_ids(printed: dict, topic: str) -> set[str]:
+    """The ids that a printed (JSON) edition or week gives the posts of a topic: posts read from a feed file
+    get ids scoped to that feed, so they are found by their titles."""
+    titles = {p.title for p in POSTS if p.topic == topic}
+    return {post["id"] for post in printed["posts"] if post["title"] in titles}
+
+
 def write_feeds(folder: Path) -> dict[date, Path]:
     """One RSS file per day, holding that day's posts."""
     paths = {}
