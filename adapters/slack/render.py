@@ -242,6 +242,9 @@ def _post_label(post: DigestPost) -> str:
 def _theme_blocks(index: int, digest: Digest) -> list[Block]:
     theme = digest.themes[index]
     blocks = sections(f"*{index + 1}. {escape(theme.title)}*\n{escape(theme.key_idea)}")
+    if theme.continues is not None:
+        earlier = clip(escape(theme.continues.title), limits.MAX_TITLE_CHARS)
+        blocks.insert(1, context(f"Continues: {earlier} ({theme.continues.date.isoformat()})"))
     lines = []
     shown, rest = theme_members(digest, theme, limits.MAX_THEME_POSTS)
     for post, point in shown:
@@ -260,11 +263,10 @@ def _theme_blocks(index: int, digest: Digest) -> list[Block]:
 
 def _head_blocks(digest: Digest, listed: Sequence[DigestPost]) -> list[Block]:
     n = len(digest.posts)
+    when = f"The 7 days to {digest.date:%A %d %B %Y}" if digest.is_weekly else f"{digest.date:%A %d %B %Y}"
     blocks: list[Block] = [
         header(digest.title or f"Research digest {digest.date.isoformat()}"),
-        context(
-            f"{digest.date:%A %d %B %Y} · {n} post{'s' if n != 1 else ''} · written by {escape(digest.generated_by)}"
-        ),
+        context(f"{when} · {n} post{'s' if n != 1 else ''} · written by {escape(digest.generated_by)}"),
     ]
     if digest.is_empty:
         blocks.append(section("No new posts for this edition."))
@@ -277,23 +279,37 @@ def _head_blocks(digest: Digest, listed: Sequence[DigestPost]) -> list[Block]:
     if points:
         blocks.append(divider())
         blocks += sections("*Connections*\n" + "\n".join(points))
-    where = "Every post is summarised in this thread."
-    if listed:
-        summarised = n - len(listed)
-        where = (
-            f"The first {summarised} posts are summarised in this thread, and {number_range(listed)} are listed "
-            "by title after them."
-        )
-    blocks.append(
-        context(
-            f"{where} To ask about any post, reply here with its number (for example “#2: what did they "
-            "measure?”) or use a post's *Ask about this post* button."
-        )
-    )
+    blocks.append(context(_footer(digest, listed)))
     return blocks
 
 
-def _post_blocks(post: DigestPost) -> list[Block]:
+DAILY_FOOTER = (
+    "Every post is summarised in this thread. To ask about one, reply here "
+    "(for example “#2: what did they measure?”) or use its *Ask about this post* button."
+)
+# Questions are answered in a post's daily thread, which holds the edition the post belongs to.
+WEEKLY_FOOTER = (
+    "Every post of the week is summarised in this thread. To ask about one, reply in its daily digest's thread."
+)
+
+
+def _footer(digest: Digest, listed: Sequence[DigestPost]) -> str:
+    """Where the posts are and how to ask about them; on a huge day, which posts are only listed."""
+    if not listed:
+        return WEEKLY_FOOTER if digest.is_weekly else DAILY_FOOTER
+    where = (
+        f"The first {len(digest.posts) - len(listed)} posts{' of the week' if digest.is_weekly else ''} are "
+        f"summarised in this thread, and {number_range(listed)} are listed by title after them."
+    )
+    if digest.is_weekly:
+        return f"{where} To ask about one, reply in its daily digest's thread."
+    return (
+        f"{where} To ask about any post, reply here with its number (for example “#2: what did they measure?”) "
+        "or use a post's *Ask about this post* button."
+    )
+
+
+def _post_blocks(post: DigestPost, *, ask: bool = True) -> list[Block]:
     meta = [
         clip(escape(post.source.strip()), limits.MAX_SOURCE_CHARS),
         clip(escape(", ".join(post.authors)), limits.MAX_AUTHORS_CHARS),
@@ -301,7 +317,7 @@ def _post_blocks(post: DigestPost) -> list[Block]:
     meta.append(f"{post.published:%Y-%m-%d}")
     first = f"*#{post.number} {link(post.url, post.title)}*\n" + " · ".join(m for m in meta if m)
     summary = clip(escape(post.summary.strip()), limits.MAX_SUMMARY_CHARS)
-    return [section(first), *(sections(summary) if summary else []), ask_button(post)]
+    return [section(first), *(sections(summary) if summary else []), *([ask_button(post)] if ask else [])]
 
 
 def _listed_line(post: DigestPost) -> str:
@@ -339,7 +355,8 @@ def render_digest(digest: Digest, *, max_thread_posts: int = DEFAULT_MAX_THREAD_
     own, listed = split_thread_posts(digest.posts, max_thread_posts)
     messages = pack("head", fallback, _head_blocks(digest, listed))
     for post in own:
-        messages += pack(f"post:{post.id}", f"#{post.number} {link_label(post.title)}", _post_blocks(post))
+        blocks = _post_blocks(post, ask=not digest.is_weekly)
+        messages += pack(f"post:{post.id}", f"#{post.number} {link_label(post.title)}", blocks)
     return messages + _list_messages(listed)
 
 
@@ -403,6 +420,7 @@ USAGE = (
     "*Research digest*\n"
     "• `/digest today`: post today's digest in this channel (or link to it when it is already here)\n"
     "• `/digest YYYY-MM-DD`: post the digest of an earlier day\n"
+    "• `/digest week [YYYY-MM-DD]`: post the roll-up of the 7 days that end today (or on that day)\n"
     '• `/digest search WORDS`: find stored posts (words, "quoted phrases", prefix*); only you see the results\n'
     "• `/digest help`: this text\n"
     "To ask about a post, reply in a digest's thread (mention me, or ask a question) or press a post's "
@@ -410,8 +428,10 @@ USAGE = (
 )
 
 
-def already_posted_text(day: date, permalink: str | None) -> str:
+def already_posted_text(day: date, permalink: str | None, *, weekly: bool = False) -> str:
     where = f"<{safe_url(permalink)}|in this channel>" if permalink and safe_url(permalink) else "in this channel"
+    if weekly:
+        return f"The weekly roll-up of the 7 days to {day.isoformat()} is already {where}."
     return f"The digest of {day.isoformat()} is already {where}; ask about its posts in its thread."
 
 
