@@ -120,7 +120,9 @@ def long_post(samples: Sequence[Sample], target_words: int) -> str:
 
 def forum_html(target_bytes: int) -> str:
     """One ~target_bytes post of forum-shaped HTML: the test posts' bodies one after another."""
-    bodies = [(POSTS_DIR / p).read_text(encoding="utf-8") for p in sorted(POSTS_DIR.glob("*.html"))]
+    # The post with an unclosed <sup> is left out: the old extractor drops most of it, which is not speed.
+    paths = [p for p in sorted(POSTS_DIR.glob("*.html")) if p.name != "unclosed-sup.html"]
+    bodies = [p.read_text(encoding="utf-8") for p in paths]
     out: list[str] = []
     size = 0
     i = 0
@@ -208,26 +210,26 @@ def time_long(samples: Sequence[Sample], words: int) -> None:
 def time_html(revision: str) -> None:
     html = forum_html(HTML_TARGET_BYTES)
     before = extractor_at(revision)
-    runs = 20
-
-    def best(extract: Callable[[str], str]) -> float:
-        timings = []
-        for _ in range(runs):
+    extractors: dict[str, Callable[[str], str]] = {"now": html_to_text}
+    if before is not None:
+        extractors = {f"before ({revision})": before.html_to_text, **extractors}
+    # Alternate the extractors run by run, so that both see the same load on a shared machine; keep the best.
+    runs = 50
+    best = dict.fromkeys(extractors, float("inf"))
+    for _ in range(runs):
+        for name, extract in extractors.items():
             start = time.perf_counter()
             extract(html)
-            timings.append(time.perf_counter() - start)
-        return min(timings)
-
-    now = best(html_to_text)
-    words_now = len(html_to_text(html).split())
-    print(f"HTML to text, one {len(html.encode()) / 1000:.0f} KB forum post (best of {runs}):")
-    if before is not None:
-        old = best(before.html_to_text)
-        words_old = len(before.html_to_text(html).split())
-        print(f"  before ({revision}): {old * 1e3:.2f} ms, {words_old} words of text")
-        print(f"  now:              {now * 1e3:.2f} ms, {words_now} words of text   ({old / now:.1f}x faster)")
-    else:
-        print(f"  now: {now * 1e3:.2f} ms, {words_now} words of text (revision {revision} not found)")
+            best[name] = min(best[name], time.perf_counter() - start)
+    print(f"HTML to text, one {len(html.encode()) / 1000:.0f} KB post of forum HTML (best of {runs}):")
+    for name, extract in extractors.items():
+        print(f"  {name:>18}: {best[name] * 1e3:6.2f} ms, {len(extract(html).split())} words of text")
+    if len(best) == 2:
+        old, now = best.values()
+        print(f"  {'speed-up':>18}: {old / now:.1f}x")
+    unclosed = (POSTS_DIR / "unclosed-sup.html").read_text(encoding="utf-8")
+    kept = {name: len(extract(unclosed).split()) for name, extract in extractors.items()}
+    print("  words kept of a post with an unclosed footnote <sup>: " + ", ".join(f"{k} {v}" for k, v in kept.items()))
 
 
 def main() -> None:
