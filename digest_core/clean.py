@@ -37,12 +37,6 @@ SOURCE_NAMES = {
 }
 
 
-# Elements whose start and end break a paragraph; the rest are inline and run into the text around them.
-_BLOCK_TAGS = (
-    "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "ul", "ol", "dl", "dd", "dt",
-    "section", "article", "aside", "header", "footer", "figure", "hr", "details", "summary", "main", "nav",
-    "address", "table",
-)  # fmt: skip
 # Elements dropped with everything inside them: code that runs, embedded media, images and their captions
 # (a caption describes a picture the reader of the text cannot see, and must never reach a summary).
 _DROPPED_TAGS = [
@@ -63,7 +57,12 @@ _DISCUSS = "Discuss"
 # Where a paragraph ends and where a line breaks, written into the tree as text (and removed from the input
 # first), so that the text of the whole tree is then read in one call instead of walking its nodes in Python.
 _BLOCK, _LINE = "\x1e", "\x1f"
-_MARKED_SELECTOR = ", ".join(sorted({*_BLOCK_TAGS, "br", "td", "th", "tr"}))
+# Elements whose start and end break a paragraph (the rest are inline and run into the text around them),
+# with table cells (spaced) and line breaks.
+_MARKED_SELECTOR = (
+    "p, div, h1, h2, h3, h4, h5, h6, li, blockquote, pre, ul, ol, dl, dd, dt, section, article, aside, header, "
+    "footer, figure, hr, details, summary, main, nav, address, table, tr, td, th, br"
+)
 
 
 def html_to_text(html: str) -> str:
