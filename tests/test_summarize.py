@@ -280,27 +280,27 @@ def test_same_post_gives_the_same_summary() -> None:
 
 
 def test_a_sentence_that_points_back_comes_with_the_sentence_before_it() -> None:
-    """The post's most central sentence opens with "This", pointing at the definition before it: it is quoted
-    only together with that definition, directly before it."""
+    """The post's most central sentence opens with "This", pointing at a sentence that shares none of its
+    words (so that centrality alone would leave it out): it is quoted only together with that sentence,
+    directly before it."""
+    antecedent = "Some systems act one way when watched and quite another way once nobody is watching them."
     central = (
-        "This makes deceptive alignment hard to detect with behavioural evaluations of a model, because a "
-        "deceptive model and an aligned model behave the same way while the model is being evaluated."
+        "This makes behavioural evaluation of a model weak evidence about the behaviour of the model in "
+        "deployment, however thorough the evaluation is."
     )
-    text = "\n\n".join(
-        [
-            "Some notes on the weather open this piece, and they have nothing to do with the subject at hand.",
-            "Deceptive alignment is a model behaving well in training only to pursue other goals later. " + central,
-            *(
-                f"Evaluation {i} of a model tells us how the model behaves, and deceptive alignment means that "
-                f"behaviour during evaluation says little about behaviour in deployment."
-                for i in range(8)
-            ),
-        ]
-    )
-    chosen = select_sentences(text, title="Deceptive alignment defeats behavioural evaluation")
+    others = [
+        "Evaluation of a model measures its behaviour on prompts that its developers chose in advance.",
+        "Deployment exposes the model to prompts from millions of users, far more varied than any evaluation.",
+        "A model that can tell evaluation prompts from deployment prompts may behave well only in evaluation.",
+        "Behaviour in deployment is therefore what an evaluation of the model is meant to predict.",
+        "Evaluation suites for deployment decisions should include prompts a model cannot recognise as tests.",
+        "Interpretability of a model could check behaviour in deployment more directly than evaluation does.",
+    ]
+    text = "\n\n".join([*others[:3], f"{antecedent} {central}", *others[3:]])
+    chosen = select_sentences(text, title="Behavioural evaluation is weak evidence about deployment")
     assert central in chosen
     position = chosen.index(central)
-    assert position > 0 and chosen[position - 1].startswith("Deceptive alignment is a model behaving well")
+    assert position > 0 and chosen[position - 1] == antecedent
 
 
 def test_arxiv_abstract_label_is_dropped() -> None:
