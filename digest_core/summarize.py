@@ -54,7 +54,7 @@ MIN_SENTENCE_WORDS = 5
 LONG_SENTENCE_WORDS = 60
 SHORT_SENTENCE_WORDS = 8
 # Personalised PageRank: the share of each step that follows the graph (the rest restarts from the lead prior).
-DAMPING = 0.75
+DAMPING = 0.6
 PAGERANK_ITERATIONS = 50
 PAGERANK_TOLERANCE = 1e-9
 # The lead prior: a candidate's restart weight decays as exp(-position / LEAD_DECAY) (position among the
@@ -115,7 +115,7 @@ def select_sentences(text: str, *, title: str = "") -> list[str]:
 def rank_sentences(candidates: Sequence[Sentence], *, title: str = "") -> tuple[np.ndarray, np.ndarray]:
     """(score of each candidate, cosine similarity between candidates): centrality under a lead prior, scaled
     by how well the sentence stands on its own (see the module docstring)."""
-    vectors, title_vector = _tfidf([s.stems for s in candidates], title)
+    vectors, title_vector = _tfidf([_features(s.stems) for s in candidates], title)
     similarity = vectors @ vectors.T
     np.fill_diagonal(similarity, 0.0)
     positions = np.arange(len(candidates), dtype=float)
@@ -127,6 +127,16 @@ def rank_sentences(candidates: Sequence[Sentence], *, title: str = "") -> tuple[
     scores = centrality * form
     top = scores.max()
     return (scores / top if top > 0 else scores), similarity
+
+
+def _features(stems: Sequence[str]) -> list[str]:
+    """A sentence's terms for likeness: its stems, and the parts of its compounds ("chain-of-thought" also
+    counts as "chain" and "thought"), so that a compound and its words written apart match."""
+    out = list(stems)
+    for term in stems:
+        if "-" in term:
+            out.extend(part for part in content_stems(term.replace("-", " ")) if part != term)
+    return out
 
 
 def _tfidf(documents: Sequence[Sequence[str]], title: str) -> tuple[np.ndarray, np.ndarray]:
@@ -150,7 +160,7 @@ def _tfidf(documents: Sequence[Sequence[str]], title: str) -> tuple[np.ndarray, 
         return row / norm if norm > 0 else row
 
     matrix = np.array([vector(stems) for stems in documents]) if documents else np.zeros((0, 0))
-    return matrix, vector(content_stems(title))
+    return matrix, vector(_features(content_stems(title)))
 
 
 def _personalised_pagerank(similarity: np.ndarray, restart: np.ndarray) -> np.ndarray:
