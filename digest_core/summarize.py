@@ -210,7 +210,14 @@ def _form_factor(s: Sentence) -> float:
         factor *= 0.5  # no closing punctuation: a label or a list fragment
     if s.section == "weak":
         factor *= 0.8  # related work, methods details
+    if _mostly_capitalised(s.text):
+        factor *= 0.3  # a list of names or a title, not a statement
     return factor
+
+
+def _mostly_capitalised(text: str) -> bool:
+    tokens = text.split()[1:]
+    return len(tokens) >= MIN_SENTENCE_WORDS and sum(t[:1].isupper() for t in tokens) > 0.6 * len(tokens)
 
 
 def _select(candidates: Sequence[Sentence], scores: np.ndarray, similarity: np.ndarray, target: int) -> list[int]:

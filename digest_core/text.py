@@ -625,7 +625,8 @@ class Sentence:
 POST_CACHE_SIZE = 1024
 # The edges of a post, where notes about it sit: its first and last EDGE_PARAGRAPHS paragraphs.
 EDGE_PARAGRAPHS = 2
-# A post needs this many paragraphs before the share of a sentence's words found elsewhere in it says much.
+# A post needs this many paragraphs before the share of a sentence's words found elsewhere in it tells a note
+# that names the post from a sentence that introduces its subject.
 TOPICALITY_MIN_PARAGRAPHS = 6
 # An edge sentence that speaks of the post and shares less than this share of its words with the rest of the
 # post is a note about the post; so is a sentence that follows a note in its paragraph and shares less than
@@ -684,7 +685,8 @@ def _split_post(text: str) -> tuple[Sentence, ...]:
         if position >= footnote_tail or _FOOTNOTE_LINE_RE.match(line) or "↩" in line:
             line_section = "end"
         pieces = split_sentences(body)
-        # A labelled note ("Epistemic status: ...", "Edit: ...") covers its whole line.
+        # A labelled note ("Epistemic status: ...", "Edit: ...") opens its line; whether the note goes on past
+        # its first sentence is judged by what the next ones share with the post (_mark_notes_at_edges).
         labelled_note = bool(_META_LABEL_RE.match(body.replace("’", "'")))
         for i, sentence_text in enumerate(pieces):
             out.append(
@@ -695,7 +697,7 @@ def _split_post(text: str) -> tuple[Sentence, ...]:
                     first_line and i == 0,
                     line_section,
                     line_offset,
-                    boilerplate=labelled_note or is_boilerplate(sentence_text),
+                    boilerplate=(labelled_note and i == 0) or is_boilerplate(sentence_text),
                     list_item=list_item,
                     quoted=quoted,
                 )
@@ -704,16 +706,18 @@ def _split_post(text: str) -> tuple[Sentence, ...]:
 
 
 def _mark_notes_at_edges(sentences: list[Sentence]) -> list[Sentence]:
-    """Mark the notes about the post that sit at its edges: a sentence in the first or last paragraphs that
-    speaks of the post and shares little vocabulary with the rest of it, and the sentences after a note in the
-    same paragraph that share as little. Needs a post long enough to tell what its vocabulary is."""
+    """Mark the notes about the post that sit at its edges (its first and last EDGE_PARAGRAPHS paragraphs), in
+    a post long enough to tell what its vocabulary is: a sentence that follows a note in its paragraph and
+    shares little of its vocabulary with the rest of the post (the note goes on), and a sentence that speaks
+    of the post and shares less still."""
     body = [s for s in sentences if s.section != "end" and not s.heading]
     if not body or body[-1].paragraph + 1 < TOPICALITY_MIN_PARAGRAPHS:
         return sentences
-    # In how many paragraphs each stem occurs.
+    # In how many of the post's other sentences (notes aside) each stem occurs.
     spread: Counter[str] = Counter()
-    for paragraph_stems in _stems_by_paragraph(body).values():
-        spread.update(paragraph_stems)
+    for s in body:
+        if not s.boilerplate:
+            spread.update(set(s.stems))
     first_paragraph, last_paragraph = body[0].paragraph, body[-1].paragraph
     out: list[Sentence] = []
     note_paragraph = -1
@@ -722,21 +726,14 @@ def _mark_notes_at_edges(sentences: list[Sentence]) -> list[Sentence]:
         if at_edge and not s.boilerplate and not s.heading and s.section != "end":
             distinct = set(s.stems)
             shared = sum(spread[t] > 1 for t in distinct) / len(distinct) if distinct else 0.0
-            if (shared < OFF_TOPIC_SHARE and speaks_of_itself(s.text)) or (
-                shared < NOTE_CONTINUES_SHARE and s.paragraph == note_paragraph
+            if (shared < NOTE_CONTINUES_SHARE and s.paragraph == note_paragraph) or (
+                shared < OFF_TOPIC_SHARE and speaks_of_itself(s.text)
             ):
                 s = _replace_boilerplate(s)
         if s.boilerplate and at_edge:
             note_paragraph = s.paragraph
         out.append(s)
     return out
-
-
-def _stems_by_paragraph(sentences: list[Sentence]) -> dict[int, set[str]]:
-    by_paragraph: dict[int, set[str]] = {}
-    for s in sentences:
-        by_paragraph.setdefault(s.paragraph, set()).update(s.stems)
-    return by_paragraph
 
 
 def _replace_boilerplate(s: Sentence) -> Sentence:
