@@ -11,9 +11,16 @@ Token counts are the fake server's (characters / 4), so they show the shape of t
 Part 2, latency. The offline QuestionAnswerer over an edition of long posts: 100 questions (half naming the
 post with "#N", half resolved by BM25 over the edition), timing the whole `answer()` call. Target: p95 < 100 ms.
 
+Part 3, untrusted servers. Seconds per call against a server that hangs and one that trickles its body a
+byte at a time, side by side: the openai SDK on its own with a per-attempt timeout and 3 retries (what
+llm.py did before: 4 x 60 s for a hang, and a trickle is never timed out) and ModelClient with one deadline
+per call. The deadline is scaled down (--deadline, 1 s) so the run stays short. Then what a 1 MB reply that
+reports 0 tokens, and one that reports negative tokens, are charged, and what is kept of the 1 MB summary.
+
 Posts are assembled from the shared forum export when present (real titles, authors and openings; a post's text
 is its opening followed by the openings of the rows after it, as paragraphs), else from generated text.
-Run: python bench/model_cost.py [--posts 20] [--new 5] [--questions 100] [--long-posts 10] [--example]
+Run: python bench/model_cost.py [--posts 20] [--new 5] [--questions 100] [--long-posts 10] [--deadline 1]
+[--example]
 """
 
 from __future__ import annotations
@@ -25,14 +32,16 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from digest_core.budget import ModelLedger, ResultCache, TokenBudget
 from digest_core.editions import EditionSchedule
-from digest_core.llm import ModelClient, estimate_tokens
+from digest_core.llm import ChatMessage, ModelClient, ModelError, estimate_tokens
 from digest_core.markdown import render_markdown
 from digest_core.model_writing import ModelSummarizer, ModelThemeFinder
 from digest_core.models import Digest, DigestPost, Post
@@ -42,7 +51,7 @@ from digest_core.store import Store
 from digest_core.summarize import ExtractiveSummarizer
 from digest_core.themes import OfflineThemeFinder
 from tests.fakes.feed_server import SHARED_DATA
-from tests.fakes.openai_server import DigestModel, FakeOpenAIServer
+from tests.fakes.openai_server import DigestModel, FakeOpenAIServer, Reply
 
 DAY_ONE = date(2026, 11, 27)
 
@@ -247,6 +256,71 @@ def run_latency(long_posts: int, questions: int, show_example: bool) -> None:
             print(f"  > {quote}")
 
 
+# --- part 3: deadlines and token accounting ------------------------------------------------------------------
+
+
+def run_untrusted_servers(deadline: float) -> None:
+    import openai
+
+    print(f"\nPart 3: seconds per call, per-attempt timeout + 3 retries vs one deadline ({deadline:g} s; default 60 s)")
+    hello = [ChatMessage("user", "Say hello.")]
+    body = "A reply that is correct but arrives far too late for anyone waiting on it."
+    cases = {
+        "hanging server (answers after 5 s)": Reply(content=body, delay=5),
+        "trickling server (body over 5 s)": Reply(content=body, trickle=5),
+    }
+    for label, reply in cases.items():
+        with FakeOpenAIServer() as server:
+            server.enqueue(*[reply] * 10)
+            sdk = openai.OpenAI(api_key="bench", base_url=server.base_url, timeout=deadline, max_retries=3)
+            before, before_outcome = _timed(
+                partial(sdk.chat.completions.create, model="m", messages=[{"role": "user", "content": "Say hello."}])
+            )
+            before_requests = len(server.chat_requests)
+            client = ModelClient("", server.base_url, "m", timeout=deadline, max_retries=3)
+            after, after_outcome = _timed(partial(client.complete, hello, purpose="bench", prompt_version="bench"))
+            after_requests = len(server.chat_requests) - before_requests
+        print(
+            f"{label:<36} per-attempt: {before:5.2f} s, {before_requests} request(s), {before_outcome:<9}"
+            f"  one deadline: {after:5.2f} s, {after_requests} request(s), {after_outcome}  "
+            f"(x{before / after:.1f})"
+        )
+
+    huge = "The model goes on about its findings at great length. " * 20_000
+    post = Post(
+        "bench", "A post", "https://example.org/p", ("A",), datetime.now(UTC), "Bench", "Text.", datetime.now(UTC)
+    )
+    for label, reported in (("1 MB reply reporting 0 tokens", 0), ("reply reporting -1,000,000 tokens", -1_000_000)):
+        with FakeOpenAIServer() as server:
+            text = huge if reported == 0 else body
+            server.enqueue(Reply(content=text, prompt_tokens=reported, completion_tokens=reported))
+            with tempfile.TemporaryDirectory() as folder:
+                store = Store(Path(folder) / "d.db")
+                ledger = ModelLedger(store.locked)
+                client = ModelClient("", server.base_url, "m", call_log=ledger)
+                try:
+                    summary = ModelSummarizer(client).summarize(post)
+                    kept = f"summary kept: {len(summary.split())} words of {len(text.split())}"
+                except ModelError as exc:
+                    kept = f"summary refused: {exc}"
+                usage = ledger.usage_since(datetime(2000, 1, 1, tzinfo=UTC))
+                store.close()
+        print(
+            f"{label:<36} server says {reported:>10,} + {reported:>10,} tokens; charged "
+            f"{usage.prompt_tokens:>,} + {usage.completion_tokens:>,}; {kept}"
+        )
+
+
+def _timed(call: Callable[[], object]) -> tuple[float, str]:
+    started = time.perf_counter()
+    try:
+        call()
+        outcome = "answered"
+    except Exception as exc:  # the outcome is what is printed
+        outcome = "timed out" if "time" in str(exc).lower() else type(exc).__name__
+    return time.perf_counter() - started, outcome
+
+
 def percentile(values: list[float], pct: float) -> float:
     if not values:
         return float("nan")
@@ -260,11 +334,13 @@ def main() -> None:
     parser.add_argument("--new", type=int, default=5)
     parser.add_argument("--questions", type=int, default=100)
     parser.add_argument("--long-posts", type=int, default=10)
+    parser.add_argument("--deadline", type=float, default=1.0, help="seconds per call in part 3")
     parser.add_argument("--example", action="store_true", help="print an example digest and answers")
     args = parser.parse_args()
     print("posts assembled from the shared forum export" if SHARED_DATA.exists() else "posts generated (no export)")
     run_cost(args.posts, args.new, args.example)
     run_latency(args.long_posts, args.questions, args.example)
+    run_untrusted_servers(args.deadline)
 
 
 if __name__ == "__main__":

@@ -1,46 +1,59 @@
-"""Benchmark of the offline writer (extractive summarizer + offline theme finder).
+"""Benchmark of the offline writer (extractive summarizer + offline theme finder): theme quality and scale.
 
 Reads the post openings of the shared CSV export (assembled from the AI Alignment Forum's public API export,
 see ../shared/data/README.md) at run time; nothing from it is stored in the repository.
 
-    python bench/offline_writer.py [--csv PATH] [--limit N]
+    python bench/offline_writer.py [--csv PATH] [--sizes 10,200,1000] [--no-scale]
 
-Prints the summary word-count distribution over the openings, the per-post summarizing time (p50/p95), the
-time to summarize a synthetic 10,000-word post made by concatenating openings, the time to find themes
-for a 20-post and a 200-post day, and how coherent the themes are over every week of the export (see
-`coherence`).
+1. Every ISO week of the export with at least four posts, taken as one day (posts made from the openings):
+   - coverage: the share of posts in a theme of two or more posts that has a key idea and implications;
+   - cohesion: the share of those themes' memberships (a post in one of them) whose post is more similar to
+     its theme-mates, on average, than to the posts of any other theme or to any post left out of the themes,
+     by an independent yardstick (`Judge`: unigram TF-IDF cosine, IDF over the whole export);
+   - themes per day, titles that occur in one of their posts, and the time to find a day's themes.
+2. The same for the full-text days written for the tests (tests/data/days, examples/alignment-sample.xml).
+3. The writer (`DigestService._write`: every summary, then the themes) on 10, 200 and 1,000 long posts
+   (about 3,000 words each, assembled from openings), each size in a fresh child process: seconds, the
+   theme finder's share, and the child's peak memory (max RSS, imports included).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import itertools
+import json
 import math
+import random
+import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from functools import partial
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from digest_core.models import Post, Theme  # noqa: E402
-from digest_core.summarize import MAX_WORDS, MIN_WORDS, ExtractiveSummarizer  # noqa: E402
-from digest_core.text import content_stems  # noqa: E402
-from digest_core.themes import MISCELLANY_TITLE, OfflineThemeFinder  # noqa: E402
+from digest_core.summarize import ExtractiveSummarizer  # noqa: E402
+from digest_core.text import content_stems, normalize_space  # noqa: E402
+from digest_core.themes import OfflineThemeFinder  # noqa: E402
 
 DEFAULT_CSV = REPO / ".." / "shared" / "data" / "alignment-forum-posts.csv"
 WHEN = datetime(2026, 11, 28, tzinfo=UTC)
+LONG_POST_WORDS = 3_000
+CHILD_TIMEOUT_SECONDS = 1_800
 
 
-def load_rows(path: Path, limit: int | None) -> list[dict[str, str]]:
+def load_rows(path: Path) -> list[dict[str, str]]:
     with path.open(newline="", encoding="utf-8") as f:
-        rows = sorted(csv.DictReader(f), key=lambda r: r["postedAt"])
-    return rows[-limit:] if limit else rows
+        return sorted(csv.DictReader(f), key=lambda r: r["postedAt"])
 
 
 def post_from(row: dict[str, str]) -> Post:
@@ -56,107 +69,6 @@ def post_from(row: dict[str, str]) -> Post:
     )
 
 
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def timed(fn: Callable[[], object], repeat: int) -> list[float]:
-    out = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - start) * 1000)
-    return out
-
-
-def long_post(posts: list[Post], words: int) -> Post:
-    paragraphs: list[str] = []
-    total = 0
-    for p in posts:
-        if total >= words:
-            break
-        paragraphs.append(p.title)  # as a heading
-        paragraphs.append(p.text)
-        total += len(p.text.split()) + len(p.title.split())
-    return Post(
-        id="synthetic-long",
-        title="A long essay assembled from openings",
-        url="https://example.org/synthetic",
-        authors=("bench",),
-        published=WHEN,
-        source="bench",
-        text="\n\n".join(paragraphs),
-        first_seen=WHEN,
-    )
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--csv", type=Path, default=DEFAULT_CSV)
-    parser.add_argument("--limit", type=int, default=None, help="use only the N most recent rows")
-    args = parser.parse_args()
-    if not args.csv.exists():
-        print(f"CSV export not found at {args.csv}; nothing to measure.")
-        return
-    rows = load_rows(args.csv, args.limit)
-    posts = [post_from(r) for r in rows]
-    summarizer = ExtractiveSummarizer()
-
-    counts: list[int] = []
-    millis: list[float] = []
-    summaries: dict[str, str] = {}
-    for post in posts:
-        start = time.perf_counter()
-        summary = summarizer.summarize(post)
-        millis.append((time.perf_counter() - start) * 1000)
-        summaries[post.id] = summary
-        counts.append(len(summary.split()))
-    long_enough = [c for c, p in zip(counts, posts, strict=True) if len(p.text.split()) >= MIN_WORDS]
-    in_bounds = sum(MIN_WORDS <= c <= MAX_WORDS for c in long_enough)
-    print(f"openings: {len(posts)} (of which {len(long_enough)} have >= {MIN_WORDS} words)")
-    spread = (
-        f"min {min(counts)} p5 {percentile(counts, 0.05)} p50 {percentile(counts, 0.5)} "
-        f"p95 {percentile(counts, 0.95)} max {max(counts)} mean {statistics.mean(counts):.1f}"
-    )
-    print(f"summary words: {spread}")
-    print(
-        f"within {MIN_WORDS}-{MAX_WORDS} words (openings of >= {MIN_WORDS} words): "
-        f"{in_bounds}/{len(long_enough)} = {in_bounds / max(1, len(long_enough)):.1%}; "
-        f"over {MAX_WORDS}: {sum(c > MAX_WORDS for c in counts)}"
-    )
-    print(f"per-post summarize ms: p50 {percentile(millis, 0.5):.2f} p95 {percentile(millis, 0.95):.2f}")
-
-    for words in (10_000, 30_000):
-        essay = long_post(posts, words)
-        runs = timed(partial(summarizer.summarize, essay), 15)
-        summary = summarizer.summarize(essay)
-        print(
-            f"synthetic {len(essay.text.split())}-word post: summarize ms p50 {statistics.median(runs):.1f} "
-            f"min {min(runs):.1f}; summary {len(summary.split())} words; "
-            f"ms per 1,000 words {statistics.median(runs) / len(essay.text.split()) * 1000:.2f}"
-        )
-
-    finder = OfflineThemeFinder()
-    for size in (20, 200):
-        day = posts[-size:]
-        day_summaries = {p.id: summaries[p.id] for p in day}
-        runs = timed(partial(finder.find_themes, day, day_summaries), 5)
-        themes, connections = finder.find_themes(day, day_summaries)
-        sizes = "/".join(str(len(t.post_ids)) for t in themes)
-        print(
-            f"{size}-post day: find_themes ms p50 {statistics.median(runs):.1f} min {min(runs):.1f}; "
-            f"{len(themes)} themes of {sizes} posts, {len(connections)} connections"
-        )
-        for theme in themes:
-            print(f"    - {theme.title}")
-
-    coherence(rows, summaries)
-
-
-# --- theme coherence over real-shaped days ---------------------------------------------------------------
-
-
 def week_windows(rows: list[dict[str, str]], minimum: int = 4) -> list[list[dict[str, str]]]:
     """The export's posts grouped by ISO week of `postedAt`, weeks with at least `minimum` posts."""
     weeks: dict[tuple[int, int], list[dict[str, str]]] = {}
@@ -166,15 +78,23 @@ def week_windows(rows: list[dict[str, str]], minimum: int = 4) -> list[list[dict
     return [w for _, w in sorted(weeks.items()) if len(w) >= minimum]
 
 
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+# --- theme quality ----------------------------------------------------------------------------------------
+
+
 class Judge:
-    """A yardstick independent of the theme finder: unigram TF-IDF cosine, IDF over the whole export."""
+    """A yardstick independent of the theme finder: unigram TF-IDF cosine, IDF over the posts it is given."""
 
     def __init__(self, posts: Sequence[Post]) -> None:
-        self.stems = {p.id: Counter(content_stems(p.title + ". " + p.text)) for p in posts}
-        df = Counter(t for counts in self.stems.values() for t in counts)
-        n = len(posts)
+        stems = {p.id: Counter(content_stems(p.title + ". " + p.text)) for p in posts}
+        df = Counter(t for counts in stems.values() for t in counts)
+        n = len(stems)
         self.vectors: dict[str, dict[str, float]] = {}
-        for pid, counts in self.stems.items():
+        for pid, counts in stems.items():
             v = {t: (1 + math.log(c)) * math.log(n / df[t]) for t, c in counts.items()}
             norm = math.sqrt(sum(w * w for w in v.values())) or 1.0
             self.vectors[pid] = {t: w / norm for t, w in v.items()}
@@ -183,73 +103,223 @@ class Judge:
         va, vb = self.vectors[a], self.vectors[b]
         return sum(w * vb.get(t, 0.0) for t, w in va.items())
 
-
-def is_miscellany(theme: Theme) -> bool:
-    """The catch-all theme for posts that fit no topic (it makes no claim that they share one)."""
-    return theme.title == MISCELLANY_TITLE
+    def mean_similarity(self, a: str, others: Sequence[str]) -> float:
+        return statistics.mean(self.similarity(a, b) for b in others) if others else 0.0
 
 
-def coherence(rows: list[dict[str, str]], summaries: dict[str, str]) -> None:
-    """For every week of the export (as if it were one day): mean similarity of two posts in the same topical
-    theme vs. of two posts in different themes (by an independent yardstick, `Judge`), the share of theme
-    members that use none of their theme title's words, how often two themes of a day share a title word,
-    and how many posts land in a theme of two or more posts or in the catch-all theme."""
+@dataclass
+class Tally:
+    """Theme quality summed over many days."""
+
+    days: int = 0
+    posts: int = 0
+    covered: int = 0
+    memberships: int = 0
+    cohesive: int = 0
+    left_out: int = 0
+    themes: list[int] = field(default_factory=list)
+    titles: int = 0
+    titles_found: int = 0
+    millis: list[float] = field(default_factory=list)
+
+    def add(self, posts: Sequence[Post], themes: Sequence[Theme], judge: Judge, millis: float) -> None:
+        by_id = {p.id: p for p in posts}
+        self.days += 1
+        self.posts += len(posts)
+        self.millis.append(millis)
+        self.themes.append(len(themes))
+        complete = [t for t in themes if len(t.post_ids) > 1 and t.key_idea.strip() and t.implications.strip()]
+        self.covered += len({pid for t in complete for pid in t.post_ids})
+        themed = {pid for t in themes for pid in t.post_ids}
+        left_out = [pid for pid in by_id if pid not in themed]
+        self.left_out += len(left_out)
+        for theme in themes:
+            self.titles += 1
+            self.titles_found += any(
+                theme.title.lower() in normalize_space(by_id[pid].title + " " + by_id[pid].text).lower()
+                for pid in theme.post_ids
+            )
+        for theme in complete:
+            for pid in theme.post_ids:
+                mates = [m for m in theme.post_ids if m != pid]
+                rivals = [[m for m in t.post_ids] for t in themes if pid not in t.post_ids]
+                rivals += [[m] for m in left_out]
+                own = judge.mean_similarity(pid, mates)
+                best_rival = max((judge.mean_similarity(pid, r) for r in rivals), default=-1.0)
+                self.memberships += 1
+                self.cohesive += own > best_rival
+
+    def print(self, label: str) -> None:
+        counts = Counter(self.themes)
+        spread = " ".join(f"{k}:{counts[k]}" for k in sorted(counts))
+        print(
+            f"{label}: {self.days} days, {self.posts} posts | coverage {self.covered / self.posts:.1%} | "
+            f"cohesion {self.cohesive / max(1, self.memberships):.1%} ({self.cohesive}/{self.memberships}) | "
+            f"left out {self.left_out / self.posts:.1%}"
+        )
+        print(
+            f"    themes per day {statistics.mean(self.themes):.2f} (count:days {spread}); titles found in a post "
+            f"{self.titles_found / max(1, self.titles):.1%}; ms per day p50 {percentile(self.millis, 0.5):.1f} "
+            f"p95 {percentile(self.millis, 0.95):.1f} max {max(self.millis):.1f}"
+        )
+
+
+def find(
+    finder: OfflineThemeFinder, posts: Sequence[Post], summaries: dict[str, str]
+) -> tuple[tuple[Theme, ...], float]:
+    start = time.perf_counter()
+    themes, _ = finder.find_themes(posts, summaries)
+    return themes, (time.perf_counter() - start) * 1000
+
+
+def real_weeks(rows: list[dict[str, str]]) -> None:
     posts = [post_from(r) for r in rows]
+    summarizer = ExtractiveSummarizer()
+    summaries = {p.id: summarizer.summarize(p) for p in posts}
     judge = Judge(posts)
     finder = OfflineThemeFinder()
-    within: list[float] = []
-    between: list[float] = []
-    off_title = members = 0
-    duplicate_days = 0
-    miscellany_posts = total_posts = grouped_posts = 0
-    theme_counts: list[int] = []
-    sizes: list[int] = []
-    weeks = week_windows(rows)
-    start = time.perf_counter()
-    for week in weeks:
+    tally = Tally()
+    for week in week_windows(rows):
         day = [post_from(r) for r in week]
-        themes, _ = finder.find_themes(day, {p.id: summaries.get(p.id, "") for p in day})
-        topical = [t for t in themes if not is_miscellany(t)]
-        theme_counts.append(len(themes))
-        total_posts += len(day)
-        miscellany_posts += len({pid for t in themes if is_miscellany(t) for pid in t.post_ids})
-        home = {pid: n for n, t in enumerate(topical) for pid in t.post_ids}
-        grouped_posts += len({pid for t in topical if len(t.post_ids) > 1 for pid in t.post_ids})
-        for t in topical:
-            sizes.append(len(t.post_ids))
-            ids = t.post_ids
-            within += [judge.similarity(a, b) for k, a in enumerate(ids) for b in ids[k + 1 :]]
-            title_stems = set(content_stems(t.title))
-            for pid in ids:
-                members += 1
-                off_title += not (title_stems & set(judge.stems[pid]))
-        placed = sorted(home)
-        between += [
-            judge.similarity(a, b)
-            for k, a in enumerate(placed)
-            for b in placed[k + 1 :]
-            if not any(a in t.post_ids and b in t.post_ids for t in topical)
-        ]
-        words = [set(content_stems(t.title)) for t in topical]
-        duplicate_days += any(words[a] & words[b] for a in range(len(words)) for b in range(a + 1, len(words)))
-    elapsed = time.perf_counter() - start
-    mean_within = statistics.mean(within) if within else 0.0
-    mean_between = statistics.mean(between) if between else 0.0
-    print(f"coherence over {len(weeks)} week-windows of >= 4 posts ({elapsed:.1f} s):")
-    print(
-        f"    themes per day {statistics.mean(theme_counts):.2f}; topical theme size mean "
-        f"{statistics.mean(sizes):.2f}; posts in a theme of 2+ posts {grouped_posts / total_posts:.1%}; "
-        f"posts in a miscellany theme {miscellany_posts / total_posts:.1%}"
-    )
-    print(
-        f"    within-theme similarity {mean_within:.3f} vs between-theme {mean_between:.3f} "
-        f"(ratio {mean_within / max(mean_between, 1e-9):.2f})"
-    )
-    print(
-        f"    theme members using none of their title's words: {off_title}/{members} = "
-        f"{off_title / max(1, members):.1%}; days where two themes share a title word: "
-        f"{duplicate_days}/{len(weeks)} = {duplicate_days / len(weeks):.1%}"
-    )
+        themes, millis = find(finder, day, {p.id: summaries[p.id] for p in day})
+        tally.add(day, themes, judge, millis)
+    tally.print("real weeks (openings)")
+
+
+def written_days(rows: list[dict[str, str]]) -> None:
+    from tests.days import written_days as load_days
+
+    days = load_days()
+    every = [p for posts in days.values() for p in posts]
+    judge = Judge([*every, *(post_from(r) for r in rows)])
+    summarizer = ExtractiveSummarizer()
+    finder = OfflineThemeFinder()
+    tally = Tally()
+    for posts in days.values():
+        themes, millis = find(finder, posts, {p.id: summarizer.summarize(p) for p in posts})
+        tally.add(posts, themes, judge, millis)
+    tally.print("full-text days")
+
+
+# --- scale ------------------------------------------------------------------------------------------------
+
+
+def long_posts(rows: list[dict[str, str]], count: int) -> list[Post]:
+    """`count` posts of about LONG_POST_WORDS words, each a seeded sample of openings under their titles."""
+    posts = []
+    for number in range(count):
+        sample = random.Random(number).sample(rows, 80)
+        paragraphs: list[str] = []
+        words = 0
+        for row in sample:
+            if words >= LONG_POST_WORDS:
+                break
+            paragraphs += [row["title"], row["summary"]]
+            words += len(row["summary"].split()) + len(row["title"].split())
+        posts.append(
+            Post(
+                id=f"long-{number}",
+                title=sample[0]["title"],
+                url=f"https://example.org/long/{number}",
+                authors=("bench",),
+                published=datetime(2026, 11, 27, tzinfo=UTC),
+                source="bench",
+                text="\n\n".join(paragraphs),
+                first_seen=WHEN,
+            )
+        )
+    return posts
+
+
+class TimedFinder:
+    """The offline theme finder, timed (so that the writer's time can be split into summaries and themes)."""
+
+    name = "offline"
+
+    def __init__(self) -> None:
+        self.inner = OfflineThemeFinder()
+        self.seconds = 0.0
+
+    def find_themes(
+        self, posts: Sequence[Post], summaries: Mapping[str, str]
+    ) -> tuple[tuple[Theme, ...], tuple[str, ...]]:
+        start = time.perf_counter()
+        try:
+            return self.inner.find_themes(posts, dict(summaries))
+        finally:
+            self.seconds += time.perf_counter() - start
+
+
+def scale_child(csv_path: Path, count: int) -> None:
+    """Run in a child process: the writer on `count` long posts; prints one JSON line."""
+    from digest_core.editions import EditionSchedule
+    from digest_core.service import DigestService, Writers
+    from digest_core.store import Store
+
+    posts = long_posts(load_rows(csv_path), count)
+    words = statistics.mean(p.word_count for p in posts)
+    summarizer, finder = ExtractiveSummarizer(), TimedFinder()
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp) / "bench.db")
+        service = DigestService(
+            store, schedule=EditionSchedule(), writers=Writers(summarizer, finder, summarizer, finder)
+        )
+        start = time.perf_counter()
+        digest = service._write(date(2026, 11, 28), posts)
+        seconds = time.perf_counter() - start
+        store.close()
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = {
+        "posts": count,
+        "words": round(words),
+        "seconds": seconds,
+        "theme_seconds": finder.seconds,
+        "peak_mib": peak_kib / 1024,
+        "themes": [len(t.post_ids) for t in digest.themes],
+    }
+    print(json.dumps(result))
+
+
+def scale(csv_path: Path, sizes: Sequence[int]) -> None:
+    results: dict[int, dict] = {}
+    for count in sizes:
+        done = subprocess.run(
+            [sys.executable, __file__, "--csv", str(csv_path), "--scale-child", str(count)],
+            capture_output=True,
+            text=True,
+            timeout=CHILD_TIMEOUT_SECONDS,
+            check=True,
+        )
+        r = results[count] = json.loads(done.stdout.strip().splitlines()[-1])
+        print(
+            f"writer, {count} long posts (~{r['words']} words): {r['seconds']:.2f} s "
+            f"(themes {r['theme_seconds']:.2f} s), peak {r['peak_mib']:.0f} MiB; theme sizes {r['themes']}"
+        )
+    ordered = sorted(results)
+    for small, large in itertools.pairwise(ordered):
+        ratio = results[large]["seconds"] / max(results[small]["seconds"], 1e-9)
+        n = large / small
+        print(f"    {small} -> {large} posts: time x{ratio:.1f} (n^1 x{n:.0f}, n^2 x{n * n:.0f}, n^3 x{n**3:.0f})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--csv", type=Path, default=DEFAULT_CSV)
+    parser.add_argument("--sizes", default="10,200,1000", help="comma-separated numbers of long posts")
+    parser.add_argument("--no-scale", action="store_true", help="skip the writer's time and memory")
+    parser.add_argument("--scale-child", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if not args.csv.exists():
+        print(f"CSV export not found at {args.csv}; nothing to measure.")
+        return
+    if args.scale_child:
+        scale_child(args.csv, args.scale_child)
+        return
+    rows = load_rows(args.csv)
+    real_weeks(rows)
+    written_days(rows)
+    if not args.no_scale:
+        scale(args.csv, [int(s) for s in args.sizes.split(",")])
 
 
 if __name__ == "__main__":

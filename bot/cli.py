@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING, TextIO
 
 from bot.config import ConfigError, Settings, load_settings, parse_feed_list
-from digest_core.models import Digest, FeedResult
+from digest_core.models import Digest, FeedResult, SearchHit
 
 if TYPE_CHECKING:
     from digest_core.service import DigestService
@@ -71,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--db", metavar="PATH", help="SQLite database file (default: DIGEST_DB or digest.db)")
     ask.set_defaults(handler=run_ask)
     add_operations_commands(commands)
+    add_search_command(commands)
     return parser
 
 
@@ -265,6 +267,92 @@ def run_ask(args: argparse.Namespace) -> int:
     print(f"\n#{answer.post.number} {answer.post.title}\n{answer.post.url}")
     print(f"({answer.generated_by})")
     return EXIT_OK
+
+
+# -- search ---------------------------------------------------------------------------------------------------
+
+MAX_SOURCES_LISTED = 10
+
+
+def add_search_command(commands: argparse._SubParsersAction) -> None:
+    search = commands.add_parser(
+        "search",
+        help='search every stored post: words, "quoted phrases", prefix*',
+        description='Search every stored post, best match first. QUERY holds words, "quoted phrases" and '
+        "prefix* terms; posts with every term rank first, titles weigh most.",
+    )
+    search.add_argument("query", nargs="+", metavar="QUERY", help="what to look for")
+    search.add_argument("--since", type=_day, metavar="YYYY-MM-DD", help="only posts published on or after this day")
+    search.add_argument("--until", type=_day, metavar="YYYY-MM-DD", help="only posts published on or before this day")
+    search.add_argument("--source", metavar="NAME", help='only posts from this source, e.g. "AI Alignment Forum"')
+    search.add_argument("--limit", type=int, default=10, metavar="N", help="how many results (default 10)")
+    search.add_argument("--db", metavar="PATH", help="SQLite database file (default: DIGEST_DB or digest.db)")
+    search.add_argument("--format", choices=("text", "json"), default="text")
+    search.set_defaults(handler=run_search)
+
+
+def run_search(args: argparse.Namespace) -> int:
+    """Search the stored posts (no fetch): one block per hit, or the JSON of `search_to_json`."""
+    from bot.runner import build_service
+    from digest_core.search import search_to_json
+
+    if args.limit < 1:
+        raise UsageError(f"--limit must be at least 1, not {args.limit}")
+    if args.since and args.until and args.since > args.until:
+        raise UsageError(f"--since {args.since} is after --until {args.until}")
+    settings = settings_from(args)
+    if not settings.db_path.is_file():
+        raise UsageError(f"no database at {settings.db_path}; run `digest fetch` first")
+    service = build_service(settings)
+    # Bytes the terminal's encoding could not decode come as lone surrogates: make them U+FFFD, printable.
+    query = " ".join(os.fsencode(word).decode("utf-8", "replace") for word in args.query)
+    source = _stored_source(args.source, service.store.post_sources()) if args.source else None
+    result = service.search(query, since=args.since, until=args.until, source=source, limit=args.limit)
+    if args.format == "json":
+        print(json.dumps(search_to_json(result), indent=2, ensure_ascii=False))
+        return EXIT_OK
+    if not result.hits:
+        print(f"No stored post matches “{_printable(query)}”{_filters(args)}.")
+        return EXIT_OK
+    print("\n\n".join(_search_block(hit) for hit in result.hits))
+    if result.has_more:
+        print(f"(more results: --limit {args.limit * 2})", file=sys.stderr)
+    return EXIT_OK
+
+
+def _filters(args: argparse.Namespace) -> str:
+    named = [
+        f"since {args.since}" if args.since else "",
+        f"until {args.until}" if args.until else "",
+        f"from {_printable(args.source)}" if args.source else "",
+    ]
+    return f" ({', '.join(n for n in named if n)})" if any(named) else ""
+
+
+def _stored_source(wanted: str, sources: Sequence[str]) -> str:
+    """The stored spelling of the source `wanted` names (any case); a usage error naming the sources if none."""
+    for source in sources:
+        if source.casefold() == wanted.casefold():
+            return source
+    known = ", ".join(repr(s) for s in sources[:MAX_SOURCES_LISTED]) + (
+        ", ..." if len(sources) > MAX_SOURCES_LISTED else ""
+    )
+    raise UsageError(f"--source {wanted!r}: no stored post comes from it" + (f"; sources: {known}" if sources else ""))
+
+
+def _search_block(hit: SearchHit) -> str:
+    lines = [
+        _printable(hit.title) or "(untitled)",
+        " · ".join(part for part in (_printable(hit.source), f"{hit.published:%Y-%m-%d}", _printable(hit.url)) if part),
+    ]
+    if hit.snippet:
+        lines.append(_printable(hit.snippet))
+    return "\n".join(lines)
+
+
+def _printable(text: str) -> str:
+    """Feed text on one line, without control characters (a title must not move the terminal's cursor)."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
 
 
 if __name__ == "__main__":

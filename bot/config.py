@@ -19,6 +19,7 @@ _T = TypeVar("_T")
 
 DEFAULT_FEED = "https://www.alignmentforum.org/feed.xml"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MAX_MODEL_TIMEOUT_SECONDS = 3600  # a model call that may take longer than an hour is a mistake
 
 
 class ConfigError(ValueError):
@@ -51,6 +52,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DIGEST_FETCH_INTERVAL", "30", "Minutes between feed refreshes in `digest serve`."),
     Setting("DIGEST_EMPTY_DAY", "message", "What to post on a day with no new posts: `skip` or `message`."),
     Setting(
+        "DIGEST_SEARCHES_PER_HOUR",
+        "60",
+        "Searches (`/digest search` and its More results button) one user may run per hour.",
+    ),
+    Setting(
         "DIGEST_ADMIN_CHANNEL",
         "",
         "Optional Slack (C...) or Discord (digits) channel that is told when a feed has failed for a day.",
@@ -71,6 +77,12 @@ SETTINGS: tuple[Setting, ...] = (
         group="Model",
     ),
     Setting("DIGEST_QUESTIONS_PER_HOUR", "20", "Questions one user may ask per hour.", group="Model"),
+    Setting(
+        "DIGEST_MODEL_TIMEOUT",
+        "60",
+        "Seconds one model call may take, retries included; past it the offline path writes.",
+        group="Model",
+    ),
     Setting("SLACK_BOT_TOKEN", "", "Slack bot token (xoxb-...).", True, "Slack"),
     Setting("SLACK_APP_TOKEN", "", "Slack app-level token (xapp-...); set it for Socket Mode.", True, "Slack"),
     Setting("SLACK_SIGNING_SECRET", "", "Slack signing secret, for HTTP mode.", True, "Slack"),
@@ -140,6 +152,8 @@ class Settings:
     discord_message_content: bool
     discord_api_url: str = ""
     discord_gateway_url: str = ""
+    model_timeout: int = 60  # seconds per model call, all retries included
+    searches_per_hour: int = 60
 
     @property
     def model_enabled(self) -> bool:
@@ -209,6 +223,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: str) -> Set
         discord_message_content=parsed("DISCORD_MESSAGE_CONTENT", parse_bool, False),
         discord_api_url=parsed("DISCORD_API_URL", _optional_http_url, ""),
         discord_gateway_url=parsed("DISCORD_GATEWAY_URL", _optional_ws_url, ""),
+        model_timeout=parsed("DIGEST_MODEL_TIMEOUT", _call_seconds, 60),
+        searches_per_hour=parsed("DIGEST_SEARCHES_PER_HOUR", _non_negative_int, 60),
     )
     if problems:
         raise ConfigError(problems)
@@ -338,6 +354,13 @@ def _positive_int(value: str) -> int:
     number = _non_negative_int(value)
     if number == 0:
         raise ValueError("must be at least 1")
+    return number
+
+
+def _call_seconds(value: str) -> int:
+    number = _positive_int(value)
+    if number > MAX_MODEL_TIMEOUT_SECONDS:
+        raise ValueError(f"must be at most {MAX_MODEL_TIMEOUT_SECONDS} seconds")
     return number
 
 

@@ -71,6 +71,7 @@ def build_model_client(
         settings.openai_api_key,
         settings.openai_base_url,
         settings.model,
+        timeout=settings.model_timeout,
         call_log=ledger,
         budget=TokenBudget(ledger, settings.daily_token_budget, clock=clock),
         clock=clock,
@@ -107,6 +108,7 @@ def build_service(
         answerer=QuestionAnswerer(client),
         limiter=QuestionRateLimit(store.locked, settings.questions_per_hour, clock=clock),
         clock=clock,
+        search_limiter=QuestionRateLimit(store.locked, settings.searches_per_hour, clock=clock),
     )
 
 

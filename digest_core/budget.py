@@ -3,8 +3,9 @@
 `ModelLedger` writes every model call (the `CallLog` of `llm.ModelClient`) and sums today's tokens;
 `TokenBudget` refuses calls once the day's tokens are spent (callers then take the offline path);
 `QuestionRateLimit` caps the questions one user may ask per hour; `ResultCache` keeps model replies by prompt
-hash (the theme call) so that a rebuild pays nothing. Tables come from this module's own
-sqlite-utils migration set "model", applied to the store's Database; the lead's set is never touched.
+hash (the theme call), or the failure of a reply that could not be used, so that a rebuild pays nothing.
+Tables come from this module's own sqlite-utils migration set "model", applied to the store's Database; the
+lead's set is never touched.
 
 Each class takes `locked`, a callable returning a context manager that holds the database for a group of
 calls: `Store.locked` in the bot (so these writes never interleave with the store's own), `exclusive(db)` in
@@ -60,6 +61,12 @@ def m003_model_results(db: Database) -> None:
     db.table("model_results").create({"key": str, "purpose": str, "created_at": str, "payload": str}, pk="key")
 
 
+@MIGRATIONS()
+def m004_model_result_failures(db: Database) -> None:
+    # A row with an error is a reply that failed validation: the same prompt is not sent again.
+    db.table("model_results").add_column("error", str, not_null_default="")
+
+
 # Holds the shared Database for a group of calls (e.g. `Store.locked`).
 DatabaseAccess = Callable[[], AbstractContextManager[Database]]
 
@@ -107,8 +114,8 @@ class ModelLedger:
             "model": call.model,
             "prompt_version": call.prompt_version,
             "purpose": call.purpose,
-            "prompt_tokens": call.prompt_tokens,
-            "completion_tokens": call.completion_tokens,
+            "prompt_tokens": max(0, call.prompt_tokens),
+            "completion_tokens": max(0, call.completion_tokens),
             "latency_ms": call.latency_ms,
             "attempts": call.attempts,
             "error": call.error,
@@ -119,7 +126,9 @@ class ModelLedger:
     def tokens_on(self, day: date) -> int:
         with self._locked() as db:
             row = db.execute(
-                "select coalesce(sum(prompt_tokens + completion_tokens), 0) from model_calls where day = ?",
+                # Rows from before counts were checked may be negative: they must not give tokens back.
+                "select coalesce(sum(max(prompt_tokens, 0) + max(completion_tokens, 0)), 0) from model_calls "
+                "where day = ?",
                 [day.isoformat()],
             ).fetchone()
         return int(row[0])
@@ -139,7 +148,7 @@ class ResultCache:
     """Model replies kept by the hash of their exact prompt, so the same question is never paid for twice.
 
     The service caches summaries itself; this serves the theme call, so that rebuilding an edition whose
-    summaries are unchanged costs no model call at all.
+    summaries are unchanged costs no model call at all, even when the model's reply could not be used.
     """
 
     def __init__(self, locked: DatabaseAccess, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
@@ -149,14 +158,28 @@ class ResultCache:
             apply_migrations(db)
 
     def get(self, key: str) -> str | None:
+        """The stored reply for a prompt; None when there is none or it failed."""
         with self._locked() as db:
-            row = db.execute("select payload from model_results where key = ?", [key]).fetchone()
+            row = db.execute("select payload from model_results where key = ? and error = ''", [key]).fetchone()
         return row[0] if row else None
 
     def put(self, key: str, purpose: str, payload: str) -> None:
+        self._store(key, purpose, payload, "")
+
+    def failure(self, key: str) -> str | None:
+        """Why the reply to this prompt could not be used, when it could not."""
+        with self._locked() as db:
+            row = db.execute("select error from model_results where key = ? and error != ''", [key]).fetchone()
+        return row[0] if row else None
+
+    def remember_failure(self, key: str, purpose: str, error: str) -> None:
+        self._store(key, purpose, "", error or "invalid reply")
+
+    def _store(self, key: str, purpose: str, payload: str, error: str) -> None:
         with self._locked() as db:
             db.table("model_results").upsert(
-                {"key": key, "purpose": purpose, "created_at": _iso(self._clock()), "payload": payload}, pk="key"
+                {"key": key, "purpose": purpose, "created_at": _iso(self._clock()), "payload": payload, "error": error},
+                pk="key",
             )
 
 

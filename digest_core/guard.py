@@ -16,7 +16,8 @@ from digest_core.models import Post
 
 # A full-width commercial at looks like "@" but no platform parses it as a mention.
 SAFE_AT = "\uff20"
-_URL = re.compile(r"https?://[^\s<>\"'`\[\]{}|\\^]+", re.IGNORECASE)
+# Anything a platform may turn into a link: any scheme://..., and www.... without one (Slack links those).
+_URL = re.compile(r"(?:\b[a-z][a-z0-9+.-]*://|(?<![\w.@-])www\.)[^\s<>\"'`\[\]{}|\\^]+", re.IGNORECASE)
 _TRAILING_URL_PUNCTUATION = ".,;:!?)'\""
 _ZERO_WIDTH = re.compile("[\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
 # Slack/Discord control syntax: <!channel>, <!subteam^S1|@team>, <@U1>, <@!1>, <@&role>, <#C1|general>.
@@ -37,9 +38,9 @@ _BLANK_LINES = re.compile(r"\n{3,}")
 
 
 def normalize_url(url: str) -> str:
-    """Compare URLs loosely: no scheme, no "www.", no trailing slash or punctuation."""
+    """Compare URLs loosely: no http(s) scheme, no "www.", no trailing slash or punctuation."""
     url = url.strip().rstrip(_TRAILING_URL_PUNCTUATION).lower()
-    url = re.sub(r"^https?://(www\.)?", "", url)
+    url = re.sub(r"^(?:https?://)?(?:www\.)?", "", url)
     return url.rstrip("/")
 
 

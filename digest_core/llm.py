@@ -1,34 +1,43 @@
 """The one wrapper around an OpenAI-compatible Chat Completions server (OpenAI, Ollama, vLLM, llama.cpp ...).
 
 Everything the model path sends goes through `ModelClient.complete`: it checks the daily token budget, bounds
-concurrency, retries 429/5xx/timeouts with backoff (honouring Retry-After), and records every call, failed or
-not, in the call log. Calls are synchronous; callers run them in worker threads.
+concurrency, gives each call one deadline (`timeout`, default 60 s) that covers the openai SDK's own retries
+and a slowly trickling reply (see `model_http`), counts tokens without trusting the server's report, and
+records every call, failed or not, in the call log. `time_limit` bounds every call inside it further (an
+edition's deadline). Calls are synchronous; callers run them in worker threads.
+
+The openai SDK is imported only when a ModelClient is built: offline runs never pay for it.
 """
 
 from __future__ import annotations
 
-import email.utils
 import logging
-import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import openai
+if TYPE_CHECKING:
+    import openai
+
+    from digest_core.model_http import CallState
 
 log = logging.getLogger(__name__)
 
 # Local servers ignore the key, but the openai client refuses to start without one.
 LOCAL_SERVER_API_KEY = "not-needed"
-# Retry-After beyond this is not worth waiting for in a chat reply: fail and let the offline path answer.
-MAX_RETRY_AFTER_SECONDS = 30.0
-BACKOFF_BASE_SECONDS = 0.5
-BACKOFF_CAP_SECONDS = 8.0
-CHARS_PER_TOKEN = 4  # rough, model-independent estimate; only used when the server omits `usage`
-RETRYABLE_STATUSES = frozenset({408, 409, 429})
+CALL_DEADLINE_SECONDS = 60.0  # one logical call, all its attempts included
+MAX_RETRIES = 3
+CHARS_PER_TOKEN = 4  # rough, model-independent; a floor under whatever the server reports
+# A reported count above this is nonsense (and would not fit an SQLite integer much further on).
+MAX_COUNTED_TOKENS = 10**9
+
+# The latest moment (time.monotonic()) by which every call in this context must end; see `time_limit`.
+_OUTER_DEADLINE: ContextVar[float | None] = ContextVar("model_outer_deadline", default=None)
 
 
 class ModelError(Exception):
@@ -68,15 +77,6 @@ class ModelCall:
     error: str = ""  # empty when the call succeeded
 
 
-@dataclass(frozen=True, slots=True)
-class _Request:
-    messages: tuple[ChatMessage, ...]
-    json_mode: bool
-    max_tokens: int | None
-    timeout: float | None  # per attempt; None keeps the client's
-    max_retries: int
-
-
 class CallLog(Protocol):
     def record(self, call: ModelCall) -> None: ...
 
@@ -91,8 +91,36 @@ def estimate_tokens(text: str) -> int:
     return max(1, len(text) // CHARS_PER_TOKEN)
 
 
+def counted_tokens(reported: object, text: str) -> int:
+    """What a call is charged: the server's count, but never less than the text's size says, nor negative."""
+    count = reported if isinstance(reported, int) and not isinstance(reported, bool) else 0
+    return min(max(count, estimate_tokens(text)), MAX_COUNTED_TOKENS)
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Every model call made inside (in this context) ends within `seconds` from now, or fails.
+
+    Nested limits keep the earliest. Context variables do not flow into pool threads by themselves: submit
+    work with `contextvars.copy_context().run` for the limit to apply there.
+    """
+    at = time.monotonic() + seconds
+    outer = _OUTER_DEADLINE.get()
+    token = _OUTER_DEADLINE.set(at if outer is None else min(outer, at))
+    try:
+        yield
+    finally:
+        _OUTER_DEADLINE.reset(token)
+
+
+def remaining_time() -> float | None:
+    """Seconds left under the innermost `time_limit`, or None when there is none."""
+    outer = _OUTER_DEADLINE.get()
+    return None if outer is None else outer - time.monotonic()
+
+
 class ModelClient:
-    """Sync Chat Completions client with budget, bounded concurrency, retries and a call log."""
+    """Sync Chat Completions client with budget, bounded concurrency, a deadline per call and a call log."""
 
     def __init__(
         self,
@@ -100,32 +128,30 @@ class ModelClient:
         base_url: str,
         model: str,
         *,
-        timeout: float = 60,
-        max_retries: int = 3,
+        timeout: float = CALL_DEADLINE_SECONDS,
+        max_retries: int = MAX_RETRIES,
         max_concurrency: int = 4,
         call_log: CallLog | None = None,
         budget: TokenGate | None = None,
-        sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         if not api_key and not base_url:
             raise ModelError("no model configured: set OPENAI_API_KEY and/or OPENAI_BASE_URL")
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        from digest_core import model_http
+
         self.model = model
+        self.timeout = timeout
         self.max_retries = max_retries
         self.max_concurrency = max_concurrency
         self._call_log = call_log
         self._budget = budget
-        self._sleep = sleep
         self._clock = clock
         self._slots = threading.BoundedSemaphore(max_concurrency)
-        self._json_mode_supported = True
         self._output_limit = "max_tokens"  # or "max_completion_tokens", learnt from the server's 400
-        # Retries are ours (so that every attempt shares one record and one budget check); the SDK's are off.
-        self._openai = openai.OpenAI(
-            api_key=api_key or LOCAL_SERVER_API_KEY,
-            base_url=base_url or None,
-            timeout=timeout,
-            max_retries=0,
+        self._openai = model_http.open_client(
+            api_key or LOCAL_SERVER_API_KEY, base_url, timeout=timeout, max_retries=max_retries
         )
 
     @property
@@ -143,120 +169,105 @@ class ModelClient:
         timeout: float | None = None,
         max_retries: int | None = None,
     ) -> Completion:
-        """One chat completion; BudgetExhausted before calling, ModelError when every attempt failed.
+        """One chat completion; BudgetExhausted before calling, ModelError when it failed or ran out of time.
 
-        `timeout` (per attempt) and `max_retries` override the client's for this call: a chat reply should
-        give up sooner than a nightly digest build.
+        `timeout` (the whole call's deadline, all retries included) and `max_retries` override the client's
+        for this call: a chat reply should give up sooner than a nightly digest build.
         """
         if self._budget is not None:
             self._budget.ensure_available()
         started_at = self._clock()
         started = time.monotonic()
-        attempts = [0]
+        if not self._slots.acquire(timeout=_wait_limit()):
+            raise ModelError("the time allowed for model calls ran out while waiting for a free slot")
         try:
-            with self._slots:
-                request = _Request(
-                    tuple(messages),
-                    json_mode,
-                    max_tokens,
-                    timeout,
-                    self.max_retries if max_retries is None else max_retries,
-                )
-                completion = self._complete_with_retries(request, attempts)
-        except ModelError as exc:
-            self._record(started_at, started, purpose, prompt_version, attempts[0], error=str(exc))
-            raise
+            call = _call_state(self.timeout if timeout is None else timeout)
+            try:
+                completion = self._complete(call, tuple(messages), json_mode, max_tokens, max_retries)
+            except ModelError as exc:
+                self._record(started_at, started, purpose, prompt_version, call.attempts, error=str(exc))
+                raise
+        finally:
+            self._slots.release()
+        error = "" if completion.text else f"the model returned no text (finish_reason={completion.finish_reason})"
         self._record(
             started_at,
             started,
             purpose,
             prompt_version,
-            attempts[0],
+            call.attempts,
             prompt_tokens=completion.prompt_tokens,
             completion_tokens=completion.completion_tokens,
+            error=error,
         )
+        if error:
+            raise ModelError(error)
         return completion
 
     def available_models(self) -> list[str]:
         """Model ids the server offers (GET /models); raises ModelError when it cannot be reached."""
+        import openai
+
+        from digest_core.model_http import CURRENT_CALL
+
+        token = CURRENT_CALL.set(_call_state(self.timeout))
         try:
             return [m.id for m in self._openai.models.list()]
         except openai.OpenAIError as exc:
             raise ModelError(f"cannot list models: {_describe(exc)}") from exc
+        finally:
+            CURRENT_CALL.reset(token)
 
     # --- internals -----------------------------------------------------------------------------------------
 
-    def _complete_with_retries(self, request: _Request, attempts: list[int]) -> Completion:
-        attempt = 0
-        while True:
-            attempt += 1
-            attempts[0] = attempt
-            try:
-                return self._attempt(request)
-            except openai.BadRequestError as exc:
-                if request.max_tokens is not None and self._output_limit == "max_tokens" and "max_tokens" in str(exc):
-                    # Newer OpenAI models accept only max_completion_tokens; compatible servers only max_tokens.
-                    log.info("server rejected max_tokens; using max_completion_tokens")
-                    self._output_limit = "max_completion_tokens"
-                    continue
-                if request.json_mode and self._json_mode_supported:
-                    # Some compatible servers reject response_format; the prompt still asks for JSON.
-                    log.warning("server rejected response_format json_object; retrying without it")
-                    self._json_mode_supported = False
-                    continue
-                raise ModelError(f"request rejected: {_describe(exc)}") from exc
-            except (openai.APIStatusError, openai.APIConnectionError) as exc:
-                delay = self._retry_delay(exc, attempt)
-                if delay is None or attempt > request.max_retries:
-                    raise ModelError(f"model call failed after {attempt} attempt(s): {_describe(exc)}") from exc
-                log.info("model call attempt %d failed (%s); retrying in %.2fs", attempt, _describe(exc), delay)
-                self._sleep(delay)
-            except openai.OpenAIError as exc:
-                raise ModelError(f"model call failed: {_describe(exc)}") from exc
+    def _complete(
+        self,
+        call: CallState,
+        messages: tuple[ChatMessage, ...],
+        json_mode: bool,
+        max_tokens: int | None,
+        max_retries: int | None,
+    ) -> Completion:
+        """The SDK retries transient failures; a 400 that names a parameter is re-sent once without it."""
+        import openai
 
-    def _attempt(self, request: _Request) -> Completion:
-        messages = request.messages
-        kwargs: dict[str, Any] = {
+        from digest_core.model_http import CURRENT_CALL
+
+        sdk = self._openai if max_retries is None else self._openai.with_options(max_retries=max_retries)
+        token = CURRENT_CALL.set(call)
+        try:
+            while True:
+                try:
+                    response = sdk.chat.completions.create(**self._arguments(messages, json_mode, max_tokens))
+                    return _completion(response, messages)
+                except openai.BadRequestError as exc:
+                    if max_tokens is not None and self._output_limit == "max_tokens" and "max_tokens" in str(exc):
+                        # Newer OpenAI models accept only max_completion_tokens; compatible servers only max_tokens.
+                        log.info("server rejected max_tokens; using max_completion_tokens")
+                        self._output_limit = "max_completion_tokens"
+                        continue
+                    if json_mode:
+                        # Some servers reject response_format; the prompt still asks for JSON. Only this request
+                        # goes without it: the 400 may have been about something else.
+                        log.warning("server rejected a request with response_format json_object; resending without")
+                        json_mode = False
+                        continue
+                    raise ModelError(f"request rejected: {_describe(exc)}") from exc
+                except openai.OpenAIError as exc:
+                    raise ModelError(f"model call failed after {call.attempts} attempt(s): {_describe(exc)}") from exc
+        finally:
+            CURRENT_CALL.reset(token)
+
+    def _arguments(self, messages: Sequence[ChatMessage], json_mode: bool, max_tokens: int | None) -> dict[str, Any]:
+        arguments: dict[str, Any] = {
             "model": self.model,
             "messages": [{"role": m.role, "content": m.content} for m in messages],
         }
-        if request.max_tokens is not None:
-            kwargs[self._output_limit] = request.max_tokens
-        if request.timeout is not None:
-            kwargs["timeout"] = request.timeout
-        if request.json_mode and self._json_mode_supported:
-            kwargs["response_format"] = {"type": "json_object"}
-        response = self._openai.chat.completions.create(**kwargs)
-        if not response.choices:
-            raise ModelError("the server returned no choices")
-        choice = response.choices[0]
-        text = (choice.message.content or "").strip()
-        if not text:
-            raise ModelError(f"the model returned no text (finish_reason={choice.finish_reason})")
-        usage = response.usage
-        prompt_chars = sum(len(m.content) for m in messages)
-        return Completion(
-            text=text,
-            prompt_tokens=usage.prompt_tokens if usage else prompt_chars // CHARS_PER_TOKEN,
-            completion_tokens=usage.completion_tokens if usage else estimate_tokens(text),
-            finish_reason=choice.finish_reason or "",
-        )
-
-    def _retry_delay(self, exc: openai.OpenAIError, attempt: int) -> float | None:
-        """Seconds to wait before the next attempt, or None when this error is not worth retrying."""
-        backoff = min(BACKOFF_BASE_SECONDS * 2 ** (attempt - 1), BACKOFF_CAP_SECONDS) * random.uniform(0.75, 1)
-        if isinstance(exc, openai.APIConnectionError):  # includes timeouts
-            return backoff
-        if not isinstance(exc, openai.APIStatusError):
-            return None
-        if exc.status_code not in RETRYABLE_STATUSES and exc.status_code < 500:
-            return None
-        if exc.response.headers.get("x-should-retry", "").lower() == "false":
-            return None
-        hinted = retry_after_seconds(exc.response.headers)
-        if hinted is None:
-            return backoff
-        return hinted if hinted <= MAX_RETRY_AFTER_SECONDS else None
+        if max_tokens is not None:
+            arguments[self._output_limit] = max_tokens
+        if json_mode:
+            arguments["response_format"] = {"type": "json_object"}
+        return arguments
 
     def _record(
         self,
@@ -289,35 +300,44 @@ class ModelClient:
             log.exception("could not record a model call")
 
 
-def retry_after_seconds(headers: Any) -> float | None:
-    """The server's requested wait from `retry-after-ms` or `retry-after` (seconds or an HTTP date)."""
-    millis = headers.get("retry-after-ms")
-    if millis:
-        try:
-            return max(0.0, float(millis) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+def _completion(response: Any, messages: Sequence[ChatMessage]) -> Completion:
+    """Text and charged tokens of a reply; the SDK does not check the JSON's types, so neither do we trust them."""
+    choices = getattr(response, "choices", None)
+    choice = choices[0] if isinstance(choices, list) and choices else None
+    content = getattr(getattr(choice, "message", None), "content", None)
+    text = content if isinstance(content, str) else ""
+    finish_reason = getattr(choice, "finish_reason", None)
+    usage = getattr(response, "usage", None)
+    return Completion(
+        text=text.strip(),
+        prompt_tokens=counted_tokens(getattr(usage, "prompt_tokens", None), "".join(m.content for m in messages)),
+        completion_tokens=counted_tokens(getattr(usage, "completion_tokens", None), text),
+        finish_reason=finish_reason if isinstance(finish_reason, str) else "",
+    )
 
 
-def _describe(exc: BaseException) -> str:
+def _call_state(seconds: float) -> CallState:
+    """The state of one call: its own deadline, or the enclosing `time_limit`'s when that comes first."""
+    from digest_core.model_http import CallState
+
+    deadline = time.monotonic() + seconds
+    outer = _OUTER_DEADLINE.get()
+    return CallState(deadline if outer is None else min(deadline, outer))
+
+
+def _wait_limit() -> float | None:
+    """How long a call may wait for a concurrency slot: until the enclosing `time_limit`, if any."""
+    left = remaining_time()
+    return None if left is None else max(0.0, left)
+
+
+def _describe(exc: openai.OpenAIError) -> str:
+    import openai
+
     if isinstance(exc, openai.APITimeoutError):
         return "timed out"
     if isinstance(exc, openai.APIStatusError):
         return f"HTTP {exc.status_code}"
     if isinstance(exc, openai.APIConnectionError):
         return "connection error"
-    return type(exc).__name__
+    return str(exc) or type(exc).__name__

@@ -100,6 +100,34 @@ class Answer:
 
 
 @dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One stored post that matches a search, with a plain-text excerpt around the match."""
+
+    id: str
+    title: str
+    authors: tuple[str, ...]
+    published: datetime
+    url: str
+    source: str
+    snippet: str  # plain text, no markup
+    editions: tuple[date, ...] = ()  # the days of the digests that carried the post
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """One page of search results, best first. `offset` is the rank of the first hit (0-based)."""
+
+    query: str
+    hits: tuple[SearchHit, ...]
+    offset: int = 0
+    has_more: bool = False  # further matches exist after this page
+
+    @property
+    def next_offset(self) -> int:
+        return self.offset + len(self.hits)
+
+
+@dataclass(frozen=True, slots=True)
 class FeedResult:
     """What one fetch of one feed did."""
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Protocol
 
-from digest_core.models import Answer, DeliveredPart, Digest, Post, Theme
+from digest_core.models import Answer, DeliveredPart, Digest, Post, SearchResult, Theme
 
 
 class DigestAPI(Protocol):
@@ -41,6 +41,24 @@ class DigestAPI(Protocol):
 
     def allow_question(self, user_key: str, now: datetime | None = None) -> bool:
         """Consume one question of the user's hourly allowance; False when it is used up."""
+        ...
+
+    def search(
+        self,
+        query: str,
+        *,
+        since: date | None = None,
+        until: date | None = None,
+        source: str | None = None,
+        limit: int = 10,
+        offset: int = 0,
+    ) -> SearchResult:
+        """Stored posts matching `query` (words, "quoted phrases", prefix*), best first; never raises on odd
+        query text. `since`/`until` are inclusive calendar days; `offset` skips that many hits (paging)."""
+        ...
+
+    def allow_search(self, user_key: str, now: datetime | None = None) -> bool:
+        """Consume one search of the user's hourly allowance (separate from questions); False when used up."""
         ...
 
     def delivered_parts(self, platform: str, channel_id: str, day: date) -> dict[str, DeliveredPart]:

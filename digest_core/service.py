@@ -12,8 +12,9 @@ from typing import Protocol
 
 from digest_core.editions import EditionSchedule, select_posts
 from digest_core.feeds import DEFAULT_TUNING, FetchTuning, fetch_feeds
-from digest_core.models import Answer, DeliveredPart, Digest, DigestPost, FeedResult, Post, Theme
+from digest_core.models import Answer, DeliveredPart, Digest, DigestPost, FeedResult, Post, SearchResult, Theme
 from digest_core.ports import Answerer, Summarizer, ThemeFinder
+from digest_core.search import ArchiveSearch
 from digest_core.store import Store, content_hash
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class DigestService:
         limiter: QuestionLimiter | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         fetch_tuning: FetchTuning = DEFAULT_TUNING,
+        search_limiter: QuestionLimiter | None = None,
     ) -> None:
         self.store = store
         self.schedule = schedule
@@ -57,6 +59,7 @@ class DigestService:
         self.limiter = limiter
         self.clock = clock
         self.fetch_tuning = fetch_tuning
+        self.search_limiter = search_limiter
 
     # -- feeds ----------------------------------------------------------------------------------------------
     async def refresh(self, feeds: Sequence[str], *, respect_backoff: bool = False) -> list[FeedResult]:
@@ -189,6 +192,34 @@ class DigestService:
 
     def allow_question(self, user_key: str, now: datetime | None = None) -> bool:
         return self.limiter is None or self.limiter.allow(user_key, now or self.clock())
+
+    # -- search ---------------------------------------------------------------------------------------------
+    def search(
+        self,
+        query: str,
+        *,
+        since: date | None = None,
+        until: date | None = None,
+        source: str | None = None,
+        limit: int = 10,
+        offset: int = 0,
+    ) -> SearchResult:
+        """Stored posts that match `query`, best first. `since`/`until` are calendar days (inclusive) in the
+        digest's time zone; `source` is a source name (any case)."""
+        if since is not None and until is not None and since > until:
+            raise ValueError(f"since ({since}) is after until ({until})")
+        return ArchiveSearch(self.store).search(
+            query,
+            start=self.schedule.local_day_start(since) if since else None,
+            end=self.schedule.local_day_start(until + timedelta(days=1)) if until else None,
+            source=source,
+            limit=limit,
+            offset=offset,
+        )
+
+    def allow_search(self, user_key: str, now: datetime | None = None) -> bool:
+        # A bucket of its own: browsing results must not use up a person's questions (which may cost tokens).
+        return self.search_limiter is None or self.search_limiter.allow(f"search:{user_key}", now or self.clock())
 
     # -- deliveries -----------------------------------------------------------------------------------------
     def delivered_parts(self, platform: str, channel_id: str, day: date) -> dict[str, DeliveredPart]:

@@ -20,9 +20,10 @@ from typing import Any
 
 from sqlite_utils import Database, Migrations
 
-from digest_core.models import DeliveredPart, Digest, DigestPost, Post, Theme
+from digest_core.models import DeliveredPart, Digest, DigestPost, Post, SearchHit, Theme
 
 migrations = Migrations("digest_core")
+ELLIPSIS = "…"
 
 
 @migrations()
@@ -95,6 +96,47 @@ def m001_initial(db: Database) -> None:
     db.table("leases").create({"key": str, "owner": str, "expires_at": str}, pk="key")
 
 
+# Authors are stored as a JSON list; the search index reads them as plain names ("José Ortiz, Ada Lovelace"),
+# so that non-ASCII names (JSON escapes them) are found. One expression, used by the view and the triggers alike:
+# an external-content FTS5 index must be told exactly what it indexed when a row is deleted.
+_AUTHOR_NAMES = (
+    "(case when json_valid({row}.authors) then (select group_concat(value, ', ') from json_each({row}.authors)) "
+    "else {row}.authors end)"
+)
+
+
+@migrations()
+def m002_search_index_with_authors(db: Database) -> None:
+    """Rebuild the full-text index over title, authors and text (it covered title and text)."""
+    db.table("posts").disable_fts()
+    db.execute(
+        "create view posts_search_source as select posts.rowid as post_rowid, title, "
+        f"{_AUTHOR_NAMES.format(row='posts')} as authors, text from posts"
+    )
+    db.execute(
+        "create virtual table posts_fts using fts5(title, authors, text, content='posts_search_source', "
+        "content_rowid='post_rowid', tokenize='porter unicode61 remove_diacritics 2')"
+    )
+    insert = (
+        "insert into posts_fts(rowid, title, authors, text) "
+        f"values (new.rowid, new.title, {_AUTHOR_NAMES.format(row='new')}, new.text);"
+    )
+    delete = (
+        "insert into posts_fts(posts_fts, rowid, title, authors, text) "
+        f"values ('delete', old.rowid, old.title, {_AUTHOR_NAMES.format(row='old')}, old.text);"
+    )
+    db.execute(f"create trigger posts_search_insert after insert on posts begin {insert} end")
+    db.execute(f"create trigger posts_search_delete after delete on posts begin {delete} end")
+    # Only edits of indexed columns re-index a post (assigning it to an edition does not).
+    db.execute(
+        f"create trigger posts_search_update after update of title, authors, text on posts begin {delete} {insert} end"
+    )
+    # Filled by insert ... select: FTS5's 'rebuild' command cannot read a view that calls json_each.
+    db.execute("insert into posts_fts(rowid, title, authors, text) select * from posts_search_source")
+    # Which stems the index holds, for prefix terms that run past a stem ("deceptiv*" -> "decept").
+    db.execute("create virtual table posts_fts_vocab using fts5vocab(posts_fts, 'row')")
+
+
 @dataclass(frozen=True, slots=True)
 class FeedState:
     url: str
@@ -135,6 +177,11 @@ class DeliveryRow:
     message_id: str
     thread_id: str
     posted_at: datetime
+
+
+def _bm25(weights: tuple[float, float, float]) -> str:
+    """FTS5's rank function with per-column weights (numbers only: it is spliced into a rank query)."""
+    return "bm25(" + ", ".join(f"{float(w):g}" for w in weights) + ")"
 
 
 def content_hash(title: str, text: str) -> str:
@@ -366,10 +413,82 @@ class Store:
             )
             return [self._post_from_row(row) for row in rows]
 
-    def search_posts(self, query: str, limit: int = 10) -> list[Post]:
+    # -- search ---------------------------------------------------------------------------------------------
+    def search(
+        self,
+        match: str,
+        *,
+        weights: tuple[float, float, float],
+        snippet_tokens: int,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        source: str | None = None,
+        limit: int = 10,
+        offset: int = 0,
+    ) -> list[SearchHit]:
+        """Posts matching an FTS5 query (built by `digest_core.search`, never raw user text), best first.
+
+        `weights` are BM25's for title, authors and text; `start`/`end` bound `published` ([start, end));
+        `source` matches the source name, ignoring case. Ordered by rank alone, so that FTS5 itself yields the
+        best rows first and the excerpt is made only for the rows returned (a second sort key would make SQLite
+        sort every match, excerpt included).
+        """
+        conditions, params = ["posts_fts match ?", "posts_fts.rank match ?"], [match, _bm25(weights)]
+        if start is not None:
+            conditions.append("posts.published >= ?")
+            params.append(_iso(start))
+        if end is not None:
+            conditions.append("posts.published < ?")
+            params.append(_iso(end))
+        if source is not None:
+            conditions.append("posts.source = ? collate nocase")
+            params.append(source)
+        sql = (
+            "select posts.id, posts.title, posts.authors, posts.published, posts.url, posts.source, "
+            "posts.edition_date, snippet(posts_fts, 2, '', '', ?, ?) "
+            "from posts_fts join posts on posts.rowid = posts_fts.rowid "
+            f"where {' and '.join(conditions)} order by posts_fts.rank limit ? offset ?"
+        )
         with self._lock:
-            rows = self.db.table("posts").search(query, limit=limit)
-            return [self._post_from_row(row) for row in rows]
+            rows = self.db.execute(sql, [ELLIPSIS, snippet_tokens, *params, limit, offset]).fetchall()
+        return [
+            SearchHit(
+                id=post_id,
+                title=title,
+                authors=tuple(json.loads(authors or "[]")),
+                published=datetime.fromisoformat(published),
+                url=url,
+                source=source_name or "",
+                snippet=" ".join((snippet or "").split()),  # one line of plain text
+                editions=(date.fromisoformat(edition),) if edition else (),
+            )
+            for post_id, title, authors, published, url, source_name, edition, snippet in rows
+        ]
+
+    def matches_any(self, match: str) -> bool:
+        with self._lock:
+            return (
+                self.db.execute("select 1 from posts_fts where posts_fts match ? limit 1", [match]).fetchone()
+                is not None
+            )
+
+    def longest_indexed_term(self, candidates: Sequence[str]) -> str | None:
+        """The longest of `candidates` that the search index holds as a term (its stems), if any."""
+        if not candidates:
+            return None
+        marks = ",".join("?" * len(candidates))
+        with self._lock:
+            found = self.db.execute(
+                f"select term from posts_fts_vocab where term in ({marks}) order by length(term) desc limit 1",
+                list(candidates),
+            ).fetchone()
+        return found[0] if found else None
+
+    def post_sources(self) -> list[str]:
+        """The source names of the stored posts."""
+        with self._lock:
+            rows = self.db.execute("select distinct source from posts where source != '' order by source")
+            return [source for (source,) in rows.fetchall()]
 
     # -- editions -------------------------------------------------------------------------------------------
     def edition(self, day: date) -> Digest | None:

@@ -4,8 +4,8 @@ The summarizer, the theme finder, the question answerer and the model path all r
 so that a word, a sentence and a piece of boilerplate mean the same thing everywhere.
 
 - Tokens: `WORD_RE` / `words` (a word starts with a letter and may hold digits, apostrophes and hyphens).
-- Stems: the Snowball English stemmer (Porter's second algorithm), by the Snowball project's C library
-  (PyStemmer), cached.
+- Stems: Harman's S-stemmer (plural and possessive endings only), cached. A Snowball stemmer changed no
+  summary figure in bench/summaries.py and merged words the theme finder must keep apart.
 - Stopwords: the Snowball project's English stop list (function words only) plus the modal verbs it leaves
   out. What is filler in a given post or day is left to statistics (document frequency, centrality), not to
   a longer list.
@@ -21,22 +21,18 @@ so that a word, a sentence and a piece of boilerplate mean the same thing everyw
   a sequence"), thanks, and directions to the reader ("You can listen to ..."). In a post, a sentence at
   the post's edges that speaks of the post and shares little vocabulary with the rest of it counts too.
 
-Sentences keep the post's own wording: `Sentence.text` is a span of the post with its whitespace collapsed, so
-`normalize_space(post.text)` contains it. Plain-text posts may carry footnote markers ("claim[1]", "¹");
-`strip_footnote_markers` takes them out of what is printed.
+Sentences keep the post's own wording: `Sentence.text` is a span of the post with its whitespace collapsed and
+the footnote markers that plain-text posts carry ("claim[1]", "[2] Next ...", "¹") removed.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-
-import Stemmer
 
 # A word starts with a letter (any script) and may hold digits, apostrophes and hyphens: "GPT-4", "don't".
 WORD_RE = re.compile(r"[^\W\d_][^\W_]*(?:['’\-][^\W_]+)*")
@@ -105,8 +101,7 @@ THEME_FILLER_WORDS: frozenset[str] = _word_set(
 )
 
 # -- word lists of the theme finder's naming (kept while it uses them) -------------------------------------
-# Words that every alignment post uses; they may count, but never name a theme on their own. (With their
-# Snowball stems where these differ: the theme finder compares stems.)
+# Words that every alignment post uses; they may count, but never name a theme on their own.
 DOMAIN_GENERIC: frozenset[str] = _word_set(
     """
     ai ais alignment aligned align model models system systems research safety agi human humans
@@ -116,7 +111,6 @@ DOMAIN_GENERIC: frozenset[str] = _word_set(
     capabilities capable task tasks learning learn learned technique techniques framework frameworks algorithm
     algorithms abstract ea author authors contribution contributions equal future progress field researcher
     researchers team teams question goal goals strategy misalignment misaligned matter matters
-    capabl contribut futur misalign safeti strategi techniqu
     """
 )
 
@@ -130,7 +124,7 @@ NOUNS_LIKE_MODIFIERS: frozenset[str] = _word_set(
     perspective directive narrative detective collective representative executive
     """
 )
-NUMBER_WORDS: frozenset[str] = _word_set("two three four five six seven eight nine ten hundred hundr thousand million")
+NUMBER_WORDS: frozenset[str] = _word_set("two three four five six seven eight nine ten hundred thousand million")
 
 # Words a title keeps in lower case (unless first).
 _TITLE_SMALL_WORDS = _word_set("a an and as at but by for in of on or the to vs via with")
@@ -154,9 +148,10 @@ _LABEL_RE = re.compile(
     r"(?:tl;?\s?dr|tldr|abstract|summary|short summary|executive summary|in short|short version|"
     r"key takeaways?|takeaways?|bottom line(?: up front)?|bluf|overview|main points?|key points?|the gist|"
     r"too long;? didn'?t read)"
-    r"(?: for [^:]{1,80})?(?:\s*[:;,.\-–—)]\s*|\s+(?=[A-Z]))",
+    r"(?: for [^:]{1,80})?(?:\s*[:;,.\-–—)]\s*|(?-i:\s+(?=[A-Z])))",
     re.IGNORECASE,
 )
+_NAMES_SUMMARY_RE = re.compile(r"\b(?:abstract|summary|tl;?\s?dr|tldr|key takeaways?)\b", re.IGNORECASE)
 _ARXIV_PREFIX_RE = re.compile(r"^arxiv:\S+\s+announce type:\s*\S+\s*", re.IGNORECASE)
 
 # Section headings: what the section below them is.
@@ -246,23 +241,20 @@ def words(text: str) -> list[str]:
     return WORD_RE.findall(text)
 
 
-@lru_cache(maxsize=1)
-def _stemmer() -> tuple[Stemmer.Stemmer, threading.Lock]:
-    # Built on first use (nothing at import time). A stemmer object is not thread-safe, and summaries are
-    # written on several threads, so it comes with a lock.
-    return Stemmer.Stemmer("english"), threading.Lock()
-
-
 @lru_cache(maxsize=65_536)
 def stem(word: str) -> str:
-    """The Snowball (Porter 2) stem of a word, lower-cased and without a possessive: "models" and "modelling"
-    -> "model", "SAEs" -> "sae". Cached: a post repeats its words."""
+    """A light, predictable stem: lower case, no possessive, no plural ending ("-ies" -> "-y", "-s" dropped
+    except after s, u or i), in the manner of Harman's S-stemmer. Enough to merge SAE/SAEs and study/studies,
+    and it never merges words of different meaning ("computer", "computation" and "compute" stay apart, which
+    a Snowball stemmer would merge). Cached: a post repeats its words."""
     w = word.lower().replace("’", "'")
     if w.endswith("'s"):
         w = w[:-2]
-    stemmer, lock = _stemmer()
-    with lock:
-        return str(stemmer.stemWord(w))
+    if len(w) > 4 and w.endswith("ies"):
+        return w[:-3] + "y"
+    if len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is", "ous", "'s")):
+        return w[:-1]
+    return w
 
 
 def is_content_word(word: str) -> bool:
@@ -601,7 +593,7 @@ def _ends_sentence(flat: str, punct_at: int, end: int) -> bool:
 class Sentence:
     """One sentence of a post and what the offline writer needs to know to rank it."""
 
-    text: str  # the post's own words, whitespace collapsed (a label such as "TL;DR:" removed)
+    text: str  # the post's own words, whitespace collapsed, footnote markers and a label ("TL;DR:") removed
     index: int  # position among all sentences of the post
     paragraph: int  # index of the paragraph it sits in
     first_in_paragraph: bool
@@ -655,6 +647,7 @@ def _split_post(text: str) -> tuple[Sentence, ...]:
     section = "body"
     paragraphs_in_section = 0
     labelled_paragraph = -1  # a paragraph that opens with "TL;DR:" or "Abstract:" is a lead section itself
+    quoting_summary = False  # inside the quote that a line such as "From the abstract:" introduces
     offset = 0
     for position, (paragraph, line) in enumerate(lines):
         line_offset = offset
@@ -681,10 +674,14 @@ def _split_post(text: str) -> tuple[Sentence, ...]:
         if label:
             body = body[label.end() :]
             labelled_paragraph = paragraph
-        line_section = "lead" if paragraph == labelled_paragraph else section
+        line_section = "lead" if paragraph == labelled_paragraph or (quoted and quoting_summary) else section
+        if not quoted:
+            # "Here is the abstract:", "From the executive summary:": the quote after it is the post's lead.
+            quoting_summary = body.endswith(":") and bool(_NAMES_SUMMARY_RE.search(body[-80:]))
         if position >= footnote_tail or _FOOTNOTE_LINE_RE.match(line) or "↩" in line:
             line_section = "end"
-        pieces = split_sentences(body)
+        # Markers go before the split: "research.[1] Both ..." ends a sentence after "research.".
+        pieces = [strip_footnote_markers(piece) for piece in split_sentences(strip_footnote_markers(body))]
         # A labelled note ("Epistemic status: ...", "Edit: ...") opens its line; whether the note goes on past
         # its first sentence is judged by what the next ones share with the post (_mark_notes_at_edges).
         labelled_note = bool(_META_LABEL_RE.match(body.replace("’", "'")))

@@ -19,6 +19,7 @@ DECLARATIVE_CALLS = {
     "re.compile",
     "frozenset",
     "TypeVar",
+    "ContextVar",  # the docs ask for context variables to be made at module level
     "Migrations",
     "ZoneInfo",
     "timedelta",

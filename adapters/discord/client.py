@@ -32,6 +32,8 @@ from adapters.discord.render import (
     question_custom_id,
     ref_from_custom_id,
     render_answer,
+    render_search,
+    search_from_custom_id,
 )
 from digest_core.models import Answer, Digest
 from digest_core.ports import DigestAPI
@@ -53,6 +55,10 @@ NO_QUESTION = (
 )
 NOT_A_TEXT_CHANNEL = "I can only post a digest in a text channel. Try this command in one."
 FAILED = "Sorry, something went wrong while doing that. The error has been logged."
+SEARCH_RATE_LIMITED = (
+    "You have run a lot of searches in the last hour. Please try again a little later; "
+    "the allowance refills within the hour."
+)
 
 
 class _DigestClient(discord.Client):
@@ -297,6 +303,23 @@ class DiscordAdapter:
     async def digest_help(self, interaction: discord.Interaction) -> None:
         await interaction.response.send_message(help_text(), ephemeral=True)
 
+    async def digest_search(self, interaction: discord.Interaction, query: str) -> None:
+        await self._search(interaction, query, offset=0)
+
+    async def _search(self, interaction: discord.Interaction, query: str, *, offset: int) -> None:
+        """One page of results as an ephemeral follow-up (only the asker sees it); each page counts as a search."""
+        allowed = await asyncio.to_thread(self.service.allow_search, f"discord:{interaction.user.id}")
+        if not allowed:
+            await interaction.response.send_message(SEARCH_RATE_LIMITED, ephemeral=True)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            result = await asyncio.to_thread(self.service.search, query, limit=limits.SEARCH_PAGE_SIZE, offset=offset)
+            await interaction.followup.send(**send_kwargs(render_search(result)), ephemeral=True)
+        except Exception:
+            log.exception("Discord: search failed")
+            await interaction.followup.send(FAILED, ephemeral=True)
+
     async def _with_followup(self, interaction: discord.Interaction, work: Callable[[], Awaitable[None]]) -> None:
         """Run deferred work; any failure becomes one friendly follow-up instead of an endless 'thinking'."""
         try:
@@ -322,6 +345,8 @@ class DiscordAdapter:
                 ref = ref_from_custom_id(custom_id, ASK_PREFIX)
                 if ref is not None:
                     await self._open_question_modal(interaction, ref)
+                elif (more := search_from_custom_id(custom_id)) is not None:
+                    await self._search(interaction, more[0], offset=more[1])
             elif interaction.type is discord.InteractionType.modal_submit:
                 ref = ref_from_custom_id(custom_id, QUESTION_PREFIX)
                 if ref is not None:

@@ -1,4 +1,4 @@
-"""The `/digest` application command group: `today`, `date`, `ask` and `help`.
+"""The `/digest` application command group: `today`, `date`, `ask`, `search` and `help`.
 
 The group only parses options and hands over to `CommandHandlers` (the adapter), which acknowledges within
 Discord's 3 seconds and does the work.
@@ -23,6 +23,8 @@ class CommandHandlers(Protocol):
 
     async def digest_help(self, interaction: discord.Interaction) -> None: ...
 
+    async def digest_search(self, interaction: discord.Interaction, query: str) -> None: ...
+
 
 def build_digest_group(handlers: CommandHandlers) -> app_commands.Group:
     """A fresh `/digest` group bound to `handlers` (built per client, never at import)."""
@@ -45,6 +47,13 @@ def build_digest_group(handlers: CommandHandlers) -> app_commands.Group:
         post: str | None = None,
     ) -> None:
         await handlers.digest_ask(interaction, question, post)
+
+    @group.command(name="search", description="Search every stored post; only you see the results")
+    @app_commands.describe(query='Words, "quoted phrases" or prefix*, e.g. sparse autoenc*')
+    async def search(
+        interaction: discord.Interaction, query: app_commands.Range[str, 1, limits.SEARCH_QUERY_MAX]
+    ) -> None:
+        await handlers.digest_search(interaction, query)
 
     @group.command(name="help", description="How to use the research digest")
     async def help_(interaction: discord.Interaction) -> None:

@@ -28,4 +28,7 @@ URL = 2_048  # embed url; longer feed links are left out of the embed rather tha
 
 # Our own choices, not Discord's.
 QUESTION_MAX = 1_000  # longest question accepted from the modal
+SEARCH_QUERY_MAX = 80  # longest `/digest search` query: with the offset it still fits a button's custom_id
+SEARCH_PAGE_SIZE = 5  # results per page
+SNIPPET_MAX = 300  # an excerpt's length in a result
 THREAD_AUTO_ARCHIVE_MINUTES: Final = 10_080  # a week: questions keep coming after the day of the edition

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.discord import limits
-from digest_core.models import Answer, Digest, DigestPost, Theme
+from digest_core.models import Answer, Digest, DigestPost, SearchHit, SearchResult, Theme
 
 NO_MENTIONS: dict[str, list[str]] = {"parse": []}
 ASK_PREFIX = "digest:ask:"
 QUESTION_PREFIX = "digest:question:"
+SEARCH_PREFIX = "digest:search:"
 ELLIPSIS = "…"
 
 DIGEST_COLOR = 0x5865F2
@@ -373,7 +374,63 @@ def help_text() -> str:
             "`/digest today`: post today's digest in this channel, or link to it when it is already here.",
             "`/digest date date:YYYY-MM-DD`: the same for another day's edition.",
             "`/digest ask question:<text> [post:#N]`: ask about one post; best used inside a digest thread.",
+            '`/digest search query:<text>`: find stored posts (words, "quoted phrases", prefix*); only you see them.',
             "In a digest thread you can also reply to a post's message, mention me with your question, "
             "or press **Ask** under a post.",
         )
     )
+
+
+# --- search results ----------------------------------------------------------------------------------
+
+
+def render_search(result: SearchResult) -> DiscordMessage:
+    """A page of results for the asker alone (sent as an ephemeral follow-up): one embed per post, its title
+    linked, with an excerpt, source and date; then a "More results" button carrying the query and next offset."""
+    query = escape_untrusted(clip(_one_line(result.query), limits.SEARCH_QUERY_MAX))
+    if not result.hits:
+        text = f"No stored post matches “{query}”." if result.offset == 0 else f"No more results for “{query}”."
+        return DiscordMessage(part_key="search", content=clip(text, limits.CONTENT))
+    heading = f"**Results {result.offset + 1}–{result.next_offset}** for “{query}”"
+    components: tuple[dict[str, Any], ...] = ()
+    if result.has_more:
+        custom_id = search_custom_id(result.query, result.next_offset)
+        if discord_len(custom_id) <= limits.CUSTOM_ID:
+            button = {"type": 2, "style": 2, "label": "More results", "custom_id": custom_id}
+            components = ({"type": 1, "components": [button]},)
+        else:
+            heading += "\nThere are more results; a shorter query lets me page through them."
+    return DiscordMessage(
+        part_key="search",
+        content=clip(heading, limits.CONTENT),
+        embeds=tuple(_hit_embed(hit) for hit in result.hits),
+        components=components,
+    )
+
+
+def _hit_embed(hit: SearchHit) -> dict[str, Any]:
+    title = escape_untrusted(_one_line(hit.title)) or "Untitled"
+    embed: dict[str, Any] = {"type": "rich", "title": clip(title, limits.EMBED_TITLE), "color": POST_COLOR}
+    url = _safe_url(hit.url)
+    if url:
+        embed["url"] = url
+    snippet = clip(escape_untrusted(_one_line(hit.snippet)), limits.SNIPPET_MAX)
+    if snippet:
+        embed["description"] = snippet
+    footer = [_one_line(hit.source), hit.published.date().isoformat()]
+    footer += [f"in the digest of {day.isoformat()}" for day in hit.editions[-1:]]
+    embed["footer"] = {"text": clip(neutralize_mentions(" · ".join(p for p in footer if p)), limits.SNIPPET_MAX)}
+    return embed
+
+
+def search_custom_id(query: str, offset: int) -> str:
+    return f"{SEARCH_PREFIX}{offset}:{query}"
+
+
+def search_from_custom_id(custom_id: str) -> tuple[str, int] | None:
+    """(query, offset) carried by a "More results" button; None when the id is not one."""
+    rest = ref_from_custom_id(custom_id, SEARCH_PREFIX)
+    offset, colon, query = (rest or "").partition(":")
+    if not colon or not (offset.isascii() and offset.isdigit()) or not query:
+        return None
+    return query, int(offset)

@@ -28,11 +28,14 @@ from adapters.slack.render import (
     ASK_MODAL_CALLBACK_ID,
     QUESTION_ACTION_ID,
     QUESTION_BLOCK_ID,
+    SEARCH_MORE_ACTION_ID,
     USAGE,
     already_posted_text,
     ask_modal,
     notice,
+    parse_search_more_value,
     render_answer,
+    render_search,
     unescape,
 )
 from digest_core.ports import DigestAPI
@@ -69,6 +72,12 @@ WHERE_TO_ASK_NOTE = (
     "I answer questions about the posts of a digest, in the digest's thread. "
     "Post one here with `/digest today`, then reply in its thread (e.g. “#2: what did they measure?”)."
 )
+SEARCH_USAGE = "Tell me what to look for, for example `/digest search sparse autoencoders` or `/digest search interp*`."
+SEARCH_RATE_LIMITED_NOTE = (
+    "You have run a lot of searches in the last hour, so I am pausing yours for a little while. Please try again later."
+)
+SEARCH_FAILED_NOTE = "Sorry, the search failed. The error has been logged."
+_SEARCH_COMMAND = re.compile(r"^search(?:\s+|$)", re.IGNORECASE)
 EMPTY_QUESTION_NOTE = "Ask me something about a post of this digest, for example “#2: what did they measure?”"
 
 
@@ -144,12 +153,17 @@ class SlackHandlers:
         app.event("message")(self.on_message)
         app.event("app_mention")(self.on_message)
         app.action(ASK_ACTION_ID)(self.on_ask_button)
+        app.action(SEARCH_MORE_ACTION_ID)(self.on_search_more)
         app.view(ASK_MODAL_CALLBACK_ID)(self.on_ask_submitted)
 
     # --- /digest ---------------------------------------------------------------------------------
 
     async def on_digest_command(self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
-        text = " ".join(command.get("text", "").split()).lower()
+        raw = " ".join(command.get("text", "").split())
+        if _SEARCH_COMMAND.match(raw):
+            await self._on_search_command(ack, command, respond, unescape(_SEARCH_COMMAND.sub("", raw)))
+            return
+        text = raw.lower()
         day: date | None = None
         if text == "today":
             pass
@@ -197,6 +211,42 @@ class SlackHandlers:
         except Exception:
             log.exception("slack: /digest failed in %s", channel)
             await respond(text=FAILED_NOTE)
+
+    # --- /digest search and its "More results" button ----------------------------------------------
+
+    async def _on_search_command(
+        self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, query: str
+    ) -> None:
+        if not query.strip():
+            await ack(text=SEARCH_USAGE)
+            return
+        await ack()  # nothing to show yet: the results follow as a private response within a second
+        await self._search(respond, command.get("user_id", ""), query, offset=0)
+
+    async def on_search_more(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        request = parse_search_more_value(body["actions"][0].get("value", ""))
+        if request is None:
+            log.warning("slack: a More results button without a query; ignored")
+            return
+        query, offset = request
+        await self._search(respond, (body.get("user") or {}).get("id", ""), query, offset=offset)
+
+    async def _search(self, respond: AsyncRespond, user: str, query: str, *, offset: int) -> None:
+        """One page of results, visible only to the asker (an ephemeral response); each page counts as a search."""
+        with self._tracked():
+            private: dict[str, Any] = {"response_type": "ephemeral", "replace_original": False}
+            try:
+                if not await asyncio.to_thread(self._service.allow_search, f"{PLATFORM}:{user}"):
+                    await respond(text=SEARCH_RATE_LIMITED_NOTE, **private)
+                    return
+                result = await asyncio.to_thread(
+                    self._service.search, query, limit=limits.SEARCH_PAGE_SIZE, offset=offset
+                )
+                await respond(**render_search(result).payload(), **private)
+            except Exception:
+                log.exception("slack: search failed")
+                await respond(text=SEARCH_FAILED_NOTE, **private)
 
     # --- thread follow-ups -----------------------------------------------------------------------
 

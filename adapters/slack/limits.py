@@ -40,6 +40,11 @@ MAX_QUOTE_CHARS = 2500
 MAX_CANDIDATES_CHARS = 1500
 MAX_ECHOED_QUESTION_CHARS = 1000
 
+# Search results (our choices): hits per page, and the display size of an excerpt and of the echoed query.
+SEARCH_PAGE_SIZE = 5
+MAX_SNIPPET_CHARS = 300
+MAX_SEARCH_QUERY_CHARS = 200
+
 # chat.postMessage is "special tier": about one message per second per channel.
 POST_INTERVAL_SECONDS = 1.0
 

@@ -8,6 +8,7 @@ The only links are built here from `DigestPost.url`.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,11 +18,12 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from adapters.slack import limits
-from digest_core.models import Answer, Digest, DigestPost
+from digest_core.models import Answer, Digest, DigestPost, SearchHit, SearchResult
 
 Block = dict[str, Any]
 
 ASK_ACTION_ID = "ask_about_post"
+SEARCH_MORE_ACTION_ID = "search_more"
 ASK_MODAL_CALLBACK_ID = "ask_about_post_modal"
 QUESTION_BLOCK_ID = "question"
 QUESTION_ACTION_ID = "question_text"
@@ -347,6 +349,7 @@ USAGE = (
     "*Research digest*\n"
     "• `/digest today`: post today's digest in this channel (or link to it when it is already here)\n"
     "• `/digest YYYY-MM-DD`: post the digest of an earlier day\n"
+    '• `/digest search WORDS`: find stored posts (words, "quoted phrases", prefix*); only you see the results\n'
     "• `/digest help`: this text\n"
     "To ask about a post, reply in a digest's thread (mention me, or ask a question) or press a post's "
     "*Ask about this post* button."
@@ -383,3 +386,57 @@ def ask_modal(post_label: str, private_metadata: str) -> dict[str, Any]:
             },
         ],
     }
+
+
+# --- search results -----------------------------------------------------------------------------
+
+
+def render_search(result: SearchResult) -> SlackMessage:
+    """A page of search results for the asker alone: linked titles with source, date and excerpt, then a
+    "More results" button carrying the query and the next offset."""
+    query = clip(escape(" ".join(result.query.split())), limits.MAX_SEARCH_QUERY_CHARS)
+    if not result.hits:
+        text = f"No stored post matches “{query}”." if result.offset == 0 else f"No more results for “{query}”."
+        return SlackMessage("search", clip(text, limits.MAX_FALLBACK_TEXT), (section(text),))
+    heading = f"Results {result.offset + 1}–{result.next_offset} for “{query}”"
+    blocks: list[Block] = [context(heading), *(section(_hit_text(hit)) for hit in result.hits)]
+    if result.has_more:
+        value = search_more_value(result.query, result.next_offset)
+        if len(value) <= limits.MAX_BUTTON_VALUE:
+            button = {
+                "type": "button",
+                "action_id": SEARCH_MORE_ACTION_ID,
+                "text": _plain("More results", limits.MAX_BUTTON_TEXT),
+                "value": value,
+            }
+            blocks.append({"type": "actions", "elements": [button]})
+        else:
+            blocks.append(context("There are more results; a shorter query lets me page through them."))
+    return SlackMessage("search", clip(heading, limits.MAX_FALLBACK_TEXT), tuple(blocks))
+
+
+def _hit_text(hit: SearchHit) -> str:
+    meta = [clip(escape(hit.source.strip()), limits.MAX_SOURCE_CHARS), f"{hit.published:%Y-%m-%d}"]
+    meta += [f"in the digest of {day.isoformat()}" for day in hit.editions[-1:]]
+    text = f"*{link(hit.url, hit.title)}*\n" + " · ".join(m for m in meta if m)
+    if hit.snippet.strip():
+        text += "\n" + clip(escape(hit.snippet.strip()), limits.MAX_SNIPPET_CHARS)
+    return text
+
+
+def search_more_value(query: str, offset: int) -> str:
+    return json.dumps({"query": query, "offset": offset}, ensure_ascii=False)
+
+
+def parse_search_more_value(value: str) -> tuple[str, int] | None:
+    """(query, offset) from a "More results" button's value; None when it is not one of ours."""
+    try:
+        data = json.loads(value)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    query, offset = data.get("query"), data.get("offset")
+    if not isinstance(query, str) or not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        return None
+    return query, offset

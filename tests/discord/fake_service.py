@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from digest_core.models import Answer, DeliveredPart, Digest, DigestPost, Theme
+from tests.fakes.search_archive import FakeArchive
 
 
 @dataclass
@@ -19,7 +20,7 @@ class AskedQuestion:
 
 
 @dataclass
-class FakeDigestService:
+class FakeDigestService(FakeArchive):
     digests: dict[date, Digest]
     today: date
     questions_per_hour: int = 20

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import TypeVar
 
 from adapters.discord.client import DiscordAdapter
-from tests.discord.fake_service import FakeDigestService
+from digest_core.ports import DigestAPI
 from tests.fakes.discord_server import FakeDiscord
 
 T = TypeVar("T")
@@ -26,7 +26,7 @@ def run(test: Callable[[], Awaitable[T]]) -> T:
 
 @asynccontextmanager
 async def running_adapter(
-    fake: FakeDiscord, service: FakeDigestService, *, message_content: bool = False, guild_id: str = ""
+    fake: FakeDiscord, service: DigestAPI, *, message_content: bool = False, guild_id: str = ""
 ) -> AsyncIterator[DiscordAdapter]:
     adapter = DiscordAdapter(
         service,

@@ -53,7 +53,7 @@ def test_daily_post_creates_channel_message_thread_and_one_message_per_post() ->
             assert not fake.identify[0]["intents"] & MESSAGE_CONTENT_INTENT
             (synced,) = fake.commands["global"]
             assert synced["name"] == "digest"
-            assert {o["name"] for o in synced["options"]} == {"today", "date", "ask", "help"}
+            assert {o["name"] for o in synced["options"]} == {"today", "date", "ask", "search", "help"}
 
     run(body)
 

@@ -135,14 +135,18 @@ class Item:
 
 
 def rss(
-    items: Sequence[Item], *, title: str = "AI Alignment Forum", link: str = "https://www.alignmentforum.org"
+    items: Sequence[Item],
+    *,
+    title: str = "AI Alignment Forum",
+    link: str = "https://www.alignmentforum.org",
+    description: str = "test feed",
 ) -> bytes:
     """An RSS 2.0 document shaped like the forum's (guid isPermaLink=false, dc:creator, CDATA body)."""
     parts = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         '<rss xmlns:dc="http://purl.org/dc/elements/1.1/" version="2.0"><channel>',
         f"<title><![CDATA[{title}]]></title><link>{escape(link)}</link>",
-        "<description><![CDATA[test feed]]></description>",
+        f"<description><![CDATA[{description}]]></description>",
     ]
     for item in items:
         parts.append("<item>")

@@ -10,13 +10,17 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 MAX_DELAY_SECONDS = 5.0  # a scripted delay never holds a test longer than this
+# Headers of an error reply that the client may retry at once (tests that are not about the wait).
+QUICK_RETRY = {"retry-after-ms": "10"}
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,10 @@ class Reply:
     delay: float = 0.0  # seconds to wait before answering (for client timeouts)
     include_usage: bool = True
     finish_reason: str = "stop"
+    # Token counts to report instead of the honest ones (a server that under- or mis-reports usage).
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    trickle: float = 0.0  # seconds over which the body is sent, a byte at a time (a trickling server)
 
 
 Responder = Callable[[dict[str, Any]], Reply]
@@ -46,6 +54,7 @@ class FakeOpenAIServer:
         self.models = models
         self.requests: list[dict[str, Any]] = []
         self.request_headers: list[dict[str, str]] = []
+        self.request_times: list[float] = []  # time.monotonic() at each chat request's arrival
         self.max_in_flight = 0  # most chat requests being handled at once
         self._in_flight = 0
         self._queue: deque[Reply] = deque()
@@ -109,8 +118,12 @@ class FakeOpenAIServer:
             def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
                 pass
 
+            def _route(self) -> str:
+                # A proxied request names the whole URL ("POST http://host/v1/..."): it acts as a proxy too.
+                return urlsplit(self.path).path.rstrip("/")
+
             def do_GET(self) -> None:
-                if self.path.rstrip("/") == "/v1/models":
+                if self._route() == "/v1/models":
                     data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in fake.models]
                     self._send(200, {"object": "list", "data": data})
                 else:
@@ -119,10 +132,11 @@ class FakeOpenAIServer:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
-                if self.path.rstrip("/") != "/v1/chat/completions":
+                if self._route() != "/v1/chat/completions":
                     self._send(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
                     return
                 with fake._lock:
+                    fake.request_times.append(time.monotonic())
                     fake.request_headers.append({k.lower(): v for k, v in self.headers.items()})
                     fake._in_flight += 1
                     fake.max_in_flight = max(fake.max_in_flight, fake._in_flight)
@@ -155,16 +169,20 @@ class FakeOpenAIServer:
                     ],
                 }
                 if reply.include_usage:
-                    prompt_tokens = max(1, prompt_chars // 4)
-                    completion_tokens = max(1, len(reply.content) // 4)
+                    prompt_tokens = max(1, prompt_chars // 4) if reply.prompt_tokens is None else reply.prompt_tokens
+                    completion_tokens = (
+                        max(1, len(reply.content) // 4) if reply.completion_tokens is None else reply.completion_tokens
+                    )
                     completion["usage"] = {
                         "prompt_tokens": prompt_tokens,
                         "completion_tokens": completion_tokens,
                         "total_tokens": prompt_tokens + completion_tokens,
                     }
-                self._send(200, completion, reply.headers)
+                self._send(200, completion, reply.headers, trickle=reply.trickle)
 
-            def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+            def _send(
+                self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None, *, trickle: float = 0
+            ) -> None:
                 data = json.dumps(payload).encode()
                 try:
                     self.send_response(status)
@@ -173,7 +191,17 @@ class FakeOpenAIServer:
                     for name, value in (headers or {}).items():
                         self.send_header(name, value)
                     self.end_headers()
-                    self.wfile.write(data)
+                    if not trickle:
+                        self.wfile.write(data)
+                        return
+                    # A slow body: every byte arrives well within any read timeout, the whole takes `trickle` s.
+                    self.wfile.flush()
+                    pause = min(trickle, MAX_DELAY_SECONDS) / len(data)
+                    for i in range(len(data)):
+                        if fake._stopping.wait(pause):
+                            return
+                        self.wfile.write(data[i : i + 1])
+                        self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout test)
                     pass
 
@@ -198,9 +226,9 @@ class DigestModel:
             return Reply(content=json.dumps(answer))
         if "fix malformed JSON" in system:
             return Reply(content='{"themes": [], "connections": []}')
-        body = re.search(r"<(post|partial)>\n(.*?)\n</\1>", user, re.DOTALL)
-        text = body.group(2) if body else user
-        text = re.sub(r"^(Title|Authors): .*\n", "", text, flags=re.MULTILINE)  # the header is not the post
+        blocks = [m.group(2) for m in re.finditer(r"<(post|partial)>\n(.*?)\n</\1>", user, re.DOTALL)]
+        text = "\n".join(blocks) if blocks else user
+        text = re.sub(r"^(Title|Authors): .*$", "", text, flags=re.MULTILINE)  # the header is not the post
         sentences = re.split(r"(?<=[.!?])\s+", " ".join(text.split()))
         return Reply(content="In short: " + " ".join(sentences[:2]))
 

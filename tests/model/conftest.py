@@ -32,24 +32,9 @@ def ledger(db: Database) -> ModelLedger:
     return ModelLedger(exclusive(db))
 
 
-class RecordingSleep:
-    """Remembers each wait the client asks for instead of sleeping, so retry tests stay fast."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-
-
 @pytest.fixture
-def sleeps() -> RecordingSleep:
-    return RecordingSleep()
-
-
-@pytest.fixture
-def client(fake_openai: FakeOpenAIServer, ledger: ModelLedger, sleeps: RecordingSleep) -> ModelClient:
-    return ModelClient("", fake_openai.base_url, MODEL, timeout=5, max_retries=2, call_log=ledger, sleep=sleeps)
+def client(fake_openai: FakeOpenAIServer, ledger: ModelLedger) -> ModelClient:
+    return ModelClient("", fake_openai.base_url, MODEL, timeout=5, max_retries=2, call_log=ledger)
 
 
 def make_post(number: int, title: str, text: str, *, post_id: str | None = None) -> Post:

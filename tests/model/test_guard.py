@@ -93,3 +93,19 @@ def test_delimit_defuses_a_closing_tag_inside_the_data() -> None:
 def test_allowed_links_are_the_posts_url_and_the_links_in_its_text() -> None:
     assert guard.normalize_url(POST.url) in ALLOWED
     assert "arxiv.org/abs/2401.00001" in ALLOWED
+
+
+@pytest.mark.parametrize(
+    "link", ["www.evil.example/e", "WWW.Evil.Example/e?x=1", "(www.evil.example/e)", "ftp://evil.example/e"]
+)
+def test_links_without_an_http_scheme_are_filtered_too(link: str) -> None:
+    cleaned = guard.sanitize(f"See {link} for the details.", ALLOWED)
+
+    assert "evil" not in cleaned.lower()
+    assert cleaned.startswith("See ") and cleaned.endswith("for the details.")
+
+
+def test_an_allowed_link_written_without_its_scheme_is_kept() -> None:
+    text = "Read www.alignmentforum.org/posts/abcdefghijklmnopq/slug-1 first."
+
+    assert guard.sanitize(text, ALLOWED) == text

@@ -9,9 +9,9 @@ import pytest
 from sqlite_utils import Database
 
 from digest_core.budget import ModelLedger, TokenBudget
-from digest_core.llm import BudgetExhausted, ChatMessage, ModelCall, ModelClient, ModelError
-from tests.fakes.openai_server import FakeOpenAIServer, Reply
-from tests.model.conftest import MODEL, RecordingSleep
+from digest_core.llm import BudgetExhausted, ChatMessage, ModelCall, ModelClient, ModelError, remaining_time, time_limit
+from tests.fakes.openai_server import QUICK_RETRY, FakeOpenAIServer, Reply
+from tests.model.conftest import MODEL
 
 HELLO = [ChatMessage("system", "You are terse."), ChatMessage("user", "Say hello.")]
 
@@ -41,41 +41,43 @@ def test_a_good_reply_returns_text_and_tokens_and_is_logged(
 
 
 def test_429_is_retried_after_the_servers_retry_after(
-    client: ModelClient, fake_openai: FakeOpenAIServer, db: Database, sleeps: RecordingSleep
+    client: ModelClient, fake_openai: FakeOpenAIServer, db: Database
 ) -> None:
-    fake_openai.enqueue(Reply(status=429, error="slow down", headers={"retry-after": "0.05"}), Reply(content="Hello."))
+    fake_openai.enqueue(Reply(status=429, error="slow down", headers={"retry-after": "0.3"}), Reply(content="Hello."))
 
     assert client.complete(HELLO, purpose="greeting", prompt_version="v").text == "Hello."
 
-    assert sleeps.waits == [0.05]
     assert len(fake_openai.chat_requests) == 2
+    first, second = fake_openai.request_times
+    assert second - first >= 0.3
     [row] = calls(db)
     assert row["attempts"] == 2 and row["error"] == ""
 
 
-def test_retry_after_ms_is_honoured(client: ModelClient, fake_openai: FakeOpenAIServer, sleeps: RecordingSleep) -> None:
-    fake_openai.enqueue(Reply(status=429, headers={"retry-after-ms": "20"}), Reply(content="ok"))
+def test_retry_after_ms_is_honoured(client: ModelClient, fake_openai: FakeOpenAIServer) -> None:
+    fake_openai.enqueue(Reply(status=429, headers={"retry-after-ms": "200"}), Reply(content="ok"))
 
     client.complete(HELLO, purpose="greeting", prompt_version="v")
 
-    assert sleeps.waits == [0.02]
+    first, second = fake_openai.request_times
+    assert second - first >= 0.2
 
 
-def test_500s_are_retried_with_backoff_until_one_succeeds(
-    client: ModelClient, fake_openai: FakeOpenAIServer, sleeps: RecordingSleep
-) -> None:
-    fake_openai.enqueue(Reply(status=500), Reply(status=503), Reply(content="third time"))
+def test_500s_are_retried_until_one_succeeds(client: ModelClient, fake_openai: FakeOpenAIServer, db: Database) -> None:
+    fake_openai.enqueue(
+        Reply(status=500, headers=QUICK_RETRY), Reply(status=503, headers=QUICK_RETRY), Reply(content="third time")
+    )
 
     assert client.complete(HELLO, purpose="greeting", prompt_version="v").text == "third time"
 
-    assert len(sleeps.waits) == 2
-    assert 0 < sleeps.waits[0] < sleeps.waits[1]  # exponential backoff
+    [row] = calls(db)
+    assert row["attempts"] == 3 and row["error"] == ""
 
 
 def test_persistent_500s_give_up_after_max_retries_and_log_the_failure(
     client: ModelClient, fake_openai: FakeOpenAIServer, db: Database
 ) -> None:
-    fake_openai.enqueue(*[Reply(status=500)] * 5)
+    fake_openai.enqueue(*[Reply(status=500, headers=QUICK_RETRY)] * 5)
 
     with pytest.raises(ModelError, match="HTTP 500"):
         client.complete(HELLO, purpose="greeting", prompt_version="v")
@@ -85,15 +87,16 @@ def test_persistent_500s_give_up_after_max_retries_and_log_the_failure(
     assert row["attempts"] == 3 and "HTTP 500" in row["error"]
 
 
+@pytest.mark.parametrize("seconds", ["45", "600"])
 def test_a_retry_after_too_long_for_a_chat_reply_fails_at_once(
-    client: ModelClient, fake_openai: FakeOpenAIServer, sleeps: RecordingSleep
+    client: ModelClient, fake_openai: FakeOpenAIServer, seconds: str
 ) -> None:
-    fake_openai.enqueue(Reply(status=429, headers={"retry-after": "600"}), Reply(content="too late"))
+    fake_openai.enqueue(Reply(status=429, headers={"retry-after": seconds}), Reply(content="too late"))
 
     with pytest.raises(ModelError, match="HTTP 429"):
         client.complete(HELLO, purpose="greeting", prompt_version="v")
 
-    assert sleeps.waits == [] and len(fake_openai.chat_requests) == 1
+    assert len(fake_openai.chat_requests) == 1
 
 
 def test_a_client_error_is_not_retried(client: ModelClient, fake_openai: FakeOpenAIServer) -> None:
@@ -103,32 +106,6 @@ def test_a_client_error_is_not_retried(client: ModelClient, fake_openai: FakeOpe
         client.complete(HELLO, purpose="greeting", prompt_version="v")
 
     assert len(fake_openai.chat_requests) == 1
-
-
-def test_a_slow_server_times_out_and_is_retried_a_bounded_number_of_times(
-    fake_openai: FakeOpenAIServer, ledger: ModelLedger, db: Database, sleeps: RecordingSleep
-) -> None:
-    client = ModelClient("key", fake_openai.base_url, MODEL, timeout=0.2, max_retries=1, call_log=ledger, sleep=sleeps)
-    fake_openai.enqueue(Reply(content="late", delay=2), Reply(content="late", delay=2))
-
-    with pytest.raises(ModelError, match="timed out"):
-        client.complete(HELLO, purpose="greeting", prompt_version="v")
-
-    assert len(fake_openai.chat_requests) == 2
-    [row] = calls(db)
-    assert "timed out" in row["error"]
-
-
-def test_json_mode_asks_for_a_json_object_and_drops_it_when_the_server_rejects_it(
-    client: ModelClient, fake_openai: FakeOpenAIServer
-) -> None:
-    fake_openai.enqueue(Reply(status=400, error="response_format not supported"), Reply(content="{}"))
-
-    assert client.complete(HELLO, purpose="themes", prompt_version="v", json_mode=True).text == "{}"
-
-    first, second = fake_openai.chat_requests
-    assert first["response_format"] == {"type": "json_object"}
-    assert "response_format" not in second
 
 
 def test_missing_usage_is_estimated(client: ModelClient, fake_openai: FakeOpenAIServer, db: Database) -> None:
@@ -206,3 +183,125 @@ def test_a_server_that_wants_max_completion_tokens_gets_it(client: ModelClient, 
     assert first["max_tokens"] == 50
     assert second["max_completion_tokens"] == 50 and "max_tokens" not in second
     assert third["max_completion_tokens"] == 50  # remembered for later calls
+
+
+# --- replies are not trusted for size, and every call has one deadline --------------------------------------
+
+
+def test_tokens_are_counted_from_the_text_when_the_server_reports_none(
+    client: ModelClient, fake_openai: FakeOpenAIServer, db: Database
+) -> None:
+    huge = "word " * 200_000  # a 1 MB reply that claims to have cost nothing
+    fake_openai.enqueue(Reply(content=huge, prompt_tokens=0, completion_tokens=0))
+
+    client.complete(HELLO, purpose="greeting", prompt_version="v")
+
+    [row] = calls(db)
+    assert row["completion_tokens"] >= len(huge.strip()) // 4
+    assert row["prompt_tokens"] >= sum(len(m.content) for m in HELLO) // 4
+
+
+def test_a_reply_larger_than_any_completion_is_refused_unread(
+    client: ModelClient, fake_openai: FakeOpenAIServer, db: Database
+) -> None:
+    fake_openai.enqueue(Reply(content="x" * 9_000_000))
+
+    with pytest.raises(ModelError, match="larger than"):
+        client.complete(HELLO, purpose="greeting", prompt_version="v")
+
+    assert len(fake_openai.chat_requests) == 1  # not asked again
+    assert "larger than" in calls(db)[0]["error"]
+
+
+def test_negative_token_counts_never_grow_the_budget(fake_openai: FakeOpenAIServer, ledger: ModelLedger) -> None:
+    now = datetime.now(UTC)
+    budget = TokenBudget(ledger, 1000, clock=lambda: now)
+    client = ModelClient("key", fake_openai.base_url, MODEL, call_log=ledger, budget=budget, clock=lambda: now)
+    fake_openai.enqueue(Reply(content="Hello there.", prompt_tokens=-1_000_000, completion_tokens=-1_000_000))
+
+    client.complete(HELLO, purpose="greeting", prompt_version="v")
+    ledger.record(ModelCall(now, MODEL, "v", "greeting", -5000, -5000, 10, 1))  # a row written by an older version
+
+    assert 0 < budget.remaining() < 1000
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply(content="A reply held back for 3 s.", delay=3),
+        # Each byte arrives long before any read timeout; the whole body takes 4 s.
+        Reply(content="A reply that arrives one byte at a time.", trickle=4),
+    ],
+    ids=["hanging", "trickling"],
+)
+def test_a_slow_server_costs_one_deadline_not_one_timeout_per_attempt(
+    fake_openai: FakeOpenAIServer, ledger: ModelLedger, db: Database, reply: Reply
+) -> None:
+    client = ModelClient("key", fake_openai.base_url, MODEL, timeout=0.5, max_retries=5, call_log=ledger)
+    fake_openai.responder = lambda request: reply
+
+    with pytest.raises(ModelError, match="timed out"):
+        client.complete(HELLO, purpose="greeting", prompt_version="v")
+
+    [row] = calls(db)
+    assert row["attempts"] == 1 and "timed out" in row["error"]
+    assert len(fake_openai.chat_requests) == 1
+
+
+def test_retries_stop_when_the_deadline_leaves_no_time_for_another(
+    fake_openai: FakeOpenAIServer, ledger: ModelLedger, db: Database
+) -> None:
+    client = ModelClient("key", fake_openai.base_url, MODEL, timeout=1.0, max_retries=50, call_log=ledger)
+    fake_openai.responder = lambda request: Reply(status=503, headers={"retry-after": "0.2"})
+
+    with pytest.raises(ModelError, match="HTTP 503"):
+        client.complete(HELLO, purpose="greeting", prompt_version="v")
+
+    [row] = calls(db)
+    assert 2 <= row["attempts"] <= 6
+    assert len(fake_openai.chat_requests) == row["attempts"]
+
+
+def test_a_rejected_json_mode_is_dropped_for_that_request_only(
+    client: ModelClient, fake_openai: FakeOpenAIServer, db: Database
+) -> None:
+    fake_openai.enqueue(Reply(status=400, error="response_format is not supported"), Reply(content="{}"))
+    fake_openai.enqueue(Reply(content='{"ok": true}'))
+
+    assert client.complete(HELLO, purpose="themes", prompt_version="v", json_mode=True).text == "{}"
+    assert client.complete(HELLO, purpose="themes", prompt_version="v", json_mode=True).text == '{"ok": true}'
+
+    first, second, third = fake_openai.chat_requests
+    assert first["response_format"] == {"type": "json_object"} and "response_format" not in second
+    assert third["response_format"] == {"type": "json_object"}  # a 400 once is not a verdict on the server
+    assert [row["attempts"] for row in calls(db)] == [2, 1]
+
+
+def test_the_proxy_named_in_the_environment_is_used(
+    fake_openai: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", fake_openai.base_url.removesuffix("/v1"))
+    client = ModelClient("key", "http://model.invalid/v1", MODEL)
+    fake_openai.enqueue(Reply(content="Through the proxy."))
+
+    assert client.complete(HELLO, purpose="greeting", prompt_version="v").text == "Through the proxy."
+
+
+def test_a_time_limit_around_calls_bounds_each_of_them_and_a_spent_one_sends_nothing(
+    fake_openai: FakeOpenAIServer, ledger: ModelLedger, db: Database
+) -> None:
+    client = ModelClient("key", fake_openai.base_url, MODEL, timeout=30, max_retries=3, call_log=ledger)
+    fake_openai.responder = lambda request: Reply(content="late", delay=3)
+
+    with time_limit(0.4):  # an edition's remaining time, shorter than the client's own deadline
+        with pytest.raises(ModelError, match="timed out"):
+            client.complete(HELLO, purpose="summary", prompt_version="v")
+        assert (remaining_time() or 0) <= 0
+        with pytest.raises(ModelError, match="timed out"):
+            client.complete(HELLO, purpose="themes", prompt_version="v")
+
+    assert len(fake_openai.chat_requests) == 1
+    assert [row["attempts"] for row in calls(db)] == [1, 0]
+    assert remaining_time() is None

@@ -18,7 +18,7 @@ from digest_core.qa import (
     verify_quote,
 )
 from tests.fakes.openai_server import FakeOpenAIServer, Reply, system_and_user
-from tests.model.conftest import MODEL, RecordingSleep, make_digest, make_post
+from tests.model.conftest import MODEL, make_digest, make_post
 
 AUDIT = make_post(
     1,
@@ -359,7 +359,7 @@ def test_a_post_ref_may_be_a_unique_part_of_a_title() -> None:
 
 
 def test_a_slow_model_answer_gives_up_sooner_and_the_passages_answer(fake_openai: FakeOpenAIServer) -> None:
-    client = ModelClient("k", fake_openai.base_url, MODEL, timeout=30, max_retries=3, sleep=RecordingSleep())
+    client = ModelClient("k", fake_openai.base_url, MODEL, timeout=30, max_retries=3)
     fake_openai.enqueue(*[Reply(content="{}", delay=2)] * 4)
 
     answer = QuestionAnswerer(client, answer_timeout=0.2).answer(
@@ -367,7 +367,7 @@ def test_a_slow_model_answer_gives_up_sooner_and_the_passages_answer(fake_openai
     )
 
     assert answer.generated_by == "offline" and answer.quotes
-    assert len(fake_openai.chat_requests) == 2  # the answer's own limit: one retry, not the client's three
+    assert len(fake_openai.chat_requests) == 1  # the answer's own deadline covers its retries
 
 
 def test_a_hostile_title_cannot_ping_through_an_answer_or_a_clarification() -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from digest_core.models import Answer, DeliveredPart, Digest, DigestPost, Theme
+from tests.fakes.search_archive import FakeArchive
 
 TODAY = date(2025, 3, 15)
 
@@ -55,7 +56,7 @@ def make_digest(n_posts: int = 3, *, day: date = TODAY, posts: Sequence[DigestPo
 
 
 @dataclass
-class FakeDigestService:
+class FakeDigestService(FakeArchive):
     """Implements digest_core.ports.DigestAPI in memory; records what it was asked."""
 
     digests: dict[date, Digest] = field(default_factory=dict)

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import aiohttp
 
 from adapters.slack.app import SlackAdapter
+from digest_core.ports import DigestAPI
 from tests.fakes.slack_api import FakeSlack, sign
 from tests.slack.fake_service import FakeDigestService
 
@@ -29,7 +30,7 @@ def run(coro: Coroutine[Any, Any, T], timeout: float = 15.0) -> T:
 
 @asynccontextmanager
 async def socket_bot(
-    service: FakeDigestService, *, fake: dict[str, Any] | None = None, **adapter: Any
+    service: DigestAPI, *, fake: dict[str, Any] | None = None, **adapter: Any
 ) -> AsyncIterator[tuple[FakeSlack, SlackAdapter]]:
     async with FakeSlack(**(fake or {})) as slack:
         bot = SlackAdapter(

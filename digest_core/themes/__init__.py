@@ -1,0 +1,57 @@
+"""The offline theme finder: the day's themes, each titled, stated and quoted from its posts, and what links them.
+
+Four stages, one module each:
+1. `grouping`: TF-IDF vectors of the posts (the text toolkit's terms), cosine similarities, and average-linkage
+   clustering cut where the themed posts' summed silhouette is largest (cohesion against coverage), 2-4 themes
+   when the posts allow; a post that shares nothing with the day is in no theme (it still has its summary).
+2. `naming`: class-based TF-IDF picks the phrase that names each theme, spelled as its posts spell it.
+3. `writing`: the key idea, implication and per-post lines are the posts' sentences nearest the theme's centroid.
+4. `connections`: two themes and the sentence (or the post) that links them.
+Every word of the output comes from the posts or from a few fixed connective phrases. Deterministic: ties break
+by the order of the posts, never by hashing. numpy, scipy and scikit-learn are imported when a day is written,
+so that fetching feeds never loads them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from digest_core.models import Post, Theme
+from digest_core.themes.grouping import MAX_THEMES, group, vectorize
+
+__all__ = ["MAX_THEMES", "OfflineThemeFinder", "find_themes"]
+
+
+class OfflineThemeFinder:
+    """ThemeFinder that works without a model (see the package docstring)."""
+
+    name = "offline"
+
+    def find_themes(
+        self, posts: Sequence[Post], summaries: dict[str, str]
+    ) -> tuple[tuple[Theme, ...], tuple[str, ...]]:
+        return find_themes(posts, summaries)
+
+
+def find_themes(
+    posts: Sequence[Post], summaries: Mapping[str, str] | None = None
+) -> tuple[tuple[Theme, ...], tuple[str, ...]]:
+    """(themes, connections) for a day's posts."""
+    from digest_core.themes.connections import connect
+    from digest_core.themes.naming import title_themes
+    from digest_core.themes.writing import gather_quotes, relevance, write_theme
+
+    unique: dict[str, Post] = {}
+    for post in posts:
+        unique.setdefault(post.id, post)
+    day = list(unique.values())
+    if not day:
+        return (), ()
+    vectors = vectorize(day)
+    members = group(vectors.similarity)
+    if not members:
+        return (), ()
+    titles = title_themes(members, day, vectors)
+    rel = relevance(members, gather_quotes(members, day, summaries or {}), vectors)
+    themes = tuple(write_theme(k, m, titles[k], day, rel) for k, m in enumerate(members))
+    return themes, connect(themes, members, day, rel)

@@ -1,0 +1,270 @@
+"""Stage 1, grouping: TF-IDF vectors of the day's posts and average-linkage clusters of them.
+
+Which themes a day has is a choice between cohesion (each theme's posts alike) and coverage (most posts in some
+theme). The choice is made by one objective over the cuts of the average-linkage tree: the sum, over the posts
+placed in themes, of their silhouette (how much closer a post is to its theme-mates than to the nearest other
+theme or left-out post). A post that fits its theme adds to the sum, one that fits another better takes away,
+and a post left out adds nothing, so a day gets as many themed posts as fit, in 2-4 themes where the posts allow.
+Posts are alike only above the day's noise floor (what its unrelated pairs share by chance), so that a post that
+shares nothing with the day stays out of every theme.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from digest_core.models import Post
+from digest_core.text import content_phrases, is_boilerplate
+
+if TYPE_CHECKING:
+    import numpy as np
+    from scipy.sparse import csr_matrix
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
+
+MAX_THEMES = 4
+# What a post's topic is read from: its title (counted twice: a title is the author's own summary) and the
+# start of its text. The first ~1,000 words tell a post's topic; reading more only costs time.
+TITLE_REPEAT = 2
+GROUPING_CHARS = 6_000
+# Two posts are alike when their cosine is clearly above what the day's unrelated pairs share: the median pair
+# plus NOISE_SPREAD median absolute deviations from it, never below MIN_SIMILARITY nor above MAX_FLOOR (so that
+# a day of closely related posts does not put the bar out of reach).
+NOISE_SPREAD = 3.0
+MIN_SIMILARITY = 0.05
+MAX_FLOOR = 0.25
+MIN_PAIRS_FOR_NOISE = 6
+# At most this many cuts of the tree are scored (evenly spread): the objective changes slowly between cuts.
+MAX_CUTS_SCORED = 30
+# A post joins the theme it is nearest unless its mean similarity to it is below this share of the noise floor.
+ATTACH_SHARE = 0.1
+REFINE_PASSES = 2
+# A themed post also joins a second theme when it is nearly as alike to that theme as to its own.
+SECOND_THEME_RATIO = 0.6
+
+
+@dataclass(frozen=True, slots=True)
+class DayVectors:
+    """The day's posts as term counts and unit-length TF-IDF rows, and their pairwise cosine similarities."""
+
+    counter: CountVectorizer  # fitted on the day's posts: its vocabulary is the day's terms
+    weigher: TfidfTransformer  # fitted likewise: the day's IDF
+    counts: csr_matrix  # posts x terms: how often each post uses each term
+    matrix: csr_matrix  # posts x terms: TF-IDF, unit rows
+    similarity: np.ndarray  # posts x posts, cosine, 1 on the diagonal
+    terms: list[str]  # column -> term
+
+    def tfidf(self, texts: Sequence[str]) -> csr_matrix:
+        """Unit-length TF-IDF rows of other texts (sentences) over the day's terms and IDF."""
+        return self.weigher.transform(self.counter.transform(texts)).tocsr()
+
+
+def grouping_text(post: Post) -> str:
+    """What a post's topic is read from: its title and the start of its text, boilerplate paragraphs left out."""
+    kept = [post.title] * TITLE_REPEAT
+    size = 0
+    for paragraph in post.text[: GROUPING_CHARS + 2_000].split("\n\n"):
+        if size >= GROUPING_CHARS:
+            break
+        if paragraph.strip() and not is_boilerplate(paragraph[:300]):
+            kept.append(paragraph)
+            size += len(paragraph)
+    return "\n\n".join(kept)
+
+
+def analyze(text: str) -> list[str]:
+    """The toolkit's terms of a text: content-word stems and the two-word phrases they form."""
+    return list(content_phrases(text))
+
+
+def vectorize(posts: Sequence[Post]) -> DayVectors:
+    import numpy as np
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
+
+    counter = CountVectorizer(analyzer=analyze, dtype=np.float32)
+    counts = counter.fit_transform([grouping_text(p) for p in posts]).tocsr()
+    # Sublinear counts: a post that says "reward" forty times is not forty times about reward.
+    weigher = TfidfTransformer(sublinear_tf=True)
+    matrix = weigher.fit_transform(counts).tocsr().astype(np.float32)
+    similarity = (matrix @ matrix.T).toarray().astype(np.float64)
+    np.fill_diagonal(similarity, 1.0)
+    terms = list(counter.get_feature_names_out())
+    return DayVectors(counter, weigher, counts, matrix, similarity, terms)
+
+
+def noise_floor(similarity: np.ndarray) -> float:
+    """How alike two posts must be to share a theme (see the module docstring)."""
+    import numpy as np
+
+    n = similarity.shape[0]
+    pairs = similarity[np.triu_indices(n, k=1)]
+    if pairs.size < MIN_PAIRS_FOR_NOISE:
+        return MIN_SIMILARITY
+    median = float(np.median(pairs))
+    spread = float(np.median(np.abs(pairs - median)))  # robust: the day's related pairs are outliers here
+    return max(MIN_SIMILARITY, min(MAX_FLOOR, median + NOISE_SPREAD * spread))
+
+
+def group(similarity: np.ndarray) -> list[list[int]]:
+    """The day's themes as lists of post indexes, each ordered from its most central post out; posts that fit
+    no theme are in none. A post may sit in two themes."""
+    n = similarity.shape[0]
+    if n == 1:
+        return [[0]]  # a one-post day is about that post's topic
+    floor = noise_floor(similarity)
+    themes = _best_cut(similarity, floor)
+    if not themes:
+        return []
+    themes = _add_second_homes(themes, similarity, floor)
+    return sorted((_by_centrality(t, similarity) for t in themes), key=lambda t: (-len(t), t[0]))
+
+
+def _best_cut(similarity: np.ndarray, floor: float) -> list[list[int]]:
+    """The themes of the cut of the average-linkage tree that maximises the objective (module docstring)."""
+    import numpy as np
+    from scipy.cluster.hierarchy import linkage
+    from scipy.spatial.distance import squareform
+
+    n = similarity.shape[0]
+    distance = np.clip(1.0 - similarity, 0.0, None)
+    np.fill_diagonal(distance, 0.0)
+    tree = linkage(squareform(distance, checks=False), method="average")
+    # Merges closer than the noise floor allows, in order; cluster k of the tree is n + step.
+    steps = [k for k in range(n - 1) if tree[k, 2] <= 1.0 - floor]
+    if not steps:
+        return []
+    chosen_steps = _spread(len(steps), MAX_CUTS_SCORED)
+    members: dict[int, list[int]] = {i: [i] for i in range(n)}
+    best: tuple[tuple[int, float], list[list[int]]] = ((0, 0.0), [])
+    for position, step in enumerate(steps):
+        a, b = int(tree[step, 0]), int(tree[step, 1])
+        members[n + step] = members.pop(a) + members.pop(b)
+        if position not in chosen_steps:
+            continue
+        candidates = [m for m in members.values() if len(m) > 1]
+        themes = _assign(_keep_best(candidates, similarity), similarity, floor)
+        score = float(silhouettes(themes, similarity).sum()) if themes else 0.0
+        # A day asks for 2-4 themes: a cut with two or more beats any with one, whatever its score.
+        rank = (min(len(themes), 2), score)
+        if score > 1e-12 and rank > best[0]:
+            best = (rank, [sorted(t) for t in themes])
+    if not best[1]:
+        # No split makes any post fit better than elsewhere: the posts alike above the floor are one topic.
+        return _assign([max(members.values(), key=lambda m: (len(m), -min(m)))], similarity, floor)
+    return best[1]
+
+
+def _spread(count: int, most: int) -> set[int]:
+    if count <= most:
+        return set(range(count))
+    return {round(k * (count - 1) / (most - 1)) for k in range(most)}
+
+
+def _keep_best(clusters: list[list[int]], similarity: np.ndarray) -> list[list[int]]:
+    """At most MAX_THEMES of the clusters: those whose posts' silhouettes add up to the most (positive only)."""
+    if not clusters:
+        return []
+    scores = silhouettes(clusters, similarity)
+    totals, start = [], 0
+    for cluster in clusters:
+        totals.append(float(scores[start : start + len(cluster)].sum()))
+        start += len(cluster)
+    ranked = sorted(range(len(clusters)), key=lambda c: (-totals[c], min(clusters[c])))
+    return [clusters[c] for c in ranked[:MAX_THEMES] if totals[c] > 0]
+
+
+def silhouettes(themes: list[list[int]], similarity: np.ndarray) -> np.ndarray:
+    """The silhouette of every themed post (in the order of `themes`, flattened), on cosine distance; every
+    post in no theme is a cluster of its own. 0 for a post with nothing to compare against."""
+    import numpy as np
+
+    n = similarity.shape[0]
+    themed = [i for t in themes for i in t]
+    left_out = np.setdiff1d(np.arange(n), np.array(themed, dtype=int))
+    rows = similarity[themed]
+    # Mean similarity of each themed post to each theme (excluding itself from its own).
+    means = np.empty((len(themed), len(themes)))
+    for c, theme in enumerate(themes):
+        means[:, c] = rows[:, theme].sum(axis=1)
+    owner = np.repeat(np.arange(len(themes)), [len(t) for t in themes])
+    sizes = np.array([len(t) for t in themes], dtype=float)
+    own_count = sizes[owner] - 1
+    own = (means[np.arange(len(themed)), owner] - 1.0) / np.maximum(own_count, 1)
+    means /= sizes
+    means[np.arange(len(themed)), owner] = -np.inf
+    nearest = means.max(axis=1) if len(themes) > 1 else np.full(len(themed), -np.inf)
+    if left_out.size:
+        nearest = np.maximum(nearest, rows[:, left_out].max(axis=1))
+    a = 1.0 - own
+    b = 1.0 - nearest
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s = (b - a) / np.maximum(a, b)
+    s[~np.isfinite(s) | (own_count < 1)] = 0.0
+    return s
+
+
+def _mean_to(i: int, members: Sequence[int], similarity: np.ndarray) -> float:
+    others = [j for j in members if j != i]
+    return float(similarity[i, others].mean()) if others else 0.0
+
+
+def mean_similarities(themes: list[list[int]], similarity: np.ndarray) -> np.ndarray:
+    """posts x themes: each post's mean similarity to each theme's posts (itself left out)."""
+    import numpy as np
+
+    n = similarity.shape[0]
+    onehot = np.zeros((n, len(themes)))
+    for c, theme in enumerate(themes):
+        onehot[theme, c] = 1.0
+    sums = similarity @ onehot - onehot  # a post's own similarity (1) does not count
+    counts = onehot.sum(axis=0, keepdims=True) - onehot
+    return sums / np.maximum(counts, 1.0)
+
+
+def _assign(seeds: list[list[int]], similarity: np.ndarray, floor: float) -> list[list[int]]:
+    """Every post joins the seed theme it is most alike to on average, unless it shares next to nothing with
+    any (below ATTACH_SHARE of the noise floor); then, like k-means, posts move to the theme they are nearest
+    until nothing moves (at most REFINE_PASSES times). A theme left with one post is dropped."""
+    import numpy as np
+
+    themes = seeds
+    for _ in range(REFINE_PASSES):
+        if not themes:
+            return []
+        means = mean_similarities(themes, similarity)
+        best = means.argmax(axis=1)
+        top = means[np.arange(means.shape[0]), best]
+        moved: list[list[int]] = [[] for _ in themes]
+        for i in np.flatnonzero(top >= ATTACH_SHARE * floor):
+            moved[best[i]].append(int(i))
+        moved = [t for t in moved if len(t) > 1]
+        if moved == themes:
+            break
+        themes = moved
+    return themes
+
+
+def _add_second_homes(themes: list[list[int]], similarity: np.ndarray, floor: float) -> list[list[int]]:
+    """A post joins a second theme when it is above the noise floor there, nearly as alike to it as to its own
+    theme's posts, and more alike to it than to any third theme; never so that two themes share most posts."""
+    if len(themes) < 2:
+        return themes
+    extended = [list(t) for t in themes]
+    for home, theme in enumerate(themes):
+        for i in theme:
+            own = _mean_to(i, theme, similarity)
+            means = {c: _mean_to(i, t, similarity) for c, t in enumerate(themes) if c != home}
+            other = max(means, key=lambda c: (means[c], -c))
+            third = max((m for c, m in means.items() if c != other), default=-math.inf)
+            if means[other] >= max(floor, SECOND_THEME_RATIO * own) and means[other] > third:
+                shared = len(set(extended[other]) & set(theme)) + 1
+                if 2 * shared <= min(len(themes[other]), len(theme)):
+                    extended[other].append(i)
+    return extended
+
+
+def _by_centrality(members: list[int], similarity: np.ndarray) -> list[int]:
+    """Members ordered by their mean similarity to the rest of the theme, most central first."""
+    return sorted(members, key=lambda i: (-_mean_to(i, members, similarity), i))
