@@ -4,11 +4,13 @@ The summarizer, the theme finder, the question answerer and the model path all r
 so that a word, a sentence and a piece of boilerplate mean the same thing everywhere.
 
 - Tokens: `WORD_RE` / `words` (a word starts with a letter and may hold digits, apostrophes and hyphens).
-- Stems: Harman's S-stemmer (plural and possessive endings only), cached. A Snowball stemmer changed no
-  summary figure in bench/summaries.py and merged words the theme finder must keep apart.
+- Stems: a light plural stemmer in the manner of Harman's S-stemmer (plural and possessive endings only),
+  cached. A Snowball stemmer changed no summary figure in bench/summaries.py and merged words the theme finder
+  must keep apart.
 - Stopwords: the Snowball project's English stop list (function words only) plus the modal verbs it leaves
-  out. What is filler in a given post or day is left to statistics (document frequency, centrality), not to
-  a longer list.
+  out. What is filler in a given post is left to statistics (TF-IDF and centrality over its sentences). The
+  theme finder's phrases still leave out THEME_FILLER_WORDS, the old list's essay filler, which its grouping
+  was tuned with.
 - Sentences: `split_sentences` for one line; `post_sentences` reads a whole post (paragraphs separated by a
   blank line, made of lines) and gives every sentence the facts a writer needs to rank it: where it sits, its
   section, its stems, and whether it is boilerplate. It is cached, so the summarizer and the theme finder split
