@@ -480,10 +480,20 @@ def _has_any(lower: str, hints: tuple[str, ...]) -> bool:
     return any(map(lower.__contains__, hints))  # no Python-level loop: this runs for every sentence
 
 
-def is_boilerplate(sentence: str) -> bool:
+def is_boilerplate(text: str) -> bool:
     """True for text that must never be quoted as the post's content: links and markup residue, captions,
-    and sentences about the post itself (status, notes, series, cross-posts, versions, thanks, directions)."""
-    return bool(boilerplate_kind(sentence))
+    and sentences about the post itself (status, notes, series, cross-posts, versions, thanks, directions).
+    A text of several sentences (a paragraph) is boilerplate when most of its words are."""
+    sentences = split_sentences(text)
+    if len(sentences) <= 1:
+        return bool(boilerplate_kind(text))
+    noted = sum(word_count(s) for i, s in enumerate(sentences) if _note_at(sentences, i))
+    return noted * 2 > sum(word_count(s) for s in sentences)
+
+
+def _note_at(sentences: list[str], i: int) -> bool:
+    # A labelled note ("Epistemic status: ...") that opens a paragraph is judged by its first sentence.
+    return bool(boilerplate_kind(sentences[i])) or (i == 0 and bool(_META_LABEL_RE.match(sentences[0])))
 
 
 def speaks_of_itself(sentence: str) -> bool:
@@ -696,7 +706,7 @@ def _split_post(text: str) -> tuple[Sentence, ...]:
                     first_line and i == 0,
                     line_section,
                     line_offset,
-                    boilerplate=(labelled_note and i == 0) or is_boilerplate(sentence_text),
+                    boilerplate=(labelled_note and i == 0) or bool(boilerplate_kind(sentence_text)),
                     list_item=list_item,
                     quoted=quoted,
                 )

@@ -672,3 +672,14 @@ def test_real_summaries_carry_no_links_markers_or_labelled_notes() -> None:
         if re.search(r"https?://|\[\d+\]|(?i:epistemic status|cross-?posted|audio version)", summary):
             leaks.append(summary)
     assert not leaks, leaks[:3]
+
+
+def test_a_paragraph_is_boilerplate_when_most_of_it_is() -> None:
+    note = "This is the first post in a sequence on shutdown problems."
+    content = (
+        "Agents trained on short episodes with no reward after the episode ends have little reason to resist "
+        "being shut down, and we test this in a grid world with an off switch."
+    )
+    assert is_boilerplate(note)
+    assert not is_boilerplate(f"{note} {content}")
+    assert is_boilerplate(f"Epistemic status: exploratory. {note} Thanks to Dana for comments on a draft.")
