@@ -10,7 +10,9 @@ import argparse
 import asyncio
 import json
 import os
+import sqlite3
 import sys
+import uuid
 from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING, TextIO
@@ -40,8 +42,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"digest: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except sqlite3.DatabaseError as exc:
+        from digest_core.store import DamagedDatabase, is_damage
+
+        if not is_damage(exc):
+            raise
+        damaged = exc if isinstance(exc, DamagedDatabase) else DamagedDatabase(_database_of(args), str(exc))
+        print(f"digest: {damaged}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+
+
+def _database_of(args: argparse.Namespace) -> str:
+    try:
+        return str(settings_from(args).db_path)
+    except ConfigError:
+        return "the database"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question", help="the question, in quotes")
     ask.add_argument("--date", type=_day, metavar="YYYY-MM-DD", help="the edition's day (default: today)")
     ask.add_argument("--db", metavar="PATH", help="SQLite database file (default: DIGEST_DB or digest.db)")
+    ask.add_argument(
+        "--thread",
+        metavar="NAME",
+        help="continue a conversation: the earlier questions asked with this --thread (kept in the database) "
+        "are its history, and a follow-up stays on their post",
+    )
     ask.set_defaults(handler=run_ask)
     add_operations_commands(commands)
     add_search_command(commands)
@@ -116,6 +139,8 @@ def _fetch(service: DigestService, feeds: Sequence[str]) -> list[FeedResult]:
 
 
 def print_feed_results(results: Sequence[FeedResult], *, stream: TextIO | None = None) -> None:
+    from bot.logging_setup import hide_secrets
+
     for result in results:
         if result.status == "failed":
             line = f"failed     {result.feed_url}: {result.reason}"
@@ -125,7 +150,7 @@ def print_feed_results(results: Sequence[FeedResult], *, stream: TextIO | None =
             line = f"new        {result.feed_url}: {result.new_posts} new of {result.seen_posts} posts"
             if result.reason:
                 line += f" ({result.reason})"
-        print(line, file=stream or sys.stdout)
+        print(hide_secrets(line), file=stream or sys.stdout)  # a feed URL may carry a password
 
 
 def all_failed(results: Sequence[FeedResult]) -> bool:
@@ -252,19 +277,47 @@ def run_config(args: argparse.Namespace) -> int:
 
 
 def run_ask(args: argparse.Namespace) -> int:
-    """Answer from the stored edition (no fetch): the answer, its quotes, the post's link and who wrote it."""
+    """Answer from the stored edition (no fetch): the answer, its quotes (each with its post when it draws on
+    several), the post's link and who wrote it. POST "" or "all" lets the question say what it is about."""
     from bot.runner import build_service
+    from digest_core.questions import ANSWER, IncomingQuestion
 
     service = build_service(settings_from(args))
     day = args.date or service.latest_edition_date()
-    answer = service.answer(args.question, day=day, post_ref=args.post)
-    if answer.post is None:
+    post_ref = None if args.post.strip().lower() in ("", "all", "*") else args.post
+    if args.thread:
+        asked = IncomingQuestion(
+            platform="cli",
+            channel_id="cli",
+            thread_id=args.thread,
+            event_id=uuid.uuid4().hex,
+            user_id="cli",
+            text=args.question,
+            explicit=True,
+            post_ref=post_ref,
+            anywhere=True,
+            day=day,
+            limited=False,
+        )
+        verdict = service.take_question(asked)
+        if verdict.action != ANSWER:
+            raise UsageError("the question is empty")
+        answer = service.answer_question(verdict)
+        service.question_answered(verdict)
+    else:
+        answer = service.answer(args.question, day=day, post_ref=post_ref)
+    if not answer.sources:
         lines = [answer.text, *(f"  #{p.number} {p.title}  {p.url}" for p in answer.candidates)]
         raise UsageError("\n".join(lines))
     print(answer.text)
-    for quote in answer.quotes:
-        print(f"\n  > {quote}")
-    print(f"\n#{answer.post.number} {answer.post.title}\n{answer.post.url}")
+    several = answer.post is None
+    for quoted in answer.attributed or ():
+        lines = [line.strip() for line in quoted.text.splitlines() if line.strip()]
+        print("\n" + "\n".join(f"  > {line}" for line in lines))
+        if several:
+            print(f"    (#{quoted.post.number} {quoted.post.title})")
+    for post in answer.sources:
+        print(f"\n#{post.number} {post.title}\n{post.url}")
     print(f"({answer.generated_by})")
     return EXIT_OK
 

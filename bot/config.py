@@ -6,8 +6,12 @@ README's configuration table and `digest config` are all derived from that table
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import socket
+import stat
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import time
@@ -15,9 +19,16 @@ from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.logging_setup import URL_PASSWORD, hide_secrets
+from digest_core.clean import web_url_problem
+
 _T = TypeVar("_T")
 
 DEFAULT_FEED = "https://www.alignmentforum.org/feed.xml"
+MAX_FETCH_INTERVAL_MINUTES = 7 * 24 * 60  # a week; the feeds are refreshed before every digest anyway
+MAX_COUNT = 10**15  # token budgets, questions per hour: far above any use, far below SQLite's 64-bit integers
+MAX_OPML_BYTES = 1024 * 1024
+SQLITE_HEADER = b"SQLite format 3\x00"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_MODEL_TIMEOUT_SECONDS = 3600  # a model call that may take longer than an hour is a mistake
 
@@ -192,29 +203,29 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: str) -> Set
         try:
             return parse(raw(name))
         except ValueError as exc:
-            problems.append(f"{name}: {exc}")
+            problems.append(hide_secrets(f"{name}: {exc}"))  # problems quote the value, which may hold a secret
             return fallback
 
     settings = Settings(
-        db_path=Path(raw("DIGEST_DB") or "digest.db").expanduser(),
-        feeds=parsed("DIGEST_FEEDS", parse_feed_list, (DEFAULT_FEED,)),
+        db_path=parsed("DIGEST_DB", parse_db_path, Path("digest.db")),
+        feeds=parsed("DIGEST_FEEDS", parse_configured_feeds, (DEFAULT_FEED,)),
         digest_time=parsed("DIGEST_TIME", parse_clock, time(8, 0)),
         timezone=parsed("DIGEST_TIMEZONE", parse_timezone, ZoneInfo("UTC")),
         digest_days=parsed("DIGEST_DAYS", parse_days, frozenset(range(7))),
-        fetch_interval_minutes=parsed("DIGEST_FETCH_INTERVAL", _positive_int, 30),
+        fetch_interval_minutes=parsed("DIGEST_FETCH_INTERVAL", _whole_number(1, MAX_FETCH_INTERVAL_MINUTES), 30),
         empty_day=parsed("DIGEST_EMPTY_DAY", _choice("skip", "message"), "message"),
         admin_channel=raw("DIGEST_ADMIN_CHANNEL"),
         log_level=parsed("DIGEST_LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR", upper=True), "INFO"),
         openai_api_key=raw("OPENAI_API_KEY"),
         openai_base_url=parsed("OPENAI_BASE_URL", _optional_http_url, ""),
         model=raw("DIGEST_MODEL") or "gpt-4o-mini",
-        daily_token_budget=parsed("DIGEST_DAILY_TOKEN_BUDGET", _non_negative_int, 200_000),
-        questions_per_hour=parsed("DIGEST_QUESTIONS_PER_HOUR", _non_negative_int, 20),
+        daily_token_budget=parsed("DIGEST_DAILY_TOKEN_BUDGET", _whole_number(0, MAX_COUNT), 200_000),
+        questions_per_hour=parsed("DIGEST_QUESTIONS_PER_HOUR", _whole_number(0, MAX_COUNT), 20),
         slack_bot_token=parsed("SLACK_BOT_TOKEN", _token_prefix("xoxb-"), ""),
         slack_app_token=parsed("SLACK_APP_TOKEN", _token_prefix("xapp-"), ""),
         slack_signing_secret=raw("SLACK_SIGNING_SECRET"),
         slack_channel=raw("SLACK_CHANNEL"),
-        slack_http_port=parsed("SLACK_HTTP_PORT", _port, 3000),
+        slack_http_port=parsed("SLACK_HTTP_PORT", _whole_number(0, 65535, "a TCP port"), 3000),
         slack_api_url=parsed("SLACK_API_URL", _optional_http_url, "https://slack.com/api/"),
         slack_answer_mode=parsed("SLACK_ANSWER_MODE", _choice("mention", "question"), "question"),
         discord_token=raw("DISCORD_TOKEN"),
@@ -223,8 +234,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: str) -> Set
         discord_message_content=parsed("DISCORD_MESSAGE_CONTENT", parse_bool, False),
         discord_api_url=parsed("DISCORD_API_URL", _optional_http_url, ""),
         discord_gateway_url=parsed("DISCORD_GATEWAY_URL", _optional_ws_url, ""),
-        model_timeout=parsed("DIGEST_MODEL_TIMEOUT", _call_seconds, 60),
-        searches_per_hour=parsed("DIGEST_SEARCHES_PER_HOUR", _non_negative_int, 60),
+        model_timeout=parsed("DIGEST_MODEL_TIMEOUT", _whole_number(1, MAX_MODEL_TIMEOUT_SECONDS), 60),
+        searches_per_hour=parsed("DIGEST_SEARCHES_PER_HOUR", _whole_number(0, MAX_COUNT), 60),
     )
     if problems:
         raise ConfigError(problems)
@@ -244,6 +255,10 @@ def check_serve(settings: Settings) -> None:
                 "SLACK_APP_TOKEN: required with SLACK_BOT_TOKEN for Socket Mode "
                 "(or set SLACK_SIGNING_SECRET for HTTP mode)"
             )
+    if settings.slack_enabled and not settings.slack_app_token and settings.slack_signing_secret:
+        problem = _port_problem(settings.slack_http_port)
+        if problem:
+            problems.append(f"SLACK_HTTP_PORT: {problem}")
     if settings.discord_enabled and not settings.discord_channel_id:
         problems.append("DISCORD_CHANNEL_ID: required with DISCORD_TOKEN; the channel ID of the digest")
     if settings.admin_channel:
@@ -270,11 +285,26 @@ def effective_values(env: Mapping[str, str] | None = None) -> list[tuple[Setting
 
 
 def masked(name: str, value: str) -> str:
-    """The value as `digest config` shows it: secrets keep only a hint of their shape."""
-    if not _BY_NAME[name].secret or not value:
+    """The value as `digest config` shows it: secrets keep only a hint of their shape, and any other value
+    loses the passwords in its URLs and any key pasted into it."""
+    if not value:
         return value
+    if not _BY_NAME[name].secret:
+        return hide_secrets(value)
     prefix = value[:5] if value.startswith(("xoxb-", "xapp-")) else ""
     return f"{prefix}****"
+
+
+def url_passwords(settings: Settings) -> list[str]:
+    """The passwords inside the URLs of the settings, for the log redaction (they may appear without their URL)."""
+    urls = [
+        *settings.feeds,
+        settings.openai_base_url,
+        settings.slack_api_url,
+        settings.discord_api_url,
+        settings.discord_gateway_url,
+    ]
+    return [found[2] for url in urls if (found := URL_PASSWORD.search(url))]
 
 
 # --- parsers: each raises ValueError with a message that reads well after "NAME: " ---------------------------
@@ -290,7 +320,7 @@ def parse_clock(value: str) -> time:
 def parse_timezone(value: str) -> ZoneInfo:
     try:
         return ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a region such as "America" is a directory
         raise ValueError(f"{value!r} is not an IANA time zone, e.g. UTC or Europe/Berlin") from None
 
 
@@ -306,17 +336,38 @@ def parse_days(value: str) -> frozenset[int]:
 
 
 def parse_feed_list(value: str) -> tuple[str, ...]:
-    """Comma-separated URLs/paths, or one OPML file whose outlines carry xmlUrl attributes."""
-    if not value:
-        raise ValueError("no feed given")
+    """Comma-separated URLs/paths, or one OPML file whose outlines carry xmlUrl attributes.
+
+    Rejects what is no feed location at all (another scheme, an unreadable file). A location that is one but
+    cannot be fetched (a malformed URL, a device) is left to the fetch, where it is one failed feed.
+    """
     if value.lower().endswith(".opml"):
-        return _read_opml(Path(value))
+        return _read_opml(Path(value).expanduser())
     feeds = tuple(part.strip() for part in value.split(",") if part.strip())
+    if not feeds:
+        raise ValueError("no feed given; list URLs or files, separated by commas")
     for feed in feeds:
         if "://" in feed and not feed.startswith(("http://", "https://")):
             raise ValueError(f"{feed!r} is neither an http(s) URL nor a file path")
         if "://" not in feed:
             _check_readable(Path(feed).expanduser(), "feed file")
+    return feeds
+
+
+def parse_configured_feeds(value: str) -> tuple[str, ...]:
+    """DIGEST_FEEDS: `parse_feed_list`, and every feed must be one `digest serve` can read: a well-formed
+    http(s) URL or a regular file (a device such as /dev/zero would be read without end)."""
+    feeds = parse_feed_list(value)
+    bad = []
+    for feed in feeds:
+        if "://" in feed:
+            problem = web_url_problem(feed)
+            if problem:
+                bad.append(f"{feed!r} is not a valid URL ({problem})")
+        elif not Path(feed).expanduser().is_file():
+            bad.append(f"{feed!r} is not a regular file")
+    if bad:
+        raise ValueError("; ".join(bad))
     return feeds
 
 
@@ -332,13 +383,57 @@ def _read_opml(path: Path) -> tuple[str, ...]:
     import xml.etree.ElementTree as ET
 
     try:
+        info = path.stat()
+    except OSError as exc:
+        raise ValueError(f"cannot read the OPML file {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(info.st_mode):  # a FIFO or a device named *.opml would block or fill memory
+        raise ValueError(f"cannot read the OPML file {path}: not a regular file")
+    if info.st_size > MAX_OPML_BYTES:
+        raise ValueError(f"the OPML file {path} is larger than {MAX_OPML_BYTES} bytes")
+    try:
         root = ET.parse(path).getroot()
     except (OSError, ET.ParseError) as exc:
         raise ValueError(f"cannot read the OPML file {path}: {exc}") from None
-    feeds = tuple(o.attrib["xmlUrl"] for o in root.iter("outline") if o.attrib.get("xmlUrl"))
+    feeds = tuple(o.attrib["xmlUrl"].strip() for o in root.iter("outline") if o.attrib.get("xmlUrl", "").strip())
     if not feeds:
         raise ValueError(f"the OPML file {path} lists no feed (no outline with xmlUrl)")
+    # An OPML file names feeds by URL: a file: or javascript: entry is a mistake or a trap, never a feed.
+    bad = [feed for feed in feeds if web_url_problem(feed)]
+    if bad:
+        listed = ", ".join(repr(feed) for feed in bad)
+        raise ValueError(
+            f"the OPML file {path} lists {listed}, which {'is' if len(bad) == 1 else 'are'} not http(s) URLs"
+        )
     return feeds
+
+
+def parse_db_path(value: str) -> Path:
+    """DIGEST_DB: a file SQLite can create and write in an existing directory (or an existing SQLite file)."""
+    path = Path(value or "digest.db").expanduser()
+    folder = path.parent
+    if path.is_dir():
+        raise ValueError(f"{str(path)!r} is a directory; name a file in it, e.g. {str(path / 'digest.db')!r}")
+    if not folder.exists():
+        raise ValueError(f"the directory {str(folder)!r} does not exist; create it or choose another path")
+    if not folder.is_dir():
+        raise ValueError(f"{str(folder)!r} is not a directory")
+    if path.exists():
+        try:
+            with path.open("r+b") as handle:
+                header = handle.read(len(SQLITE_HEADER))
+        except OSError as exc:
+            raise ValueError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+        if header and header != SQLITE_HEADER:
+            from digest_core.store import DamagedDatabase
+
+            raise ValueError(str(DamagedDatabase(str(path), "no SQLite header"))) from None
+    # SQLite writes its -wal and -shm files beside the database: the directory itself must take new files.
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise ValueError(f"cannot write in {str(folder)!r}: {exc.strerror or exc}") from None
+    return path
 
 
 def parse_bool(value: str) -> bool:
@@ -350,31 +445,21 @@ def parse_bool(value: str) -> bool:
     raise ValueError(f"{value!r} is not true or false")
 
 
-def _positive_int(value: str) -> int:
-    number = _non_negative_int(value)
-    if number == 0:
-        raise ValueError("must be at least 1")
-    return number
+def _whole_number(low: int, high: int, what: str = "") -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        # Checked as text first: int() takes other scripts' digits, and refuses over 4,300 of them with a
+        # message about Python rather than about the setting.
+        if not (value.isascii() and value.isdigit()):
+            raise ValueError(f"{value[:40]!r} is not a whole number")
+        shown = value if len(value) <= 24 else f"{value[:20]}…"
+        number = int(value) if len(value.lstrip("0")) <= len(str(high)) else high + 1
+        if not low <= number <= high:
+            if what:
+                raise ValueError(f"{shown} is not {what} ({low}-{high})")
+            raise ValueError(f"must be at least {low}" if number < low else f"{shown} is too large; at most {high}")
+        return number
 
-
-def _call_seconds(value: str) -> int:
-    number = _positive_int(value)
-    if number > MAX_MODEL_TIMEOUT_SECONDS:
-        raise ValueError(f"must be at most {MAX_MODEL_TIMEOUT_SECONDS} seconds")
-    return number
-
-
-def _non_negative_int(value: str) -> int:
-    if not value.isdigit():
-        raise ValueError(f"{value!r} is not a whole number")
-    return int(value)
-
-
-def _port(value: str) -> int:
-    number = _non_negative_int(value)
-    if number > 65535:
-        raise ValueError(f"{value} is not a TCP port")
-    return number
+    return parse
 
 
 def _choice(*choices: str, upper: bool = False) -> Callable[[str], str]:
@@ -399,16 +484,39 @@ def _token_prefix(prefix: str) -> Callable[[str], str]:
 def _optional_http_url(value: str) -> str:
     if value and not value.startswith(("http://", "https://")):
         raise ValueError(f"{value!r} is not an http(s) URL")
+    if value and (problem := web_url_problem(value)):
+        raise ValueError(f"{value!r} is not a valid URL ({problem})")
     return value
 
 
 def _optional_ws_url(value: str) -> str:
     if value and not value.startswith(("ws://", "wss://")):
         raise ValueError(f"{value!r} is not a ws(s):// URL")
+    # The same rules as for a web address: ws(s) is http(s) upgraded.
+    if value and (problem := web_url_problem("http" + value.removeprefix("ws"))):
+        raise ValueError(f"{value!r} is not a valid URL ({problem})")
     return value
 
 
 def _optional_snowflake(value: str) -> str:
-    if value and not value.isdigit():
-        raise ValueError(f"{value!r} is not a Discord ID (digits only)")
+    # Discord IDs are unsigned 64-bit numbers.
+    if value and not (value.isascii() and value.isdigit() and len(value) <= 20 and int(value) < 2**64):
+        raise ValueError(f"{value[:40]!r} is not a Discord ID (digits only)")
     return value
+
+
+def _port_problem(port: int) -> str:
+    """Why `digest serve` could not listen on `port` (as the Slack adapter does: all addresses); "" if it can."""
+    if port == 0:  # any free port
+        return ""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp does: TIME_WAIT is no conflict
+        try:
+            probe.bind(("0.0.0.0", port))
+        except PermissionError:
+            return f"port {port} needs privileges this process does not have; pick one above 1023"
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return f"port {port} is in use; stop the other program or pick another port"
+            return f"cannot listen on port {port}: {exc.strerror or exc}"
+    return ""

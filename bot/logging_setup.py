@@ -1,8 +1,8 @@
 """Structured logs: one line per event, `key=value` fields, and never a token.
 
 Every record passes a redaction filter on the handler, so third-party loggers (slack_sdk, discord.py, aiohttp)
-are covered too: Slack and Discord token shapes, OpenAI-style keys and every configured secret value are
-replaced by `[redacted]` in the message, its arguments, the extra fields and the traceback.
+are covered too: Slack and Discord token shapes, OpenAI-style keys, passwords inside URLs and every configured
+secret value are replaced by `[redacted]` in the message, its arguments, the extra fields and the traceback.
 """
 
 from __future__ import annotations
@@ -25,6 +25,21 @@ TOKEN_PATTERNS = (
     re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"),
 )
 
+# The password of a URL's user information ("https://user:PASSWORD@host/"): a secret by construction, in
+# whichever setting, feed or log line the URL turns up.
+URL_PASSWORD = re.compile(r"(?<=://)([^/?#@\s:]*):([^/?#@\s]+)@")
+# What a token keeps when masked: enough to tell which kind was pasted where.
+_TOKEN_PREFIX = re.compile(r"^(xox[abposre]-|xapp-|sk-)")
+
+
+def hide_secrets(text: str, mask: str = "****") -> str:
+    """`text` with URL passwords and token-shaped strings masked; a token keeps its kind ("sk-****")."""
+    text = URL_PASSWORD.sub(lambda m: f"{m[1]}:{mask}@", text)
+    for pattern in TOKEN_PATTERNS:
+        text = pattern.sub(lambda m: (p[1] if (p := _TOKEN_PREFIX.match(m[0])) else "") + mask, text)
+    return text
+
+
 # Attributes every LogRecord has; anything else was passed with `extra=` and becomes a field.
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 _CHATTY_LOGGERS = ("apscheduler", "discord", "slack_bolt", "slack_sdk", "aiohttp.access", "httpx2", "openai")
@@ -41,6 +56,7 @@ class Redactor:
     def __call__(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
+        text = URL_PASSWORD.sub(lambda m: f"{m[1]}:{REDACTED}@", text)
         for pattern in TOKEN_PATTERNS:
             text = pattern.sub(REDACTED, text)
         return text

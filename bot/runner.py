@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.admin_notes import DiscordNote, SlackNote
-from bot.config import WEEKDAYS, Settings, admin_platform
+from bot.config import WEEKDAYS, Settings, admin_platform, url_passwords
 from bot.logging_setup import configure_logging
 from bot.scheduler import AdminNotifier, DigestScheduler, Target
 from digest_core.editions import EditionSchedule
@@ -189,6 +189,7 @@ def secrets_of(settings: Settings) -> list[str]:
         settings.slack_signing_secret,
         settings.discord_token,
         settings.openai_api_key,
+        *url_passwords(settings),
     ]
 
 

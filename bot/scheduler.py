@@ -219,8 +219,7 @@ class DeliveryLedger:
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        with store.locked() as db:
-            ledger_migrations.apply(db)
+        store.migrate(ledger_migrations)
 
     def progress(self, targets: Iterable[Target], day: date) -> dict[tuple[Target, date], Progress]:
         started = {(row.platform, row.channel_id) for row in self._store.deliveries(day)}

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.config import WEEKDAYS, effective_values, masked
+from bot.logging_setup import hide_secrets
 from bot.scheduler import DeliveryLedger
 
 if TYPE_CHECKING:
@@ -43,7 +44,8 @@ def status_report(
     for record in health:
         failures = record.consecutive_failures
         state = "ok" if failures == 0 else f"FAILING, {failures} in a row since {_when(record.failing_since, now)}"
-        lines.append(f"  {record.title or record.url}" + (f" <{record.url}>" if record.title else ""))
+        url = hide_secrets(record.url)  # a feed URL may carry a password
+        lines.append(f"  {record.title or url}" + (f" <{url}>" if record.title else ""))
         lines.append(f"    {state}; last success {_when(record.last_success_at, now)}")
         if failures:
             lines.append(

@@ -5,8 +5,11 @@ Feed bodies are untrusted: nothing here executes or keeps markup; the result is 
 
 from __future__ import annotations
 
+import hashlib
 import re
+from dataclasses import dataclass
 from html import unescape
+from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -19,6 +22,12 @@ TRACKING_PARAMS = frozenset(
 )
 TRACKING_PREFIXES = ("utm_",)
 
+FORUM_HOSTS = ("alignmentforum.org", "lesswrong.com")
+ARXIV_HOSTS = ("arxiv.org",)
+# Ids of posts that only their own feed may write; 16 hex digits (64 bits) of the feed URL's hash leave no
+# attacker a feed URL that collides with another feed's.
+FEED_SCOPE = "feed:"
+DOUBLED_HOST = re.compile(r"https?://([^/?#\s]+)/+(?=https?://\1(?:[/?#]|$))", re.IGNORECASE)
 FORUM_POST_ID = re.compile(r"^[A-Za-z0-9]{17}$")
 FORUM_POST_PATH = re.compile(r"/posts/([A-Za-z0-9]{17})(?:/|$)")
 ARXIV_ID = re.compile(r"(?:arxiv\.org/(?:abs|pdf)/|oai:arXiv\.org:|^arxiv:)([a-z\-]+/\d{7}|\d{4}\.\d{4,5})(?:v\d+)?")
@@ -177,23 +186,54 @@ def strip_published_prefix(text: str) -> str:
     return PUBLISHED_PREFIX.sub("", text, count=1).lstrip()
 
 
+class _TitleText(HTMLParser):
+    """The text of an HTML fragment. The parser follows HTML's tokenizer: only "<" before a letter, "/", "!" or
+    "?" opens a tag, so "x < y and y > z" stays text while "<b>bold</b>" loses its tags."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
 def clean_title(raw: str) -> str:
-    """A title as plain text on one line: tags stripped, entities decoded."""
-    text = re.sub(r"<[^>]*>", "", unescape(raw or ""))
-    return re.sub(r"\s+", " ", unescape(text)).strip()
+    """A title as plain text on one line: tags stripped, entities decoded, comparisons kept."""
+    # Feeds escape a title's markup once more than its text ("&lt;b&gt;"), so decode before reading tags.
+    parser = _TitleText()
+    parser.feed(unescape(raw or ""))
+    parser.close()
+    return re.sub(r"\s+", " ", "".join(parser.parts)).strip()
+
+
+def web_url_problem(url: str) -> str:
+    """Why `url` is not a web address one could fetch, in a few words; "" when it is one."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - reading it validates the port ("Port out of range 0-65535")
+    except ValueError as exc:  # "Invalid IPv6 URL"
+        return str(exc)
+    if parts.scheme.lower() not in ("http", "https"):
+        return "not an http(s) URL"
+    if not parts.hostname:
+        return "no host name"
+    if any(char.isspace() or not char.isprintable() for char in url):
+        return "contains spaces or control characters"
+    return ""
 
 
 def canonical_url(raw: str) -> str:
     """https, no tracking parameters, no fragment, the doubled host repaired; "" for a non-web URL."""
     url = (raw or "").strip()
-    # Repair "https://host/https://host/posts/...": keep the last absolute URL embedded in the string.
-    last = max(url.rfind("https://"), url.rfind("http://"))
-    if last > 0:
-        url = url[last:]
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    # Repair "https://host/https://host/posts/...": only a leading copy of the same host goes. Any other
+    # URL inside this one (a login's ?redirect=, an archive's path) is part of it, not a replacement for it.
+    while doubled := DOUBLED_HOST.match(url):
+        url = url[doubled.end() :]
+    if web_url_problem(url):
         return ""
-    host = parts.hostname.lower()
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
     if parts.port and parts.port not in (80, 443):
         host = f"{host}:{parts.port}"
     query = urlencode(
@@ -210,19 +250,72 @@ def canonical_url(raw: str) -> str:
     return urlunsplit(("https", host, path, query, ""))
 
 
-def post_identity(guid: str, link: str) -> str:
-    """The one stable id of a post: forum guid, arXiv id without version, else the canonical URL."""
+@dataclass(frozen=True, slots=True)
+class IdAuthority:
+    """Which hosts issue which post ids.
+
+    A 17-character forum id or an arXiv id names a post only when a host that issues such ids served it: from
+    any other feed the same string could be meant to overwrite someone else's post. Injectable, so that tests
+    can let a loopback server stand in for the forum; production code trusts only the real hosts.
+    """
+
+    forum_hosts: tuple[str, ...] = FORUM_HOSTS
+    arxiv_hosts: tuple[str, ...] = ARXIV_HOSTS
+
+    def issues_forum_ids(self, host: str) -> bool:
+        return _within(host, self.forum_hosts)
+
+    def issues_arxiv_ids(self, host: str) -> bool:
+        return _within(host, self.arxiv_hosts)
+
+
+DEFAULT_AUTHORITY = IdAuthority()
+
+
+def _within(host: str, domains: tuple[str, ...]) -> bool:
+    return any(host == domain or host.endswith("." + domain) for domain in domains)
+
+
+def site_of(url: str) -> str:
+    """The site that owns a URL: its host without "www." and with any non-default port; "" for none."""
+    if web_url_problem(url):
+        return ""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower().removeprefix("www.")
+    return f"{host}:{parts.port}" if parts.port and parts.port not in (80, 443) else host
+
+
+def post_identity(
+    guid: str, url: str, *, feed: str, served_from: str = "", authority: IdAuthority = DEFAULT_AUTHORITY
+) -> str:
+    """The one stable id of a post, scoped so that only the source that owns an id can write that post.
+
+    `url` is the post's canonical URL, `feed` the feed as configured and `served_from` the URL its bytes came
+    from (after redirects; default `feed`). One rule: an id counts only from the host that owns it.
+    - From a forum host: the forum id (the AI Alignment Forum and LessWrong share ids, so a cross-post is
+      one post). From an arXiv host: `arxiv:<id>`, without version.
+    - A URL on the site that served the feed: the URL itself (a site speaks for its own pages, so a blog's
+      RSS and Atom feeds give one post).
+    - Anything else: `feed:<hash of the feed's URL>:<url>`, a post of that feed alone.
+    """
     guid = (guid or "").strip()
-    if FORUM_POST_ID.match(guid):
-        return guid
-    for candidate in (guid, link or ""):
-        arxiv = ARXIV_ID.search(candidate)
-        if arxiv:
-            return f"arxiv:{arxiv[1]}"
-    forum = FORUM_POST_PATH.search(canonical_url(link) or guid)
-    if forum:
-        return forum[1]
-    return canonical_url(link) or canonical_url(guid) or guid
+    site = site_of(served_from or feed)
+    host = site.split(":")[0]
+    if site and authority.issues_forum_ids(host):
+        if FORUM_POST_ID.match(guid):
+            return guid
+        forum = FORUM_POST_PATH.search(url)
+        if forum:
+            return forum[1]
+    if site and authority.issues_arxiv_ids(host):
+        for candidate in (guid, url):
+            arxiv = ARXIV_ID.search(candidate)
+            if arxiv:
+                return f"arxiv:{arxiv[1]}"
+    local = url or guid
+    if site and site_of(url) == site:
+        return local
+    return f"{FEED_SCOPE}{hashlib.sha256(feed.encode()).hexdigest()[:16]}:{local}"
 
 
 def source_name(url: str, feed_title: str = "") -> str:

@@ -10,6 +10,8 @@ import asyncio
 import calendar
 import hashlib
 import logging
+import os
+import stat
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,9 +23,18 @@ from urllib.parse import urlsplit
 import aiohttp
 import feedparser
 
-from digest_core.clean import canonical_url, clean_title, html_to_text, post_identity, source_name
+from digest_core.clean import (
+    DEFAULT_AUTHORITY,
+    IdAuthority,
+    canonical_url,
+    clean_title,
+    html_to_text,
+    post_identity,
+    source_name,
+    web_url_problem,
+)
 from digest_core.models import FeedResult, Post
-from digest_core.store import FeedState, Store
+from digest_core.store import FeedState, Store, is_damage
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +49,8 @@ USER_AGENT = "alignment-digest/0.1 (research digest bot)"
 # Backoff after consecutive failures: 5 min, 10, 20, ... capped at 6 h.
 BACKOFF_BASE = timedelta(minutes=5)
 BACKOFF_CAP = timedelta(hours=6)
+# A feed's clock may run ahead a little (arXiv dates its announcements at the coming midnight); further is bogus.
+MAX_CLOCK_SKEW = timedelta(days=1)
 # arXiv announcements of these kinds are not new papers.
 ARXIV_NOT_NEW = frozenset({"replace", "replace-cross"})
 
@@ -86,11 +99,13 @@ async def fetch_feeds(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     tuning: FetchTuning = DEFAULT_TUNING,
     respect_backoff: bool = False,
+    authority: IdAuthority = DEFAULT_AUTHORITY,
 ) -> list[FeedResult]:
     """Fetch every feed concurrently and store new posts. One feed's failure never stops the others.
 
     Results come back in the order of `feeds`. With `respect_backoff`, a feed still in its backoff period
-    is skipped (reported as failed with the time of its next try).
+    is skipped (reported as failed with the time of its next try). `authority` says which hosts may name
+    posts by forum or arXiv id (see `post_identity`).
     """
     overall = asyncio.Semaphore(tuning.max_concurrent)
     per_host: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(tuning.max_per_host))
@@ -106,15 +121,23 @@ async def fetch_feeds(
             state = store.feed_state(feed)
             if respect_backoff and state.next_attempt_at and state.next_attempt_at > clock():
                 return FeedResult(feed, "failed", reason=f"backing off until {state.next_attempt_at:%H:%M} UTC")
-            host = urlsplit(feed).hostname or "local"
-            async with overall, per_host[host]:
-                try:
-                    return await _fetch_one(session, feed, state, store=store, clock=clock, tuning=tuning)
-                except FeedError as exc:
-                    reason = str(exc)
-                except Exception as exc:  # one broken feed must never stop the others
-                    log.exception("feed %s failed unexpectedly", feed)
-                    reason = f"unexpected error: {type(exc).__name__}: {exc}"
+            problem = "" if is_local_feed(feed) else web_url_problem(feed)
+            if problem:
+                reason = f"not a valid feed URL: {problem}"
+            else:
+                host = "local" if is_local_feed(feed) else urlsplit(feed).hostname or ""
+                async with overall, per_host[host]:
+                    try:
+                        return await _fetch_one(
+                            session, feed, state, store=store, clock=clock, tuning=tuning, authority=authority
+                        )
+                    except FeedError as exc:
+                        reason = str(exc)
+                    except Exception as exc:  # one broken feed must never stop the others
+                        if is_damage(exc):  # but a damaged store is no feed's failure: stop and say so
+                            raise
+                        log.exception("feed %s failed unexpectedly", feed)
+                        reason = f"unexpected error: {type(exc).__name__}: {exc}"
             store.record_feed_failure(feed, now=clock(), reason=reason, backoff=backoff_delay)
             return FeedResult(feed, "failed", reason=reason)
 
@@ -129,6 +152,7 @@ async def _fetch_one(
     store: Store,
     clock: Callable[[], datetime],
     tuning: FetchTuning,
+    authority: IdAuthority,
 ) -> FeedResult:
     if is_local_feed(feed):
         download = _read_local(feed, tuning.max_bytes)
@@ -145,7 +169,13 @@ async def _fetch_one(
     now = clock()
     # Parsing and cleaning are CPU work: a worker thread keeps the event loop answering in the meantime.
     feed_title, posts, warning = await asyncio.to_thread(
-        _parse_posts, download.body, download.content_type, download.final_url or feed, feed=feed, now=now
+        _parse_posts,
+        download.body,
+        download.content_type,
+        download.final_url or feed,
+        feed=feed,
+        now=now,
+        authority=authority,
     )
     new = store.upsert_posts(posts)
     store.record_feed_success(
@@ -169,12 +199,17 @@ def _describe(problem: object) -> str:
 def _read_local(path: str, max_bytes: int) -> _Download:
     file = Path(path.removeprefix("file://")).expanduser()
     try:
-        size = file.stat().st_size
-        if size > max_bytes:
-            raise FeedError(f"file is larger than {max_bytes} bytes")
-        body = file.read_bytes()
+        with file.open("rb") as handle:
+            # A device (/dev/zero), a pipe or a directory has no size to check and may never end.
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise FeedError(f"{file} is not a regular file")
+            body = handle.read(max_bytes + 1)  # bounded even if the file grows while we read
     except OSError as exc:
+        if isinstance(exc, IsADirectoryError):
+            raise FeedError(f"{file} is not a regular file") from None
         raise FeedError(f"cannot read {file}: {exc.strerror or exc}") from None
+    if len(body) > max_bytes:
+        raise FeedError(f"file is larger than {max_bytes} bytes")
     content_type = "application/atom+xml" if b"<feed" in body[:2000] else "application/rss+xml"
     return _Download(status=200, body=body, content_type=content_type, final_url=file.resolve().as_uri())
 
@@ -220,7 +255,13 @@ async def _download(
 
 
 def _parse_posts(
-    body: bytes, content_type: str, location: str, *, feed: str, now: datetime
+    body: bytes,
+    content_type: str,
+    location: str,
+    *,
+    feed: str,
+    now: datetime,
+    authority: IdAuthority = DEFAULT_AUTHORITY,
 ) -> tuple[str, list[Post], str]:
     """(feed title, posts, warning) of a feed document; FeedError when it holds no readable entry."""
     parsed = _parse(body, content_type, location)
@@ -232,7 +273,21 @@ def _parse_posts(
             raise FeedError(f"not a readable feed: {_describe(problem)}")
         warning = f"recovered from malformed feed: {_describe(problem)}"
     feed_title = clean_title(parsed.get("feed", {}).get("title", ""))
-    posts = [post for entry in entries if (post := entry_to_post(entry, feed=feed, feed_title=feed_title, now=now))]
+    posts: list[Post] = []
+    unreadable: list[str] = []
+    for entry in entries:
+        try:  # one bad entry spoils only itself
+            post = entry_to_post(
+                entry, feed=feed, feed_title=feed_title, now=now, served_from=location, authority=authority
+            )
+        except Exception as exc:
+            unreadable.append(_describe(exc))
+            continue
+        if post is not None:
+            posts.append(post)
+    if unreadable:
+        skipped = f"skipped {len(unreadable)} unreadable {'entry' if len(unreadable) == 1 else 'entries'}"
+        warning = "; ".join(part for part in (warning, f"{skipped} ({unreadable[0]})") if part)
     return feed_title, posts, warning
 
 
@@ -245,14 +300,25 @@ def _parse(body: bytes, content_type: str, location: str) -> Any:
     return feedparser.parse(body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
 
 
-def entry_to_post(entry: Any, *, feed: str, feed_title: str, now: datetime) -> Post | None:
-    """A feedparser entry as a Post, or None when it is not a new post (no link, or a replaced paper)."""
+def entry_to_post(
+    entry: Any,
+    *,
+    feed: str,
+    feed_title: str,
+    now: datetime,
+    served_from: str = "",
+    authority: IdAuthority = DEFAULT_AUTHORITY,
+) -> Post | None:
+    """A feedparser entry as a Post, or None when it is not a new post (no link, or a replaced paper).
+
+    `served_from` is where the feed's bytes came from (after redirects): it decides which ids the feed may use.
+    """
     if entry.get("arxiv_announce_type", "").strip() in ARXIV_NOT_NEW:
         return None
     url = canonical_url(entry.get("link", "")) or canonical_url(entry.get("id", ""))
     if not url:
         return None
-    post_id = post_identity(entry.get("id", ""), url)
+    post_id = post_identity(entry.get("id", ""), url, feed=feed, served_from=served_from, authority=authority)
     body = ""
     if entry.get("content"):
         body = max((c.get("value", "") for c in entry["content"]), key=len)
@@ -263,7 +329,7 @@ def entry_to_post(entry: Any, *, feed: str, feed_title: str, now: datetime) -> P
         title=title,
         url=url,
         authors=_authors(entry),
-        published=_entry_time(entry) or now,
+        published=_entry_time(entry, now) or now,
         source=source_name(url, feed_title),
         text=html_to_text(body),
         first_seen=now,
@@ -281,9 +347,17 @@ def _authors(entry: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def _entry_time(entry: Any) -> datetime | None:
+def _entry_time(entry: Any, now: datetime) -> datetime | None:
+    """The entry's published date, else its updated or created date, skipping any that is not believable."""
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        parsed = entry.get(key)
-        if parsed:
-            return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+        # `in` first: feedparser answers a missing updated_parsed with published_parsed (and a warning).
+        parsed = entry.get(key) if key in entry else None
+        if not parsed:
+            continue
+        try:
+            moment = datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+        except (ValueError, OverflowError, OSError, TypeError):  # e.g. year 10000 once in UTC
+            continue
+        if moment <= now + MAX_CLOCK_SKEW:  # a post dated years ahead would wait years for its edition
+            return moment
     return None

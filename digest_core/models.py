@@ -13,7 +13,7 @@ from datetime import date, datetime
 class Post:
     """One stored post: the feed's facts plus its full, cleaned text."""
 
-    id: str  # stable identity: forum guid, arXiv id without version, else canonical URL
+    id: str  # stable identity, owned by its source: forum id, arxiv:<id>, own-site URL or feed:<hash>:<url>
     title: str
     url: str  # canonical https URL
     authors: tuple[str, ...]
@@ -81,11 +81,21 @@ class Digest:
 
 
 @dataclass(frozen=True, slots=True)
+class AttributedQuote:
+    """A verbatim quote and the post of the edition it is from."""
+
+    post: DigestPost
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
-    """The answer to a question about one post of an edition.
+    """The answer to a question about one post of an edition, or about several of them.
 
     When the question is ambiguous, `post` is None, `candidates` lists the posts it could be about and
-    `text` is a short clarifying question.
+    `text` is a short clarifying question. An answer drawn from several posts ("how does #2 relate to #4?",
+    "which posts are about interpretability?") has `post` None and each quote attributed in `attributed`;
+    `quotes` always holds the quotes' texts, in the same order.
     """
 
     text: str
@@ -93,10 +103,19 @@ class Answer:
     quotes: tuple[str, ...] = ()
     candidates: tuple[DigestPost, ...] = ()
     generated_by: str = "offline"
+    attributed: tuple[AttributedQuote, ...] = ()
 
     @property
     def needs_clarification(self) -> bool:
         return self.post is None and bool(self.candidates)
+
+    @property
+    def sources(self) -> tuple[DigestPost, ...]:
+        """The posts the answer quotes, in order of first quote (or its one post)."""
+        found = {q.post.id: q.post for q in self.attributed}
+        if self.post is not None:
+            found.setdefault(self.post.id, self.post)
+        return tuple(found.values())
 
 
 @dataclass(frozen=True, slots=True)

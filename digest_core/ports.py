@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from digest_core.models import Answer, DeliveredPart, Digest, Post, SearchResult, Theme
+from digest_core.questions import IncomingQuestion, Verdict
 
 
 class DigestAPI(Protocol):
@@ -30,13 +31,26 @@ class DigestAPI(Protocol):
         day: date,
         post_ref: str | None = None,
         history: Sequence[tuple[str, str]] = (),
+        thread_post: str | None = None,
     ) -> Answer:
-        """Answer a question about one post of the edition of `day`.
+        """Answer a question about one post of the edition of `day` (or about several of them).
 
         `post_ref` is a post id, URL, "#N" or title when the caller knows the post (a button, a reply to a
-        post's message); otherwise the post is resolved from the question. `history` holds earlier
-        (question, answer) pairs of the same thread, oldest first.
+        post's message); otherwise the post is resolved from the question, else `thread_post` (the post the
+        thread was last about). `history` holds earlier (question, answer) pairs of the same thread, oldest first.
         """
+        ...
+
+    def take_question(self, question: IncomingQuestion) -> Verdict:
+        """What to do with a message, command or form that may be a question (fast: no model, no index)."""
+        ...
+
+    def answer_question(self, verdict: Verdict) -> Answer:
+        """The answer to a question `take_question` accepted; remembered in its thread."""
+        ...
+
+    def question_answered(self, verdict: Verdict, reply_id: str = "") -> None:
+        """The reply to a question is posted (its message id, when it is an answer)."""
         ...
 
     def allow_question(self, user_key: str, now: datetime | None = None) -> bool:
@@ -98,8 +112,8 @@ class ThemeFinder(Protocol):
 class Answerer(Protocol):
     """Answers a question about one post of an edition from the posts' stored text.
 
-    `post_ref` and `history` mean what they mean in `DigestAPI.answer`; `posts` holds the edition's stored
-    posts by id. An ambiguous question returns an Answer with candidates and a clarifying question.
+    `post_ref`, `history` and `thread_post` mean what they mean in `DigestAPI.answer`; `posts` holds the
+    edition's stored posts by id. An ambiguous question returns an Answer with candidates and a clarifying question.
     """
 
     def answer(
@@ -110,4 +124,5 @@ class Answerer(Protocol):
         posts: Mapping[str, Post],
         post_ref: str | None,
         history: Sequence[tuple[str, str]],
+        thread_post: str | None = None,
     ) -> Answer: ...

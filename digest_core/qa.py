@@ -1,44 +1,52 @@
-"""Questions about one post of an edition, answered from the post's stored text.
+"""Questions about an edition's posts, answered from the posts' stored text.
 
-Three steps, each usable alone:
-1. `resolve_post`: which post the question is about (an explicit "#N", a post id, URL or title in
-   post_ref, the question or the thread's history; else the best BM25 match over the edition's posts).
-   When the best two are close it asks back with the candidates instead of guessing.
-2. `PassageIndex`: the post's paragraphs in an in-memory SQLite FTS5 table, ranked by BM25 (cached per text).
-3. An answer from those passages only: the model's (JSON with quotes, each checked against the text) or, with
-   no model, a failed call or a spent budget, the best-matching passages themselves.
+1. What the question is about (`scope_of`): one post (an explicit "#N", id, URL or title; the post the thread
+   is about; else the best BM25 match over the edition, asking back when two are close), two posts ("how does
+   #2 relate to #4?"), or the whole edition ("which posts today are about interpretability?").
+2. The passages that bear on it: `passages.PostIndex` reads each post's structure (headings with their
+   sections, lead-ins with their lists, footnotes apart) and ranks passages by BM25 and term proximity.
+3. The answer, from those passages only: the model's (JSON with quotes, each checked against the text) or,
+   with no model, a failed or malformed reply, or a spent budget, the passages themselves, 1 to 3 of them,
+   each quote attributed to its post. When nothing in the post bears on the question, it says so.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import re
 import sqlite3
 import threading
 import unicodedata
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from itertools import pairwise
+from typing import Any
 
 from digest_core import guard
 from digest_core.llm import ModelClient, ModelError
 from digest_core.model_writing import parse_json_object
-from digest_core.models import Answer, Digest, DigestPost, Post
+from digest_core.models import Answer, AttributedQuote, Digest, DigestPost, Post
+from digest_core.passages import Passage, PostIndex, question_words
 from digest_core.prompts import ANSWER_QUESTION, PROMPT_VERSION
+from digest_core.summarize import clip_words
+from digest_core.text import DOMAIN_GENERIC, NUMBER_WORDS, content_stems, display_form, surface_forms, words
 
 log = logging.getLogger(__name__)
 
 MAX_QUOTES = 3
 PASSAGES_FOR_MODEL = 5
-QUOTE_CHARS = 480  # an offline quote longer than this is narrowed to its best sentences
-PASSAGE_CHARS = 1200  # paragraphs longer than this are indexed as sentence windows
+MODEL_PASSAGE_SHARE = 0.0  # the model reads more context than is quoted: every passage that adds a term
+MIN_COVERAGE = 0.5  # the passages must hold half of what the question asks about, else the post does not bear on it
+ANSWER_WORDS = 300  # a model's answer is clipped to this many words before it is shown or stored
 MIN_QUOTE_CHARS = 12  # shorter "quotes" prove nothing ("the model") and are dropped
-RERANK_POOL = 8  # passages fetched by BM25 before the phrase bonus re-ranks them
-PHRASE_BONUS = 1.0  # per question phrase found in a passage, as a share of the best BM25 score
 AMBIGUITY_RATIO = 0.8  # second-best score at least this share of the best: ask back
 MAX_CANDIDATES = 3
+EDITION_POSTS = 5  # posts named in the answer to a question about the whole edition
+EDITION_SHARE = 0.35  # ... each scoring at least this share of the best one
+SHARED_TERMS = 3  # words two posts share, named in the answer to "how does #2 relate to #4?"
+MIN_SHARED_USES = 3  # ... each used at least this often in both
 HISTORY_TURNS = 3
 HISTORY_CHARS = 600
 INDEX_CACHE_SIZE = 64
@@ -50,35 +58,25 @@ ANSWER_RETRIES = 1
 TITLE_WEIGHT, SUMMARY_WEIGHT, TEXT_WEIGHT = 8.0, 3.0, 1.0
 
 _NUMBER_REF = re.compile(r"(?:(?<![\w&])#|\bpost\s+(?:#|no\.?\s*|number\s+)?)(\d{1,3})\b", re.IGNORECASE)
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
-# A sentence ends at . ! or ? followed by white space (not inside "2.5" or "e.g.x"), or at the end.
-_SENTENCE = re.compile(r"\S.*?(?:[.!?]+[\"'”’)\]]*(?=\s|$)|$)\s*", re.DOTALL)
+# "which posts ...", "any post ...", "the papers today": a question about the whole edition.
+_EDITION_WORDS = re.compile(r"\b(?:posts|articles|papers|today's|edition|digest)\b", re.IGNORECASE)
+_ANY_POST = re.compile(r"\b(?:which|what|any|each|every)\s+(?:one\s+)?(?:post|article|paper)\b", re.IGNORECASE)
 _ELLIPSIS = re.compile(r"\s*(?:\.\.\.|…)\s*")
 _QUOTE_MARKS = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "–": "-", "—": "-", "\u00a0": " "})
-_STOPWORD_TEXT = """
-    a about above after again all also am an and any are as at be because been being both but by can
-    could did do does doing done for from further had has have having he her here hers him his how i
-    if in into is it its itself just me more most my no nor not now of off on once only or other our
-    out over own same she should so some such than that the their them then there these they this
-    those through to too under until up very was we were what when where which while who whom why
-    will with would you your yours explain tell say says said mean means post posts article author
-    authors paper think thing things please anything something talk talks discuss discusses
-"""
-_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
 class IndexCache:
-    """Built FTS indexes, least recently used dropped first: per post text, and per edition."""
+    """Built indexes, least recently used dropped first: per post text, and per edition."""
 
     def __init__(self, size: int = INDEX_CACHE_SIZE) -> None:
         self._size = size
         self._lock = threading.Lock()
-        self._entries: OrderedDict[tuple[str, ...], PassageIndex | _EditionIndex] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, ...], PostIndex | _EditionIndex] = OrderedDict()
 
-    def passages(self, text: str) -> PassageIndex:
+    def passages(self, text: str) -> PostIndex:
         key = ("post", _digest_of(text))
-        index = self._get_or_build(key, lambda: PassageIndex(text))
-        assert isinstance(index, PassageIndex)
+        index = self._get_or_build(key, lambda: PostIndex(text))
+        assert isinstance(index, PostIndex)
         return index
 
     def edition(self, digest: Digest, posts: Mapping[str, Post]) -> _EditionIndex:
@@ -91,8 +89,8 @@ class IndexCache:
         return index
 
     def _get_or_build(
-        self, key: tuple[str, ...], build: Callable[[], PassageIndex | _EditionIndex]
-    ) -> PassageIndex | _EditionIndex:
+        self, key: tuple[str, ...], build: Callable[[], PostIndex | _EditionIndex]
+    ) -> PostIndex | _EditionIndex:
         with self._lock:
             found = self._entries.get(key)
             if found is not None:
@@ -120,14 +118,71 @@ class Resolution:
 
 
 @dataclass(frozen=True, slots=True)
-class Passage:
-    start: int  # offsets into Post.text, so a passage is always a verbatim slice
-    end: int
-    text: str
-    score: float  # BM25 magnitude: higher is better
+class Scope:
+    """What a question is about: one post (`resolution`), two posts, or the whole edition."""
+
+    kind: str  # "post" | "pair" | "edition"
+    resolution: Resolution | None = None
+    pair: tuple[DigestPost, DigestPost] | None = None
 
 
-# --- 1. which post ----------------------------------------------------------------------------------------
+def query_terms(question: str) -> list[str]:
+    """The question's content words, in order, without duplicates or stopwords."""
+    return question_words(question)
+
+
+def fts_query(terms: Sequence[str]) -> str:
+    """An FTS5 OR query with every term quoted, so that user text cannot inject FTS syntax."""
+    return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+
+
+# --- 1. what the question is about ------------------------------------------------------------------------
+
+
+def scope_of(
+    question: str,
+    digest: Digest,
+    posts: Mapping[str, Post],
+    post_ref: str | None = None,
+    history: Sequence[tuple[str, str]] = (),
+    *,
+    thread_post: str | None = None,
+    ambiguity_ratio: float = AMBIGUITY_RATIO,
+    cache: IndexCache | None = None,
+) -> Scope:
+    named = _numbered_posts(question, digest)
+    if post_ref:
+        found = _explicit_reference(post_ref, digest, exact_title=True)
+        if found is not None and found.post is not None and found.post not in named:
+            named.insert(0, found.post)
+    if len(named) >= 2:
+        return Scope("pair", pair=(named[0], named[1]))
+    if not named and len(digest.posts) > 1 and _about_the_edition(question, post_ref):
+        return Scope("edition")
+    resolution = resolve_post(
+        question,
+        digest,
+        posts,
+        post_ref,
+        history,
+        thread_post=thread_post,
+        ambiguity_ratio=ambiguity_ratio,
+        cache=cache,
+    )
+    return Scope("post", resolution=resolution)
+
+
+def _numbered_posts(text: str, digest: Digest) -> list[DigestPost]:
+    found: dict[str, DigestPost] = {}
+    for match in _NUMBER_REF.finditer(text):
+        post = digest.by_number(int(match.group(1)))
+        if post is not None:
+            found.setdefault(post.id, post)
+    return list(found.values())
+
+
+def _about_the_edition(question: str, post_ref: str | None) -> bool:
+    return bool(_EDITION_WORDS.search(question)) or (not post_ref and bool(_ANY_POST.search(question)))
 
 
 def resolve_post(
@@ -137,9 +192,13 @@ def resolve_post(
     post_ref: str | None = None,
     history: Sequence[tuple[str, str]] = (),
     *,
+    thread_post: str | None = None,
     ambiguity_ratio: float = AMBIGUITY_RATIO,
     cache: IndexCache | None = None,
 ) -> Resolution:
+    """Which post a question is about: one it names ("#N", an id, URL or title, in `post_ref` or the
+    question), else the post the thread was last about (`thread_post`, or one named earlier in `history`),
+    else the best BM25 match over the edition (asking back when two are close)."""
     if not digest.posts:
         return Resolution(None, note=f"The edition of {digest.date.isoformat()} has no posts.")
     for text, exact in ((post_ref, True), (question, False)):
@@ -147,7 +206,9 @@ def resolve_post(
             found = _explicit_reference(text, digest, exact_title=exact)
             if found is not None:
                 return found
-    for earlier_question, _ in reversed(history):  # a follow-up stays on the post the thread was about
+    if thread_post and (current := digest.post(thread_post)) is not None:
+        return Resolution(current)  # a follow-up stays on the post the thread was about
+    for earlier_question, _ in reversed(history):
         found = _explicit_reference(earlier_question, digest, exact_title=False)
         if found is not None and found.post is not None:
             return found
@@ -217,129 +278,16 @@ class _EditionIndex:
             [(i, p.title, p.summary, posts[p.id].text if p.id in posts else "") for i, p in enumerate(digest.posts)],
         )
 
-    def rank(self, terms: Sequence[str]) -> list[tuple[DigestPost, float]]:
+    def rank(self, terms: Sequence[str], limit: int = MAX_CANDIDATES + 1) -> list[tuple[DigestPost, float]]:
         with self._lock:
             rows = self._db.execute(
                 "select rowid, -bm25(docs, ?, ?, ?) as score from docs where docs match ? order by score desc limit ?",
-                [TITLE_WEIGHT, SUMMARY_WEIGHT, TEXT_WEIGHT, fts_query(terms), MAX_CANDIDATES + 1],
+                [TITLE_WEIGHT, SUMMARY_WEIGHT, TEXT_WEIGHT, fts_query(terms), limit],
             ).fetchall()
         return [(self._posts[rowid], score) for rowid, score in rows if score > 0]
 
 
-# --- 2. which passages ------------------------------------------------------------------------------------
-
-
-class PassageIndex:
-    """A post's paragraphs (long ones as sentence windows) in an in-memory FTS5 table, ranked by BM25."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.passages = _split_passages(text)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(":memory:", check_same_thread=False)
-        self._db.execute("create virtual table passages using fts5(body, tokenize='porter unicode61')")
-        self._db.executemany(
-            "insert into passages(rowid, body) values (?, ?)",
-            [(i, text[start:end]) for i, (start, end) in enumerate(self.passages)],
-        )
-
-    def search(self, question: str, limit: int) -> list[Passage]:
-        """The passages that bear most on the question, best first."""
-        terms = query_terms(question)
-        if not terms:
-            return []
-        with self._lock:
-            rows = self._db.execute(
-                "select rowid, -bm25(passages) as score from passages where passages match ? "
-                "order by score desc limit ?",
-                [fts_query(terms), max(limit * 3, RERANK_POOL)],
-            ).fetchall()
-        if not rows:
-            return []
-        # BM25 ignores word order; a passage holding the question's phrases ("most common form") ranks higher.
-        phrases = question_phrases(question)
-        bonus = PHRASE_BONUS * rows[0][1]
-        ranked = [
-            self._passage(rowid, score + bonus * _phrases_in(self._passage_text(rowid), phrases))
-            for rowid, score in rows
-        ]
-        ranked.sort(key=lambda p: p.score, reverse=True)
-        return ranked[:limit]
-
-    def _passage_text(self, index: int) -> str:
-        start, end = self.passages[index]
-        return self.text[start:end]
-
-    def opening(self, limit: int) -> list[Passage]:
-        return [self._passage(i, 0.0) for i in range(min(limit, len(self.passages)))]
-
-    def _passage(self, index: int, score: float) -> Passage:
-        start, end = self.passages[index]
-        return Passage(start, end, self.text[start:end], score)
-
-
-def question_phrases(question: str) -> set[tuple[str, str]]:
-    """Adjacent word pairs of the question (stemmed) with at least one content word: "common form", "form of"."""
-    words = _WORD.findall(question.lower())
-    return {(_stem(a), _stem(b)) for a, b in pairwise(words) if not (a in _STOPWORDS and b in _STOPWORDS)}
-
-
-def _phrases_in(text: str, phrases: set[tuple[str, str]]) -> int:
-    if not phrases:
-        return 0
-    stems = [_stem(w) for w in _WORD.findall(text.lower())]
-    return len(phrases & set(pairwise(stems)))
-
-
-def _split_passages(text: str) -> list[tuple[int, int]]:
-    spans: list[tuple[int, int]] = []
-    for start, end in _paragraph_spans(text):
-        if end - start <= PASSAGE_CHARS:
-            spans.append((start, end))
-            continue
-        window_start = start
-        for sentence in _SENTENCE.finditer(text, start, end):
-            if sentence.end() - window_start > PASSAGE_CHARS and sentence.start() > window_start:
-                spans.append(_trimmed(text, window_start, sentence.start()))
-                window_start = sentence.start()
-        spans.append(_trimmed(text, window_start, end))
-    return [span for span in spans if span[1] > span[0]]
-
-
-def _paragraph_spans(text: str) -> list[tuple[int, int]]:
-    spans: list[tuple[int, int]] = []
-    start = 0
-    for separator in re.finditer(r"\n\s*\n", text):
-        spans.append(_trimmed(text, start, separator.start()))
-        start = separator.end()
-    spans.append(_trimmed(text, start, len(text)))
-    return [span for span in spans if span[1] > span[0]]
-
-
-def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
-
-
-def query_terms(question: str) -> list[str]:
-    """The question's content words, in order, without duplicates or stopwords."""
-    seen: dict[str, None] = {}
-    for word in _WORD.findall(question.lower()):
-        word = word.replace("’", "'")
-        if len(word) > 1 and word not in _STOPWORDS and not word.isdigit():
-            seen.setdefault(word, None)
-    return list(seen)
-
-
-def fts_query(terms: Sequence[str]) -> str:
-    """An FTS5 OR query with every term quoted, so that user text cannot inject FTS syntax."""
-    return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
-
-
-# --- 3. quotes --------------------------------------------------------------------------------------------
+# --- 3. quotes ----------------------------------------------------------------------------------------------
 
 
 def verify_quote(quote: str, text: str) -> str | None:
@@ -385,44 +333,8 @@ def _fold_with_positions(text: str) -> tuple[str, list[int]]:
     return "".join(chars), positions
 
 
-def best_excerpt(passage: str, terms: Sequence[str], limit: int = QUOTE_CHARS) -> str:
-    """The passage itself when short, else the window of whole sentences around its best-matching sentence."""
-    if len(passage) <= limit:
-        return passage
-    sentences = [m.span() for m in _SENTENCE.finditer(passage) if m.group(0).strip()]
-    if not sentences:
-        return passage[:limit].rsplit(" ", 1)[0]
-    stems = {_stem(t) for t in terms}
-
-    def hits(span: tuple[int, int]) -> int:
-        return sum(_stem(w) in stems for w in _WORD.findall(passage[span[0] : span[1]].lower()))
-
-    best = max(range(len(sentences)), key=lambda i: hits(sentences[i]))
-    first = last = best
-    while True:
-        grown = False
-        for candidate in (last + 1, first - 1):
-            if 0 <= candidate < len(sentences):
-                lo, hi = min(first, candidate), max(last, candidate)
-                if sentences[hi][1] - sentences[lo][0] <= limit:
-                    first, last, grown = lo, hi, True
-        if not grown:
-            break
-    start, end = _trimmed(passage, sentences[first][0], sentences[last][1])
-    if end - start > limit:  # one sentence longer than the limit: cut it at a word
-        return passage[start : start + limit].rsplit(" ", 1)[0] + " …"
-    return passage[start:end]
-
-
-def _stem(word: str) -> str:
-    for suffix in ("ations", "ation", "ings", "ing", "ies", "ed", "es", "s", "ly"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[: -len(suffix)]
-    return word
-
-
 def _fold_words(text: str) -> str:
-    return " ".join(_WORD.findall(unicodedata.normalize("NFKC", text).translate(_QUOTE_MARKS).lower()))
+    return " ".join(words(unicodedata.normalize("NFKC", text).translate(_QUOTE_MARKS).lower()))
 
 
 # --- the Answerer -----------------------------------------------------------------------------------------
@@ -456,10 +368,14 @@ class QuestionAnswerer:
         posts: Mapping[str, Post],
         post_ref: str | None = None,
         history: Sequence[tuple[str, str]] = (),
+        thread_post: str | None = None,
     ) -> Answer:
-        answer = self._answer(question, digest, posts, post_ref, history)
+        answer = self._answer(question, digest, posts, post_ref, history, thread_post)
         # Titles and summaries in the text are feed text too: no mention leaves the core, whichever path wrote it.
         return replace(answer, text=guard.neutralize_mentions(answer.text))
+
+    def passage_index(self, post: Post) -> PostIndex:
+        return self._indexes.passages(post.text)
 
     def _answer(
         self,
@@ -468,69 +384,65 @@ class QuestionAnswerer:
         posts: Mapping[str, Post],
         post_ref: str | None,
         history: Sequence[tuple[str, str]],
+        thread_post: str | None,
     ) -> Answer:
-        resolution = resolve_post(
+        scope = scope_of(
             question,
             digest,
             posts,
             post_ref,
             history,
+            thread_post=thread_post,
             ambiguity_ratio=self._ambiguity_ratio,
             cache=self._indexes,
         )
-        if resolution.post is None:
-            return _clarify(resolution, digest)
-        digest_post = resolution.post
+        if scope.kind == "edition":
+            return self._edition_answer(question, digest, posts)
+        if scope.pair is not None:
+            return self._pair_answer(question, scope.pair, posts)
+        assert scope.resolution is not None
+        if scope.resolution.post is None:
+            return _clarify(scope.resolution, digest)
+        digest_post = scope.resolution.post
         post = posts.get(digest_post.id)
         if post is None or not post.text.strip():
             return Answer(
                 text=f"I do not have the full text of “{digest_post.title}”, only its summary: {digest_post.summary}",
                 post=digest_post,
             )
-        terms = query_terms(question)
         index = self._indexes.passages(post.text)
         if self._client is not None:
             try:
-                return self._model_answer(question, digest_post, index, terms, history)
+                return self._model_answer(question, digest_post, index, history)
             except ModelError as exc:
                 log.warning("model answer failed (%s); answering from the passages", exc)
-        return self._offline_answer(question, digest_post, index, terms)
+        return self._offline_answer(question, digest_post, index)
 
-    def passage_index(self, post: Post) -> PassageIndex:
-        return self._indexes.passages(post.text)
+    # -- one post ---------------------------------------------------------------------------------------
 
-    def _offline_answer(self, question: str, post: DigestPost, index: PassageIndex, terms: Sequence[str]) -> Answer:
-        if not terms:  # "what is this about?": the summary and the post's opening
-            opening = index.opening(1)
-            return Answer(
-                text=f"“{post.title}” in brief: {post.summary}",
-                post=post,
-                quotes=tuple(_safe_quote(best_excerpt(p.text, terms)) for p in opening),
-            )
-        passages = index.search(question, self._max_quotes)
-        if not passages:
+    def _offline_answer(self, question: str, post: DigestPost, index: PostIndex) -> Answer:
+        if not query_terms(question):  # "what is this about?": the summary and the post's opening
+            opening = index.opening()
+            return _quoting(f"“{post.title}” in brief: {post.summary}", post, [opening] if opening else [])
+        ranking = index.rank(question, limit=self._max_quotes)
+        if not ranking.passages or ranking.coverage < MIN_COVERAGE:
             return Answer(
                 text=f"I could not find anything in “{post.title}” that bears on your question; "
                 "the post does not seem to discuss it.",
                 post=post,
             )
-        return Answer(
-            text=f"From “{post.title}”, the passages that bear most on your question:",
-            post=post,
-            quotes=tuple(_safe_quote(best_excerpt(p.text, terms)) for p in passages),
-        )
+        return _quoting(f"From “{post.title}”, the passages that bear most on your question:", post, ranking.passages)
 
     def _model_answer(
-        self,
-        question: str,
-        post: DigestPost,
-        index: PassageIndex,
-        terms: Sequence[str],
-        history: Sequence[tuple[str, str]],
+        self, question: str, post: DigestPost, index: PostIndex, history: Sequence[tuple[str, str]]
     ) -> Answer:
         assert self._client is not None
-        passages = index.search(question, self._passages_for_model) or index.opening(self._passages_for_model)
-        passages.sort(key=lambda p: p.start)  # in the post's order, so the model reads them as written
+        # The same passages the offline answer would quote, more of them, in the post's order.
+        ranking = index.rank(question, limit=self._passages_for_model, narrow=False, further_share=MODEL_PASSAGE_SHARE)
+        passages = list(ranking.passages)
+        if not passages and (opening := index.opening()) is not None:
+            passages = [opening]
+        passages.sort(key=lambda p: p.start)
         messages = ANSWER_QUESTION.messages(
             post=guard.delimit("post", "Title: " + " ".join(post.title.split())),
             history=_history_block(history),
@@ -550,12 +462,12 @@ class QuestionAnswerer:
             data = parse_json_object(reply.text)
         except ValueError as exc:
             raise ModelError(f"the answer was not valid JSON: {exc}") from exc
+        raw_text, raw_quotes, answered = _validated_answer(data)
         allowed = frozenset({guard.normalize_url(post.url)}) | guard.links_in(index.text)
-        text = guard.sanitize(str(data.get("answer") or ""), allowed)
-        answered = data.get("answered") is not False
+        text = clip_words(guard.sanitize(raw_text, allowed).strip(), ANSWER_WORDS)
         quotes: list[str] = []
-        for raw in data.get("quotes") or []:
-            verified = verify_quote(str(raw), index.text) if isinstance(raw, str) else None
+        for raw in raw_quotes:
+            verified = verify_quote(raw, index.text)
             if verified and verified not in quotes:
                 quotes.append(verified)
             if len(quotes) == self._max_quotes:
@@ -564,12 +476,97 @@ class QuestionAnswerer:
             text = f"“{post.title}” does not answer this question."
         if not text:
             raise ModelError("the model's answer was empty")
-        return Answer(
-            text=text,
-            post=post,
+        return replace(
+            _quoting(text, post, []),
             quotes=tuple(_safe_quote(q) for q in quotes),
+            attributed=tuple(AttributedQuote(post, _safe_quote(q)) for q in quotes),
             generated_by=self._client.name,
         )
+
+    # -- several posts ----------------------------------------------------------------------------------
+
+    def _pair_answer(self, question: str, pair: tuple[DigestPost, DigestPost], posts: Mapping[str, Post]) -> Answer:
+        """How two posts relate: the words both use most, and what each says where it uses them."""
+        first, second = pair
+        texts = [posts[p.id].text if p.id in posts else p.summary for p in pair]
+        shared = _shared_words(texts, [p.text for p in posts.values()] or texts)
+        label = f"#{first.number} “{first.title}” and #{second.number} “{second.title}”"
+        if shared:
+            text = f"{label} both discuss {_listing(shared)}. What each says about it:"
+        else:
+            text = f"{label} have little in common; here is what each says closest to your question:"
+        query = " ".join([question, *shared])
+        quotes: list[AttributedQuote] = []
+        for post, body in zip(pair, texts, strict=True):
+            ranking = self._indexes.passages(body).rank(query, limit=1)
+            passage = next(iter(ranking.passages), None) or self._indexes.passages(body).opening()
+            if passage is not None:
+                quotes.append(AttributedQuote(post, _safe_quote(passage.text)))
+        return Answer(text=text, post=None, quotes=tuple(q.text for q in quotes), attributed=tuple(quotes))
+
+    def _edition_answer(self, question: str, digest: Digest, posts: Mapping[str, Post]) -> Answer:
+        """Which posts of the edition bear on the question, best first, each with its best passage."""
+        terms = query_terms(question)
+        ranked = self._indexes.edition(digest, posts).rank(terms, limit=len(digest.posts)) if terms else []
+        if not ranked:
+            topic = " ".join(terms) or "that"
+            return Answer(text=f"None of the posts of {digest.date.isoformat()} seems to be about {topic}.", post=None)
+        best = ranked[0][1]
+        chosen = [post for post, score in ranked[:EDITION_POSTS] if score >= EDITION_SHARE * best]
+        names = ", ".join(f"#{p.number} “{p.title}”" for p in chosen)
+        count = "One post" if len(chosen) == 1 else f"{len(chosen)} posts"
+        text = f"{count} of {digest.date.isoformat()} bear{'s' if len(chosen) == 1 else ''} on your question: {names}."
+        quotes: list[AttributedQuote] = []
+        for post in chosen[: self._max_quotes]:
+            stored = posts.get(post.id)
+            if stored is None or not stored.text.strip():
+                continue
+            passage = next(iter(self._indexes.passages(stored.text).rank(question, limit=1).passages), None)
+            if passage is not None:
+                quotes.append(AttributedQuote(post, _safe_quote(passage.text)))
+        return Answer(text=text, post=None, quotes=tuple(q.text for q in quotes), attributed=tuple(quotes))
+
+
+def _validated_answer(data: dict[str, Any]) -> tuple[str, list[str], bool]:
+    """The answer's fields, each of the type the prompt asks for; ModelError for any other (then the
+    offline answer is given instead). Missing quotes are none; a missing "answered" is true."""
+    text = data.get("answer")
+    quotes = data.get("quotes")
+    answered = data.get("answered", True)
+    if not isinstance(text, str):
+        raise ModelError(f'the answer\'s "answer" is {type(text).__name__}, not text')
+    if quotes is None:
+        quotes = []
+    if not isinstance(quotes, list) or not all(isinstance(q, str) for q in quotes):
+        raise ModelError('the answer\'s "quotes" is not a list of texts')
+    if not isinstance(answered, bool):
+        raise ModelError('the answer\'s "answered" is not true or false')
+    return text, quotes, answered
+
+
+def _quoting(text: str, post: DigestPost, passages: Sequence[Passage]) -> Answer:
+    quotes = tuple(_safe_quote(p.text) for p in passages)
+    return Answer(text=text, post=post, quotes=quotes, attributed=tuple(AttributedQuote(post, q) for q in quotes))
+
+
+def _shared_words(texts: Sequence[str], edition: Sequence[str]) -> list[str]:
+    """The words two posts both use, most telling first: used often in both, and by few other posts of the
+    edition (as the posts spell them; numbers and what every alignment post says left out)."""
+    counts = [Counter(content_stems(t)) for t in texts]
+    in_posts = Counter(stem for text in edition for stem in set(content_stems(text)))
+    shared = [
+        (min(counts[0][s], counts[1][s]) * math.log(1 + len(edition) / in_posts[s]), s)
+        for s in counts[0].keys() & counts[1].keys()
+        if s not in DOMAIN_GENERIC and s not in NUMBER_WORDS and min(counts[0][s], counts[1][s]) >= MIN_SHARED_USES
+    ]
+    forms: dict[str, Counter[str]] = {}
+    for text in texts:
+        surface_forms(text, forms)
+    return [display_form(s, forms) for _, s in sorted(shared, key=lambda x: (-x[0], x[1]))[:SHARED_TERMS]]
+
+
+def _listing(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _clarify(resolution: Resolution, digest: Digest) -> Answer:

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
+from digest_core.clean import DEFAULT_AUTHORITY, IdAuthority
 from digest_core.editions import EditionSchedule, select_posts
 from digest_core.feeds import DEFAULT_TUNING, FetchTuning, fetch_feeds
 from digest_core.models import Answer, DeliveredPart, Digest, DigestPost, FeedResult, Post, SearchResult, Theme
 from digest_core.ports import Answerer, Summarizer, ThemeFinder
+from digest_core.questions import IncomingQuestion, QuestionFlow, Verdict
 from digest_core.search import ArchiveSearch
 from digest_core.store import Store, content_hash
 
@@ -50,6 +52,7 @@ class DigestService:
         limiter: QuestionLimiter | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         fetch_tuning: FetchTuning = DEFAULT_TUNING,
+        id_authority: IdAuthority = DEFAULT_AUTHORITY,
         search_limiter: QuestionLimiter | None = None,
     ) -> None:
         self.store = store
@@ -59,12 +62,19 @@ class DigestService:
         self.limiter = limiter
         self.clock = clock
         self.fetch_tuning = fetch_tuning
+        self.id_authority = id_authority
         self.search_limiter = search_limiter
+        self._questions = QuestionFlow(self, store, clock=clock)
 
     # -- feeds ----------------------------------------------------------------------------------------------
     async def refresh(self, feeds: Sequence[str], *, respect_backoff: bool = False) -> list[FeedResult]:
         return await fetch_feeds(
-            feeds, store=self.store, clock=self.clock, tuning=self.fetch_tuning, respect_backoff=respect_backoff
+            feeds,
+            store=self.store,
+            clock=self.clock,
+            tuning=self.fetch_tuning,
+            respect_backoff=respect_backoff,
+            authority=self.id_authority,
         )
 
     # -- editions -------------------------------------------------------------------------------------------
@@ -183,15 +193,27 @@ class DigestService:
         day: date,
         post_ref: str | None = None,
         history: Sequence[tuple[str, str]] = (),
+        thread_post: str | None = None,
     ) -> Answer:
         if self.answerer is None:
             raise RuntimeError("this DigestService was built without an answerer")
         digest = self.digest(day)
         posts = self.store.posts_by_ids([p.id for p in digest.posts])
-        return self.answerer.answer(question, digest=digest, posts=posts, post_ref=post_ref, history=history)
+        return self.answerer.answer(
+            question, digest=digest, posts=posts, post_ref=post_ref, history=history, thread_post=thread_post
+        )
 
     def allow_question(self, user_key: str, now: datetime | None = None) -> bool:
         return self.limiter is None or self.limiter.allow(user_key, now or self.clock())
+
+    def take_question(self, question: IncomingQuestion) -> Verdict:
+        return self._questions.take(question)
+
+    def answer_question(self, verdict: Verdict) -> Answer:
+        return self._questions.answer(verdict)
+
+    def question_answered(self, verdict: Verdict, reply_id: str = "") -> None:
+        self._questions.delivered(verdict, reply_id)
 
     # -- search ---------------------------------------------------------------------------------------------
     def search(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -20,10 +22,14 @@ from typing import Any
 
 from sqlite_utils import Database, Migrations
 
+from digest_core.clean import post_identity
 from digest_core.models import DeliveredPart, Digest, DigestPost, Post, SearchHit, Theme
+from digest_core.questions import Turn
 
+log = logging.getLogger(__name__)
 migrations = Migrations("digest_core")
 ELLIPSIS = "…"
+QUESTION_EVENT_RETENTION = timedelta(days=2)  # platforms retry within minutes; older event ids are dropped
 
 
 @migrations()
@@ -137,6 +143,79 @@ def m002_search_index_with_authors(db: Database) -> None:
     db.execute("create virtual table posts_fts_vocab using fts5vocab(posts_fts, 'row')")
 
 
+@migrations()
+def m003_questions(db: Database) -> None:
+    """What the question flow remembers across restarts (see digest_core/questions.py)."""
+    db.table("question_events").create(
+        {"platform": str, "event_id": str, "owner": str, "received_at": str, "answered_at": str},
+        pk=("platform", "event_id"),
+    )
+    db.table("question_events").create_index(["received_at"])
+    db.table("question_turns").create(
+        {
+            "id": int,
+            "platform": str,
+            "channel_id": str,
+            "thread_id": str,
+            "user_key": str,
+            "question": str,
+            "answer": str,
+            "post_id": str,
+            "edition_date": str,
+            "asked_at": str,
+            "reply_id": str,
+        },
+        pk="id",
+    )
+    db.table("question_turns").create_index(["platform", "channel_id", "thread_id"])
+    db.table("question_turns").create_index(["platform", "reply_id"])
+    db.table("pending_clarifications").create(
+        {"platform": str, "channel_id": str, "thread_id": str, "user_key": str, "asked_at": str},
+        pk=("platform", "channel_id", "thread_id", "user_key"),
+    )
+    db.table("rate_limit_notes").create({"user_key": str, "noted_at": str}, pk="user_key")
+
+
+@migrations()
+def m004_ingest_feed_scoped_post_ids(db: Database) -> None:
+    """Posts stored before ids were scoped by their source get the id `post_identity` gives them now.
+
+    Without this, the next fetch would store such posts again under their new ids and the next edition would
+    show them a second time. Stored editions, delivery records and question turns follow, so old threads still
+    answer.
+    """
+    renames: dict[str, str] = {}
+    for post_id, url, feed_url in db.execute("select id, url, feed_url from posts").fetchall():
+        if feed_url and (scoped := post_identity(post_id, url, feed=feed_url)) != post_id:
+            renames[post_id] = scoped
+    if not renames:
+        return
+    for old, new in renames.items():
+        db.execute(
+            "update posts set id = ? where id = ? and not exists (select 1 from posts where id = ?)", [new, old, new]
+        )
+    for old, new in renames.items():
+        db.execute("update question_turns set post_id = ? where post_id = ?", [new, old])
+    for day, payload in db.execute("select date, payload from editions").fetchall():
+        data = json.loads(payload)
+        for post in data["posts"]:
+            post["id"] = renames.get(post["id"], post["id"])
+        for theme in data["themes"]:
+            theme["post_ids"] = [renames.get(post_id, post_id) for post_id in theme["post_ids"]]
+        db.execute("update editions set payload = ? where date = ?", [json.dumps(data), day])
+    parts = db.execute("select rowid, part_key from deliveries where part_key like 'post:%'").fetchall()
+    for rowid, part_key in parts:
+        # "post:<id>", or "post:<id>:<n>" / "post:<id>#<n>" for a post's further messages
+        rest = part_key.removeprefix("post:")
+        more = re.fullmatch(r"(.+)([:#]\d+)", rest)
+        if rest in renames:
+            db.execute("update deliveries set part_key = ? where rowid = ?", [f"post:{renames[rest]}", rowid])
+        elif more and more[1] in renames:
+            db.execute(
+                "update deliveries set part_key = ? where rowid = ?", [f"post:{renames[more[1]]}{more[2]}", rowid]
+            )
+
+
 @dataclass(frozen=True, slots=True)
 class FeedState:
     url: str
@@ -196,19 +275,125 @@ def _moment(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+BUSY_TIMEOUT_SECONDS = 30
+WRITE_LOCK_ATTEMPTS = 3  # each waits up to BUSY_TIMEOUT_SECONDS for the other writer
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+
+
+class WriterDatabase(Database):
+    """A sqlite-utils Database whose transactions take the write lock as they begin.
+
+    sqlite-utils opens a transaction with a deferred BEGIN: it starts as a reader and asks for the write lock
+    at its first write. In WAL mode that upgrade fails at once with "database is locked" (SQLITE_BUSY_SNAPSHOT)
+    when another connection, such as a second `digest fetch`, committed after the read began, and no busy
+    timeout helps. Every transaction this code opens writes, so it begins IMMEDIATE instead: a second writer
+    waits for the first to commit, then reads what the first wrote.
+    """
+
+    @contextmanager
+    def atomic(self) -> Iterator[Database]:
+        if self.conn.in_transaction:  # nested: sqlite-utils' savepoint
+            with super().atomic():
+                yield self
+            return
+        begin_immediate(self.conn)
+        try:
+            yield self
+        except BaseException:
+            self.rollback()
+            raise
+        try:
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.rollback()
+            raise
+
+
+def begin_immediate(connection: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE: wait for the write lock (the busy timeout), and try again a few times while busy."""
+    for attempt in range(1, WRITE_LOCK_ATTEMPTS + 1):
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            busy = getattr(exc, "sqlite_errorcode", 0) & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
+            if not busy or attempt == WRITE_LOCK_ATTEMPTS:
+                raise
+            log.warning("database still locked by another writer after %ss; waiting again", BUSY_TIMEOUT_SECONDS)
+
+
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
+
+
+class DamagedDatabase(sqlite3.DatabaseError):
+    """The database file is not one of ours, or SQLite found it damaged. The message is one line for the user."""
+
+    def __init__(self, path: str, detail: str) -> None:
+        super().__init__(
+            f"{path} is not a digest database or is damaged ({detail}); "
+            "restore it from a backup or point DIGEST_DB at another file"
+        )
+
+
+def is_damage(error: BaseException) -> bool:
+    """Whether SQLite refused a file as damaged (corrupt pages, a truncated file) or as no database at all."""
+    code = getattr(error, "sqlite_errorcode", None)
+    return isinstance(error, DamagedDatabase) or (
+        isinstance(error, sqlite3.DatabaseError)
+        and code is not None
+        and code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+    )
+
+
 class Store:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-        self.db = Database(connection)
+        connection = sqlite3.connect(self.path, check_same_thread=False, timeout=BUSY_TIMEOUT_SECONDS)
+        self.db = WriterDatabase(connection)
         self._lock = threading.RLock()
-        if self.path != ":memory:":
-            self.db.enable_wal()
-        self.db.execute("PRAGMA busy_timeout = 30000")
-        self.db.execute("PRAGMA synchronous = NORMAL")
-        migrations.apply(self.db)
+        try:
+            if self.path != ":memory:":
+                self.db.enable_wal()
+            self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
+            self.db.execute("PRAGMA synchronous = NORMAL")
+            self._check_database()
+            self.migrate(migrations)
+        except sqlite3.DatabaseError as exc:
+            connection.close()
+            if isinstance(exc, DamagedDatabase):
+                raise
+            if is_damage(exc):
+                raise DamagedDatabase(self.path, str(exc)) from None
+            raise
+
+    def _check_database(self) -> None:
+        """Refuse a file that holds someone else's tables, or whose pages SQLite finds damaged.
+
+        `quick_check` reads every page once (about 0.2 s for 180 MB when cached): a truncated or overwritten
+        file is named at once by every command, rather than failing half-way through one of them.
+        """
+        tables = self.db.table_names()
+        if not tables:
+            return  # a new database
+        ours = (
+            "_sqlite_migrations" in tables
+            and self.db.execute(
+                "select 1 from _sqlite_migrations where migration_set = ? limit 1", [migrations.name]
+            ).fetchone()
+        )
+        if not ours:
+            raise DamagedDatabase(self.path, "it holds tables of another program")
+        problems = [row[0] for row in self.db.execute("PRAGMA quick_check").fetchall()]
+        if problems != ["ok"]:
+            raise DamagedDatabase(self.path, problems[0] if problems else "no answer from quick_check")
+
+    def migrate(self, migration_set: Migrations) -> None:
+        """Apply a set's pending migrations under the write lock: two processes opening a fresh file at once
+        would otherwise both find them pending, and the second would fail creating the first's tables."""
+        with self._lock, self.db.atomic():
+            migration_set.apply(self.db)
 
     @classmethod
     def open(cls, path: str | Path) -> Store:
@@ -625,6 +810,107 @@ class Store:
             for row in rows
         ]
 
+    # -- questions (the flow's memory: digest_core/questions.py) ---------------------------------------------
+    def claim_question_event(self, platform: str, event_id: str, owner: str, *, now: datetime) -> bool:
+        """Take an event for answering; False when it was answered already, or is being answered by this
+        same `owner`. An event another owner claimed and never answered (it died) may be taken again."""
+        with self._lock, self.db.atomic():
+            self.db.execute("delete from question_events where received_at < ?", [_iso(now - QUESTION_EVENT_RETENTION)])
+            cursor = self.db.execute(
+                "insert into question_events (platform, event_id, owner, received_at, answered_at) "
+                "values (?, ?, ?, ?, '') on conflict(platform, event_id) do update set owner = excluded.owner "
+                "where question_events.answered_at = '' and question_events.owner != excluded.owner",
+                [platform, event_id, owner, _iso(now)],
+            )
+            return cursor.rowcount == 1
+
+    def mark_question_answered(self, platform: str, event_id: str, *, now: datetime) -> None:
+        with self._lock:
+            self.db.execute(
+                "update question_events set answered_at = ? where platform = ? and event_id = ?",
+                [_iso(now), platform, event_id],
+            )
+
+    def thread_turns(self, platform: str, channel_id: str, thread_id: str, limit: int) -> list[Turn]:
+        """The thread's last `limit` turns, oldest first."""
+        with self._lock:
+            rows = self.db.execute(
+                "select * from (select * from question_turns where platform = ? and channel_id = ? and thread_id = ? "
+                "order by id desc limit ?) order by id",
+                [platform, channel_id, thread_id, limit],
+            ).fetchall()
+        return [_turn(row) for row in rows]
+
+    def turn_by_reply(self, platform: str, channel_id: str, reply_id: str) -> Turn | None:
+        with self._lock:
+            row = self.db.execute(
+                "select * from question_turns where platform = ? and reply_id = ? and (channel_id = ? or ? = '') "
+                "order by id desc limit 1",
+                [platform, reply_id, channel_id, channel_id],
+            ).fetchone()
+        return _turn(row) if row else None
+
+    def add_turn(self, turn: Turn) -> int:
+        with self._lock:
+            cursor = self.db.execute(
+                "insert into question_turns (platform, channel_id, thread_id, user_key, question, answer, post_id, "
+                "edition_date, asked_at, reply_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    turn.platform,
+                    turn.channel_id,
+                    turn.thread_id,
+                    turn.user_key,
+                    turn.question,
+                    turn.answer,
+                    turn.post_id,
+                    turn.day.isoformat(),
+                    _iso(turn.asked_at),
+                    turn.reply_id,
+                ],
+            )
+            return int(cursor.lastrowid or 0)
+
+    def set_turn_reply(self, turn_id: int, reply_id: str) -> None:
+        with self._lock:
+            self.db.execute("update question_turns set reply_id = ? where id = ?", [reply_id, turn_id])
+
+    def clarification_pending(self, platform: str, channel_id: str, thread_id: str, user_key: str) -> bool:
+        with self._lock:
+            row = self.db.execute(
+                "select 1 from pending_clarifications where platform = ? and channel_id = ? and thread_id = ? "
+                "and user_key = ?",
+                [platform, channel_id, thread_id, user_key],
+            ).fetchone()
+        return row is not None
+
+    def set_clarification(
+        self, platform: str, channel_id: str, thread_id: str, user_key: str, *, pending: bool, now: datetime
+    ) -> None:
+        key = [platform, channel_id, thread_id, user_key]
+        with self._lock:
+            if pending:
+                self.db.execute(
+                    "insert or replace into pending_clarifications (platform, channel_id, thread_id, user_key, "
+                    "asked_at) values (?, ?, ?, ?, ?)",
+                    [*key, _iso(now)],
+                )
+            else:
+                self.db.execute(
+                    "delete from pending_clarifications where platform = ? and channel_id = ? and thread_id = ? "
+                    "and user_key = ?",
+                    key,
+                )
+
+    def should_note_rate_limit(self, user_key: str, *, now: datetime, interval: timedelta) -> bool:
+        """True (and remembered) when the user has not been told of the rate limit within `interval`."""
+        with self._lock:
+            cursor = self.db.execute(
+                "insert into rate_limit_notes (user_key, noted_at) values (?, ?) on conflict(user_key) do update "
+                "set noted_at = excluded.noted_at where rate_limit_notes.noted_at <= ?",
+                [user_key, _iso(now), _iso(now - interval)],
+            )
+            return cursor.rowcount == 1
+
     # -- leases (a cross-process mutex for deliveries) ------------------------------------------------------
     def try_lease(self, key: str, owner: str, seconds: int, *, now: datetime | None = None) -> bool:
         now = now or datetime.now(UTC)
@@ -644,6 +930,22 @@ class Store:
 
 
 # -- (de)serialising digests ----------------------------------------------------------------------------------
+
+
+def _turn(row: Sequence[Any]) -> Turn:
+    _, platform, channel_id, thread_id, user_key, question, answer, post_id, day, asked_at, reply_id = row
+    return Turn(
+        platform,
+        channel_id,
+        thread_id,
+        user_key,
+        question,
+        answer,
+        post_id or "",
+        date.fromisoformat(day),
+        datetime.fromisoformat(asked_at),
+        reply_id or "",
+    )
 
 
 def digest_to_json(digest: Digest, *, internal: bool = False) -> dict:

@@ -7,10 +7,10 @@ so that a word, a sentence and a piece of boilerplate mean the same thing everyw
 - Stems: a light plural stemmer in the manner of Harman's S-stemmer (plural and possessive endings only),
   cached. A Snowball stemmer changed no summary figure in bench/summaries.py and merged words the theme finder
   must keep apart.
-- Stopwords: the Snowball project's English stop list (function words only) plus the modal verbs it leaves
-  out. What is filler in a given post is left to statistics (TF-IDF and centrality over its sentences). The
-  theme finder's phrases still leave out THEME_FILLER_WORDS, the old list's essay filler, which its grouping
-  was tuned with.
+- Stopwords: `STOPWORDS` is FUNCTION_WORDS (the Snowball project's English stop list plus the modal verbs it
+  leaves out) and ESSAY_FILLER ("post", "result", "interesting", "recently"), the older list's filler that
+  the theme finder, the question reader and search were tuned with. The summarizer needs neither: what is
+  filler in a post is told by statistics (TF-IDF and centrality over its sentences).
 - Sentences: `split_sentences` for one line; `post_sentences` reads a whole post (paragraphs separated by a
   blank line, made of lines) and gives every sentence the facts a writer needs to rank it: where it sits, its
   section, its stems, and whether it is boilerplate. It is cached, so the summarizer and the theme finder split
@@ -49,7 +49,7 @@ def _word_set(listing: str) -> frozenset[str]:
 
 # The Snowball English stop list (function words: pronouns, auxiliaries, articles, prepositions, conjunctions),
 # with the modal verbs it omits.
-STOPWORDS: frozenset[str] = _word_set(
+FUNCTION_WORDS: frozenset[str] = _word_set(
     """
     i me my myself we our ours ourselves you your yours yourself yourselves he him his himself she her hers
     herself it its itself they them their theirs themselves what which who whom this that these those am is
@@ -65,10 +65,9 @@ STOPWORDS: frozenset[str] = _word_set(
     """
 )
 
-# Essay filler ("post", "result", "interesting", "recently") that the theme finder's phrases leave out: a day's
-# posts share these words whatever their topics. Only `content_phrases` (the theme finder's terms) uses it; it
-# stands until the theme finder weighs terms by their document frequency over the day instead.
-THEME_FILLER_WORDS: frozenset[str] = _word_set(
+# Essay filler: words a day's posts share whatever their topics. The theme finder, the question reader and
+# search were tuned with them as stopwords; day-level document frequency could replace the list there.
+ESSAY_FILLER: frozenset[str] = _word_set(
     """
     able across actual actually additional al almost along already also although always amid among amongst
     announce announced announcement announces announcing another answer anyone anything apparently appendix area
@@ -101,6 +100,8 @@ THEME_FILLER_WORDS: frozenset[str] = _word_set(
     work worked working works worse year years yes yet
     """
 )
+# Never a term: function words and essay filler.
+STOPWORDS: frozenset[str] = FUNCTION_WORDS | ESSAY_FILLER
 
 # -- word lists of the theme finder's naming (kept while it uses them) -------------------------------------
 # Words that every alignment post uses; they may count, but never name a theme on their own.
@@ -275,21 +276,16 @@ def content_stems(text: str) -> list[str]:
     return [s for w in WORD_RE.findall(text) if (s := content_stem(w))]
 
 
-@lru_cache(maxsize=65_536)
-def _phrase_stem(word: str) -> str:
-    return "" if word.lower().replace("’", "'") in THEME_FILLER_WORDS else content_stem(word)
-
-
 def content_phrases(text: str) -> Iterator[str]:
     """Unigram stems and adjacent content-word bigrams ("sparse autoencoder") of `text`, the theme finder's
-    terms (stopwords and THEME_FILLER_WORDS left out).
+    terms (stopwords left out).
 
-    Bigrams never span a left-out word or punctuation, so "reward hacking" counts but "reward, hacking" does not.
+    Bigrams never span a stopword or punctuation, so "reward hacking" counts but "reward, hacking" does not.
     """
     for chunk in _PHRASE_BREAK_RE.split(text):
         previous = ""
         for w in WORD_RE.findall(chunk):
-            s = _phrase_stem(w)
+            s = content_stem(w)
             if not s:
                 previous = ""
                 continue

@@ -25,6 +25,7 @@ DECLARATIVE_CALLS = {
     "timedelta",
     "time",
     "FetchTuning",
+    "IdAuthority",
     "tuple",
     "dict",
     "set",

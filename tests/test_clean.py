@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
-from digest_core.clean import canonical_url, clean_title, html_to_text, post_identity, source_name
+from digest_core.clean import IdAuthority, canonical_url, clean_title, html_to_text, post_identity, source_name
 
 FORUM_BODY = (
     "Published on March 14, 2025 3:00 PM GMT<br/><br/>"
@@ -89,6 +91,19 @@ def test_title_markup_is_stripped() -> None:
 
 
 @pytest.mark.parametrize(
+    ("raw", "title"),
+    [
+        ("x &lt; y and y &gt; z", "x < y and y > z"),
+        ("Regret &lt;= 1/T when n &gt; 3", "Regret <= 1/T when n > 3"),
+        ("a < b, and <i>c</i> > d", "a < b, and c > d"),
+        ("Q&amp;A: &lt;3 AI &amp; safety", "Q&A: <3 AI & safety"),
+    ],
+)
+def test_title_comparisons_and_entities_survive(raw: str, title: str) -> None:
+    assert clean_title(raw) == title
+
+
+@pytest.mark.parametrize(
     ("raw", "canonical"),
     [
         (
@@ -99,6 +114,16 @@ def test_title_markup_is_stripped() -> None:
         ("https://arxiv.org/abs/2503.10965v2", "https://arxiv.org/abs/2503.10965"),
         ("http://arxiv.org/pdf/2503.10965v1", "https://arxiv.org/abs/2503.10965"),
         ("javascript:evil()", ""),
+        # Only a leading duplicate of the same host is a doubled link; a URL in the query is the query's.
+        (
+            "https://example.org/login?redirect=https://evil.com/x",
+            "https://example.org/login?redirect=https%3A%2F%2Fevil.com%2Fx",
+        ),
+        ("https://example.org/https://evil.com/x", "https://example.org/https://evil.com/x"),
+        (
+            "https://www.lesswrong.com/https://www.lesswrong.com/https://www.lesswrong.com/posts/a",
+            "https://www.lesswrong.com/posts/a",
+        ),
         ("", ""),
     ],
 )
@@ -106,17 +131,54 @@ def test_canonical_url(raw: str, canonical: str) -> None:
     assert canonical_url(raw) == canonical
 
 
+AF_FEED = "https://www.alignmentforum.org/feed.xml"
+LW_FEED = "https://www.lesswrong.com/feed.xml?view=ai"
+ARXIV_FEED = "https://rss.arxiv.org/rss/cs.AI"
+BLOG_FEED = "https://blog.example.org/feed.xml"
+MIRROR_FEED = "https://mirror.example.net/af.xml"
+MIRROR = "feed:" + hashlib.sha256(MIRROR_FEED.encode()).hexdigest()[:16] + ":"
+
+
 @pytest.mark.parametrize(
-    ("guid", "link", "identity"),
+    ("guid", "link", "feed", "identity"),
     [
-        ("F3j4xqpxjxgQD3xXh", "https://www.lesswrong.com/posts/F3j4xqpxjxgQD3xXh/x", "F3j4xqpxjxgQD3xXh"),
-        ("oai:arXiv.org:2503.10965v2", "https://arxiv.org/abs/2503.10965v2", "arxiv:2503.10965"),
-        ("", "https://www.alignmentforum.org/posts/F3j4xqpxjxgQD3xXh/x?utm_medium=rss", "F3j4xqpxjxgQD3xXh"),
-        ("", "https://blog.example.org/post/1?utm_source=x", "https://blog.example.org/post/1"),
+        ("F3j4xqpxjxgQD3xXh", "https://www.lesswrong.com/posts/F3j4xqpxjxgQD3xXh/x", LW_FEED, "F3j4xqpxjxgQD3xXh"),
+        ("F3j4xqpxjxgQD3xXh", "https://www.lesswrong.com/posts/F3j4xqpxjxgQD3xXh/x", AF_FEED, "F3j4xqpxjxgQD3xXh"),
+        ("oai:arXiv.org:2503.10965v2", "https://arxiv.org/abs/2503.10965v2", ARXIV_FEED, "arxiv:2503.10965"),
+        ("", "https://www.alignmentforum.org/posts/F3j4xqpxjxgQD3xXh/x?utm_medium=rss", AF_FEED, "F3j4xqpxjxgQD3xXh"),
+        ("", "https://blog.example.org/post/1?utm_source=x", BLOG_FEED, "https://blog.example.org/post/1"),
+        ("urn:x", "https://www.blog.example.org/post/1", BLOG_FEED, "https://www.blog.example.org/post/1"),
+        # Elsewhere an id is the feed's own: a forum or arXiv id, or another site's URL, is scoped by the feed.
+        (
+            "F3j4xqpxjxgQD3xXh",
+            "https://www.alignmentforum.org/posts/F3j4xqpxjxgQD3xXh/x",
+            MIRROR_FEED,
+            MIRROR + "https://www.alignmentforum.org/posts/F3j4xqpxjxgQD3xXh/x",
+        ),
+        ("oai:arXiv.org:2503.10965v2", "https://arxiv.org/abs/2503.10965", BLOG_FEED + "x", None),
+        ("", "https://blog.example.org/post/1", MIRROR_FEED, MIRROR + "https://blog.example.org/post/1"),
+        ("", "https://blog.example.org:8443/post/1", BLOG_FEED, None),
+        ("", "https://www.alignmentforum.org/posts/F3j4xqpxjxgQD3xXh/x", "/home/me/feed.xml", None),
     ],
 )
-def test_post_identity(guid: str, link: str, identity: str) -> None:
-    assert post_identity(guid, link) == identity
+def test_post_identity(guid: str, link: str, feed: str, identity: str | None) -> None:
+    found = post_identity(guid, canonical_url(link), feed=feed)
+    if identity is None:  # scoped by a feed: that feed's hash, then the post's URL
+        assert found.startswith("feed:") and found.endswith(":" + canonical_url(link))
+    else:
+        assert found == identity
+
+
+def test_the_host_that_served_the_feed_decides_not_the_one_configured() -> None:
+    """A redirect to the forum is the forum speaking; a forum URL that redirects elsewhere is not."""
+    link = "https://www.alignmentforum.org/posts/F3j4xqpxjxgQD3xXh/x"
+    assert post_identity("F3j4xqpxjxgQD3xXh", link, feed=MIRROR_FEED, served_from=AF_FEED) == "F3j4xqpxjxgQD3xXh"
+    moved = post_identity("F3j4xqpxjxgQD3xXh", link, feed=AF_FEED, served_from=MIRROR_FEED)
+    assert moved.startswith("feed:")
+    local = IdAuthority(forum_hosts=("127.0.0.1",))
+    assert post_identity("F3j4xqpxjxgQD3xXh", link, feed="http://127.0.0.1:8080/f", authority=local) == (
+        "F3j4xqpxjxgQD3xXh"
+    )
 
 
 def test_source_names() -> None:

@@ -89,6 +89,16 @@ def test_fetch_prints_one_line_per_feed_and_fails_only_when_nothing_was_fetched(
     assert "no feed could be fetched" in capsys.readouterr().err
 
 
+def test_a_malformed_feed_url_is_one_failed_line_and_the_good_feed_is_stored(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["fetch", "--feed", "http://[::1", "--feed", EXAMPLE, "--feed", "/dev/zero", "--db", "d.db"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "failed     http://[::1: not a valid feed URL: Invalid IPv6 URL"
+    assert lines[1].startswith("new") and "6 new of 6 posts" in lines[1]
+    assert lines[2] == "failed     /dev/zero: /dev/zero is not a regular file"
+
+
 @pytest.mark.parametrize(
     ("argv", "env", "message"),
     [

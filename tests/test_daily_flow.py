@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from digest_core.clean import IdAuthority
 from digest_core.editions import EditionSchedule
 from digest_core.models import Post
 from digest_core.service import DigestService, Writers
@@ -32,7 +33,11 @@ def at(day: int, hour: int) -> datetime:
 def offline_service(store: Store, clock: Clock) -> DigestService:
     summarizer, finder = ExtractiveSummarizer(), OfflineThemeFinder()
     return DigestService(
-        store, schedule=EditionSchedule(), writers=Writers(summarizer, finder, summarizer, finder), clock=clock
+        store,
+        schedule=EditionSchedule(),
+        writers=Writers(summarizer, finder, summarizer, finder),
+        clock=clock,
+        id_authority=IdAuthority(forum_hosts=("127.0.0.1",)),  # the loopback feed stands in for the forum
     )
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
@@ -35,14 +34,13 @@ from adapters.discord.render import (
     render_search,
     search_from_custom_id,
 )
-from digest_core.models import Answer, Digest
+from digest_core import questions
+from digest_core.models import Digest
 from digest_core.ports import DigestAPI
+from digest_core.questions import IGNORE, NOTE, IncomingQuestion
 
 log = logging.getLogger(__name__)
 
-HISTORY_TURNS = 4  # earlier (question, answer) pairs of a thread passed to the answerer
-HISTORY_THREADS = 500  # threads whose recent questions are remembered
-ANSWER_MEMORY = 2_000  # answer message ids remembered so that a reply to an answer stays on its post
 READY_TIMEOUT = 60.0
 QUESTION_INPUT_ID = "question"
 RATE_LIMITED = (
@@ -54,6 +52,10 @@ NO_QUESTION = (
     "or press **Ask** under a post."
 )
 NOT_A_TEXT_CHANNEL = "I can only post a digest in a text channel. Try this command in one."
+WHERE_TO_ASK = (
+    "I answer questions about the posts of a digest, in the digest's thread: reply to a post there, mention me "
+    "with your question, or use `/digest ask`."
+)
 FAILED = "Sorry, something went wrong while doing that. The error has been logged."
 SEARCH_RATE_LIMITED = (
     "You have run a lot of searches in the last hour. Please try again a little later; "
@@ -132,8 +134,6 @@ class DiscordAdapter:
         self._publisher: Publisher | None = None
         self._task: asyncio.Task[None] | None = None
         self._saved_globals: tuple[str, yarl.URL] | None = None
-        self._history: OrderedDict[int, deque[tuple[str, str]]] = OrderedDict()
-        self._answer_posts: OrderedDict[int, tuple[date, str | None]] = OrderedDict()
 
     # --- life cycle -----------------------------------------------------------------------------------
 
@@ -286,19 +286,8 @@ class DiscordAdapter:
         await self._deliver(digest, str(channel.id), on_started=link)
 
     async def digest_ask(self, interaction: discord.Interaction, question: str, post: str | None) -> None:
-        if not await self._allowed(interaction):
-            return
-        await interaction.response.defer(thinking=True)
-
-        async def answer() -> None:
-            where = await self._locate_channel(interaction.channel)
-            day = where[0] if where else await asyncio.to_thread(self.service.latest_edition_date)
-            key = interaction.channel_id or 0
-            result = await self._answer(question, day=day, post_ref=(post or "").strip() or None, key=key)
-            sent = await interaction.followup.send(**send_kwargs(render_answer(result)), wait=True)
-            self._remember_answer(sent.id, day, result)
-
-        await self._with_followup(interaction, answer)
+        incoming = await self._interaction_question(interaction, question, post_ref=(post or "").strip() or None)
+        await self._answer_interaction(interaction, incoming)
 
     async def digest_help(self, interaction: discord.Interaction) -> None:
         await interaction.response.send_message(help_text(), ephemeral=True)
@@ -365,38 +354,51 @@ class DiscordAdapter:
         await interaction.response.send_modal(_QuestionModal(title=title, custom_id=question_custom_id(ref)))
 
     async def _answer_modal(self, interaction: discord.Interaction, ref: str, question: str) -> None:
-        if not question.strip():
-            await interaction.response.send_message(NO_QUESTION, ephemeral=True)
+        # The post's message comes with the submit when the form was opened from its button: the flow then
+        # finds the post from it; else from the reference the button carried, in the thread's edition.
+        message = interaction.message
+        incoming = await self._interaction_question(
+            interaction, question, post_ref=ref or None, reply_to=str(message.id) if message is not None else ""
+        )
+        await self._answer_interaction(interaction, incoming)
+
+    async def _interaction_question(
+        self, interaction: discord.Interaction, question: str, *, post_ref: str | None, reply_to: str = ""
+    ) -> IncomingQuestion:
+        channel_id, thread_id = await self._where(interaction.channel)
+        return IncomingQuestion(
+            platform=PLATFORM,
+            channel_id=channel_id,
+            thread_id=thread_id,
+            event_id=f"interaction:{interaction.id}",
+            user_id=str(interaction.user.id),
+            text=question,
+            explicit=True,
+            post_ref=post_ref,
+            reply_to=reply_to,
+            anywhere=True,  # outside a digest thread, a command asks about the latest edition
+            private_notes=True,
+        )
+
+    async def _answer_interaction(self, interaction: discord.Interaction, incoming: IncomingQuestion) -> None:
+        """Answer a command or a form: a note goes to the asker alone, within Discord's 3 seconds; an answer
+        is deferred, then sent as the follow-up."""
+        verdict = await asyncio.to_thread(self.service.take_question, incoming)
+        if verdict.action == IGNORE:
+            log.debug("Discord: %s not answered: %s", incoming.event_id, verdict.reason)
             return
-        if not await self._allowed(interaction):
+        if verdict.action == NOTE:
+            await interaction.response.send_message(_NOTES.get(verdict.reason, NO_QUESTION), ephemeral=True)
+            await asyncio.to_thread(self.service.question_answered, verdict)
             return
         await interaction.response.defer(thinking=True)
 
         async def answer() -> None:
-            day, post_ref = await self._button_target(interaction, ref)
-            key = interaction.channel_id or 0
-            result = await self._answer(question.strip(), day=day, post_ref=post_ref, key=key)
+            result = await asyncio.to_thread(self.service.answer_question, verdict)
             sent = await interaction.followup.send(**send_kwargs(render_answer(result)), wait=True)
-            self._remember_answer(sent.id, day, result)
+            await asyncio.to_thread(self.service.question_answered, verdict, str(sent.id))
 
         await self._with_followup(interaction, answer)
-
-    async def _button_target(self, interaction: discord.Interaction, ref: str) -> tuple[date, str | None]:
-        """The edition and post the Ask button belonged to: from the post's message when Discord sends it
-        with the submit, else from the thread and the reference the button carried."""
-        if interaction.message is not None:
-            where = await self._locate_message(interaction.channel, interaction.message.id)
-            if where is not None and where[1]:
-                return where
-        where = await self._locate_channel(interaction.channel)
-        day = where[0] if where else await asyncio.to_thread(self.service.latest_edition_date)
-        return day, ref or None
-
-    async def _allowed(self, interaction: discord.Interaction) -> bool:
-        allowed = await asyncio.to_thread(self.service.allow_question, f"discord:{interaction.user.id}")
-        if not allowed:
-            await interaction.response.send_message(RATE_LIMITED, ephemeral=True)
-        return allowed
 
     # --- questions in a digest thread -----------------------------------------------------------------
 
@@ -412,74 +414,44 @@ class DiscordAdapter:
             log.exception("Discord: answering a message failed")
 
     async def _answer_message(self, message: discord.Message, me: discord.ClientUser) -> None:
-        """Answer the message when it is a question in a digest thread; ignore it otherwise."""
-        where = await self._locate_channel(message.channel)
-        if where is None:
-            return  # not a digest thread
-        day, post_ref = where[0], None
-        replied_to_us = False
+        """Hand the message to the core's question flow, and post what it decides."""
+        channel_id, thread_id = await self._where(message.channel)
         reference = message.reference
-        if reference is not None and reference.message_id is not None:
-            target = await self._locate_message(message.channel, reference.message_id)
-            if target is None and reference.message_id in self._answer_posts:
-                target = self._answer_posts[reference.message_id]
-            if target is not None:
-                replied_to_us = True
-                day, post_ref = target
         mentioned = any(user.id == me.id for user in message.mentions) or me.id in message.raw_mentions
-        if not (mentioned or replied_to_us or self.message_content):
+        incoming = IncomingQuestion(
+            platform=PLATFORM,
+            channel_id=channel_id,
+            thread_id=thread_id,
+            event_id=str(message.id),  # a gateway replay after a resume carries the same id
+            user_id=str(message.author.id),
+            text=_strip_mentions(message.content, me.id),
+            mentioned=mentioned,
+            open_question=self.message_content and bool(thread_id),
+            reply_to=str(reference.message_id) if reference is not None and reference.message_id else "",
+        )
+        verdict = await asyncio.to_thread(self.service.take_question, incoming)
+        if verdict.action == IGNORE:
+            log.debug("Discord: %s not answered: %s", incoming.event_id, verdict.reason)
             return
-        question = _strip_mentions(message.content, me.id)
-        if not question:
-            if mentioned or replied_to_us:  # addressed to us, but Discord hid the text or there was none
-                await message.reply(NO_QUESTION, mention_author=False)
-            return
-        if not await asyncio.to_thread(self.service.allow_question, f"discord:{message.author.id}"):
-            await message.reply(RATE_LIMITED, mention_author=False)
+        if verdict.action == NOTE:
+            await message.reply(_NOTES.get(verdict.reason, NO_QUESTION), mention_author=False)
+            await asyncio.to_thread(self.service.question_answered, verdict)
             return
         try:
             async with message.channel.typing():
-                result = await self._answer(question, day=day, post_ref=post_ref, key=message.channel.id)
+                result = await asyncio.to_thread(self.service.answer_question, verdict)
         except Exception:
             log.exception("Discord: answering a question failed")
             await message.reply(FAILED, mention_author=False)
             return
         sent = await message.reply(**send_kwargs(render_answer(result)), mention_author=False)
-        self._remember_answer(sent.id, day, result)
+        await asyncio.to_thread(self.service.question_answered, verdict, str(sent.id))
 
-    async def _answer(self, question: str, *, day: date, post_ref: str | None, key: int) -> Answer:
-        history = self._history.pop(key, None) or deque(maxlen=HISTORY_TURNS)
-        self._history[key] = history  # most recently used last
-        while len(self._history) > HISTORY_THREADS:
-            self._history.popitem(last=False)
-        result = await asyncio.to_thread(
-            self.service.answer, question, day=day, post_ref=post_ref, history=tuple(history)
-        )
-        history.append((question, result.text))
-        return result
-
-    def _remember_answer(self, message_id: int, day: date, answer: Answer) -> None:
-        self._answer_posts[message_id] = (day, answer.post.id if answer.post else None)
-        while len(self._answer_posts) > ANSWER_MEMORY:
-            self._answer_posts.popitem(last=False)
-
-    async def _locate_channel(self, channel: object) -> tuple[date, str | None] | None:
-        """The edition whose thread this channel is, or None."""
+    async def _where(self, channel: object) -> tuple[str, str]:
+        """(channel, thread) of a message's channel: a thread is named with the channel it is in."""
+        channel_id = str(getattr(channel, "id", ""))
         parent_id = await self._thread_parent(channel)
-        if parent_id is None:
-            return None
-        return await asyncio.to_thread(
-            self.service.locate,
-            PLATFORM,
-            str(parent_id),
-            str(channel.id),  # type: ignore[attr-defined]
-        )
-
-    async def _locate_message(self, channel: object, message_id: int) -> tuple[date, str | None] | None:
-        parent_id = await self._thread_parent(channel)
-        if parent_id is None:
-            return None
-        return await asyncio.to_thread(self.service.locate, PLATFORM, str(parent_id), str(message_id))
+        return (str(parent_id), channel_id) if parent_id is not None else (channel_id, "")
 
     async def _thread_parent(self, channel: object) -> int | None:
         if isinstance(channel, discord.Thread):
@@ -494,6 +466,11 @@ class DiscordAdapter:
 
 
 _THREAD_TYPES = (discord.ChannelType.public_thread, discord.ChannelType.private_thread)
+_NOTES = {
+    questions.RATE_LIMITED: RATE_LIMITED,
+    questions.EMPTY_QUESTION: NO_QUESTION,
+    questions.NOT_A_DIGEST_THREAD: WHERE_TO_ASK,
+}
 
 
 def _strip_mentions(content: str, bot_id: int) -> str:

@@ -318,7 +318,7 @@ def preview_payloads(digest: Digest) -> list[dict[str, Any]]:
 # --- answers and notices -----------------------------------------------------------------------------
 
 MAX_QUOTES = 3
-QUOTE_LIMIT = 600
+QUOTE_LIMIT = 1_000  # a lead-in with its list fits
 
 
 def render_answer(answer: Answer) -> DiscordMessage:
@@ -334,9 +334,7 @@ def render_answer(answer: Answer) -> DiscordMessage:
             "footer": {"text": "Reply with the post number, e.g. #2, or press Ask under the post."},
         }
         return DiscordMessage(part_key="answer", embeds=(embed,))
-    quotes = "\n".join(
-        "> " + clip(escape_untrusted(_one_line(quote)), QUOTE_LIMIT) for quote in answer.quotes[:MAX_QUOTES]
-    )
+    quotes = "\n\n".join(_quote_block(answer, i) for i in range(min(MAX_QUOTES, len(answer.quotes))))
     reserved = discord_len(quotes) + 2 if quotes else 0
     text = clip(
         escape_untrusted(answer.text.strip()) or "I have no answer to that.",
@@ -356,6 +354,17 @@ def render_answer(answer: Answer) -> DiscordMessage:
         footer = f"{_one_line(post.source)} · {footer}"
     embed["footer"] = {"text": clip(neutralize_mentions(footer), 300)}
     return DiscordMessage(part_key="answer", embeds=(_fit_embed(embed),))
+
+
+def _quote_block(answer: Answer, index: int) -> str:
+    """One quote, its lines kept (a heading over its section, a lead-in over its list), and in an answer
+    drawn from several posts, the post it is from."""
+    text = clip(answer.quotes[index], QUOTE_LIMIT)
+    block = "\n".join("> " + escape_untrusted(_one_line(line)) for line in text.splitlines() if line.strip())
+    if answer.post is None and index < len(answer.attributed):
+        post = answer.attributed[index].post
+        block += f"\n— #{post.number} {escape_untrusted(clip(_one_line(post.title), 200))}"
+    return block
 
 
 def _candidate_line(post: DigestPost) -> str:

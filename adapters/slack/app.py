@@ -7,6 +7,7 @@ client, the Bolt app and its listeners inside the running event loop.
 from __future__ import annotations
 
 import logging
+import re
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -24,6 +25,8 @@ from digest_core.ports import DigestAPI
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
+# Unix seconds in ASCII digits; 11 digits last until the year 5138, and Bolt refuses any that are 5 min off.
+SLACK_TIMESTAMP = re.compile(r"[0-9]{1,11}")
 DEFAULT_API_URL = "https://slack.com/api/"
 
 
@@ -139,9 +142,11 @@ class SlackAdapter:
 
     async def _handle_http(self, request: web.Request) -> web.Response:
         app, _ = self._build()
-        # Bolt answers 500 (not 401) when the timestamp header is missing or not a number; refuse those here.
+        # slack_sdk calls int() on the timestamp header before checking anything, so Bolt answers 500 (not 401)
+        # to a missing header, a non-number, a non-ASCII digit or more digits than int() will convert.
         timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
-        if not timestamp.isdigit() or not request.headers.get("X-Slack-Signature", "").startswith("v0="):
+        signature = request.headers.get("X-Slack-Signature", "")
+        if not SLACK_TIMESTAMP.fullmatch(timestamp) or not signature.startswith("v0="):
             return web.json_response({"error": "invalid request"}, status=401)
         # Bolt's RequestVerification middleware answers 401 to forged or >5-minute-old signatures.
         bolt_response = await app.async_dispatch(await to_bolt_request(request))

@@ -9,7 +9,6 @@ import asyncio
 import json
 import logging
 import re
-from collections import OrderedDict, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -39,6 +38,7 @@ from adapters.slack.render import (
     unescape,
 )
 from digest_core.ports import DigestAPI
+from digest_core.questions import IGNORE, NOT_A_DIGEST_THREAD, NOTE, RATE_LIMITED, IncomingQuestion, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +55,6 @@ _QUESTION_WORDS = frozenset(
         *("explain", "summarize", "summarise", "tell", "describe", "compare"),
     }
 )
-_SEEN_CAPACITY = 4096
-_THREAD_HISTORY_CAPACITY = 512
-_HISTORY_TURNS = 5
 
 RATE_LIMITED_NOTE = (
     "You have asked a lot of questions in the last hour, so I am taking a short break from answering you. "
@@ -89,27 +86,6 @@ def looks_like_question(text: str) -> bool:
     return "?" in text or words[0].lower().strip(",:;!") in _QUESTION_WORDS or bool(_POST_NUMBER.match(words[0]))
 
 
-class _Recent:
-    """A bounded set of recently seen keys (event de-duplication, pending clarifications)."""
-
-    def __init__(self, capacity: int) -> None:
-        self._keys: OrderedDict[tuple[str, ...], None] = OrderedDict()
-        self._capacity = capacity
-
-    def add(self, key: tuple[str, ...]) -> bool:
-        """Remember `key`; False when it was already there."""
-        if key in self._keys:
-            return False
-        self._keys[key] = None
-        if len(self._keys) > self._capacity:
-            self._keys.popitem(last=False)
-        return True
-
-    def pop(self, key: tuple[str, ...]) -> bool:
-        """Forget `key`; True when it was there."""
-        return self._keys.pop(key, False) is None
-
-
 class SlackHandlers:
     def __init__(self, service: DigestAPI, publisher: SlackPublisher, *, answer_mode: str = "question") -> None:
         if answer_mode not in ANSWER_MODES:
@@ -117,11 +93,6 @@ class SlackHandlers:
         self._service = service
         self._publisher = publisher
         self._answer_mode = answer_mode
-        self._seen = _Recent(_SEEN_CAPACITY)
-        # (channel, thread, user) whose last question got a clarifying question back: their next reply in
-        # that thread is the answer to it, whatever the answer mode ("#2" has no mention and no "?").
-        self._clarifying = _Recent(_THREAD_HISTORY_CAPACITY)
-        self._histories: OrderedDict[tuple[str, str], deque[tuple[str, str]]] = OrderedDict()
         self._in_flight: set[asyncio.Task[object]] = set()
 
     @contextmanager
@@ -248,7 +219,9 @@ class SlackHandlers:
                 log.exception("slack: search failed")
                 await respond(text=SEARCH_FAILED_NOTE, **private)
 
-    # --- thread follow-ups -----------------------------------------------------------------------
+    # --- thread follow-ups ---------------------------------------------------------------------
+    # The core's question flow decides whether and what to answer (retries, history, clarifications and the
+    # rate limit are remembered in the database); these listeners only translate Slack's events.
 
     async def on_message(self, event: dict[str, Any], context: dict[str, Any], client: AsyncWebClient) -> None:
         if event.get("subtype") not in _ANSWERABLE_SUBTYPES or event.get("bot_id") or not event.get("user"):
@@ -256,107 +229,73 @@ class SlackHandlers:
         channel, ts, thread_ts = event.get("channel", ""), event.get("ts", ""), event.get("thread_ts", "")
         if not channel or not ts or event["user"] == context.get("bot_user_id"):
             return
-        # One answer per message: `message`/`app_mention` twins and Slack's retries share (channel, ts).
-        if not self._seen.add((channel, ts)):
-            log.debug("slack: %s/%s already handled", channel, ts)
-            return
         text = event.get("text") or ""
         bot_user_id = context.get("bot_user_id") or ""
         mentioned = bool(bot_user_id) and any(m == bot_user_id for m in _MENTION.findall(text))
         question = _MENTION.sub(lambda m: "" if m.group(1) == bot_user_id else m.group(0), text).strip()
-        if not thread_ts or thread_ts == ts:  # not a reply in a thread
-            if mentioned:
-                await self._say_where_to_ask(client, channel, ts)
-            return
-        clarifying = self._clarifying.pop((channel, thread_ts, event["user"]))
-        addressed = mentioned or clarifying
-        if not addressed and (self._answer_mode == "mention" or not looks_like_question(question)):
-            return
-        await self._answer(
-            client, channel, thread_ts, event["user"], question, post_ref=None, echo=False, mentioned=mentioned
+        in_thread = bool(thread_ts) and thread_ts != ts
+        incoming = IncomingQuestion(
+            platform=PLATFORM,
+            channel_id=channel,
+            thread_id=thread_ts if in_thread else "",
+            # `message`/`app_mention` twins and Slack's retries share (channel, ts): one answer per message.
+            event_id=f"{channel}:{ts}",
+            user_id=event["user"],
+            text=question,
+            mentioned=mentioned,
+            open_question=in_thread and self._answer_mode == "question" and looks_like_question(question),
+            private_notes=True,  # the rate-limit note is ephemeral
         )
+        await self._handle(client, incoming, reply_thread=thread_ts if in_thread else ts, echo=False)
 
-    async def _say_where_to_ask(self, client: AsyncWebClient, channel: str, thread_ts: str) -> None:
-        try:
-            await client.chat_postMessage(channel=channel, thread_ts=thread_ts, **notice(WHERE_TO_ASK_NOTE).payload())
-        except SlackApiError as error:
-            log.warning("slack: could not reply in %s: %s", channel, error.response.get("error"))
-
-    async def _answer(
-        self,
-        client: AsyncWebClient,
-        channel: str,
-        thread_ts: str,
-        user: str,
-        question: str,
-        *,
-        post_ref: str | None,
-        echo: bool,
-        mentioned: bool = False,
+    async def _handle(
+        self, client: AsyncWebClient, incoming: IncomingQuestion, *, reply_thread: str, echo: bool
     ) -> None:
         with self._tracked():
-            await self._answer_tracked(
-                client, channel, thread_ts, user, question, post_ref=post_ref, echo=echo, mentioned=mentioned
-            )
+            await self._handle_tracked(client, incoming, reply_thread=reply_thread, echo=echo)
 
-    async def _answer_tracked(
-        self,
-        client: AsyncWebClient,
-        channel: str,
-        thread_ts: str,
-        user: str,
-        question: str,
-        *,
-        post_ref: str | None,
-        echo: bool,
-        mentioned: bool,
+    async def _handle_tracked(
+        self, client: AsyncWebClient, incoming: IncomingQuestion, *, reply_thread: str, echo: bool
     ) -> None:
+        channel, user = incoming.channel_id, incoming.user_id
         try:
-            located = await asyncio.to_thread(self._service.locate, PLATFORM, channel, thread_ts)
-            if located is None:  # a thread that is not a digest's
-                if mentioned:
-                    await self._say_where_to_ask(client, channel, thread_ts)
+            verdict = await asyncio.to_thread(self._service.take_question, incoming)
+        except Exception:  # nothing was asked of anyone yet: no reply, just the log
+            log.exception("slack: could not read %s as a question", incoming.event_id)
+            return
+        try:
+            if verdict.action == IGNORE:
+                log.debug("slack: %s not answered: %s", incoming.event_id, verdict.reason)
                 return
-            day, located_post = located
-            if not question:
-                await client.chat_postMessage(
-                    channel=channel, thread_ts=thread_ts, **notice(EMPTY_QUESTION_NOTE).payload()
-                )
+            if verdict.action == NOTE:
+                await self._send_note(client, verdict, reply_thread)
+                await asyncio.to_thread(self._service.question_answered, verdict)
                 return
-            allowed = await asyncio.to_thread(self._service.allow_question, f"{PLATFORM}:{user}")
-            if not allowed:
-                await client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread_ts, text=RATE_LIMITED_NOTE)
-                return
-            history = self._history(channel, thread_ts)
-            answer = await asyncio.to_thread(
-                self._service.answer,
-                question,
-                day=day,
-                post_ref=post_ref or located_post,
-                history=tuple(history),
-            )
-            # Remember the turn before posting: the next question may arrive as soon as the answer is visible.
-            history.append((question, answer.text))
-            if answer.needs_clarification:
-                self._clarifying.add((channel, thread_ts, user))
-            message = render_answer(answer, question=question if echo else "", asker_id=user if echo else "")
-            await client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message.payload())
+            answer = await asyncio.to_thread(self._service.answer_question, verdict)
+            message = render_answer(answer, question=incoming.text if echo else "", asker_id=user if echo else "")
+            posted = await client.chat_postMessage(channel=channel, thread_ts=reply_thread, **message.payload())
+            await asyncio.to_thread(self._service.question_answered, verdict, str(posted.get("ts") or ""))
         except Exception:
-            log.exception("slack: answering in %s/%s failed", channel, thread_ts)
+            log.exception("slack: answering in %s/%s failed", channel, reply_thread)
             try:
                 await client.chat_postMessage(
-                    channel=channel, thread_ts=thread_ts, **notice(ANSWER_FAILED_NOTE).payload()
+                    channel=channel, thread_ts=reply_thread, **notice(ANSWER_FAILED_NOTE).payload()
                 )
             except SlackApiError:
                 log.exception("slack: could not even say that answering failed")
 
-    def _history(self, channel: str, thread_ts: str) -> deque[tuple[str, str]]:
-        key = (channel, thread_ts)
-        history = self._histories.pop(key, None) or deque(maxlen=_HISTORY_TURNS)
-        self._histories[key] = history
-        if len(self._histories) > _THREAD_HISTORY_CAPACITY:
-            self._histories.popitem(last=False)
-        return history
+    async def _send_note(self, client: AsyncWebClient, verdict: Verdict, reply_thread: str) -> None:
+        channel = verdict.question.channel_id
+        if verdict.reason == RATE_LIMITED:
+            await client.chat_postEphemeral(
+                channel=channel, user=verdict.question.user_id, thread_ts=reply_thread, text=RATE_LIMITED_NOTE
+            )
+            return
+        text = WHERE_TO_ASK_NOTE if verdict.reason == NOT_A_DIGEST_THREAD else EMPTY_QUESTION_NOTE
+        try:
+            await client.chat_postMessage(channel=channel, thread_ts=reply_thread, **notice(text).payload())
+        except SlackApiError as error:
+            log.warning("slack: could not reply in %s: %s", channel, error.response.get("error"))
 
     # --- the "Ask about this post" button and modal ----------------------------------------------
 
@@ -388,12 +327,15 @@ class SlackHandlers:
         if not channel or not thread_ts:
             log.warning("slack: modal submission without its thread; ignored")
             return
-        await self._answer(
-            client,
-            channel,
-            thread_ts,
-            body["user"]["id"],
-            question.strip(),
+        incoming = IncomingQuestion(
+            platform=PLATFORM,
+            channel_id=channel,
+            thread_id=thread_ts,
+            event_id=f"view:{view.get('id') or body.get('trigger_id', '')}:{view.get('hash', '')}",
+            user_id=body["user"]["id"],
+            text=question.strip(),
+            explicit=True,
             post_ref=metadata.get("post_ref") or None,
-            echo=True,
+            private_notes=True,
         )
+        await self._handle(client, incoming, reply_thread=thread_ts, echo=True)

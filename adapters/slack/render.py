@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from itertools import zip_longest
@@ -308,13 +308,21 @@ def preview_payloads(digest: Digest) -> list[dict[str, Any]]:
 # --- answers and other replies ------------------------------------------------------------------
 
 
-def _quote_lines(quotes: Iterable[str]) -> str:
-    lines = []
-    for quote_text in quotes:
-        body = " ".join(quote_text.split())
-        if body:
-            lines.append(f">{escape(body)}")
-    return "\n>\n".join(lines)
+def _quote_lines(answer: Answer) -> str:
+    """Each quote as a block quote, its lines kept (a heading over its section, a lead-in over its list);
+    in an answer drawn from several posts, each followed by the post it is from."""
+    several = answer.post is None and bool(answer.attributed)
+    quoted = [(q.text, q.post) for q in answer.attributed] if answer.attributed else [(q, None) for q in answer.quotes]
+    blocks = []
+    for quote_text, post in quoted:
+        lines = [" ".join(line.split()) for line in quote_text.splitlines() if line.strip()]
+        if not lines:
+            continue
+        block = "\n".join(f">{escape(line)}" for line in lines)
+        if several and post is not None:
+            block += f"\n— *#{post.number}* {link(post.url, post.title, 120)}"
+        blocks.append(block)
+    return "\n\n".join(blocks)
 
 
 def render_answer(answer: Answer, *, question: str = "", asker_id: str = "") -> SlackMessage:
@@ -325,7 +333,7 @@ def render_answer(answer: Answer, *, question: str = "", asker_id: str = "") -> 
         blocks.append(context(f"<@{asker_id}> asked: {asked}"))
     text = clip(escape(answer.text.strip()), limits.MAX_ANSWER_CHARS)
     blocks += sections(text or "I have no answer to that.")
-    quoted = _quote_lines(answer.quotes)
+    quoted = _quote_lines(answer)
     if quoted:
         blocks.append(section(clip(quoted, limits.MAX_QUOTE_CHARS)))
     if answer.candidates:
@@ -335,6 +343,8 @@ def render_answer(answer: Answer, *, question: str = "", asker_id: str = "") -> 
     about = []
     if answer.post is not None:
         about.append(f"About *#{answer.post.number}* {link(answer.post.url, answer.post.title, 150)}")
+    elif answer.sources:
+        about.append("About " + ", ".join(f"*#{p.number}* {link(p.url, p.title, 80)}" for p in answer.sources))
     about.append(f"written by {escape(answer.generated_by)}")
     blocks.append(context(" · ".join(about)))
     return SlackMessage("answer", clip(text or "Answer", limits.MAX_FALLBACK_TEXT), tuple(blocks))

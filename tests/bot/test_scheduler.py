@@ -552,27 +552,41 @@ def test_a_long_delivery_keeps_its_lease(
 
 
 def test_the_daily_job_fires_on_a_running_apscheduler(db_path: Path, channel: ChannelLog, stores: list[Store]) -> None:
-    """The wiring, on the real clock: the cron job (the one-minute tick cannot fire this soon) posts the edition."""
+    """The wiring, without the wall clock: `install` puts a cron job at DIGEST_TIME in DIGEST_TIMEZONE on
+    DIGEST_DAYS (checked from fixed instants, across a DST change), and a running AsyncIOScheduler that fires
+    it awaits `deliver_due` on our loop, which posts the edition. The job is fired by moving its next run time
+    to now; the one-minute tick cannot fire this soon (its first run is a minute after start)."""
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-    soon = datetime.now(UTC) + timedelta(seconds=2)
-    sched = EditionSchedule(soon.time().replace(microsecond=0), ZoneInfo("UTC"), EVERY_DAY)
+    berlin = ZoneInfo("Europe/Berlin")
+    clock = Clock(utc(2026, 5, 4, 6, 30))  # Monday, 08:30 in Berlin: Monday's edition is due
+    sched = schedule("08:00", "Europe/Berlin", WEEKDAYS)
 
     async def main() -> None:
-        bot = start_run(db_path, channel, stores, lambda: datetime.now(UTC), sched=sched, feeds=())
-        jobs = AsyncIOScheduler(timezone=UTC)
+        bot = start_run(db_path, channel, stores, clock, sched=sched, feeds=())
+        jobs = AsyncIOScheduler(timezone=UTC)  # not the digest's zone: the trigger must carry its own
         bot.scheduler.install(jobs)
+        daily = jobs.get_job("daily-digest")
+        assert daily is not None
+        fire_times = {
+            utc(2026, 5, 8, 9, 0): datetime(2026, 5, 11, 8, 0, tzinfo=berlin),  # Friday after 08:00: Monday
+            utc(2026, 3, 27, 12, 0): datetime(2026, 3, 30, 8, 0, tzinfo=berlin),  # over the switch to summer time
+        }
+        for now, expected in fire_times.items():
+            fired = daily.trigger.get_next_fire_time(None, now)
+            assert fired == expected and fired.utcoffset() == expected.utcoffset()
         jobs.start()
         try:
+            jobs.modify_job("daily-digest", next_run_time=datetime.now(UTC))
             for adapter in bot.adapters.values():
                 while not adapter.delivered:
-                    await asyncio.sleep(0.05)
+                    await asyncio.sleep(0.02)
         finally:
             jobs.shutdown(wait=False)
 
     asyncio.run(asyncio.wait_for(main(), 10))
-    day = sched.latest_edition_date(datetime.now(UTC))
-    assert channel.parts(SLACK, day) == channel.parts(DISCORD, day) == ["head", "post:p0", "post:p1", "post:p2"]
+    monday = date(2026, 5, 4)
+    assert channel.parts(SLACK, monday) == channel.parts(DISCORD, monday) == ["head", "post:p0", "post:p1", "post:p2"]
 
 
 def test_overlapping_jobs_in_one_process_deliver_once(db_path: Path, channel: ChannelLog, stores: list[Store]) -> None:

@@ -128,3 +128,65 @@ def test_config_exits_0_when_the_settings_are_valid(clean_env: Path, capsys: pyt
     assert main(["config"]) == 0
     captured = capsys.readouterr()
     assert "DIGEST_TIME=" in captured.out and "`digest serve` needs:" in captured.err
+
+
+PASTED_KEY = "sk-proj-AbCdEf0123456789GhIjKl"
+URL_SECRETS = {
+    "OPENAI_BASE_URL": ("https://proxy-user:hunter2-pass@llm.example.org/v1", "hunter2-pass"),
+    "SLACK_API_URL": ("https://gw:slack-proxy-pw@slack-proxy.example/api/", "slack-proxy-pw"),
+    "DISCORD_GATEWAY_URL": ("wss://bot:gateway-pw@gateway.example/", "gateway-pw"),
+    "DIGEST_FEEDS": ("https://reader:feed-pw-42@feeds.example.org/private.xml", "feed-pw-42"),
+}
+
+
+def test_passwords_in_urls_and_a_key_pasted_into_a_url_setting_are_masked(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, (url, _) in URL_SECRETS.items():
+        monkeypatch.setenv(name, url)
+    assert main(["config"]) == 0
+    shown = capsys.readouterr().out
+    for name, (url, password) in URL_SECRETS.items():
+        assert password not in shown
+        assert f"{name}={url.replace(password, '****')}" in shown  # the rest of the URL stays readable
+
+    monkeypatch.setenv("OPENAI_BASE_URL", PASTED_KEY)  # the key, pasted into the wrong setting
+    assert main(["config"]) == 2
+    captured = capsys.readouterr()
+    assert PASTED_KEY not in captured.out + captured.err
+    assert "OPENAI_BASE_URL=sk-****" in captured.out and "problem: OPENAI_BASE_URL: " in captured.err
+
+
+def test_passwords_in_url_settings_never_reach_the_logs(clean_env: Path) -> None:
+    import io
+    import logging
+
+    from bot.config import load_settings
+    from bot.logging_setup import configure_logging
+    from bot.runner import secrets_of
+
+    settings = load_settings({name: url for name, (url, _) in URL_SECRETS.items()})
+    stream = io.StringIO()
+    configure_logging("INFO", secrets=secrets_of(settings), stream=stream)
+    try:
+        log = logging.getLogger("bot.scheduler")
+        log.warning("feed failed", extra={"feed": settings.feeds[0], "reason": "HTTP 401"})
+        log.error("model call to %s failed; key %s", settings.openai_base_url, PASTED_KEY)
+        log.error("the proxy refused the password %s", "slack-proxy-pw")  # the bare password, out of its URL
+    finally:
+        logging.getLogger().handlers.clear()
+    out = stream.getvalue()
+    for _, password in URL_SECRETS.values():
+        assert password not in out
+    assert PASTED_KEY not in out and "https://reader:[redacted]@feeds.example.org/private.xml" in out
+
+
+def test_fetch_and_status_print_feed_urls_without_their_passwords(
+    clean_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    feed = "http://reader:feed-pw-42@127.0.0.1:9/private.xml"  # nothing listens on port 9: a failed feed
+    db = str(clean_env / "digest.db")
+    assert main(["fetch", "--feed", feed, "--db", db]) == 1
+    assert main(["status", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "feed-pw-42" not in out and out.count("http://reader:****@127.0.0.1:9/private.xml") == 2

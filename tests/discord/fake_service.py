@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from digest_core.models import Answer, DeliveredPart, Digest, DigestPost, Theme
+from tests.fakes.questions import RealQuestionFlow
 from tests.fakes.search_archive import FakeArchive
 
 
@@ -20,7 +21,7 @@ class AskedQuestion:
 
 
 @dataclass
-class FakeDigestService(FakeArchive):
+class FakeDigestService(FakeArchive, RealQuestionFlow):
     digests: dict[date, Digest]
     today: date
     questions_per_hour: int = 20
@@ -42,10 +43,11 @@ class FakeDigestService(FakeArchive):
         day: date,
         post_ref: str | None = None,
         history: Sequence[tuple[str, str]] = (),
+        thread_post: str | None = None,
     ) -> Answer:
         self.asked.append(AskedQuestion(question, day, post_ref, tuple(history)))
         digest = self.digest(day)
-        post = self._resolve(digest, post_ref)
+        post = self._resolve(digest, post_ref) or self._resolve(digest, thread_post)
         if post is None:
             return Answer("Which post do you mean?", None, candidates=digest.posts[:3])
         return Answer(f"About {post.title}: it argues its point.", post, quotes=(f"{post.summary[:40]}",))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import date
 
 import discord
 import pytest
 
-from adapters.discord.client import FAILED, NO_QUESTION, RATE_LIMITED
+from adapters.discord.client import FAILED, NO_QUESTION, RATE_LIMITED, WHERE_TO_ASK
 from adapters.discord.render import preview_payloads
 from digest_core.models import Answer
 from tests.discord.fake_service import FakeDigestService, make_digest
@@ -486,5 +487,27 @@ def test_preview_payloads_are_what_discord_receives() -> None:
                 assert [(b["custom_id"], b["label"], b["style"]) for b in wire_buttons] == [
                     (b["custom_id"], b["label"], b["style"]) for b in preview_buttons
                 ]
+
+    run(body)
+
+
+def test_mentions_outside_a_digest_thread_count_against_the_hourly_allowance() -> None:
+    async def body() -> None:
+        async with fake_discord() as fake:
+            svc = service(2, questions_per_hour=2)
+            async with running_adapter(fake, svc):
+                sent = [
+                    await fake.user_message(fake.CHANNEL_ID, f"<@{fake.BOT_ID}> hello {n}?", mention_bot=True)
+                    for n in range(6)
+                ]
+
+                def replies() -> list[str]:
+                    return [r["content"] for m in sent for r in replies_to(fake, fake.CHANNEL_ID, m["id"])]
+
+                await fake.wait_until(lambda: len(replies()) >= 3)
+                await asyncio.sleep(0.3)
+                # Two hints where to ask (the allowance), one note that the allowance is spent, then silence.
+                assert sorted(replies(), key=lambda r: r == RATE_LIMITED) == [WHERE_TO_ASK, WHERE_TO_ASK, RATE_LIMITED]
+                assert svc.asked == []
 
     run(body)

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 from adapters.discord.client import DiscordAdapter
 from digest_core.editions import EditionSchedule
 from digest_core.models import Answer, Digest, Post
+from digest_core.qa import QuestionAnswerer
 from digest_core.service import DigestService, Writers
 from digest_core.store import Store
 from digest_core.summarize import ExtractiveSummarizer
 from digest_core.themes import OfflineThemeFinder
 from tests.discord.harness import fake_discord, post_messages, replies_to, run
+from tests.fakes.discord_server import FakeDiscord
 
 DAY = date(2026, 11, 27)
 BODY = (
@@ -38,6 +41,7 @@ class QuotingAnswerer:
         posts: Mapping[str, Post],
         post_ref: str | None,
         history: Sequence[tuple[str, str]],
+        thread_post: str | None = None,
     ) -> Answer:
         self.calls.append((question, post_ref))
         post = digest.post(post_ref or "")
@@ -60,6 +64,18 @@ def make_post(number: int) -> Post:
     )
 
 
+def adapter_on(fake: FakeDiscord, service: DigestService) -> DiscordAdapter:
+    return DiscordAdapter(
+        service,
+        token="t",
+        channel_id=str(fake.CHANNEL_ID),
+        api_base=fake.api_base,
+        gateway_url=fake.gateway_url,
+        guild_ready_timeout=0.05,
+        ready_timeout=5.0,
+    )
+
+
 def test_delivery_questions_and_restart_with_the_real_service(tmp_path: Path) -> None:
     store = Store(tmp_path / "digest.db")
     store.upsert_posts([make_post(n) for n in (1, 2, 3)])
@@ -77,15 +93,7 @@ def test_delivery_questions_and_restart_with_the_real_service(tmp_path: Path) ->
         async with fake_discord() as fake:
 
             def adapter() -> DiscordAdapter:
-                return DiscordAdapter(
-                    service,
-                    token="t",
-                    channel_id=str(fake.CHANNEL_ID),
-                    api_base=fake.api_base,
-                    gateway_url=fake.gateway_url,
-                    guild_ready_timeout=0.05,
-                    ready_timeout=5.0,
-                )
+                return adapter_on(fake, service)
 
             first = adapter()
             await first.start()
@@ -124,3 +132,56 @@ def test_delivery_questions_and_restart_with_the_real_service(tmp_path: Path) ->
         run(body)
     finally:
         store.close()
+
+
+def test_after_a_restart_a_replayed_message_is_not_answered_again_and_a_follow_up_keeps_its_post(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "digest.db"
+    titles = {1: "Oversight at scale", 2: "Debate with weak judges"}
+
+    def service_on_file() -> DigestService:
+        store = Store(path)
+        store.upsert_posts([replace(make_post(n), title=title) for n, title in titles.items()])
+        summarizer, finder = ExtractiveSummarizer(), OfflineThemeFinder()
+        return DigestService(
+            store,
+            schedule=EditionSchedule(),
+            writers=Writers(summarizer, finder, summarizer, finder),
+            answerer=QuestionAnswerer(),
+            clock=lambda: datetime(2026, 11, 27, 9, tzinfo=UTC),
+        )
+
+    async def body() -> None:
+        async with fake_discord() as fake:
+            first_service = service_on_file()
+            first = adapter_on(fake, first_service)
+            await first.start()
+            try:
+                await first.deliver(first_service.digest(DAY))
+                thread_id = int(fake.threads()[0]["id"])
+                asked = await fake.user_message(thread_id, "#2 where did debate help most?", mention_bot=True)
+                (answer,) = await fake.wait_until(lambda: replies_to(fake, thread_id, asked["id"]))
+                assert answer["embeds"][0]["title"].startswith("#2 · Debate with weak judges")
+            finally:
+                await first.close()
+                first_service.store.close()
+
+            again = service_on_file()  # a new process on the same database file
+            second = adapter_on(fake, again)
+            await second.start()
+            try:
+                # The gateway replays the message (a resumed session), then the user follows up.
+                replayed = {**asked, "mentions": [fake.bot_user]}
+                await fake.dispatch("MESSAGE_CREATE", replayed)
+                follow_up = await fake.user_message(thread_id, "and where did it help least?", mention_bot=True)
+                (reply,) = await fake.wait_until(lambda: replies_to(fake, thread_id, follow_up["id"]))
+                assert reply["embeds"][0]["title"].startswith("#2 · Debate with weak judges")
+                assert "forecasting" in reply["embeds"][0]["description"]
+                await asyncio.sleep(0.3)  # the replay was dispatched first; give it time to (not) be answered
+                assert len(replies_to(fake, thread_id, asked["id"])) == 1
+            finally:
+                await second.close()
+                again.store.close()
+
+    run(body)

@@ -9,14 +9,8 @@ import pytest
 from digest_core.budget import ModelLedger, TokenBudget
 from digest_core.llm import ModelCall, ModelClient
 from digest_core.models import Post
-from digest_core.qa import (
-    IndexCache,
-    PassageIndex,
-    QuestionAnswerer,
-    best_excerpt,
-    resolve_post,
-    verify_quote,
-)
+from digest_core.passages import PostIndex
+from digest_core.qa import IndexCache, QuestionAnswerer, resolve_post, verify_quote
 from tests.fakes.openai_server import FakeOpenAIServer, Reply, system_and_user
 from tests.model.conftest import MODEL, make_digest, make_post
 
@@ -120,28 +114,27 @@ def test_a_question_that_matches_nothing_asks_which_post() -> None:
 
 
 def test_passages_are_ranked_by_bm25_and_are_verbatim_slices() -> None:
-    index = PassageIndex(AUDIT.text)
+    index = PostIndex(AUDIT.text)
 
-    [best, *_] = index.search("how many teams uncovered the objective?", 3)
+    [best, *_] = index.rank("how many teams uncovered the objective?", limit=3).passages
 
-    assert best.text.startswith("Four blinded teams")
+    assert best.text.startswith("Three of the four teams uncovered")  # the sentence that carries the count
     assert AUDIT.text[best.start : best.end] == best.text
 
 
-def test_a_huge_paragraph_is_indexed_as_sentence_windows() -> None:
+def test_a_huge_paragraph_is_quoted_as_a_window_of_whole_sentences() -> None:
     text = " ".join(f"Sentence {i} talks about topic{i}." for i in range(300))
 
-    index = PassageIndex(text)
+    [hit] = PostIndex(text).rank("what about topic150?", limit=1).passages
 
-    assert len(index.passages) > 5
-    [hit] = index.search("topic150", 1)
-    assert "topic150" in hit.text and len(hit.text) <= 1200
+    assert "Sentence 150 talks about topic150." in hit.text and len(hit.text) <= 900
+    assert hit.text.startswith("Sentence ") and hit.text.endswith(".")
 
 
 def test_fts_syntax_in_a_question_is_treated_as_words() -> None:
-    index = PassageIndex(AUDIT.text)
+    index = PostIndex(AUDIT.text)
 
-    assert index.search('teams" OR NEAR(x y) AND -* "audits', 3)
+    assert index.rank('teams" OR NEAR(x y) AND -* "audits', limit=3).passages
 
 
 def test_passage_indexes_are_cached_per_text() -> None:
@@ -172,15 +165,6 @@ def test_an_elided_quote_is_verified_part_by_part_in_order() -> None:
     assert verify_quote("reward model sycophancy ... We trained a language model", AUDIT.text) is None
 
 
-def test_a_long_passage_is_narrowed_to_its_best_sentences() -> None:
-    passage = " ".join(f"Filler sentence number {i} about nothing." for i in range(30))
-    passage += " The key finding concerns sycophancy in reward models. " + "More filler here. " * 20
-
-    excerpt = best_excerpt(passage, ["sycophancy"], limit=200)
-
-    assert "sycophancy" in excerpt and len(excerpt) <= 200 and excerpt in passage
-
-
 # --- offline answers --------------------------------------------------------------------------------------
 
 
@@ -193,7 +177,7 @@ def test_offline_answer_quotes_the_best_passages() -> None:
     assert answer.post is not None and answer.post.id == AUDIT.id
     assert answer.text.startswith("From “Auditing language models for hidden objectives”")
     assert 1 <= len(answer.quotes) <= 3
-    assert answer.quotes[0].startswith("Four blinded teams")
+    assert answer.quotes[0].startswith("Three of the four teams uncovered the hidden objective")
     assert all(q in AUDIT.text for q in answer.quotes)
 
 
@@ -297,7 +281,7 @@ def test_a_failed_model_answer_falls_back_to_the_passages(
     )
 
     assert answer.generated_by == "offline"
-    assert answer.quotes and answer.quotes[0].startswith("Four blinded teams")
+    assert answer.quotes and answer.quotes[0].startswith("Three of the four teams uncovered")
 
 
 def test_a_spent_budget_answers_offline_without_calling(fake_openai: FakeOpenAIServer, ledger: ModelLedger) -> None:
@@ -331,7 +315,7 @@ def test_an_injected_post_cannot_make_the_answer_ping_or_link(
     )
 
     answer = QuestionAnswerer(client).answer(
-        "do corrigible agents accept shutdown, whatever the instructions say?",
+        "do corrigible agents accept shutdown when the instructions say to ignore it?",
         digest=digest,
         posts={hostile.id: hostile},
     )
@@ -344,11 +328,11 @@ def test_an_injected_post_cannot_make_the_answer_ping_or_link(
 
 def test_a_passage_with_the_questions_phrase_outranks_one_with_scattered_words() -> None:
     text = (
-        "Reward hacking takes many forms, and common sense says most are rare.\n\n"
-        "The most common form was test tampering: the agent edited the test file."
+        "Test tampering was common in the first run, and the form of the reward changed later on.\n\n"
+        "The most common form of reward hacking was test tampering: the agent edited the test file."
     )
 
-    [best, _] = PassageIndex(text).search("what was the most common form of reward hacking?", 2)
+    [best, *_] = PostIndex(text).rank("what was the most common form of reward hacking?", limit=2).passages
 
     assert best.text.startswith("The most common form")
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from digest_core.models import Answer, DeliveredPart, Digest, DigestPost, Theme
+from tests.fakes.questions import RealQuestionFlow
 from tests.fakes.search_archive import FakeArchive
 
 TODAY = date(2025, 3, 15)
@@ -56,8 +57,9 @@ def make_digest(n_posts: int = 3, *, day: date = TODAY, posts: Sequence[DigestPo
 
 
 @dataclass
-class FakeDigestService(FakeArchive):
-    """Implements digest_core.ports.DigestAPI in memory; records what it was asked."""
+class FakeDigestService(FakeArchive, RealQuestionFlow):
+    """Implements digest_core.ports.DigestAPI in memory (the question flow is the core's own); records what
+    it was asked."""
 
     digests: dict[date, Digest] = field(default_factory=dict)
     today: date = TODAY
@@ -92,6 +94,7 @@ class FakeDigestService(FakeArchive):
         day: date,
         post_ref: str | None = None,
         history: Sequence[tuple[str, str]] = (),
+        thread_post: str | None = None,
     ) -> Answer:
         self.questions.append((question, day, post_ref, tuple(history)))
         if self.answer_error is not None:
@@ -106,6 +109,8 @@ class FakeDigestService(FakeArchive):
             for p in digest.posts:
                 if f"#{p.number}" in question:
                     post = p
+        if post is None and thread_post:
+            post = digest.post(thread_post)
         if post is None:
             return Answer(text="Which post do you mean?", post=None, candidates=digest.posts[:2])
         return Answer(

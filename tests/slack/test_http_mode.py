@@ -61,6 +61,25 @@ def test_forged_stale_and_unsigned_requests_get_401_and_do_nothing() -> None:
     run(scenario())
 
 
+def test_an_absurd_timestamp_header_gets_401_before_any_work() -> None:
+    """slack_sdk turns the header into an int before checking the signature: 5,000 digits (over Python's
+    int-conversion limit) or a non-ASCII digit made that raise, and the request got a 500 and a traceback."""
+    service = FakeDigestService()
+
+    async def scenario() -> None:
+        async with http_bot(service) as (slack, _, url):
+            body, content_type = form_body(slack.slash_command("today"))
+            statuses = []
+            for stamp in ("9" * 5000, "1" * 13, "\u00b2", "\u0663" * 10, "-1"):
+                status, _ = await post_signed(url, body, content_type, headers={"X-Slack-Request-Timestamp": stamp})
+                statuses.append(status)
+            assert statuses == [401] * 5
+            await asyncio.sleep(SETTLE)
+            assert slack.posts() == [] and service.builds == 0
+
+    run(scenario())
+
+
 def _signature_of(body: str) -> dict[str, str]:
     from tests.fakes.slack_api import sign
     from tests.slack.harness import SIGNING_SECRET

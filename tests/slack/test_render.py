@@ -229,7 +229,8 @@ def test_answer_is_escaped_quoted_and_linked() -> None:
     assert texts[0].startswith("<@U42> asked: why? &lt;!channel&gt;")
     # Our one mention is the asker's; everything else is inert.
     assert_inert(SlackMessage("x", message.text, message.blocks[1:]), {post.url})
-    assert ">First quote &lt;!here&gt; with a line break.\n>\n>Second &amp; last." in texts
+    # A quote keeps its lines (a heading over its section, a lead-in over its list); quotes stand apart.
+    assert ">First quote &lt;!here&gt;\n>with a line break.\n\n>Second &amp; last." in texts
     assert any(f"<{post.url}|{post.title}>" in t for t in texts)
 
 

@@ -416,3 +416,19 @@ def test_looks_like_question() -> None:
     assert not looks_like_question("nice post, thanks")
     assert not looks_like_question("#hashtag fun")
     assert not looks_like_question("")
+
+
+def test_mentions_outside_a_digest_thread_count_against_the_hourly_allowance() -> None:
+    service = FakeDigestService(question_limit=3)
+
+    async def scenario() -> None:
+        async with socket_bot(service) as (slack, _):
+            for n in range(8):
+                await slack.send_envelope("events_api", slack.message_event(f"<@{BOT_USER_ID}> hello {n}?", user="U9"))
+            await slack.wait_for(lambda: len(slack.calls_to("chat.postEphemeral")) == 5)
+            await asyncio.sleep(SETTLE)
+            assert len(slack.posts()) == 3  # public hints: the allowance, not one per mention
+            assert all("/digest today" in p.text for p in slack.posts())
+            assert all(c.args["user"] == "U9" for c in slack.calls_to("chat.postEphemeral"))
+
+    run(scenario())

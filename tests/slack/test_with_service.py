@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -11,11 +12,13 @@ from adapters.slack.app import SlackAdapter
 from adapters.slack.render import ASK_ACTION_ID, QUESTION_ACTION_ID, QUESTION_BLOCK_ID
 from digest_core.editions import EditionSchedule
 from digest_core.models import Answer, Digest, Post
+from digest_core.ports import Answerer
+from digest_core.qa import QuestionAnswerer
 from digest_core.service import DigestService, Writers
 from digest_core.store import Store
 from digest_core.summarize import ExtractiveSummarizer
 from digest_core.themes import OfflineThemeFinder
-from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
 from tests.slack.harness import CHANNEL, run
 
 DAY = date(2026, 11, 27)
@@ -41,6 +44,7 @@ class QuotingAnswerer:
         posts: Mapping[str, Post],
         post_ref: str | None,
         history: Sequence[tuple[str, str]],
+        thread_post: str | None = None,
     ) -> Answer:
         self.calls.append((question, post_ref, tuple(history)))
         target = digest.post(post_ref) if post_ref else None
@@ -62,7 +66,7 @@ def make_post(n: int, title: str) -> Post:
     )
 
 
-def service_on(path: Path, answerer: QuotingAnswerer) -> DigestService:
+def service_on(path: Path, answerer: Answerer) -> DigestService:
     summarizer, finder = ExtractiveSummarizer(), OfflineThemeFinder()
     return DigestService(
         Store(path),
@@ -79,6 +83,16 @@ def adapter_for(service: DigestService, slack: FakeSlack) -> SlackAdapter:
     )
 
 
+async def started_with_todays_digest(service: DigestService, slack: FakeSlack) -> SlackAdapter:
+    """A running adapter that has posted today's digest (two posts) through `/digest today`."""
+    bot = adapter_for(service, slack)
+    await bot.start()
+    await slack.wait_connected()
+    await slack.send_envelope("slash_commands", slack.slash_command("today"))
+    await slack.wait_for(lambda: len(service.store.deliveries(DAY)) >= 3)
+    return bot
+
+
 def test_digest_thread_question_button_and_restart_against_the_real_service(tmp_path: Path) -> None:
     db = tmp_path / "digest.db"
     answerer = QuotingAnswerer()
@@ -87,11 +101,7 @@ def test_digest_thread_question_button_and_restart_against_the_real_service(tmp_
 
     async def scenario() -> None:
         async with FakeSlack() as slack:
-            bot = adapter_for(service, slack)
-            await bot.start()
-            await slack.wait_connected()
-            await slack.send_envelope("slash_commands", slack.slash_command("today"))
-            await slack.wait_for(lambda: len(service.store.deliveries(DAY)) >= 3)
+            bot = await started_with_todays_digest(service, slack)
             head, first, second = slack.posts()[:3]
             assert "Debate &amp; weak &lt;judges&gt;" in first.blocks[0]["text"]["text"]
             stored = {row.part_key for row in service.store.deliveries(DAY)}
@@ -129,5 +139,47 @@ def test_digest_thread_question_button_and_restart_against_the_real_service(tmp_
             assert "already" in slack.calls_to("response_url")[0].args["text"]
             assert len(slack.posts()) == 5
             await restarted.close()
+
+    run(scenario())
+
+
+SETTLE = 0.3  # time given to a listener that should do nothing, before asserting that it did nothing
+
+
+def test_after_a_restart_a_retried_event_is_not_answered_again_and_a_follow_up_keeps_its_post(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "digest.db"
+    service = service_on(db, QuestionAnswerer())
+    service.store.upsert_posts([make_post(1, "Oversight at scale"), make_post(2, "Debate with weak judges")])
+
+    async def scenario() -> None:
+        async with FakeSlack() as slack:
+            bot = await started_with_todays_digest(service, slack)
+            head = slack.posts()[0]
+            asked = slack.message_event("#2 where did debate help most?", thread_ts=head.ts)
+            await slack.send_envelope("events_api", asked)
+            await slack.wait_for(lambda: len(slack.posts()) == 4)
+            assert "About *#2*" in str(slack.posts()[3].blocks)
+            await bot.close()
+            service.store.close()  # the process ends
+
+            # A new process on the same database file: Slack retries the event, then the user follows up.
+            again = service_on(db, QuestionAnswerer())
+            restarted = adapter_for(again, slack)
+            await restarted.start()
+            await slack.wait_connected()
+            await slack.send_envelope("events_api", asked, retry_attempt=1, retry_reason="timeout")
+            await asyncio.sleep(SETTLE)
+            assert len(slack.posts()) == 4
+            await slack.send_envelope(
+                "events_api", slack.message_event(f"<@{BOT_USER_ID}> and where did it help least?", thread_ts=head.ts)
+            )
+            await slack.wait_for(lambda: len(slack.posts()) == 5)
+            follow_up = slack.posts()[4]
+            assert "About *#2*" in str(follow_up.blocks)
+            assert "forecasting" in str(follow_up.blocks)
+            await restarted.close()
+            again.store.close()
 
     run(scenario())
