@@ -38,6 +38,7 @@ from digest_core.text import (
     normalize_space,
     post_sentences,
     split_sentences,
+    strip_footnote_markers,
     word_count,
 )
 
@@ -88,14 +89,15 @@ def summarize_text(text: str, *, title: str = "") -> str:
         return normalize_space(title)
     if n_words < MIN_WORDS:
         # A short post is its own summary, without its notes; one made of notes only, its title.
-        readable = [s.text for s in post_sentences(text) if not (s.boilerplate or s.heading)]
+        readable = [strip_footnote_markers(s.text) for s in post_sentences(text) if not (s.boilerplate or s.heading)]
         return " ".join(readable) or normalize_space(title) or normalize_space(text)
     chosen = select_sentences(text, title=title)
     return " ".join(chosen) if chosen else normalize_space(title)
 
 
 def select_sentences(text: str, *, title: str = "") -> list[str]:
-    """The sentences of the summary, in the post's order (each a sentence of `post_sentences(text)`)."""
+    """The sentences of the summary, in the post's order: sentences of `post_sentences(text)`, with any footnote
+    marker inside them ("accuracy[1] scales", from a plain-text post) taken out."""
     sentences = post_sentences(text)
     candidates = [s for s in sentences if _eligible(s)][:MAX_CANDIDATES]
     if not candidates:
@@ -107,7 +109,7 @@ def select_sentences(text: str, *, title: str = "") -> list[str]:
         chosen = _top_up(candidates, chosen)
     if not chosen:
         return _last_resort(sentences)
-    return [candidates[i].text for i in sorted(chosen)]
+    return [strip_footnote_markers(candidates[i].text) for i in sorted(chosen)]
 
 
 def rank_sentences(candidates: Sequence[Sentence], *, title: str = "") -> tuple[np.ndarray, np.ndarray]:
@@ -296,7 +298,7 @@ def _last_resort(sentences: Sequence[Sentence]) -> list[str]:
     for s in sentences:
         if s.boilerplate or s.heading or total + s.words > MAX_WORDS:
             continue
-        out.append(s.text)
+        out.append(strip_footnote_markers(s.text))
         total += s.words
     if not out:
         # One run-on "sentence" longer than the limit (a list without full stops): its opening words.

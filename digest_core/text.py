@@ -23,8 +23,10 @@ so that a word, a sentence and a piece of boilerplate mean the same thing everyw
   a sequence"), thanks, and directions to the reader ("You can listen to ..."). In a post, a sentence at
   the post's edges that speaks of the post and shares little vocabulary with the rest of it counts too.
 
-Sentences keep the post's own wording: `Sentence.text` is a span of the post with its whitespace collapsed and
-the footnote markers that plain-text posts carry ("claim[1]", "[2] Next ...", "¹") removed.
+Sentences keep the post's own wording: `Sentence.text` is a span of the post with its whitespace collapsed, so
+`normalize_space(post.text)` contains it. Plain-text posts may carry footnote markers: one at a sentence's
+edge ("[2] Next ...", "... research.[1]") is left out of the span, and `strip_footnote_markers` takes the
+others ("accuracy[1] scales") out of what is printed.
 """
 
 from __future__ import annotations
@@ -141,8 +143,9 @@ _ABBREVIATIONS = _word_set(
     """
 )
 
-# A sentence ends at . ! ? (or an ellipsis), optionally followed by closing quotes/brackets, then whitespace.
-_SENTENCE_END_RE = re.compile(r"(?:\.{3}|…|[.!?])['\"’”)\]]*(?=\s+\S)")
+# A sentence ends at . ! ? (or an ellipsis), optionally followed by closing quotes/brackets or a footnote marker
+# ("research.[1] Both ..."), then whitespace.
+_SENTENCE_END_RE = re.compile(r"(?:\.{3}|…|[.!?])(?:['\"’”)\]]|\[\d{1,3}\]|[¹²³⁴⁵⁶⁷⁸⁹⁰])*(?=\s+\S)")
 
 _BULLET_RE = re.compile(r"^(?:[-*•·–—]|\d{1,2}[.)]|\(?[a-z][.)]|\(\d{1,2}\))\s+")
 _LABEL_RE = re.compile(
@@ -445,6 +448,7 @@ _READER_HINTS = (
 )  # fmt: skip
 _SELF_HINTS = ("this ", "my ", "our ", "the following", "the present")
 # Footnote markers left in plain text ("accuracy[1] scales", "values.²"); removed from a sentence's text.
+_EDGE_MARKER_RE = re.compile(r"^\[\[?\d{1,3}\]\]?\s*|\s*(?:\[\[?\d{1,3}\]\]?|[¹²³⁴⁵⁶⁷⁸⁹⁰]+)$")
 _MARKER_RE = re.compile(r"(?<=\S)\s?\[\[?\d{1,3}\]\]?|^\[\[?\d{1,3}\]\]?\s+|[¹²³⁴⁵⁶⁷⁸⁹⁰]+")
 
 
@@ -601,7 +605,7 @@ def _ends_sentence(flat: str, punct_at: int, end: int) -> bool:
 class Sentence:
     """One sentence of a post and what the offline writer needs to know to rank it."""
 
-    text: str  # the post's own words, whitespace collapsed, footnote markers and a label ("TL;DR:") removed
+    text: str  # a span of the post: whitespace collapsed, a label ("TL;DR:") and edge footnote markers removed
     index: int  # position among all sentences of the post
     paragraph: int  # index of the paragraph it sits in
     first_in_paragraph: bool
@@ -688,8 +692,9 @@ def _split_post(text: str) -> tuple[Sentence, ...]:
             quoting_summary = body.endswith(":") and bool(_NAMES_SUMMARY_RE.search(body[-80:]))
         if position >= footnote_tail or _FOOTNOTE_LINE_RE.match(line) or "↩" in line:
             line_section = "end"
-        # Markers go before the split: "research.[1] Both ..." ends a sentence after "research.".
-        pieces = [strip_footnote_markers(piece) for piece in split_sentences(strip_footnote_markers(body))]
+        # A marker at either edge of a sentence goes ("[1] I did ...", "... research.[1]"), so that the sentence
+        # is still a span of the post; one inside it stays (strip_footnote_markers takes it out of a summary).
+        pieces = [_EDGE_MARKER_RE.sub("", piece) for piece in split_sentences(body)]
         # A labelled note ("Epistemic status: ...", "Edit: ...") opens its line; whether the note goes on past
         # its first sentence is judged by what the next ones share with the post (_mark_notes_at_edges).
         labelled_note = bool(_META_LABEL_RE.match(body.replace("’", "'")))

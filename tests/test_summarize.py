@@ -685,3 +685,25 @@ def test_a_paragraph_is_boilerplate_when_most_of_it_is() -> None:
     assert is_boilerplate(note)
     assert not is_boilerplate(f"{note} {content}")
     assert is_boilerplate(f"Epistemic status: exploratory. {note} Thanks to Dana for comments on a draft.")
+
+
+def test_sentences_stay_spans_of_the_post_and_summaries_lose_its_footnote_markers() -> None:
+    """Quoting code maps sentences back to the post; a summary never prints a marker."""
+    text = "\n\n".join(
+        [
+            "Prior work found that probes trained on one model fail on others. [1] We retrained probes on a "
+            "mixture of model families and measured their accuracy on a held-out family.[2] Accuracy on the "
+            "held-out family rose from 58 to 81 percent[3], close to the within-family figure.",
+            "We think mixed training data is the cheapest fix for probe transfer, and we release the probes.",
+        ]
+    )
+    flat = normalize_space(text)
+    sentences = post_sentences(text)
+    assert all(s.text in flat for s in sentences)
+    assert [s.text for s in sentences][:2] == [
+        "Prior work found that probes trained on one model fail on others.",
+        "We retrained probes on a mixture of model families and measured their accuracy on a held-out family.",
+    ]
+    summary = summarize_text(text, title="Probe transfer")
+    assert "rose from 58 to 81 percent, close to" in summary
+    assert not re.search(r"\[\d\]", summary)
