@@ -82,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--format", choices=("json",), default="json", help="output format (json)")
     render.set_defaults(handler=run_render)
 
+    week = commands.add_parser("week", help="print the weekly roll-up of the stored editions of 7 days")
+    week.add_argument("--date", type=_day, metavar="YYYY-MM-DD", help="the week's last day (default: today)")
+    week.add_argument("--db", metavar="PATH", help="SQLite database file (default: DIGEST_DB or digest.db)")
+    week.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    week.set_defaults(handler=run_week)
+
     ask = commands.add_parser("ask", help="answer a question about one post of an edition, quoting it")
     ask.add_argument("post", metavar="POST", help='the post: "#N" of the edition, its id, URL or title')
     ask.add_argument("question", help="the question, in quotes")
@@ -178,6 +184,32 @@ def run_today(args: argparse.Namespace) -> int:
         print(json.dumps(digest_to_json(digest), indent=2, ensure_ascii=False))
     else:
         print(render_markdown(digest), end="")
+    return EXIT_OK
+
+
+def run_week(args: argparse.Namespace) -> int:
+    """The roll-up of the 7 days that end on --date, from stored editions only: no fetch, no model call."""
+    from bot.runner import build_service
+    from digest_core.markdown import render_markdown
+    from digest_core.store import digest_to_json
+    from digest_core.weekly import week_start
+
+    settings = settings_from(args)
+    if not settings.db_path.is_file():
+        raise UsageError(f"no database at {settings.db_path}; build daily editions first with `digest today`")
+    service = build_service(settings)
+    day = args.date or service.latest_edition_date()
+    week = service.week(day)
+    if week.is_empty:
+        print(
+            f"digest: no stored edition from {week_start(day)} to {day} has posts; "
+            "build them with `digest today --date YYYY-MM-DD`",
+            file=sys.stderr,
+        )
+    if args.format == "json":
+        print(json.dumps(digest_to_json(week), indent=2, ensure_ascii=False))
+    else:
+        print(render_markdown(week), end="")
     return EXIT_OK
 
 

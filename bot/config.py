@@ -61,6 +61,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DIGEST_TIMEZONE", "UTC", "IANA time zone of DIGEST_TIME, e.g. Europe/Berlin."),
     Setting("DIGEST_DAYS", "mon,tue,wed,thu,fri,sat,sun", "Days on which the digest is posted."),
     Setting("DIGEST_FETCH_INTERVAL", "30", "Minutes between feed refreshes in `digest serve`."),
+    Setting(
+        "DIGEST_WEEKLY",
+        "",
+        "Optional weekday and time (in DIGEST_TIMEZONE) to post the weekly roll-up, e.g. `fri 16:00`; empty: never.",
+    ),
     Setting("DIGEST_EMPTY_DAY", "message", "What to post on a day with no new posts: `skip` or `message`."),
     Setting(
         "DIGEST_SEARCHES_PER_HOUR",
@@ -165,6 +170,7 @@ class Settings:
     discord_gateway_url: str = ""
     model_timeout: int = 60  # seconds per model call, all retries included
     searches_per_hour: int = 60
+    weekly: tuple[int, time] | None = None  # (weekday, 0 = Monday; time of day) of the weekly roll-up
 
     @property
     def model_enabled(self) -> bool:
@@ -236,6 +242,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: str) -> Set
         discord_gateway_url=parsed("DISCORD_GATEWAY_URL", _optional_ws_url, ""),
         model_timeout=parsed("DIGEST_MODEL_TIMEOUT", _whole_number(1, MAX_MODEL_TIMEOUT_SECONDS), 60),
         searches_per_hour=parsed("DIGEST_SEARCHES_PER_HOUR", _whole_number(0, MAX_COUNT), 60),
+        weekly=parsed("DIGEST_WEEKLY", parse_weekly, None),
     )
     if problems:
         raise ConfigError(problems)
@@ -333,6 +340,16 @@ def parse_days(value: str) -> frozenset[int]:
             raise ValueError(f"{part!r} is not a weekday; use mon,tue,wed,thu,fri,sat,sun")
         days.add(WEEKDAYS.index(part[:3]))
     return frozenset(days)
+
+
+def parse_weekly(value: str) -> tuple[int, time] | None:
+    """ "fri 16:00" -> (4, 16:00); empty -> None (no weekly roll-up)."""
+    if not value:
+        return None
+    parts = value.lower().split()
+    if len(parts) != 2 or parts[0][:3] not in WEEKDAYS:
+        raise ValueError(f"{value!r} is not a weekday and a time; use e.g. `fri 16:00`")
+    return WEEKDAYS.index(parts[0][:3]), parse_clock(parts[1])
 
 
 def parse_feed_list(value: str) -> tuple[str, ...]:

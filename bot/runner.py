@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from bot.admin_notes import DiscordNote, SlackNote
 from bot.config import WEEKDAYS, Settings, admin_platform, url_passwords
 from bot.logging_setup import configure_logging
-from bot.scheduler import AdminNotifier, DigestScheduler, Target
+from bot.scheduler import AdminNotifier, DigestScheduler, Target, WeeklySchedule
 from digest_core.editions import EditionSchedule
 from digest_core.models import Digest
 from digest_core.service import DigestService, Writers
@@ -55,6 +55,14 @@ class ChatAdapter(Protocol):
 
 def build_schedule(settings: Settings) -> EditionSchedule:
     return EditionSchedule(settings.digest_time, settings.timezone, settings.digest_days)
+
+
+def build_weekly(settings: Settings) -> WeeklySchedule | None:
+    """When the weekly roll-up is posted (DIGEST_WEEKLY), in the digest's time zone; None when it is off."""
+    if settings.weekly is None:
+        return None
+    weekday, at = settings.weekly
+    return WeeklySchedule(weekday, at, settings.timezone)
 
 
 def build_model_client(
@@ -228,6 +236,7 @@ async def serve(
         empty_day=settings.empty_day,
         fetch_interval_minutes=settings.fetch_interval_minutes,
         notifier=build_notifier(settings),
+        weekly=build_weekly(settings),
     )
     log.info(
         "serve starting",

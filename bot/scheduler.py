@@ -13,17 +13,19 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sqlite_utils import Migrations
 
 from bot.config import WEEKDAYS
-from digest_core.models import Digest, FeedResult
+from digest_core.models import DAILY, WEEKLY, Digest, FeedResult
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
     from digest_core.editions import EditionSchedule
@@ -79,10 +81,34 @@ class FeedHealthView(Protocol):
     def last_error(self) -> str: ...
 
 
+@dataclass(frozen=True, slots=True)
+class WeeklySchedule:
+    """When the weekly roll-up is posted (DIGEST_WEEKLY): a weekday and a time of day in `timezone`.
+
+    The roll-up posted on day D covers the 7 days that end on D.
+    """
+
+    weekday: int  # 0 = Monday
+    at: time
+    timezone: ZoneInfo
+
+    def time_on(self, day: date) -> datetime:
+        return datetime.combine(day, self.at, tzinfo=self.timezone).astimezone(UTC)
+
+    def latest_week_end(self, now: datetime) -> date:
+        """The most recent roll-up day whose time has passed at `now`."""
+        day = now.astimezone(self.timezone).date()
+        while day.weekday() != self.weekday or self.time_on(day) > now:
+            day -= timedelta(days=1)
+        return day
+
+
 class EditionSource(Protocol):
     """What the scheduler calls of `digest_core.service.DigestService`."""
 
     def digest(self, day: date, *, since: date | None = None, rebuild: bool = False) -> Digest: ...
+
+    def week(self, day: date) -> Digest: ...
 
     async def refresh(self, feeds: Sequence[str]) -> list[FeedResult]: ...
 
@@ -116,13 +142,44 @@ def due_deliveries(
     due_at = schedule.digest_time_on(day)
     if day.weekday() not in schedule.days or now < due_at:
         return []
-    in_time = now.astimezone(schedule.timezone).date() == day or now - due_at <= CATCH_UP_GRACE
+    return _due_targets(now, day, due_at, schedule.timezone, targets, progress)
+
+
+def due_weekly(
+    now: datetime,
+    weekly: WeeklySchedule,
+    targets: Iterable[Target],
+    progress: Mapping[tuple[Target, date], Progress],
+) -> list[tuple[Target, date]]:
+    """The (channel, week's last day) pairs of the weekly roll-up to deliver at `now`: the same rules as the
+    daily digest's (`due_deliveries`), for the latest roll-up day whose time has passed."""
+    day = weekly.latest_week_end(now)
+    return _due_targets(now, day, weekly.time_on(day), weekly.timezone, targets, progress)
+
+
+def _due_targets(
+    now: datetime,
+    day: date,
+    due_at: datetime,
+    zone: ZoneInfo,
+    targets: Iterable[Target],
+    progress: Mapping[tuple[Target, date], Progress],
+) -> list[tuple[Target, date]]:
+    """Started deliveries are always due; new ones on the day itself or at most CATCH_UP_GRACE late."""
+    in_time = now.astimezone(zone).date() == day or now - due_at <= CATCH_UP_GRACE
     due: list[tuple[Target, date]] = []
     for target in targets:
         state = progress.get((target, day), Progress.NOT_STARTED)
         if state is Progress.STARTED or (state is Progress.NOT_STARTED and in_time):
             due.append((target, day))
     return due
+
+
+def _by_day(due: Iterable[tuple[Target, date]]) -> dict[date, list[Target]]:
+    by_day: dict[date, list[Target]] = {}
+    for target, day in due:
+        by_day.setdefault(day, []).append(target)
+    return by_day
 
 
 def feeds_due(now: datetime, feeds: Sequence[str], health: Mapping[str, FeedHealthView]) -> list[str]:
@@ -149,8 +206,10 @@ def feeds_to_alert(
     ]
 
 
-def delivery_lease_key(target: Target, day: date) -> str:
-    return f"deliver:{target.platform}:{target.channel_id}:{day.isoformat()}"
+def delivery_lease_key(target: Target, day: date, kind: str = DAILY) -> str:
+    """A weekly roll-up's lease never collides with the lease of the daily edition of its last day."""
+    prefix = "deliver-week" if kind == WEEKLY else "deliver"
+    return f"{prefix}:{target.platform}:{target.channel_id}:{day.isoformat()}"
 
 
 def feed_alert_text(record: FeedHealthView, now: datetime) -> str:
@@ -210,6 +269,18 @@ def create_edition_runs(db: Any) -> None:
     )
 
 
+@ledger_migrations()
+def create_week_runs(db: Any) -> None:
+    """Finished weekly roll-ups, apart from the daily editions' runs (a week ends on an edition's day)."""
+    db.table("week_runs").create(
+        {"platform": str, "channel_id": str, "day": str, "outcome": str, "finished_at": str},
+        pk=("platform", "channel_id", "day"),
+    )
+
+
+RUN_TABLES = {DAILY: "edition_runs", WEEKLY: "week_runs"}
+
+
 class DeliveryLedger:
     """Reads and writes delivery progress in the store.
 
@@ -221,9 +292,11 @@ class DeliveryLedger:
         self._store = store
         store.migrate(ledger_migrations)
 
-    def progress(self, targets: Iterable[Target], day: date) -> dict[tuple[Target, date], Progress]:
-        started = {(row.platform, row.channel_id) for row in self._store.deliveries(day)}
-        finished = set(self.runs(day))
+    def progress(
+        self, targets: Iterable[Target], day: date, *, kind: str = DAILY
+    ) -> dict[tuple[Target, date], Progress]:
+        started = {(row.platform, row.channel_id) for row in self._store.deliveries(day, kind=kind)}
+        finished = set(self.runs(day, kind=kind))
         result: dict[tuple[Target, date], Progress] = {}
         for target in targets:
             key = (target.platform, target.channel_id)
@@ -231,9 +304,9 @@ class DeliveryLedger:
             result[(target, day)] = state or Progress.NOT_STARTED
         return result
 
-    def finish(self, target: Target, day: date, outcome: str, at: datetime) -> None:
+    def finish(self, target: Target, day: date, outcome: str, at: datetime, *, kind: str = DAILY) -> None:
         with self._store.locked() as db:
-            db.table("edition_runs").upsert(
+            db.table(RUN_TABLES[kind]).upsert(
                 {
                     "platform": target.platform,
                     "channel_id": target.channel_id,
@@ -244,10 +317,10 @@ class DeliveryLedger:
                 pk=("platform", "channel_id", "day"),
             )
 
-    def runs(self, day: date) -> dict[tuple[str, str], str]:
-        """(platform, channel) -> outcome of the finished deliveries of one edition."""
+    def runs(self, day: date, *, kind: str = DAILY) -> dict[tuple[str, str], str]:
+        """(platform, channel) -> outcome of the finished deliveries of one edition (or weekly roll-up)."""
         with self._store.locked() as db:
-            rows = list(db.table("edition_runs").rows_where("day = ?", [day.isoformat()]))
+            rows = list(db.table(RUN_TABLES[kind]).rows_where("day = ?", [day.isoformat()]))
         return {(row["platform"], row["channel_id"]): row["outcome"] for row in rows}
 
     def alerted(self) -> set[tuple[str, datetime]]:
@@ -276,6 +349,7 @@ class DeliveryOutcome:
     day: date
     outcome: str  # "posted" | "skipped-empty" | "busy" (another run holds the lease) | "done" | "failed"
     detail: str = ""
+    kind: str = DAILY  # or WEEKLY: the roll-up of the 7 days that end on `day`
 
 
 class DigestScheduler:
@@ -295,6 +369,7 @@ class DigestScheduler:
         fetch_interval_minutes: int = 30,
         notifier: AdminNotifier | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        weekly: WeeklySchedule | None = None,
     ) -> None:
         if empty_day not in EMPTY_DAY_CHOICES:
             raise ValueError(f"empty_day must be one of {EMPTY_DAY_CHOICES}, not {empty_day!r}")
@@ -317,7 +392,9 @@ class DigestScheduler:
         self._refreshing = asyncio.Lock()
         self._last_refresh: datetime | None = None
         self._running: set[asyncio.Task[Any]] = set()
-        self._failures: dict[tuple[Target, date], tuple[int, datetime]] = {}  # (count, retry at)
+        self._weekly = weekly
+        # (channel, day, kind) -> (count, retry at)
+        self._failures: dict[tuple[Target, date, str], tuple[int, datetime]] = {}
 
     @property
     def ledger(self) -> DeliveryLedger:
@@ -327,7 +404,20 @@ class DigestScheduler:
         now = self._clock()
         day = self._schedule.latest_edition_date(now)
         due = due_deliveries(now, self._schedule, self._targets, self._ledger.progress(self._targets, day))
-        return [pair for pair in due if pair not in self._failures or self._failures[pair][1] <= now]
+        return self._not_backing_off(due, DAILY, now)
+
+    def due_weekly(self) -> list[tuple[Target, date]]:
+        """The weekly roll-ups to deliver now (none unless DIGEST_WEEKLY is set)."""
+        if self._weekly is None:
+            return []
+        now = self._clock()
+        day = self._weekly.latest_week_end(now)
+        progress = self._ledger.progress(self._targets, day, kind=WEEKLY)
+        return self._not_backing_off(due_weekly(now, self._weekly, self._targets, progress), WEEKLY, now)
+
+    def _not_backing_off(self, due: list[tuple[Target, date]], kind: str, now: datetime) -> list[tuple[Target, date]]:
+        retry_at = {key: at for key, (_, at) in self._failures.items()}
+        return [(t, d) for t, d in due if retry_at.get((t, d, kind), now) <= now]
 
     async def start_up(self) -> None:
         """First refresh and catch-up, right after start: a run that was down at digest time delivers now."""
@@ -369,26 +459,24 @@ class DigestScheduler:
     async def _deliver_due(self) -> list[DeliveryOutcome]:
         async with self._delivering:
             due = self.due()
-            if not due:
-                return []
             last = self._last_refresh
-            if self._feeds and (last is None or self._clock() - last > REFRESH_BEFORE_BUILD):
+            if due and self._feeds and (last is None or self._clock() - last > REFRESH_BEFORE_BUILD):
                 await self._refresh_feeds()  # waits for a refresh under way, then fetches once more
-            by_day: dict[date, list[Target]] = {}
-            for target, day in due:
-                by_day.setdefault(day, []).append(target)
             outcomes: list[DeliveryOutcome] = []
-            for day, targets in by_day.items():
+            for day, targets in _by_day(due).items():
                 outcomes += await self._deliver_edition(day, targets)
+            # After the daily edition: a roll-up due at the same time then includes that day's edition.
+            for day, targets in _by_day(self.due_weekly()).items():
+                outcomes += await self._deliver_edition(day, targets, kind=WEEKLY)
             return outcomes
 
-    async def _deliver_edition(self, day: date, targets: list[Target]) -> list[DeliveryOutcome]:
-        """Build the edition once, then post it to every channel at the same time."""
+    async def _deliver_edition(self, day: date, targets: list[Target], *, kind: str = DAILY) -> list[DeliveryOutcome]:
+        """Build the edition (or the weekly roll-up) once, then post it to every channel at the same time."""
         try:
-            digest = await in_daemon_thread(self._service.digest, day)
+            digest = await in_daemon_thread(self._service.week if kind == WEEKLY else self._service.digest, day)
         except Exception as exc:
-            log.exception("edition build failed", extra={"day": day.isoformat()})
-            failed = [DeliveryOutcome(target, day, "failed", f"build: {exc}") for target in targets]
+            log.exception("edition build failed", extra={"day": day.isoformat(), "kind": kind})
+            failed = [DeliveryOutcome(target, day, "failed", f"build: {exc}", kind) for target in targets]
             for outcome in failed:
                 self._note_result(outcome)
             return failed
@@ -402,12 +490,13 @@ class DigestScheduler:
             if isinstance(result, BaseException):
                 log.error("delivery failed", exc_info=result, extra={"platform": target.platform})
                 result = DeliveryOutcome(target, day, "failed", str(result))
+            result = replace(result, kind=kind)
             self._note_result(result)
             outcomes.append(result)
         return outcomes
 
     def _note_result(self, outcome: DeliveryOutcome) -> None:
-        key = (outcome.target, outcome.day)
+        key = (outcome.target, outcome.day, outcome.kind)
         if outcome.outcome != "failed":
             self._failures.pop(key, None)
             return
@@ -417,17 +506,17 @@ class DigestScheduler:
 
     async def _deliver_one(self, target: Target, day: date, digest: Digest) -> DeliveryOutcome:
         fields = {"platform": target.platform, "channel": target.channel_id, "day": day.isoformat()}
-        key = delivery_lease_key(target, day)
+        key = delivery_lease_key(target, day, digest.kind)
         if not self._store.try_lease(key, self._owner, LEASE_SECONDS, now=self._clock()):
             log.info("delivery held by another run", extra=fields)
             return DeliveryOutcome(target, day, "busy")
         renewal = asyncio.create_task(self._keep_lease(key))
         try:
             # Re-read under the lease: another run may have finished while we were building.
-            if self._ledger.progress([target], day)[(target, day)] is Progress.FINISHED:
+            if self._ledger.progress([target], day, kind=digest.kind)[(target, day)] is Progress.FINISHED:
                 return DeliveryOutcome(target, day, "done")
             if digest.is_empty and self._empty_day == "skip":
-                self._ledger.finish(target, day, "skipped-empty", self._clock())
+                self._ledger.finish(target, day, "skipped-empty", self._clock(), kind=digest.kind)
                 log.info("empty day skipped", extra=fields)
                 return DeliveryOutcome(target, day, "skipped-empty")
             started = self._clock()
@@ -439,7 +528,7 @@ class DigestScheduler:
             except Exception as exc:
                 log.exception("delivery failed; it will be retried", extra=fields)
                 return DeliveryOutcome(target, day, "failed", str(exc))
-            self._ledger.finish(target, day, "posted", self._clock())
+            self._ledger.finish(target, day, "posted", self._clock(), kind=digest.kind)
             seconds = round((self._clock() - started).total_seconds(), 1)
             log.info("digest delivered", extra={**fields, "posts": len(digest.posts), "seconds": seconds})
             return DeliveryOutcome(target, day, "posted")
@@ -501,7 +590,8 @@ class DigestScheduler:
             self._ledger.record_alert(record.url, record.failing_since, now)
 
     def install(self, scheduler: AsyncIOScheduler) -> None:
-        """Add the jobs: daily cron at DIGEST_TIME, a one-minute safety tick, and the feed refresh.
+        """Add the jobs: daily cron at DIGEST_TIME, weekly cron at DIGEST_WEEKLY, a one-minute safety tick, and
+        the feed refresh.
 
         Every trigger carries the time zone explicitly (a bare CronTrigger would use the host's zone) and
         every job has misfire_grace_time=None and coalesce=True, so a late wake-up runs once instead of never.
@@ -520,6 +610,16 @@ class DigestScheduler:
             replace_existing=True,
             **common,
         )
+        if self._weekly is not None:
+            weekly = self._weekly
+            on = {"day_of_week": WEEKDAYS[weekly.weekday], "hour": weekly.at.hour, "minute": weekly.at.minute}
+            scheduler.add_job(
+                self.deliver_due,
+                CronTrigger(**on, timezone=weekly.timezone),
+                id="weekly-roll-up",
+                replace_existing=True,
+                **common,
+            )
         scheduler.add_job(
             self.deliver_due,
             IntervalTrigger(seconds=TICK_SECONDS, timezone=tz),

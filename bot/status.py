@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from bot.config import WEEKDAYS, effective_values, masked
 from bot.logging_setup import hide_secrets
 from bot.scheduler import DeliveryLedger
+from digest_core.models import WEEKLY
 
 if TYPE_CHECKING:
     from digest_core.editions import EditionSchedule
@@ -64,6 +65,10 @@ def status_report(
             f"built {_stamp(info.built_at)}"
         )
         lines += [f"    {line}" for line in delivery_lines(store.deliveries(info.date), ledger.runs(info.date))]
+        week_parts = store.deliveries(info.date, kind=WEEKLY)
+        if week_parts:
+            runs = ledger.runs(info.date, kind=WEEKLY)
+            lines += [f"    weekly roll-up: {line}" for line in delivery_lines(week_parts, runs)]
     return "\n".join(lines) + "\n"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from digest_core.models import Digest, DigestPost, Theme
+from digest_core.models import Digest, DigestPost, Theme, ThemeLink
 
 RULE = "---"
 
@@ -30,7 +30,10 @@ def render_markdown(digest: Digest) -> str:
 
 
 def _theme(number: int, theme: Theme, by_id: dict[str, DigestPost]) -> list[str]:
-    lines = [f"### **{number}. {_inline(theme.title)}**", f"- **Key Idea**: {_inline(theme.key_idea)}"]
+    lines = [f"### **{number}. {_inline(theme.title)}**"]
+    if theme.continues is not None:
+        lines.append(f"- **Continues**: {continues_text(theme.continues)}")
+    lines.append(f"- **Key Idea**: {_inline(theme.key_idea)}")
     for index, post_id in enumerate(theme.post_ids):
         post = by_id.get(post_id)
         if post is None:
@@ -40,6 +43,11 @@ def _theme(number: int, theme: Theme, by_id: dict[str, DigestPost]) -> list[str]
     if theme.implications:
         lines.append(f"- **Broader Implications**: {_inline(theme.implications)}")
     return lines
+
+
+def continues_text(link: ThemeLink) -> str:
+    """ "<title> (<date>)": the words every renderer uses for a theme's predecessor."""
+    return f"{_inline(link.title)} ({link.date.isoformat()})"
 
 
 def _post(post: DigestPost) -> list[str]:

@@ -33,6 +33,14 @@ class Post:
 
 
 @dataclass(frozen=True, slots=True)
+class ThemeLink:
+    """A theme of an earlier edition, named as that edition stored it."""
+
+    date: date
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
 class Theme:
     """A theme that cuts across several posts of one edition."""
 
@@ -42,6 +50,8 @@ class Theme:
     implications: str
     # One line per entry of post_ids saying how that post bears on the theme (may be empty).
     post_points: tuple[str, ...] = ()
+    # The theme of a recent edition that this one carries on (see digest_core.continuity), if any.
+    continues: ThemeLink | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +68,13 @@ class DigestPost:
     summary: str
 
 
+DAILY = "daily"
+WEEKLY = "week"
+
+
 @dataclass(frozen=True, slots=True)
 class Digest:
-    """The digest of one day (an edition)."""
+    """The digest of one day (an edition), or the weekly roll-up of the 7 days that end on `date`."""
 
     date: date
     title: str
@@ -68,6 +82,12 @@ class Digest:
     themes: tuple[Theme, ...]
     connections: tuple[str, ...]  # one point per entry
     posts: tuple[DigestPost, ...]
+    # DAILY or WEEKLY: which key space its deliveries are recorded in (a week and a day may share a date).
+    kind: str = DAILY
+
+    @property
+    def is_weekly(self) -> bool:
+        return self.kind == WEEKLY
 
     @property
     def is_empty(self) -> bool:

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Protocol
 
-from digest_core.models import Answer, DeliveredPart, Digest, Post, SearchResult, Theme
+from digest_core.models import DAILY, Answer, DeliveredPart, Digest, Post, SearchResult, Theme
 from digest_core.questions import IncomingQuestion, Verdict
 
 
@@ -75,12 +75,18 @@ class DigestAPI(Protocol):
         """Consume one search of the user's hourly allowance (separate from questions); False when used up."""
         ...
 
-    def delivered_parts(self, platform: str, channel_id: str, day: date) -> dict[str, DeliveredPart]:
-        """What has already been posted of an edition to a channel, by part key."""
+    def delivered_parts(
+        self, platform: str, channel_id: str, day: date, *, kind: str = DAILY
+    ) -> dict[str, DeliveredPart]:
+        """What has already been posted of an edition (or, with kind=WEEKLY, a week) to a channel, by part key."""
         ...
 
-    def record_part(self, platform: str, channel_id: str, day: date, part: DeliveredPart) -> None:
+    def record_part(self, platform: str, channel_id: str, day: date, part: DeliveredPart, *, kind: str = DAILY) -> None:
         """Remember one posted message, right after posting it, so that a restart never posts it twice."""
+        ...
+
+    def week(self, day: date) -> Digest:
+        """The weekly roll-up of the 7 days that end on `day`, built from the stored editions."""
         ...
 
     def locate(self, platform: str, channel_id: str, message_or_thread_id: str) -> tuple[date, str | None] | None:

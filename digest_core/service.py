@@ -11,13 +11,25 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
 from digest_core.clean import DEFAULT_AUTHORITY, IdAuthority
+from digest_core.continuity import CONTINUITY_DAYS, link_to_earlier
 from digest_core.editions import EditionSchedule, select_posts
 from digest_core.feeds import DEFAULT_TUNING, FetchTuning, fetch_feeds
-from digest_core.models import Answer, DeliveredPart, Digest, DigestPost, FeedResult, Post, SearchResult, Theme
+from digest_core.models import (
+    DAILY,
+    Answer,
+    DeliveredPart,
+    Digest,
+    DigestPost,
+    FeedResult,
+    Post,
+    SearchResult,
+    Theme,
+)
 from digest_core.ports import Answerer, Summarizer, ThemeFinder
 from digest_core.questions import IncomingQuestion, QuestionFlow, Verdict
 from digest_core.search import ArchiveSearch
 from digest_core.store import Store, content_hash
+from digest_core.weekly import build_week, recurring_loose_posts, week_start
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +130,7 @@ class DigestService:
         summaries, summary_paths = self._summaries(posts)
         themes, connections, theme_path = self._themes(posts, summaries)
         paths = {*summary_paths, theme_path} if posts else {OFFLINE}
-        return Digest(
+        digest = Digest(
             date=day,
             title=f"{DIGEST_TITLE} - {day.isoformat()}",
             generated_by=describe_paths(paths),
@@ -138,6 +150,42 @@ class DigestService:
                 for number, post in enumerate(posts, start=1)
             ),
         )
+        return self._with_continuity(digest)
+
+    def _with_continuity(self, digest: Digest) -> Digest:
+        """Each theme says which theme of a recent stored edition it carries on (whoever wrote the themes)."""
+        if not digest.themes:
+            return digest
+        first = digest.date - timedelta(days=CONTINUITY_DAYS)
+        return link_to_earlier(digest, self.store.editions_between(first, digest.date - timedelta(days=1)))
+
+    def week(self, day: date) -> Digest:
+        """The weekly roll-up of the 7 days that end on `day`, from the stored editions (no model call)."""
+        editions = self.store.editions_between(week_start(day), day)
+        paths = {part for e in editions for part in e.generated_by.split("+")} or {OFFLINE}
+        loose = self._loose_themes(editions)
+        if loose:
+            paths.add(OFFLINE)
+        questions = self.store.question_counts(week_start(day), day)
+        return build_week(
+            day, editions, loose_themes=loose, question_counts=questions, generated_by=describe_paths(paths)
+        )
+
+    def _loose_themes(self, editions: Sequence[Digest]) -> tuple[Theme, ...]:
+        """Themes of the week's lone posts that recur across days (posts no daily theme holds), by the offline
+        finder from their stored text and summaries: no model call."""
+        loose = recurring_loose_posts(editions)
+        if len(loose) < 2:
+            return ()
+        summaries = {p.id: p.summary for edition in editions for p in edition.posts if p.id in set(loose)}
+        stored = self.store.posts_by_ids(loose)
+        finder = self.writers.offline_theme_finder
+        try:
+            themes, _ = finder.find_themes([stored[i] for i in loose if i in stored], summaries)
+        except Exception as exc:  # the week is still complete without them
+            log.warning("theme finder %s failed on the week's lone posts: %s", finder.name, exc)
+            return ()
+        return tuple(valid for theme in themes if (valid := _keep_known_posts(theme, set(loose))))
 
     def _summaries(self, posts: Sequence[Post]) -> tuple[dict[str, str], set[str]]:
         """Each post's summary and the names of the writers that wrote them.
@@ -244,11 +292,13 @@ class DigestService:
         return self.search_limiter is None or self.search_limiter.allow(f"search:{user_key}", now or self.clock())
 
     # -- deliveries -----------------------------------------------------------------------------------------
-    def delivered_parts(self, platform: str, channel_id: str, day: date) -> dict[str, DeliveredPart]:
-        return self.store.delivered_parts(platform, channel_id, day)
+    def delivered_parts(
+        self, platform: str, channel_id: str, day: date, *, kind: str = DAILY
+    ) -> dict[str, DeliveredPart]:
+        return self.store.delivered_parts(platform, channel_id, day, kind=kind)
 
-    def record_part(self, platform: str, channel_id: str, day: date, part: DeliveredPart) -> None:
-        self.store.record_part(platform, channel_id, day, part, now=self.clock())
+    def record_part(self, platform: str, channel_id: str, day: date, part: DeliveredPart, *, kind: str = DAILY) -> None:
+        self.store.record_part(platform, channel_id, day, part, now=self.clock(), kind=kind)
 
     def locate(self, platform: str, channel_id: str, message_or_thread_id: str) -> tuple[date, str | None] | None:
         found = self.store.locate(platform, channel_id, message_or_thread_id)

@@ -23,7 +23,7 @@ from typing import Any
 from sqlite_utils import Database, Migrations
 
 from digest_core.clean import post_identity
-from digest_core.models import DeliveredPart, Digest, DigestPost, Post, SearchHit, Theme
+from digest_core.models import DAILY, WEEKLY, DeliveredPart, Digest, DigestPost, Post, SearchHit, Theme, ThemeLink
 from digest_core.questions import Turn
 
 log = logging.getLogger(__name__)
@@ -214,6 +214,27 @@ def m004_ingest_feed_scoped_post_ids(db: Database) -> None:
             db.execute(
                 "update deliveries set part_key = ? where rowid = ?", [f"post:{renames[more[1]]}{more[2]}", rowid]
             )
+
+
+@migrations()
+def m005_weekly_deliveries(db: Database) -> None:
+    """Weekly roll-ups are delivered in their own key space: a week ends on a date that also has an edition."""
+    db.table("week_deliveries").create(
+        {
+            "platform": str,
+            "channel_id": str,
+            "edition_date": str,  # the last day of the week
+            "part_key": str,
+            "message_id": str,
+            "thread_id": str,
+            "posted_at": str,
+        },
+        pk=("platform", "channel_id", "edition_date", "part_key"),
+    )
+
+
+# Where the deliveries of each kind of digest are recorded (the same columns in both).
+DELIVERY_TABLES = {DAILY: "deliveries", WEEKLY: "week_deliveries"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -727,6 +748,28 @@ class Store:
             for row in rows
         ]
 
+    # -- continuity and the weekly roll-up ----------------------------------------------------------------------
+    def editions_between(self, first: date, last: date) -> list[Digest]:
+        """The stored editions dated `first` to `last` (both included), oldest first."""
+        with self._lock:
+            rows = list(
+                self.db.table("editions").rows_where(
+                    "date >= ? and date <= ?", [first.isoformat(), last.isoformat()], order_by="date", select="payload"
+                )
+            )
+        return [digest_from_json(json.loads(row["payload"])) for row in rows]
+
+    def question_counts(self, first: date, last: date) -> dict[str, int]:
+        """How many answered questions were about each post, among the questions about editions dated `first`
+        to `last` (the question flow's turns; a question about several posts or none counts for no post)."""
+        with self._lock:
+            rows = self.db.execute(
+                "select post_id, count(*) from question_turns where post_id != '' and edition_date >= ? "
+                "and edition_date <= ? group by post_id",
+                [first.isoformat(), last.isoformat()],
+            ).fetchall()
+        return {post_id: count for post_id, count in rows}
+
     # -- summaries ------------------------------------------------------------------------------------------
     def cached_summary(self, content: str, summarizer: str, prompt_version: str) -> str | None:
         with self._lock:
@@ -752,9 +795,11 @@ class Store:
             )
 
     # -- deliveries -----------------------------------------------------------------------------------------
-    def delivered_parts(self, platform: str, channel_id: str, day: date) -> dict[str, DeliveredPart]:
+    def delivered_parts(
+        self, platform: str, channel_id: str, day: date, *, kind: str = DAILY
+    ) -> dict[str, DeliveredPart]:
         with self._lock:
-            rows = self.db.table("deliveries").rows_where(
+            rows = self.db.table(DELIVERY_TABLES[kind]).rows_where(
                 "platform = ? and channel_id = ? and edition_date = ?", [platform, channel_id, day.isoformat()]
             )
             return {
@@ -762,9 +807,11 @@ class Store:
                 for row in rows
             }
 
-    def record_part(self, platform: str, channel_id: str, day: date, part: DeliveredPart, *, now: datetime) -> None:
+    def record_part(
+        self, platform: str, channel_id: str, day: date, part: DeliveredPart, *, now: datetime, kind: str = DAILY
+    ) -> None:
         with self._lock:
-            self.db.table("deliveries").upsert(
+            self.db.table(DELIVERY_TABLES[kind]).upsert(
                 {
                     "platform": platform,
                     "channel_id": channel_id,
@@ -792,10 +839,12 @@ class Store:
         edition_date, part_key, exact = rows[0]
         return date.fromisoformat(edition_date), part_key if exact else ""
 
-    def deliveries(self, day: date) -> list[DeliveryRow]:
+    def deliveries(self, day: date, *, kind: str = DAILY) -> list[DeliveryRow]:
         with self._lock:
             rows = list(
-                self.db.table("deliveries").rows_where("edition_date = ?", [day.isoformat()], order_by="posted_at")
+                self.db.table(DELIVERY_TABLES[kind]).rows_where(
+                    "edition_date = ?", [day.isoformat()], order_by="posted_at"
+                )
             )
         return [
             DeliveryRow(
@@ -957,6 +1006,7 @@ def digest_to_json(digest: Digest, *, internal: bool = False) -> dict:
             "key_idea": theme.key_idea,
             "post_ids": list(theme.post_ids),
             "implications": theme.implications,
+            "continues": _link_to_json(theme.continues),
         }
         if internal:
             theme_item["post_points"] = list(theme.post_points)
@@ -997,6 +1047,7 @@ def digest_from_json(data: dict) -> Digest:
                 post_ids=tuple(t["post_ids"]),
                 implications=t["implications"],
                 post_points=tuple(t.get("post_points", ())),
+                continues=_link_from_json(t.get("continues")),
             )
             for t in data["themes"]
         ),
@@ -1015,3 +1066,12 @@ def digest_from_json(data: dict) -> Digest:
             for index, p in enumerate(data["posts"], start=1)
         ),
     )
+
+
+def _link_to_json(link: ThemeLink | None) -> dict[str, str] | None:
+    return {"date": link.date.isoformat(), "title": link.title} if link else None
+
+
+def _link_from_json(data: dict | None) -> ThemeLink | None:
+    """Editions stored before continuity existed have no "continues": they load with None."""
+    return ThemeLink(date.fromisoformat(data["date"]), data["title"]) if data else None

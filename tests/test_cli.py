@@ -50,7 +50,8 @@ def test_json_output_has_exactly_the_agreed_keys(capsys: pytest.CaptureFixture[s
     assert digest["date"] == "2026-11-25" and digest["generated_by"] == "offline"
     assert 1 <= len(digest["themes"]) <= 4
     for theme in digest["themes"]:
-        assert set(theme) == {"title", "key_idea", "post_ids", "implications"}
+        assert set(theme) == {"title", "key_idea", "post_ids", "implications", "continues"}
+        assert theme["continues"] is None  # the first edition of a database has nothing to carry on
     assert {k for post in digest["posts"] for k in post} == {
         "id",
         "title",

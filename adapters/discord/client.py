@@ -258,7 +258,20 @@ class DiscordAdapter:
         await interaction.response.defer(thinking=True)
         await self._with_followup(interaction, lambda: self._post_edition(interaction, wanted))
 
-    async def _post_edition(self, interaction: discord.Interaction, day: date | None) -> None:
+    async def digest_week(self, interaction: discord.Interaction, day: str | None) -> None:
+        wanted: date | None = None
+        if day and day.strip():
+            try:
+                wanted = date.fromisoformat(day.strip())
+            except ValueError:
+                await interaction.response.send_message(
+                    f"`{discord.utils.escape_markdown(day[:40])}` is not a date; use YYYY-MM-DD.", ephemeral=True
+                )
+                return
+        await interaction.response.defer(thinking=True)
+        await self._with_followup(interaction, lambda: self._post_edition(interaction, wanted, weekly=True))
+
+    async def _post_edition(self, interaction: discord.Interaction, day: date | None, *, weekly: bool = False) -> None:
         latest = await asyncio.to_thread(self.service.latest_edition_date)
         day = day or latest
         channel = interaction.channel
@@ -270,16 +283,19 @@ class DiscordAdapter:
                 f"The digest of {day.isoformat()} is not out yet; the latest is {latest.isoformat()}."
             )
             return
-        digest = await asyncio.to_thread(self.service.digest, day)
+        digest = await asyncio.to_thread(self.service.week if weekly else self.service.digest, day)
+        what = f"weekly roll-up of the 7 days to {day.isoformat()}" if weekly else f"digest of {day.isoformat()}"
         if digest.is_empty:
-            await interaction.followup.send(f"There are no new posts in the digest of {day.isoformat()}.")
+            await interaction.followup.send(f"There are no new posts in the {what}.")
             return
 
         async def link(delivery: Delivery, already_there: bool) -> None:
             if already_there:
-                text = f"The digest of {day.isoformat()} is already in this channel: {delivery.jump_url}"
+                text = f"The {what} is already in this channel: {delivery.jump_url}"
+            elif weekly:
+                text = f"Here is the {what}: {delivery.jump_url}"
             else:
-                text = f"Here is the digest of {day.isoformat()}: {delivery.jump_url} (questions go in its thread)."
+                text = f"Here is the {what}: {delivery.jump_url} (questions go in its thread)."
             await interaction.followup.send(text)
 
         # Also finishes a delivery that a crash cut short; the link is sent before the posts go out.

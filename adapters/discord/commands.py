@@ -1,4 +1,4 @@
-"""The `/digest` application command group: `today`, `date`, `ask`, `search` and `help`.
+"""The `/digest` application command group: `today`, `date`, `week`, `ask`, `search` and `help`.
 
 The group only parses options and hands over to `CommandHandlers` (the adapter), which acknowledges within
 Discord's 3 seconds and does the work.
@@ -21,6 +21,8 @@ class CommandHandlers(Protocol):
 
     async def digest_ask(self, interaction: discord.Interaction, question: str, post: str | None) -> None: ...
 
+    async def digest_week(self, interaction: discord.Interaction, day: str | None) -> None: ...
+
     async def digest_help(self, interaction: discord.Interaction) -> None: ...
 
     async def digest_search(self, interaction: discord.Interaction, query: str) -> None: ...
@@ -38,6 +40,11 @@ def build_digest_group(handlers: CommandHandlers) -> app_commands.Group:
     @app_commands.describe(date="The day, as YYYY-MM-DD")
     async def date(interaction: discord.Interaction, date: str) -> None:
         await handlers.digest_date(interaction, date)
+
+    @group.command(name="week", description="Post the roll-up of the last 7 days here, or link to it")
+    @app_commands.describe(date="The week's last day, as YYYY-MM-DD (default: today)")
+    async def week(interaction: discord.Interaction, date: str | None = None) -> None:
+        await handlers.digest_week(interaction, date)
 
     @group.command(name="ask", description="Ask about a post of the digest (best inside a digest thread)")
     @app_commands.describe(question="Your question", post="Which post, e.g. #3 (optional)")

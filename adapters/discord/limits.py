@@ -28,6 +28,7 @@ URL = 2_048  # embed url; longer feed links are left out of the embed rather tha
 
 # Our own choices, not Discord's.
 QUESTION_MAX = 1_000  # longest question accepted from the modal
+CONTINUES_TITLE = 300  # an earlier theme's title in a theme's "Continues" line
 SEARCH_QUERY_MAX = 80  # longest `/digest search` query: with the offset it still fits a button's custom_id
 SEARCH_PAGE_SIZE = 5  # results per page
 SNIPPET_MAX = 300  # an excerpt's length in a result

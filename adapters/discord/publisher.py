@@ -97,18 +97,22 @@ class Publisher:
         `on_started(delivery, already_there)` runs once the channel message and its thread exist, before the
         posts (which may take minutes on a big day), e.g. to link to the digest from a command's reply.
         """
-        lock = self._locks.setdefault((channel_id, digest.date.isoformat()), asyncio.Lock())
+        lock = self._locks.setdefault((channel_id, f"{digest.kind}:{digest.date.isoformat()}"), asyncio.Lock())
         async with lock:
             return await self._publish(digest, channel_id, on_started)
 
     async def _publish(self, digest: Digest, channel_id: str, on_started: OnStarted | None) -> Delivery:
-        done = await asyncio.to_thread(self._service.delivered_parts, PLATFORM, channel_id, digest.date)
+        done = await asyncio.to_thread(
+            self._service.delivered_parts, PLATFORM, channel_id, digest.date, kind=digest.kind
+        )
         messages = render_digest(digest)
         channel = await self._text_channel(channel_id)
         posted = 0
 
         async def record(part: DeliveredPart) -> None:
-            await asyncio.to_thread(self._service.record_part, PLATFORM, channel_id, digest.date, part)
+            await asyncio.to_thread(
+                self._service.record_part, PLATFORM, channel_id, digest.date, part, kind=digest.kind
+            )
 
         async def send_and_record(target: discord.abc.Messageable, message: DiscordMessage, thread_id: str) -> str:
             sent = await target.send(**send_kwargs(message))
@@ -142,7 +146,9 @@ class Publisher:
             await finish_before_cancel(send_and_record(thread, message, thread_part.thread_id))  # type: ignore[arg-type]
             posted += 1
         if posted:
-            log.info("Posted %d message(s) of the %s digest to channel %s", posted, digest.date, channel_id)
+            log.info(
+                "Posted %d message(s) of the %s %s digest to channel %s", posted, digest.date, digest.kind, channel_id
+            )
         return Delivery(guild_id, channel_id, head.message_id, thread_part.thread_id, posted)
 
     async def _start_thread(self, channel: discord.TextChannel, message_id: int, name: str) -> str:

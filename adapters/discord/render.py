@@ -218,7 +218,7 @@ def render_digest(digest: Digest) -> list[DiscordMessage]:
     """The channel message first (part "head", continued as "head:2", ... in the thread), then the posts."""
     messages = _pack(_head_embeds(digest), "head")
     for post in digest.posts:
-        messages.extend(render_post(post))
+        messages.extend(render_post(post, ask=not digest.is_weekly))
     return messages
 
 
@@ -229,10 +229,7 @@ def _head_embeds(digest: Digest) -> list[dict[str, Any]]:
     else:
         count = f"{len(digest.posts)} post" + ("s" if len(digest.posts) != 1 else "")
         overview = f"**{count}** from {escape_untrusted(', '.join(sources)) or 'the feeds'}.\n"
-        overview += (
-            "Summaries of every post are in the thread. To ask about a post, reply to its message there, "
-            "mention me, press **Ask**, or use `/digest ask`."
-        )
+        overview += WEEKLY_OVERVIEW if digest.is_weekly else DAILY_OVERVIEW
     title = escape_untrusted(_one_line(digest.title)) or f"Digest {digest.date.isoformat()}"
     embeds = _text_embeds(title, overview, color=DIGEST_COLOR)
     embeds[0]["footer"] = {"text": clip(f"{digest.date.isoformat()} · written {digest.generated_by}", 200)}
@@ -245,8 +242,19 @@ def _head_embeds(digest: Digest) -> list[dict[str, Any]]:
     return embeds
 
 
+DAILY_OVERVIEW = (
+    "Summaries of every post are in the thread. To ask about a post, reply to its message there, "
+    "mention me, press **Ask**, or use `/digest ask`."
+)
+# Questions are answered in a post's daily thread, which holds the edition the post belongs to.
+WEEKLY_OVERVIEW = "Summaries of every post of the week are in the thread. To ask about a post, use its daily thread."
+
+
 def _theme_body(digest: Digest, theme: Theme) -> str:
     lines = [f"**Key idea:** {escape_untrusted(theme.key_idea.strip())}"]
+    if theme.continues is not None:
+        earlier = escape_untrusted(clip(_one_line(theme.continues.title), limits.CONTINUES_TITLE))
+        lines.insert(0, f"*Continues: {earlier} ({theme.continues.date.isoformat()})*")
     for position, post_id in enumerate(theme.post_ids):
         post = digest.post(post_id)
         if post is None:
@@ -269,8 +277,10 @@ def _post_title(post: DigestPost) -> str:
     return clip(f"#{post.number} · {escape_untrusted(_one_line(post.title))}", limits.EMBED_TITLE)
 
 
-def render_post(post: DigestPost) -> list[DiscordMessage]:
-    """A post's message in the thread (part "post:<id>"), plus continuations when its summary is long."""
+def render_post(post: DigestPost, *, ask: bool = True) -> list[DiscordMessage]:
+    """A post's message in the thread (part "post:<id>"), plus continuations when its summary is long.
+
+    `ask=False` (a weekly roll-up, whose thread answers no questions) leaves out the Ask button."""
     title = _post_title(post)
     summary = escape_untrusted(post.summary.strip()) or "No summary available."
     pieces = split_text(summary, limits.EMBED_DESCRIPTION)
@@ -289,14 +299,15 @@ def render_post(post: DigestPost) -> list[DiscordMessage]:
         },
         {"name": "Published", "value": post.published.date().isoformat(), "inline": True},
     ]
-    embed["footer"] = {"text": f"Post #{post.number} · reply to this message, mention me or press Ask"}
+    how = "reply to this message, mention me or press Ask" if ask else "ask about it in its daily thread"
+    embed["footer"] = {"text": f"Post #{post.number} · {how}"}
     embed["timestamp"] = post.published.isoformat()
     button = {"type": 2, "style": 1, "label": "Ask", "custom_id": ask_custom_id(post)}
     messages = [
         DiscordMessage(
             part_key=f"post:{post.id}",
             embeds=(_fit_embed(embed),),
-            components=({"type": 1, "components": [button]},),
+            components=({"type": 1, "components": [button]},) if ask else (),
         )
     ]
     for index, piece in enumerate(pieces[1:], start=2):
@@ -382,6 +393,7 @@ def help_text() -> str:
             "**Research digest**",
             "`/digest today`: post today's digest in this channel, or link to it when it is already here.",
             "`/digest date date:YYYY-MM-DD`: the same for another day's edition.",
+            "`/digest week [date:YYYY-MM-DD]`: the roll-up of the 7 days that end today (or on that day).",
             "`/digest ask question:<text> [post:#N]`: ask about one post; best used inside a digest thread.",
             '`/digest search query:<text>`: find stored posts (words, "quoted phrases", prefix*); only you see them.',
             "In a digest thread you can also reply to a post's message, mention me with your question, "

@@ -37,6 +37,7 @@ from adapters.slack.render import (
     render_search,
     unescape,
 )
+from digest_core.models import DAILY, WEEKLY
 from digest_core.ports import DigestAPI
 from digest_core.questions import IGNORE, NOT_A_DIGEST_THREAD, NOTE, RATE_LIMITED, IncomingQuestion, Verdict
 
@@ -136,6 +137,9 @@ class SlackHandlers:
             return
         text = raw.lower()
         day: date | None = None
+        weekly = text == "week" or text.startswith("week ")
+        if weekly:
+            text = text.removeprefix("week").strip() or "today"
         if text == "today":
             pass
         elif _DATE.match(text):
@@ -148,13 +152,17 @@ class SlackHandlers:
             await ack(text=USAGE)
             return
         await ack(text="One moment: getting the digest…")
-        await self._post_edition(command["channel_id"], day, respond)
+        await self._post_edition(command["channel_id"], day, respond, weekly=weekly)
 
-    async def _post_edition(self, channel: str, day: date | None, respond: AsyncRespond) -> None:
+    async def _post_edition(
+        self, channel: str, day: date | None, respond: AsyncRespond, *, weekly: bool = False
+    ) -> None:
         with self._tracked():
-            await self._post_edition_tracked(channel, day, respond)
+            await self._post_edition_tracked(channel, day, respond, weekly=weekly)
 
-    async def _post_edition_tracked(self, channel: str, day: date | None, respond: AsyncRespond) -> None:
+    async def _post_edition_tracked(
+        self, channel: str, day: date | None, respond: AsyncRespond, *, weekly: bool
+    ) -> None:
         try:
             latest = await asyncio.to_thread(self._service.latest_edition_date)
             if day is None:
@@ -162,16 +170,20 @@ class SlackHandlers:
             elif day > latest:
                 await respond(text=f"There is no digest for {day.isoformat()} yet; the latest is {latest}.")
                 return
-            done = await asyncio.to_thread(self._service.delivered_parts, PLATFORM, channel, day)
+            kind = WEEKLY if weekly else DAILY
+            done = await asyncio.to_thread(self._service.delivered_parts, PLATFORM, channel, day, kind=kind)
             if "head" in done:
                 permalink = await self._publisher.permalink(channel, done["head"].message_id)
-                await respond(text=already_posted_text(day, permalink))
+                await respond(text=already_posted_text(day, permalink, weekly=weekly))
                 return
-            digest = await asyncio.to_thread(self._service.digest, day)
+            digest = await asyncio.to_thread(self._service.week if weekly else self._service.digest, day)
+            if weekly and digest.is_empty:
+                await respond(text=f"There are no digests with posts in the 7 days to {day.isoformat()} to roll up.")
+                return
             delivery = await self._publisher.deliver(digest, channel)
             if delivery.posted == 0:  # another command or the daily job posted it meanwhile
                 permalink = await self._publisher.permalink(channel, delivery.thread_ts)
-                await respond(text=already_posted_text(day, permalink))
+                await respond(text=already_posted_text(day, permalink, weekly=weekly))
         except SlackApiError as error:
             reason = error.response.get("error", "")
             log.warning("slack: could not post the digest to %s: %s", channel, reason)

@@ -77,7 +77,9 @@ class SlackPublisher:
         """
         # One delivery per channel at a time: the daily job and a `/digest today` must not interleave.
         async with self._delivery_locks.setdefault(channel, asyncio.Lock()):
-            done = await asyncio.to_thread(self._service.delivered_parts, PLATFORM, channel, digest.date)
+            done = await asyncio.to_thread(
+                self._service.delivered_parts, PLATFORM, channel, digest.date, kind=digest.kind
+            )
             messages = render_digest(digest)
             head = messages[0]
             thread_ts = done[head.part_key].message_id if head.part_key in done else ""
@@ -89,7 +91,8 @@ class SlackPublisher:
                 thread_ts = part.thread_id
                 posted += 1
             log.info(
-                "slack: edition %s in %s: posted %d of %d messages",
+                "slack: %s %s in %s: posted %d of %d messages",
+                digest.kind,
                 digest.date,
                 channel,
                 posted,
@@ -101,7 +104,7 @@ class SlackPublisher:
         """Post one message of an edition and record it at once (the head message starts the thread)."""
         ts = await self.post(channel, message, thread_ts=thread_ts)
         part = DeliveredPart(part_key=message.part_key, message_id=ts, thread_id=thread_ts or ts)
-        await asyncio.to_thread(self._service.record_part, PLATFORM, channel, digest.date, part)
+        await asyncio.to_thread(self._service.record_part, PLATFORM, channel, digest.date, part, kind=digest.kind)
         return part
 
     async def post(self, channel: str, message: SlackMessage, *, thread_ts: str = "") -> str:

@@ -234,6 +234,9 @@ def _post_label(post: DigestPost) -> str:
 def _theme_blocks(index: int, digest: Digest) -> list[Block]:
     theme = digest.themes[index]
     blocks = sections(f"*{index + 1}. {escape(theme.title)}*\n{escape(theme.key_idea)}")
+    if theme.continues is not None:
+        earlier = clip(escape(theme.continues.title), limits.MAX_TITLE_CHARS)
+        blocks.insert(1, context(f"Continues: {earlier} ({theme.continues.date.isoformat()})"))
     lines = []
     for post_id, point in zip_longest(theme.post_ids, theme.post_points, fillvalue=""):
         post = digest.post(post_id)
@@ -252,11 +255,10 @@ def _theme_blocks(index: int, digest: Digest) -> list[Block]:
 
 def _head_blocks(digest: Digest) -> list[Block]:
     n = len(digest.posts)
+    when = f"The 7 days to {digest.date:%A %d %B %Y}" if digest.is_weekly else f"{digest.date:%A %d %B %Y}"
     blocks: list[Block] = [
         header(digest.title or f"Research digest {digest.date.isoformat()}"),
-        context(
-            f"{digest.date:%A %d %B %Y} · {n} post{'s' if n != 1 else ''} · written by {escape(digest.generated_by)}"
-        ),
+        context(f"{when} · {n} post{'s' if n != 1 else ''} · written by {escape(digest.generated_by)}"),
     ]
     if digest.is_empty:
         blocks.append(section("No new posts for this edition."))
@@ -269,16 +271,21 @@ def _head_blocks(digest: Digest) -> list[Block]:
     if points:
         blocks.append(divider())
         blocks += sections("*Connections*\n" + "\n".join(points))
-    blocks.append(
-        context(
-            "Every post is summarised in this thread. To ask about one, reply here "
-            "(for example “#2: what did they measure?”) or use its *Ask about this post* button."
-        )
-    )
+    blocks.append(context(WEEKLY_FOOTER if digest.is_weekly else DAILY_FOOTER))
     return blocks
 
 
-def _post_blocks(post: DigestPost) -> list[Block]:
+DAILY_FOOTER = (
+    "Every post is summarised in this thread. To ask about one, reply here "
+    "(for example “#2: what did they measure?”) or use its *Ask about this post* button."
+)
+# Questions are answered in a post's daily thread, which holds the edition the post belongs to.
+WEEKLY_FOOTER = (
+    "Every post of the week is summarised in this thread. To ask about one, reply in its daily digest's thread."
+)
+
+
+def _post_blocks(post: DigestPost, *, ask: bool = True) -> list[Block]:
     meta = [
         clip(escape(post.source.strip()), limits.MAX_SOURCE_CHARS),
         clip(escape(", ".join(post.authors)), limits.MAX_AUTHORS_CHARS),
@@ -286,7 +293,7 @@ def _post_blocks(post: DigestPost) -> list[Block]:
     meta.append(f"{post.published:%Y-%m-%d}")
     first = f"*#{post.number} {link(post.url, post.title)}*\n" + " · ".join(m for m in meta if m)
     summary = clip(escape(post.summary.strip()), limits.MAX_SUMMARY_CHARS)
-    return [section(first), *(sections(summary) if summary else []), ask_button(post)]
+    return [section(first), *(sections(summary) if summary else []), *([ask_button(post)] if ask else [])]
 
 
 def render_digest(digest: Digest) -> list[SlackMessage]:
@@ -296,7 +303,8 @@ def render_digest(digest: Digest) -> list[SlackMessage]:
     fallback = escape(f"{title}: {n} post{'s' if n != 1 else ''}")
     messages = pack("head", fallback, _head_blocks(digest))
     for post in digest.posts:
-        messages += pack(f"post:{post.id}", f"#{post.number} {link_label(post.title)}", _post_blocks(post))
+        blocks = _post_blocks(post, ask=not digest.is_weekly)
+        messages += pack(f"post:{post.id}", f"#{post.number} {link_label(post.title)}", blocks)
     return messages
 
 
@@ -359,6 +367,7 @@ USAGE = (
     "*Research digest*\n"
     "• `/digest today`: post today's digest in this channel (or link to it when it is already here)\n"
     "• `/digest YYYY-MM-DD`: post the digest of an earlier day\n"
+    "• `/digest week [YYYY-MM-DD]`: post the roll-up of the 7 days that end today (or on that day)\n"
     '• `/digest search WORDS`: find stored posts (words, "quoted phrases", prefix*); only you see the results\n'
     "• `/digest help`: this text\n"
     "To ask about a post, reply in a digest's thread (mention me, or ask a question) or press a post's "
@@ -366,8 +375,10 @@ USAGE = (
 )
 
 
-def already_posted_text(day: date, permalink: str | None) -> str:
+def already_posted_text(day: date, permalink: str | None, *, weekly: bool = False) -> str:
     where = f"<{safe_url(permalink)}|in this channel>" if permalink and safe_url(permalink) else "in this channel"
+    if weekly:
+        return f"The weekly roll-up of the 7 days to {day.isoformat()} is already {where}."
     return f"The digest of {day.isoformat()} is already {where}; ask about its posts in its thread."
 
 

@@ -35,6 +35,9 @@ class NoFetch:
     def digest(self, day: date, *, since: date | None = None, rebuild: bool = False) -> Digest:
         raise AssertionError("no edition is due in these tests")
 
+    def week(self, day: date) -> Digest:
+        raise AssertionError("no weekly roll-up is scheduled in these tests")
+
     async def refresh(self, feeds: Sequence[str]) -> list[FeedResult]:
         self.asked.append(tuple(feeds))
         return []

@@ -20,13 +20,14 @@ from bot.scheduler import (
     DigestScheduler,
     Progress,
     Target,
+    WeeklySchedule,
     delivery_lease_key,
     due_deliveries,
     feeds_due,
     feeds_to_alert,
 )
 from digest_core.editions import EditionSchedule
-from digest_core.models import DeliveredPart, Digest, DigestPost, FeedResult
+from digest_core.models import DAILY, WEEKLY, DeliveredPart, Digest, DigestPost, FeedResult
 from digest_core.store import Store
 
 T = TypeVar("T")
@@ -65,6 +66,7 @@ class FakeService:
         self.available = [f"p{i}" for i in range(posts)]
         self.refreshed: list[tuple[str, ...]] = []
         self.built: dict[date, Digest] = {}
+        self.weeks_built: list[date] = []
         self.arrive_on_refresh: list[str] = []
 
     def digest(self, day: date, *, since: date | None = None, rebuild: bool = False) -> Digest:
@@ -76,17 +78,24 @@ class FakeService:
             self.built[day] = Digest(day, f"Digest {day}", "offline", (), (), posts)
         return self.built[day]
 
+    def week(self, day: date) -> Digest:
+        """The roll-up of the 7 days to `day`: here, the posts of that day's edition."""
+        self.weeks_built.append(day)
+        return replace(self.digest(day), title=f"Week to {day}", kind=WEEKLY)
+
     async def refresh(self, feeds: Sequence[str]) -> list[FeedResult]:
         self.refreshed.append(tuple(feeds))
         self.available += self.arrive_on_refresh
         self.arrive_on_refresh = []
         return [FeedResult(feed, "new", 1) for feed in feeds]
 
-    def delivered_parts(self, platform: str, channel_id: str, day: date) -> dict[str, DeliveredPart]:
-        return self.store.delivered_parts(platform, channel_id, day)
+    def delivered_parts(
+        self, platform: str, channel_id: str, day: date, *, kind: str = DAILY
+    ) -> dict[str, DeliveredPart]:
+        return self.store.delivered_parts(platform, channel_id, day, kind=kind)
 
-    def record_part(self, platform: str, channel_id: str, day: date, part: DeliveredPart) -> None:
-        self.store.record_part(platform, channel_id, day, part, now=datetime.now(UTC))
+    def record_part(self, platform: str, channel_id: str, day: date, part: DeliveredPart, *, kind: str = DAILY) -> None:
+        self.store.record_part(platform, channel_id, day, part, now=datetime.now(UTC), kind=kind)
 
 
 class ChannelLog:
@@ -121,7 +130,7 @@ class ThreadAdapter:
         if self.fail_with is not None:
             raise self.fail_with
         self.delivered.append(digest)
-        done = self.service.delivered_parts(self.platform, channel, digest.date)
+        done = self.service.delivered_parts(self.platform, channel, digest.date, kind=digest.kind)
         keys = ["head", *(f"post:{p.id}" for p in digest.posts)]
         for index, key in enumerate(keys):
             if key in done:
@@ -129,8 +138,10 @@ class ThreadAdapter:
             if self.gate is not None and index >= self.hold_after:
                 self.holding.set()
                 await asyncio.wait_for(self.gate.wait(), 5)
-            self.log.messages.append((self.platform, channel, digest.date, key))
-            self.service.record_part(self.platform, channel, digest.date, DeliveredPart(key, f"m{index}"))
+            shown = f"week:{key}" if digest.is_weekly else key  # what the channel shows tells the two apart
+            self.log.messages.append((self.platform, channel, digest.date, shown))
+            part = DeliveredPart(key, f"m{index}")
+            self.service.record_part(self.platform, channel, digest.date, part, kind=digest.kind)
 
 
 @dataclass
@@ -172,6 +183,7 @@ def start_run(
     posts: int = 3,
     owner: str = "run-1",
     feeds: tuple[str, ...] = ("https://e.org/feed",),
+    weekly: WeeklySchedule | None = None,
 ) -> Run:
     store = Store.open(db_path)
     stores.append(store)
@@ -187,12 +199,27 @@ def start_run(
         owner=owner,
         empty_day=empty_day,
         clock=clock,
+        weekly=weekly,
     )
     return Run(store, service, adapters, scheduler)
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(asyncio.wait_for(coro, 10))
+
+
+def stop_after_two_parts(bot: Run) -> None:
+    """Start the due deliveries and stop the run (as SIGTERM does) once Slack's thread has two parts."""
+    slack = bot.adapters["slack"]
+    slack.gate, slack.hold_after = asyncio.Event(), 2
+
+    async def interrupted() -> None:
+        task = asyncio.create_task(bot.scheduler.deliver_due())
+        await asyncio.wait_for(slack.holding.wait(), 5)
+        await bot.scheduler.cancel_running(5)
+        assert task.cancelled()
+
+    run(interrupted())
 
 
 # --- the pure decision --------------------------------------------------------------------------------------
@@ -344,17 +371,7 @@ def test_restart_mid_thread_completes_it_without_repeating_a_part(
 ) -> None:
     clock = Clock(utc(2026, 5, 4, 8, 0))
     first = start_run(db_path, channel, stores, clock)
-    slack = first.adapters["slack"]
-    gate = asyncio.Event()
-    slack.gate, slack.hold_after = gate, 2  # head and post:p0 go out, then SIGTERM arrives
-
-    async def interrupted() -> None:
-        task = asyncio.create_task(first.scheduler.deliver_due())
-        await asyncio.wait_for(slack.holding.wait(), 5)
-        await first.scheduler.cancel_running(5)
-        assert task.cancelled()
-
-    run(interrupted())
+    stop_after_two_parts(first)  # head and post:p0 go out, then SIGTERM arrives
     day = date(2026, 5, 4)
     assert channel.parts(SLACK, day) == ["head", "post:p0"]
     clock.now += timedelta(minutes=2)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
-from digest_core.models import Answer, DeliveredPart, Digest, DigestPost, Theme
+from digest_core.models import DAILY, WEEKLY, Answer, DeliveredPart, Digest, DigestPost, Theme
 from tests.fakes.questions import RealQuestionFlow
 from tests.fakes.search_archive import FakeArchive
 
@@ -29,6 +29,7 @@ class FakeDigestService(FakeArchive, RealQuestionFlow):
     asked: list[AskedQuestion] = field(default_factory=list)
     questions_by_user: Counter[str] = field(default_factory=Counter)
     fail_record_of: str = ""  # a part key whose recording raises, as if the process died right then
+    week_parts: dict[tuple[str, str, date], dict[str, DeliveredPart]] = field(default_factory=dict)
 
     def latest_edition_date(self, now: datetime | None = None) -> date:
         return self.today
@@ -56,14 +57,25 @@ class FakeDigestService(FakeArchive, RealQuestionFlow):
         self.questions_by_user[user_key] += 1
         return self.questions_by_user[user_key] <= self.questions_per_hour
 
-    def delivered_parts(self, platform: str, channel_id: str, day: date) -> dict[str, DeliveredPart]:
-        return dict(self.parts.get((platform, channel_id, day), {}))
+    def week(self, day: date) -> Digest:
+        """The week's posts are the stored days' posts (the fake's digests of the 7 days to `day`)."""
+        days = [self.digests[d] for d in sorted(self.digests) if timedelta(0) <= day - d < timedelta(days=7)]
+        posts = tuple(replace(p, number=n) for n, p in enumerate((p for d in days for p in d.posts), start=1))
+        themes = tuple(t for d in days for t in d.themes)[:5]
+        title = f"AI Alignment Weekly Digest - {(day - timedelta(days=6)).isoformat()} to {day.isoformat()}"
+        return Digest(day, title, "offline", themes, (), posts, kind=WEEKLY)
 
-    def record_part(self, platform: str, channel_id: str, day: date, part: DeliveredPart) -> None:
+    def delivered_parts(
+        self, platform: str, channel_id: str, day: date, *, kind: str = DAILY
+    ) -> dict[str, DeliveredPart]:
+        return dict((self.week_parts if kind == WEEKLY else self.parts).get((platform, channel_id, day), {}))
+
+    def record_part(self, platform: str, channel_id: str, day: date, part: DeliveredPart, *, kind: str = DAILY) -> None:
         if part.part_key == self.fail_record_of:
             self.fail_record_of = ""
             raise RuntimeError(f"crash while recording {part.part_key}")
-        self.parts.setdefault((platform, channel_id, day), {})[part.part_key] = part
+        parts = self.week_parts if kind == WEEKLY else self.parts
+        parts.setdefault((platform, channel_id, day), {})[part.part_key] = part
 
     def locate(self, platform: str, channel_id: str, message_or_thread_id: str) -> tuple[date, str | None] | None:
         for (plat, channel, day), parts in self.parts.items():

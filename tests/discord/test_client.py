@@ -54,7 +54,7 @@ def test_daily_post_creates_channel_message_thread_and_one_message_per_post() ->
             assert not fake.identify[0]["intents"] & MESSAGE_CONTENT_INTENT
             (synced,) = fake.commands["global"]
             assert synced["name"] == "digest"
-            assert {o["name"] for o in synced["options"]} == {"today", "date", "ask", "search", "help"}
+            assert {o["name"] for o in synced["options"]} == {"today", "date", "week", "ask", "search", "help"}
 
     run(body)
 

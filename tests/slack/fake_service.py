@@ -6,10 +6,10 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
-from digest_core.models import Answer, DeliveredPart, Digest, DigestPost, Theme
+from digest_core.models import DAILY, WEEKLY, Answer, DeliveredPart, Digest, DigestPost, Theme
 from tests.fakes.questions import RealQuestionFlow
 from tests.fakes.search_archive import FakeArchive
 
@@ -67,6 +67,8 @@ class FakeDigestService(FakeArchive, RealQuestionFlow):
     build_seconds: float = 0.0  # a slow build, for the ack benchmark
     answer_error: Exception | None = None
     parts: dict[tuple[str, str, date], dict[str, DeliveredPart]] = field(default_factory=lambda: defaultdict(dict))
+    week_parts: dict[tuple[str, str, date], dict[str, DeliveredPart]] = field(default_factory=lambda: defaultdict(dict))
+    weeks: list[date] = field(default_factory=list)  # the weekly roll-ups asked for
     questions: list[tuple[str, date, str | None, tuple[tuple[str, str], ...]]] = field(default_factory=list)
     asked: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     builds: int = 0
@@ -124,13 +126,21 @@ class FakeDigestService(FakeArchive, RealQuestionFlow):
             self.asked[user_key] += 1
             return self.asked[user_key] <= self.question_limit
 
-    def delivered_parts(self, platform: str, channel_id: str, day: date) -> dict[str, DeliveredPart]:
+    def week(self, day: date) -> Digest:
         with self._lock:
-            return dict(self.parts[(platform, channel_id, day)])
+            self.weeks.append(day)
+        title = f"AI Alignment Weekly Digest - {(day - timedelta(days=6)).isoformat()} to {day.isoformat()}"
+        return replace(make_digest(4, day=day), title=title, kind=WEEKLY)
 
-    def record_part(self, platform: str, channel_id: str, day: date, part: DeliveredPart) -> None:
+    def delivered_parts(
+        self, platform: str, channel_id: str, day: date, *, kind: str = DAILY
+    ) -> dict[str, DeliveredPart]:
         with self._lock:
-            self.parts[(platform, channel_id, day)][part.part_key] = part
+            return dict((self.week_parts if kind == WEEKLY else self.parts)[(platform, channel_id, day)])
+
+    def record_part(self, platform: str, channel_id: str, day: date, part: DeliveredPart, *, kind: str = DAILY) -> None:
+        with self._lock:
+            (self.week_parts if kind == WEEKLY else self.parts)[(platform, channel_id, day)][part.part_key] = part
 
     def locate(self, platform: str, channel_id: str, message_or_thread_id: str) -> tuple[date, str | None] | None:
         with self._lock:
