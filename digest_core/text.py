@@ -119,20 +119,8 @@ DOMAIN_GENERIC: frozenset[str] = _word_set(
     """
 )
 
-# Nouns that end like adjectives or adverbs ("-al", "-ic", "-ive", "-ly"), so that a title may still use them.
-NOUNS_LIKE_MODIFIERS: frozenset[str] = _word_set(
-    """
-    family anomaly assembly supply monopoly reply july italy ally rally butterfly fly topic logic ethic
-    proposal rival arrival trial signal animal journal interval manual principal potential tutorial
-    disposal approval removal retrieval survival critic mechanic heuristic metric basic clinic relic
-    graphic classic epic music magic panic public republic objective incentive alternative initiative
-    perspective directive narrative detective collective representative executive
-    """
-)
 NUMBER_WORDS: frozenset[str] = _word_set("two three four five six seven eight nine ten hundred thousand million")
 
-# Words a title keeps in lower case (unless first).
-_TITLE_SMALL_WORDS = _word_set("a an and as at but by for in of on or the to vs via with")
 
 # Abbreviations whose trailing period does not end a sentence.
 _ABBREVIATIONS = _word_set(
@@ -320,26 +308,6 @@ def display_form(term: str, forms: dict[str, Counter[str]]) -> str:
     if not counter:
         return term
     return min(counter.items(), key=lambda kv: (-kv[1], kv[0].lower() != kv[0], kv[0]))[0]
-
-
-def title_case(phrase: str) -> str:
-    """Title Case that keeps acronyms and mixed case ("RLHF", "SAEs", "GPT-4") as written; the small words
-    of a hyphenated compound stay small ("Chain-of-Thought", "Weak-to-Strong")."""
-    out = []
-    for i, w in enumerate(phrase.split()):
-        if any(c.isupper() for c in w[1:]):
-            out.append(w[:1].upper() + w[1:])  # "brain-like-AGI" -> "Brain-like-AGI", "RLHF" stays
-        elif i and w.lower() in _TITLE_SMALL_WORDS:
-            out.append(w.lower())
-        else:
-            parts = w.split("-")
-            out.append(
-                "-".join(
-                    part if k and part.lower() in _TITLE_SMALL_WORDS else part[:1].upper() + part[1:]
-                    for k, part in enumerate(parts)
-                )
-            )
-    return " ".join(out)
 
 
 # -- boilerplate -------------------------------------------------------------------------------------------

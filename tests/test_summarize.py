@@ -38,7 +38,6 @@ from digest_core.text import (
     split_sentences,
     stem,
     strip_footnote_markers,
-    title_case,
 )
 from tests.conftest import shared_export_rows
 
@@ -515,13 +514,6 @@ def test_sentences_that_lean_back(sentence: str) -> None:
 )
 def test_sentences_that_stand_alone(sentence: str) -> None:
     assert not leans_back(sentence)
-
-
-def test_title_case_keeps_acronyms() -> None:
-    assert title_case("sparse autoencoders and RLHF") == "Sparse Autoencoders and RLHF"
-    assert title_case("weak-to-strong generalisation") == "Weak-to-Strong Generalisation"
-    assert title_case("Chain-of-thought monitoring") == "Chain-of-Thought Monitoring"
-    assert title_case("SAEs") == "SAEs"
 
 
 def test_trailing_numbered_notes_are_footnotes_only_when_the_body_points_at_them() -> None:
