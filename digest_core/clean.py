@@ -12,6 +12,10 @@ from html import unescape
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from digest_core.text import normalize_space
+
 # Query parameters that identify a campaign or a click, never the document.
 TRACKING_PARAMS = frozenset(
     {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "ref_src", "yclid", "_hsenc", "_hsmi"}
@@ -33,38 +37,6 @@ PUBLISHED_PREFIX = re.compile(
     r"^\s*Published on [A-Z][a-z]+ \d{1,2}, \d{4}(?: \d{1,2}:\d{2} ?[AP]M)?(?: [A-Z]{2,4})?\s*"
 )
 
-_BLOCK_TAGS = frozenset(
-    {
-        "p",
-        "div",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "li",
-        "blockquote",
-        "pre",
-        "tr",
-        "table",
-        "ul",
-        "ol",
-        "section",
-        "article",
-        "figure",
-        "figcaption",
-        "hr",
-        "dd",
-        "dt",
-        "header",
-        "footer",
-    }
-)
-_DROPPED_TAGS = frozenset({"script", "style", "noscript", "iframe", "object", "svg", "math", "template", "head"})
-_FOOTNOTE_SECTION = re.compile(r"footnote-section|\bfootnotes\b")
-_FOOTNOTE_REFERENCE = re.compile(r"footnote-ref|footnote-back-link")
-
 SOURCE_NAMES = {
     "alignmentforum.org": "AI Alignment Forum",
     "lesswrong.com": "LessWrong",
@@ -74,128 +46,140 @@ SOURCE_NAMES = {
 }
 
 
-class _TextExtractor(HTMLParser):
-    """Collects paragraphs of text; skips scripts, footnote markers and the "Discuss" link."""
+# Elements dropped with everything inside them: code that runs, embedded media, images and their captions
+# (a caption describes a picture the reader of the text cannot see, and must never reach a summary).
+_DROPPED_TAGS = [
+    "script", "style", "noscript", "iframe", "object", "embed", "svg", "math", "template", "head", "img",
+    "picture", "video", "audio", "canvas", "figcaption", "button", "form", "input", "select", "textarea",
+]  # fmt: skip
+# A footnote section, by its class or its ARIA role (the forum writes both; other sites one of them).
+_FOOTNOTE_SECTION_SELECTOR = ".footnote-section, .footnotes, [role=doc-endnotes]"
+# A footnote reference: the in-page link to the note, or the element that wraps it.
+_FOOTNOTE_LINK_SELECTOR = 'a[href^="#fn"], a[href^="#footnote"], [role=doc-noteref], [role=doc-backlink]'
+_FOOTNOTE_WRAPPER_SELECTOR = (
+    '.footnote-reference, .footnote-ref, .footnote-back-link, .footnote-backref, sup[id^="fnref"], sup'
+)
+# What a footnote marker reads as: "[1]", "12", "^", "↩", "*", "†" (and nothing else).
+_MARKER_TEXT = re.compile(r"\s*[\[(]?(?:\d{1,3}|[a-z]|[*†‡§^↩︎]+)[\])]?\s*")
+_DISCUSS = "Discuss"
 
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.paragraphs: list[str] = []
-        self.footnotes: list[str] = []
-        self._current: list[str] = []
-        self._skip_depth = 0  # inside a dropped element (script, footnote marker, Discuss link)
-        self._skip_stack: list[str] = []
-        self._footnote_depth = 0  # inside the trailing footnote section
-        self._footnote_tag = ""
-        self._open_footnote_tags = 0
-        self._pending_anchor: tuple[str, list[str]] | None = None
+# Where a paragraph ends and where a line breaks, written into the tree as text (and removed from the input
+# first), so that the text of the whole tree is then read in one call instead of walking its nodes in Python.
+_BLOCK, _LINE = "\x1e", "\x1f"
+# Elements whose start and end break a paragraph (the rest are inline and run into the text around them),
+# with table cells (spaced) and line breaks.
+_MARKED_SELECTOR = (
+    "p, div, h1, h2, h3, h4, h5, h6, li, blockquote, pre, ul, ol, dl, dd, dt, section, article, aside, header, "
+    "footer, figure, hr, details, summary, main, nav, address, table, tr, td, th, br"
+)
 
-    # -- helpers ----------------------------------------------------------------------------------------
-    def _flush(self) -> None:
-        text = _collapse("".join(self._current))
-        self._current = []
-        if text:
-            (self.footnotes if self._footnote_depth else self.paragraphs).append(text)
 
-    # -- parser callbacks -------------------------------------------------------------------------------
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        attributes = {k: v or "" for k, v in attrs}
-        classes = attributes.get("class", "")
-        if self._skip_depth:
-            if tag in self._skip_stack[-1:]:
-                self._skip_depth += 1
-            return
-        if tag in _DROPPED_TAGS or (tag in ("span", "sup") and _FOOTNOTE_REFERENCE.search(classes)):
-            self._skip_stack.append(tag)
-            self._skip_depth = 1
-            return
-        if tag == "sup" and attributes.get("id", "").startswith("fnref"):
-            self._skip_stack.append(tag)
-            self._skip_depth = 1
-            return
-        if tag in ("ol", "section", "div") and _FOOTNOTE_SECTION.search(classes) and not self._footnote_depth:
-            self._flush()
-            self._footnote_depth = 1
-            self._footnote_tag = tag
-            return
-        if self._footnote_depth and tag == self._footnote_tag:
-            self._footnote_depth += 1
-        if tag == "a":
-            self._pending_anchor = (attributes.get("href", ""), [])
+def html_to_text(html: str) -> str:
+    """Plain text of a feed body.
+
+    Paragraphs are separated by a blank line; headings, list items ("- item") and table rows each stand as a
+    paragraph of their own; a line break (<br>) stays a line break. Footnote texts follow the body as
+    "Footnote: ..." paragraphs, and their markers are dropped from the body. Scripts, styles, embedded media,
+    images and captions are dropped, and so are the forum's "Published on ..." prefix and "Discuss" link.
+    """
+    if "<" not in html and "&" not in html:
+        paragraphs = [_collapse(p) for p in re.split(r"\n\s*\n", html)]
+        return strip_published_prefix("\n\n".join(p for p in paragraphs if p))
+    # lexbor parses as a browser does, so an unclosed element ends where a browser would end it.
+    tree = LexborHTMLParser(html.replace(_BLOCK, " ").replace(_LINE, " "))
+    tree.strip_tags(_DROPPED_TAGS)
+    body = tree.body
+    if body is None:
+        return ""
+    for link in body.css('a[href$="#comments"]'):
+        if (link.text() or "").strip() == _DISCUSS:
+            link.decompose()
+    _mark_breaks(body)
+    footnotes = _take_footnotes(body)
+    _drop_footnote_markers(body)
+    paragraphs = [p for p in _paragraphs(body.text(deep=True) or "") if p not in ("-", _DISCUSS)]
+    if paragraphs:
+        paragraphs[0] = strip_published_prefix(paragraphs[0])
+    return "\n\n".join([p for p in paragraphs if p] + [f"Footnote: {note}" for note in footnotes])
+
+
+def _mark_breaks(body: LexborNode) -> None:
+    for node in body.css(_MARKED_SELECTOR):
+        tag = node.tag
         if tag == "br":
-            self._current.append("\n")
-        elif tag == "img":
-            return
-        elif tag in _BLOCK_TAGS:
-            self._flush()
-            if tag == "li":
-                self._current.append("- ")
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "br" and not self._skip_depth:
-            self._current.append("\n")
-        elif tag in _BLOCK_TAGS and not self._skip_depth:
-            self._flush()
-
-    def handle_endtag(self, tag: str) -> None:
-        if self._skip_depth:
-            if self._skip_stack and tag == self._skip_stack[-1]:
-                self._skip_depth -= 1
-                if not self._skip_depth:
-                    self._skip_stack.pop()
-            return
-        if tag == "a" and self._pending_anchor is not None:
-            href, words = self._pending_anchor
-            self._pending_anchor = None
-            if "".join(words).strip() == "Discuss" and href.endswith("#comments"):
-                # Drop the forum's trailing "Discuss" link, which was appended as text already.
-                joined = "".join(self._current)
-                self._current = [joined[: joined.rfind("Discuss")]]
-        if self._footnote_depth and tag == self._footnote_tag:
-            self._footnote_depth -= 1
-            if not self._footnote_depth:
-                self._flush()
-                return
-        if tag in _BLOCK_TAGS:
-            self._flush()
-
-    def handle_data(self, data: str) -> None:
-        if self._skip_depth:
-            return
-        self._current.append(data)
-        if self._pending_anchor is not None:
-            self._pending_anchor[1].append(data)
-
-    def close(self) -> None:
-        super().close()
-        self._flush()
+            node.replace_with(_LINE)
+        elif tag == "pre":
+            # Preformatted text keeps its line breaks.
+            node.replace_with(_BLOCK + (node.text(deep=True) or "").replace("\n", _LINE) + _BLOCK)
+        elif tag in ("td", "th"):
+            node.insert_before(" ")  # the cells of a row are read as one line
+        else:
+            node.insert_before(_BLOCK + "- " if tag == "li" else _BLOCK)
+            node.insert_after(_BLOCK)
 
 
-_SPACES = re.compile(r"[ \t\r\f\v\xa0]+")
+def _paragraphs(text: str) -> list[str]:
+    """Marked text as paragraphs, each run of source whitespace read as one space."""
+    out: list[str] = []
+    for chunk in text.replace("\u200b", "").split(_BLOCK):
+        # str.split() would also split at _LINE, so a chunk is cut into its lines first.
+        lines = [" ".join(line.split()) for line in chunk.split(_LINE)]
+        paragraph = "\n".join(line for line in lines if line)
+        if paragraph:
+            out.append(paragraph)
+    return out
+
+
+def _take_footnotes(body: LexborNode) -> list[str]:
+    """The texts of the post's footnotes, one per note, removed from the tree."""
+    notes: list[str] = []
+    sections = body.css(_FOOTNOTE_SECTION_SELECTOR)
+    taken = {section.mem_id for section in sections}
+    for section in sections:
+        if _has_ancestor_in(section, taken):
+            continue  # a section nested in another: its notes are read with the outer one
+        for link in section.css(_FOOTNOTE_LINK_SELECTOR):
+            link.decompose()  # the "^" back-links
+        for item in section.css("li") or [section]:
+            text = normalize_space(" ".join(_paragraphs(item.text(deep=True) or ""))).removeprefix("- ")
+            if text and not _MARKER_TEXT.fullmatch(text):
+                notes.append(text)
+        section.decompose()
+    return notes
+
+
+def _has_ancestor_in(node: LexborNode, ids: set[int]) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent.mem_id in ids:
+            return True
+        parent = parent.parent
+    return False
+
+
+def _drop_footnote_markers(body: LexborNode) -> None:
+    """Drop footnote markers ("[1]", "^") from the body. A wrapper left unclosed in the HTML swallows the text
+    after it, so a wrapper is dropped only when all it holds is a marker; otherwise just its tag goes."""
+    for link in body.css(_FOOTNOTE_LINK_SELECTOR):
+        if _MARKER_TEXT.fullmatch(link.text() or ""):
+            link.decompose()
+    for wrapper in body.css(_FOOTNOTE_WRAPPER_SELECTOR):
+        text = wrapper.text() or ""
+        if not text.strip() or _MARKER_TEXT.fullmatch(text):
+            wrapper.decompose()
+        elif wrapper.tag != "sup":
+            wrapper.unwrap()
 
 
 def _collapse(text: str) -> str:
     """Collapse runs of spaces (keeping single line breaks inside a paragraph)."""
-    text = _SPACES.sub(" ", text.replace("\u200b", ""))
+    text = _INLINE_SPACES.sub(" ", text)
     if "\n" not in text:
         return text.strip()
     return "\n".join(stripped for line in text.split("\n") if (stripped := line.strip()))
 
 
-def html_to_text(html: str) -> str:
-    """Plain text of a feed body: paragraphs separated by a blank line, footnotes (if any) last."""
-    if "<" not in html and "&" not in html:
-        paragraphs = [_collapse(p) for p in re.split(r"\n\s*\n", html)]
-        return strip_published_prefix("\n\n".join(p for p in paragraphs if p))
-    extractor = _TextExtractor()
-    extractor.feed(html)
-    extractor.close()
-    paragraphs = [p for p in extractor.paragraphs if p not in ("-", "Discuss")]
-    if paragraphs:
-        paragraphs[0] = strip_published_prefix(paragraphs[0])
-    paragraphs = [p for p in paragraphs if p]
-    footnotes = [f"Footnote: {note.removeprefix('- ').strip()}" for note in extractor.footnotes]
-    footnotes = [f for f in footnotes if f != "Footnote: "]
-    return "\n\n".join(paragraphs + footnotes)
+_INLINE_SPACES = re.compile(r"[ \t\r\f\v\xa0\u200b]+")
 
 
 def strip_published_prefix(text: str) -> str:

@@ -5,7 +5,7 @@ Everything here is plain text and URLs: no Slack mrkdwn, no Discord markdown, no
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 
 
@@ -101,15 +101,6 @@ class Digest:
 
 
 @dataclass(frozen=True, slots=True)
-class ThreadRef:
-    """An opaque pointer to a platform thread or message that the core stores for later look-ups."""
-
-    platform: str  # "slack" or "discord"
-    channel_id: str
-    thread_id: str  # Slack: the parent message ts; Discord: the thread (= starter message) id
-
-
-@dataclass(frozen=True, slots=True)
 class AttributedQuote:
     """A verbatim quote and the post of the edition it is from."""
 
@@ -193,16 +184,3 @@ class DeliveredPart:
     part_key: str  # stable within an edition: "head", "post:<id>", "post:<id>:2", ...
     message_id: str
     thread_id: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class FetchedPage:
-    """Raw bytes of one HTTP response, before parsing (used by ingest)."""
-
-    url: str
-    status: int
-    body: bytes = b""
-    content_type: str = ""
-    etag: str = ""
-    last_modified: str = ""
-    headers: dict[str, str] = field(default_factory=dict)

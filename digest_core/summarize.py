@@ -1,15 +1,24 @@
-"""The offline summarizer: a few of the post's own sentences, picked and kept in their original order.
+"""The offline summarizer: a few of the post's own sentences, chosen by centrality, printed in the post's order.
 
-How a sentence is ranked (all linear in the length of the post):
-- keyword weight: how much of the post's vocabulary it carries (terms repeated across the post, and the
-  title's terms, weigh more), normalised so that long sentences are not favoured for being long;
-- position: the lead of the post, and any TL;DR / abstract / summary section, are favoured;
-- style: headings, boilerplate (epistemic status, thanks, cross-post notes, links, captions, footnotes),
-  code and math are never picked; questions, list fragments, quotes and very long sentences are demoted.
-The summary opens with the post's first sentence (or its TL;DR's first) when that sentence stands on its own,
-then takes the best-ranked sentences until it reaches about 60-100 words (never more than 150), and prints them
-in the post's order. A sentence that leans on the previous one ("This shows ...") is only picked together with
-that sentence. A post under 40 words is its own summary; an empty one is summarised by its title.
+1. Candidates: the post's quotable sentences (see `post_sentences`: no boilerplate, headings, code, footnotes
+   or end matter) of 5 to MAX_WORDS words, not a lead-in ending in ":", not someone else's quoted words (a
+   quoted abstract excepted). At most MAX_CANDIDATES of them, from the start of the post, where its claim is
+   stated; that bounds the graph, so a 30,000-word post costs little more than a 3,000-word one.
+2. Centrality (LexRank with a lead prior): each candidate is a TF-IDF vector of its stems, weighted by how few
+   of the post's sentences use them; candidates are linked by cosine similarity, and each is scored by
+   personalised PageRank over that graph, whose restart distribution favours the lead: it decays with the
+   position in the post, and is raised for a TL;DR / abstract / summary section and for likeness to the title.
+   A sentence that many others echo, early in the post, states its claim; one that echoes nothing does not.
+3. Form: a question, a list fragment, a fragment without closing punctuation, or a very long or very short
+   sentence is scaled down, as it rarely stands on its own in a summary.
+4. Selection (maximal marginal relevance): repeatedly take the sentence with the best trade-off between its
+   score and its likeness to those already taken, until the summary reaches its target length (a fifth of the
+   post, TARGET_MIN_WORDS to TARGET_MAX_WORDS) and never beyond MAX_WORDS. A sentence that points back ("This
+   means ...") comes with the sentence before it, or not at all; so does a summary's opening sentence that
+   leans on what came before ("However, ...").
+
+Deterministic: ties go to the earlier sentence. A post under MIN_WORDS words is its own summary (without its
+boilerplate); an empty one, or one made of boilerplate only, is summarised by its title.
 """
 
 from __future__ import annotations
@@ -17,8 +26,9 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+
+import numpy as np
 
 from digest_core.models import Post
 from digest_core.text import (
@@ -28,40 +38,45 @@ from digest_core.text import (
     normalize_space,
     post_sentences,
     split_sentences,
+    strip_footnote_markers,
     word_count,
 )
 
 MIN_WORDS = 40
-MAX_WORDS = 150
-# How long a summary aims to be: about a fifth of a short post, at most TARGET_MAX_WORDS for a long one.
+MAX_WORDS = 120
+# How long a summary aims to be: a fifth of a short post, at most TARGET_MAX_WORDS for a long one.
 TARGET_MIN_WORDS = 60
 TARGET_MAX_WORDS = 100
-# A sentence longer than this is too long to quote in a summary of at most MAX_WORDS.
+# The graph holds at most this many candidate sentences, the post's first.
+MAX_CANDIDATES = 200
+MIN_SENTENCE_WORDS = 5
+# Sentences longer than this are hard to quote whole in a summary and are scaled down.
 LONG_SENTENCE_WORDS = 60
-# Two sentences sharing more than this fraction of their terms say the same thing.
-REDUNDANT_OVERLAP = 0.6
-TITLE_TERM_BOOST = 3
-# The post's opening sentence always leads the summary when it is one of the first OPENING_WITHIN sentences
-# (headings and boilerplate count) and at most OPENING_MAX_WORDS long.
-OPENING_WITHIN = 8
-OPENING_MAX_WORDS = 45
+SHORT_SENTENCE_WORDS = 8
+# Personalised PageRank: the share of each step that follows the graph (the rest restarts from the lead prior).
+DAMPING = 0.6
+PAGERANK_ITERATIONS = 50
+PAGERANK_TOLERANCE = 1e-9
+# The lead prior: a candidate's restart weight decays as exp(-position / LEAD_DECAY) (position among the
+# candidates), times LEAD_SECTION_BOOST in a TL;DR / abstract / summary section, times (1 + TITLE_WEIGHT x its
+# cosine likeness to the title).
+LEAD_DECAY = 6.0
+LEAD_SECTION_BOOST = 3.0
+TITLE_WEIGHT = 2.0
+# Maximal marginal relevance: how much a sentence's score counts against its likeness to those already taken.
+MMR_LAMBDA = 0.7
+# A sentence this alike to one already taken says the same thing.
+REDUNDANT_SIMILARITY = 0.6
 
 _ELLIPSIS_END_RE = re.compile(r"(?:\.\.\.|…)$")
 
 
-@dataclass(frozen=True, slots=True)
-class ScoredSentence:
-    sentence: Sentence
-    score: float
-    terms: frozenset[str]
-
-
 class ExtractiveSummarizer:
-    """Summarizer that quotes 40-150 words of the post's own sentences. Deterministic, offline."""
+    """Summarizer that quotes 40-120 words of the post's own sentences. Deterministic, offline."""
 
     name = "extractive"
     # Keys the summary cache: bump it when a change here would pick different sentences.
-    prompt_version = "3"
+    prompt_version = "4"
 
     def summarize(self, post: Post) -> str:
         return summarize_text(post.text, title=post.title)
@@ -69,64 +84,227 @@ class ExtractiveSummarizer:
 
 def summarize_text(text: str, *, title: str = "") -> str:
     """The extractive summary of `text` (see the module docstring)."""
-    flat = normalize_space(text)
-    if not flat:
+    n_words = word_count(text)
+    if not n_words:
         return normalize_space(title)
-    if word_count(flat) < MIN_WORDS:
-        return flat
+    if n_words < MIN_WORDS:
+        # A short post is its own summary, without its notes; one made of notes only, its title.
+        readable = [strip_footnote_markers(s.text) for s in post_sentences(text) if not (s.boilerplate or s.heading)]
+        return " ".join(readable) or normalize_space(title) or normalize_space(text)
     chosen = select_sentences(text, title=title)
     return " ".join(chosen) if chosen else normalize_space(title)
 
 
 def select_sentences(text: str, *, title: str = "") -> list[str]:
-    """The sentences of the summary, in the post's order; each is a span of `normalize_space(text)`."""
+    """The sentences of the summary, in the post's order: sentences of `post_sentences(text)`, with any footnote
+    marker inside them ("accuracy[1] scales", from a plain-text post) taken out."""
     sentences = post_sentences(text)
-    scored = score_sentences(sentences, title=title)
-    target = min(TARGET_MAX_WORDS, max(TARGET_MIN_WORDS, word_count(text) // 5))
-    chosen = _select(scored, target)
-    if sum(s.sentence.words for s in chosen) < MIN_WORDS:
-        chosen = _top_up(chosen, sentences)
+    candidates = [s for s in sentences if _eligible(s)][:MAX_CANDIDATES]
+    if not candidates:
+        return _last_resort(sentences)
+    scores, similarity = rank_sentences(candidates, title=title)
+    target = min(TARGET_MAX_WORDS, max(TARGET_MIN_WORDS, sum(s.words for s in sentences) // 5))
+    chosen = _select(candidates, scores, similarity, target)
+    if sum(candidates[i].words for i in chosen) < MIN_WORDS:
+        chosen = _top_up(candidates, chosen)
     if not chosen:
         return _last_resort(sentences)
-    ordered = sorted(chosen, key=lambda s: s.sentence.index)
-    chosen = _standalone_start(ordered, scored)
-    if sum(s.sentence.words for s in chosen) < MIN_WORDS and len(chosen) < len(ordered):
-        # Left short by a dropped opening: later readable sentences make up the length.
-        dropped = {s.sentence.index for s in ordered} - {s.sentence.index for s in chosen}
-        after = chosen[0].sentence.index
-        chosen = _top_up(chosen, [s for s in sentences if s.index > after and s.index not in dropped])
-        chosen = sorted(chosen, key=lambda s: s.sentence.index)
-    return [s.sentence.text for s in chosen]
+    return [strip_footnote_markers(candidates[i].text) for i in sorted(chosen)]
 
 
-def _standalone_start(chosen: list[ScoredSentence], scored: list[ScoredSentence]) -> list[ScoredSentence]:
-    """The summary (in post order) made to open with a sentence that stands on its own: one that leans on
-    what came before ("Roughly half will ...", "However, ...", "These ...") brings the sentence before it
-    when that one can be quoted and fits, and is left out otherwise (unless it is all there is)."""
-    by_index = {s.sentence.index: s for s in scored}
-    first_readable = next((s.sentence.index for s in scored if s.score > 0), -1)
+def rank_sentences(candidates: Sequence[Sentence], *, title: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """(score of each candidate, cosine similarity between candidates): centrality under a lead prior, scaled
+    by how well the sentence stands on its own (see the module docstring)."""
+    vectors, title_vector = _tfidf([_features(s.stems) for s in candidates], title)
+    similarity = vectors @ vectors.T
+    np.fill_diagonal(similarity, 0.0)
+    positions = np.arange(len(candidates), dtype=float)
+    prior = np.exp(-positions / LEAD_DECAY)
+    prior *= np.array([LEAD_SECTION_BOOST if s.section == "lead" else 1.0 for s in candidates])
+    prior *= 1.0 + TITLE_WEIGHT * (vectors @ title_vector)
+    centrality = _personalised_pagerank(similarity, prior / prior.sum())
+    form = np.array([_form_factor(s) for s in candidates])
+    scores = centrality * form
+    top = scores.max()
+    return (scores / top if top > 0 else scores), similarity
+
+
+def _features(stems: Sequence[str]) -> list[str]:
+    """A sentence's terms for likeness: its stems, and the parts of its compounds ("chain-of-thought" also
+    counts as "chain" and "thought"), so that a compound and its words written apart match."""
+    out = list(stems)
+    for term in stems:
+        if "-" in term:
+            out.extend(part for part in content_stems(term.replace("-", " ")) if part != term)
+    return out
+
+
+def _tfidf(documents: Sequence[Sequence[str]], title: str) -> tuple[np.ndarray, np.ndarray]:
+    """Unit-length TF-IDF rows for `documents` (sublinear term frequency, smoothed IDF over the documents),
+    and the title's vector in the same space."""
+    df: Counter[str] = Counter()
+    for stems in documents:
+        df.update(set(stems))
+    vocabulary = {term: i for i, term in enumerate(sorted(df))}
+    n = len(documents)
+    idf = np.array([math.log((1 + n) / (1 + df[t])) + 1.0 for t in vocabulary])
+
+    def vector(stems: Sequence[str]) -> np.ndarray:
+        row = np.zeros(len(vocabulary))
+        for term, count in Counter(stems).items():
+            j = vocabulary.get(term)
+            if j is not None:
+                row[j] = 1.0 + math.log(count)
+        row *= idf
+        norm = np.linalg.norm(row)
+        return row / norm if norm > 0 else row
+
+    matrix = np.array([vector(stems) for stems in documents]) if documents else np.zeros((0, 0))
+    return matrix, vector(_features(content_stems(title)))
+
+
+def _personalised_pagerank(similarity: np.ndarray, restart: np.ndarray) -> np.ndarray:
+    """Stationary scores of a random walk that follows similarity links with probability DAMPING and restarts
+    from `restart` otherwise (a sentence linked to nothing sends its walk back to `restart`)."""
+    weights = similarity.sum(axis=1)
+    linked = weights > 0
+    transition = np.zeros_like(similarity)
+    transition[linked] = similarity[linked] / weights[linked, None]
+    transition[~linked] = restart
+    rank = restart.copy()
+    for _ in range(PAGERANK_ITERATIONS):
+        updated = (1 - DAMPING) * restart + DAMPING * (transition.T @ rank)
+        if np.abs(updated - rank).sum() < PAGERANK_TOLERANCE:
+            return updated
+        rank = updated
+    return rank
+
+
+def _eligible(s: Sentence) -> bool:
+    # A quoted line speaks for someone else, unless it is the abstract or TL;DR a linkpost quotes; a line that
+    # ends in ":" introduces a list or a quote that the summary does not carry.
+    return (
+        s.quotable
+        and MIN_SENTENCE_WORDS <= s.words <= MAX_WORDS
+        and not s.text.endswith(":")
+        and (not s.quoted or s.section == "lead")
+    )
+
+
+def _form_factor(s: Sentence) -> float:
+    """How well a sentence reads on its own in a summary (1 for a plain declarative sentence)."""
+    factor = 1.0
+    if s.words > LONG_SENTENCE_WORDS:
+        factor *= 0.4
+    elif s.words < SHORT_SENTENCE_WORDS:
+        factor *= 0.6
+    if s.text.endswith("?"):
+        factor *= 0.7
+    if s.list_item:
+        factor *= 0.75 if s.text[-1:] in ".!" else 0.5
+    if s.text[:1] in '"“>' or _ELLIPSIS_END_RE.search(s.text):
+        factor *= 0.5
+    if s.text[:1].islower():
+        factor *= 0.5  # a fragment, e.g. the tail of a clumsy split
+    if s.text[-1:] not in '.!?"”’)':
+        factor *= 0.5  # no closing punctuation: a label or a list fragment
+    if s.section == "weak":
+        factor *= 0.8  # related work, methods details
+    if _mostly_capitalised(s.text):
+        factor *= 0.3  # a list of names or a title, not a statement
+    return factor
+
+
+def _mostly_capitalised(text: str) -> bool:
+    tokens = text.split()[1:]
+    return len(tokens) >= MIN_SENTENCE_WORDS and sum(t[:1].isupper() for t in tokens) > 0.6 * len(tokens)
+
+
+def _select(candidates: Sequence[Sentence], scores: np.ndarray, similarity: np.ndarray, target: int) -> list[int]:
+    """Indices (into candidates) chosen by maximal marginal relevance within the word limits."""
+    chosen: list[int] = []
+    total = 0
+    remaining = set(range(len(candidates)))
+    while remaining and total < target:
+        best, best_value = -1, -math.inf
+        for i in sorted(remaining):
+            likeness = max((similarity[i, j] for j in chosen), default=0.0)
+            value = MMR_LAMBDA * scores[i] - (1 - MMR_LAMBDA) * likeness
+            if value > best_value:
+                best, best_value = i, value
+        remaining.discard(best)
+        if chosen and max(similarity[best, j] for j in chosen) > REDUNDANT_SIMILARITY:
+            continue
+        group = _with_antecedents(best, candidates, chosen)
+        if group is None:
+            continue
+        words = sum(candidates[i].words for i in group)
+        if total + words > MAX_WORDS:
+            continue
+        chosen.extend(group)
+        remaining.difference_update(group)
+        total += words
+    return chosen
+
+
+def _with_antecedents(i: int, candidates: Sequence[Sentence], chosen: list[int]) -> list[int] | None:
+    """Candidate `i` with the sentences it leans on, or None if they cannot be quoted. A sentence that points
+    back ("This means ...") needs the sentence just before it in the post; so does one that would open the
+    summary and leans on anything earlier ("However, ..."). At most two steps back."""
+    group = [i]
+    for _ in range(3):
+        first = candidates[group[0]]
+        opens_summary = not chosen or group[0] < min(chosen)
+        needs_previous = dangling_kind(first.text) == "pronoun" or (opens_summary and leans_back(first.text))
+        if not needs_previous or (opens_summary and _introduces_post(first, candidates)):
+            return group
+        previous = group[0] - 1
+        if previous in chosen:
+            return group
+        if previous < 0 or candidates[previous].index != first.index - 1:
+            return None  # the sentence before it is not quotable (a heading, boilerplate) or not a candidate
+        group.insert(0, previous)
+    return None
+
+
+def _introduces_post(s: Sentence, candidates: Sequence[Sentence]) -> bool:
+    # The post's first readable sentence may introduce it as "This is ..." (there is nothing earlier).
+    return s is candidates[0] and bool(_OPENING_INTRODUCTION_RE.match(s.text))
+
+
+def _top_up(candidates: Sequence[Sentence], chosen: list[int]) -> list[int]:
+    """When too few sentences were taken (a short post, or one of lists and headings), add the other
+    candidates in the post's order until the summary reaches MIN_WORDS."""
     out = list(chosen)
-    rejected: set[int] = set()
-    for _ in range(len(chosen) + 4):
-        first = out[0].sentence
-        if not leans_back(first.text):
-            return out
-        if first.index == first_readable and _OPENING_INTRODUCTION_RE.match(first.text):
-            return out
-        previous = by_index.get(first.index - 1)
-        total = sum(s.sentence.words for s in out)
-        if (
-            previous is not None
-            and previous.score > 0
-            and previous.sentence.index not in rejected
-            and total + previous.sentence.words <= MAX_WORDS
-        ):
-            out.insert(0, previous)
-        elif len(out) > 1:
-            rejected.add(first.index)
-            out.pop(0)
-        else:
-            return out
+    total = sum(candidates[i].words for i in out)
+    for i, s in enumerate(candidates):
+        if total >= MIN_WORDS:
+            break
+        if i in out or total + s.words > MAX_WORDS:
+            continue
+        group = _with_antecedents(i, candidates, out)
+        if group is None or total + sum(candidates[j].words for j in group) > MAX_WORDS:
+            continue
+        out.extend(j for j in group if j not in out)
+        total = sum(candidates[j].words for j in out)
+    return out
+
+
+def _last_resort(sentences: Sequence[Sentence]) -> list[str]:
+    """For a post with no quotable prose at all (only notes, headings, code, lists without full stops): its
+    sentences that are not boilerplate or headings, in order and within MAX_WORDS."""
+    out: list[str] = []
+    total = 0
+    for s in sentences:
+        if s.boilerplate or s.heading or total + s.words > MAX_WORDS:
+            continue
+        out.append(strip_footnote_markers(s.text))
+        total += s.words
+    if not out:
+        # One run-on "sentence" longer than the limit (a list without full stops): its opening words.
+        longest = next((s for s in sentences if not s.boilerplate and not s.heading), None)
+        if longest is not None:
+            out.append(clip_words(longest.text, MAX_WORDS))
     return out
 
 
@@ -150,176 +328,6 @@ def leans_back(text: str) -> bool:
     if _SELF_INTRODUCTION_RE.match(text):
         return False
     return bool(dangling_kind(text)) or bool(_BACK_REFERENCE_RE.match(text))
-
-
-def _last_resort(sentences: Sequence[Sentence]) -> list[str]:
-    """For a post with no quotable prose at all (only thanks, notes, headings, code): its sentences that
-    are not boilerplate, whatever section they sit in, in order and within MAX_WORDS."""
-    out: list[str] = []
-    total = 0
-    for s in sentences:
-        if s.boilerplate or s.heading or total + s.words > MAX_WORDS:
-            continue
-        out.append(s.text)
-        total += s.words
-    if not out:
-        # One run-on "sentence" longer than the limit (a list without full stops): its opening words.
-        longest = next((s for s in sentences if not s.boilerplate and not s.heading), None)
-        if longest is not None:
-            out.append(clip_words(longest.text, MAX_WORDS))
-    return out
-
-
-def score_sentences(sentences: Sequence[Sentence], *, title: str = "") -> list[ScoredSentence]:
-    """A score for every sentence; 0 for those that must not be quoted."""
-    counts: Counter[str] = Counter()
-    sentence_terms: list[list[str]] = []
-    for s in sentences:
-        terms = content_stems(s.text) if s.quotable else []
-        sentence_terms.append(terms)
-        counts.update(terms)
-    for term in set(content_stems(title)):
-        counts[term] += TITLE_TERM_BOOST
-    # A term that occurs once says little about what the post is about.
-    weight = {t: math.log(c) for t, c in counts.items() if c > 1}
-    raw = [
-        # dict.fromkeys, not set: a float sum in hash order could differ between processes.
-        sum(weight.get(t, 0.0) for t in dict.fromkeys(terms)) / math.sqrt(max(len(set(terms)), 5))
-        for terms in sentence_terms
-    ]
-    top = max(raw, default=0.0) or 1.0
-    out: list[ScoredSentence] = []
-    quotable_seen = 0
-    for s, terms, r in zip(sentences, sentence_terms, raw, strict=True):
-        if not _eligible(s):
-            out.append(ScoredSentence(s, 0.0, frozenset(terms)))
-            continue
-        lead = 0.6 * math.exp(-quotable_seen / 4)  # the opening sentences carry the post
-        quotable_seen += 1
-        section = {"lead": 0.8, "weak": -0.2}.get(s.section, 0.0)
-        paragraph_start = 0.1 if s.first_in_paragraph else 0.0
-        score = (r / top + lead + section + paragraph_start) * _style_factor(s)
-        out.append(ScoredSentence(s, max(score, 0.01), frozenset(terms)))
-    return out
-
-
-def _eligible(s: Sentence) -> bool:
-    # A line opening with ">" quotes someone else; a summary speaks for the post.
-    # A quoted line speaks for someone else, unless it is the abstract or TL;DR a linkpost quotes.
-    return (
-        s.quotable and 5 <= s.words <= MAX_WORDS and not s.text.endswith(":") and (not s.quoted or s.section == "lead")
-    )
-
-
-def _style_factor(s: Sentence) -> float:
-    factor = 1.0
-    if s.words > LONG_SENTENCE_WORDS:
-        factor *= 0.4
-    elif s.words < 8:
-        factor *= 0.6
-    if s.text.endswith("?"):
-        factor *= 0.7
-    if s.list_item:
-        factor *= 0.75 if s.text[-1:] in ".!" else 0.5
-    if s.text[:1] in '"“>' or _ELLIPSIS_END_RE.search(s.text):
-        factor *= 0.5
-    if s.text[:1].islower():
-        factor *= 0.5  # a fragment, e.g. the tail of a clumsy split
-    if s.text[-1:] not in '.!?"”’)':
-        factor *= 0.5  # no closing punctuation: a caption, a label or a list fragment
-    if dangling_kind(s.text) == "connective":
-        factor *= 0.7
-    return factor
-
-
-def _select(scored: list[ScoredSentence], target: int) -> list[ScoredSentence]:
-    """Greedy by score within MAX_WORDS, until `target` words; a dangling sentence brings its antecedent."""
-    by_index = {s.sentence.index: s for s in scored}
-    chosen: dict[int, ScoredSentence] = {}
-    total = 0
-    ranked = sorted((s for s in scored if s.score > 0), key=lambda s: (-s.score, s.sentence.index))
-    opening = _opening(scored)
-    if opening is not None:
-        ranked.insert(0, opening)
-    for candidate in ranked:
-        if total >= target:
-            break
-        if candidate.sentence.index in chosen or _redundant(candidate, chosen.values()):
-            continue
-        group = _with_antecedents(candidate, by_index, chosen)
-        if group is None:
-            continue
-        words = sum(s.sentence.words for s in group)
-        if total + words > MAX_WORDS:
-            continue
-        for s in group:
-            chosen[s.sentence.index] = s
-        total += words
-    return list(chosen.values())
-
-
-def _opening(scored: list[ScoredSentence]) -> ScoredSentence | None:
-    """The sentence a reader needs first: the opening of a TL;DR / abstract / summary section if the post has
-    one, else the post's first quotable sentence when it stands on its own and comes early."""
-    eligible = [s for s in scored if s.score > 0]
-    lead = next((s for s in eligible if s.sentence.section == "lead"), None)
-    first = lead or next(iter(eligible), None)
-    if first is None or first.sentence.words > OPENING_MAX_WORDS or first.sentence.text.endswith("?"):
-        return None
-    if leans_back(first.sentence.text) or (lead is None and first.sentence.index >= OPENING_WITHIN):
-        return None
-    return first
-
-
-def _with_antecedents(
-    candidate: ScoredSentence, by_index: dict[int, ScoredSentence], chosen: dict[int, ScoredSentence]
-) -> list[ScoredSentence] | None:
-    """The candidate plus the earlier sentences it leans on (at most two back), or None if they cannot be
-    quoted (a heading or boilerplate in between means the reference has no readable antecedent)."""
-    group = [candidate]
-    current = candidate
-    for _ in range(3):
-        if dangling_kind(current.sentence.text) != "pronoun":
-            return group
-        previous = by_index.get(current.sentence.index - 1)
-        if previous is None or previous.score <= 0:
-            return None
-        if previous.sentence.index in chosen:
-            return group
-        group.insert(0, previous)
-        current = previous
-    return None
-
-
-def _redundant(candidate: ScoredSentence, chosen: Iterable[ScoredSentence]) -> bool:
-    terms = candidate.terms
-    if not terms:
-        return False
-    for other in chosen:
-        overlap = len(terms & other.terms) / max(1, min(len(terms), len(other.terms)))
-        if overlap > REDUNDANT_OVERLAP:
-            return True
-    return False
-
-
-def _top_up(chosen: list[ScoredSentence], sentences: Sequence[Sentence]) -> list[ScoredSentence]:
-    """When the good sentences are too few (a post of lists, headings and code), add the post's other
-    readable sentences in order until the summary reaches MIN_WORDS."""
-    have = {s.sentence.index for s in chosen}
-    total = sum(s.sentence.words for s in chosen)
-    out = list(chosen)
-    for s in sentences:
-        if total >= MIN_WORDS:
-            break
-        if s.index in have or s.boilerplate or s.code or s.section == "end" or total + s.words > MAX_WORDS:
-            continue
-        if s.text.endswith(":") or s.quoted:
-            continue  # a lead-in to a list or quote that the summary does not carry
-        if s.heading:
-            continue
-        out.append(ScoredSentence(s, 0.0, frozenset()))
-        total += s.words
-    return out
 
 
 def clip_words(text: str, limit: int) -> str:

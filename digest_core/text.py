@@ -1,13 +1,32 @@
-"""Plain-text helpers for the offline writer: sentences, word tokens, stopwords and boilerplate.
+"""The one text toolkit of the offline writer: tokens, stems, stopwords, sentences and boilerplate.
 
-Everything here is linear in the length of the text and deterministic. A post's text is read as paragraphs
-(separated by a blank line) made of lines (list items, headings and short labels often sit on their own line);
-each line is split into sentences, and every sentence carries the facts the summarizer and the theme finder
-need to rank it: where it sits, which section it is in, and whether it is boilerplate (epistemic status,
-acknowledgements, cross-post notes, link lists, headings, footnotes, captions, code, math).
+The summarizer, the theme finder, the question answerer and the model path all read posts through this module,
+so that a word, a sentence and a piece of boilerplate mean the same thing everywhere.
 
-Sentences keep the post's own wording: `Sentence.text` is a span of the post with its whitespace collapsed to
-single spaces, so `normalize_space(post.text)` always contains it.
+- Tokens: `WORD_RE` / `words` (a word starts with a letter and may hold digits, apostrophes and hyphens).
+- Stems: a light plural stemmer in the manner of Harman's S-stemmer (plural and possessive endings only),
+  cached. A Snowball stemmer changed no summary figure in bench/summaries.py and merged words the theme finder
+  must keep apart.
+- Stopwords: `STOPWORDS` is FUNCTION_WORDS (the Snowball project's English stop list plus the modal verbs it
+  leaves out) and ESSAY_FILLER ("post", "result", "interesting", "recently"), the older list's filler that
+  the theme finder, the question reader and search were tuned with. The summarizer needs neither: what is
+  filler in a post is told by statistics (TF-IDF and centrality over its sentences).
+- Sentences: `split_sentences` for one line; `post_sentences` reads a whole post (paragraphs separated by a
+  blank line, made of lines) and gives every sentence the facts a writer needs to rank it: where it sits, its
+  section, its stems, and whether it is boilerplate. It is cached, so the summarizer and the theme finder split
+  a post once per build.
+- Boilerplate (`is_boilerplate`, and more with a post's context in `post_sentences`) is detected by what it
+  is, not by a list of phrases: text that is not prose (links, addresses, markup), captions (a label naming a
+  figure or table), and meta-discourse, i.e. sentences about the post rather than its subject: labelled front
+  or back matter ("Epistemic status: ...", "Edit: ..."), the post speaking of itself as a document with a
+  word of publishing, format or series ("This essay is also available as audio", "This is the second post in
+  a sequence"), thanks, and directions to the reader ("You can listen to ..."). In a post, a sentence at
+  the post's edges that speaks of the post and shares little vocabulary with the rest of it counts too.
+
+Sentences keep the post's own wording: `Sentence.text` is a span of the post with its whitespace collapsed, so
+`normalize_space(post.text)` contains it. Plain-text posts may carry footnote markers: one at a sentence's
+edge ("[2] Next ...", "... research.[1]") is left out of the span, and `strip_footnote_markers` takes the
+others ("accuracy[1] scales") out of what is printed.
 """
 
 from __future__ import annotations
@@ -30,55 +49,63 @@ def _word_set(listing: str) -> frozenset[str]:
     return frozenset(listing.split())
 
 
-# Common English function words plus the filler of essay prose; they never make a term.
-STOPWORDS: frozenset[str] = _word_set(
+# The Snowball English stop list (function words: pronouns, auxiliaries, articles, prepositions, conjunctions),
+# with the modal verbs it omits.
+FUNCTION_WORDS: frozenset[str] = _word_set(
     """
-    a about above after again against all almost along already also although always am among an and another
-    any anyone anything are aren't around as at away back be became because become becomes been before being
-    below between both but by can can't cannot could couldn't did didn't do does doesn't doing don't done down
-    during each either else enough especially etc even ever every everyone everything few for from further get
-    gets getting given gives go goes going gone got had hadn't has hasn't have haven't having he he'd he'll
-    he's her here here's hers herself him himself his how how's however i i'd i'll i'm i've ie eg if in into
-    is isn't it it's its itself just least less let let's like likely many may maybe me might mine more most
-    much must my myself near need needs neither never no nor not nothing now of off often on once one ones
-    only
-    onto or other others otherwise our ours ourselves out over own per perhaps quite rather really said same
-    say says see seem seemed seems seen several shall she she'd she'll she's should shouldn't since so some
-    someone something sometimes somewhat still such than that that's the their theirs them themselves then
-    there there's therefore these they they'd they'll they're they've thing things this those though through
-    thus to together too toward towards under until up upon us use used uses using very via want wants was
-    wasn't way ways we we'd we'll we're we've well were weren't what what's whatever when when's where where's
-    whereas whether which while who who's whom whose why why's will with within without won't would wouldn't
-    yet you you'd you'll you're you've your yours yourself yourselves
-    actually basically certainly clearly simply probably possibly generally usually lot lots kind sort bit
-    able make makes making made take takes taking took know knows known think thinks thought want wanted
-    try tries trying tried come comes came put puts find finds found show shows shown showed look looks
-    looking looked keep keeps kept give gave seen said tell told call called first second third new old
-    good better best bad worse big small large high low long short great little right left sure true false
-    yes okay ok e.g i.e cf vs et al post posts paper papers article essay blog section sections chapter
-    appendix footnote footnotes figure figures table tables example examples case cases point points
-    question questions answer idea ideas time times year years day days part parts number numbers people
-    person anyone everyone someone somebody work works worked working result results way different
-    important interesting particular specific general various certain following follows below above
-    form forms content type types level levels set sets area areas aspect aspects fact facts sense term terms
-    context version versions stuff step steps issue issues topic topics note notes link links linked
-    additional main current recent relevant possible related based whole overall simple basic common easy
-    hard clear real actual full open key core major minor broad broader potential overview introduction
-    summary discussion update updates refer refers mean means meant goes seeing getting doing lead leads
-    whether able unable instead rest start started end ended less least help helps run runs side
-    announcing announce announces announced announcement introducing introduce introduces introduced
-    presenting thoughts thought notes
-    next previous past recent recently upcoming latest earlier later soon today week weeks month months
-    across beyond behind beside besides inside outside throughout amongst amid whilst onto unlike despite
-    study studies
-    tl dr tldr roughly mostly fairly largely mainly slightly highly nearly exactly directly strongly quickly
-    easily entirely completely fully truly merely increasingly relatively particularly typically essentially
-    currently similarly specifically ultimately naturally obviously apparently presumably arguably hopefully
-    unfortunately fortunately interestingly importantly notably primarily initially finally originally
-    eventually previously partly literally seriously posted happen happens happened happening read reads
+    i me my myself we our ours ourselves you your yours yourself yourselves he him his himself she her hers
+    herself it its itself they them their theirs themselves what which who whom this that these those am is
+    are was were be been being have has had having do does did doing would should could ought i'm you're
+    he's she's it's we're they're i've you've we've they've i'd you'd he'd she'd we'd they'd i'll you'll
+    he'll she'll we'll they'll isn't aren't wasn't weren't hasn't haven't hadn't doesn't don't didn't won't
+    wouldn't shan't shouldn't can't cannot couldn't mustn't let's that's who's what's here's there's when's
+    where's why's how's a an the and but if or because as until while of at by for with about against
+    between into through during before after above below to from up down in out on off over under again
+    further then once here there when where why how all any both each few more most other some such no nor
+    not only own same so than too very
+    can will may might must shall
     """
 )
 
+# Essay filler: words a day's posts share whatever their topics. The theme finder, the question reader and
+# search were tuned with them as stopwords; day-level document frequency could replace the list there.
+ESSAY_FILLER: frozenset[str] = _word_set(
+    """
+    able across actual actually additional al almost along already also although always amid among amongst
+    announce announced announcement announces announcing another answer anyone anything apparently appendix area
+    areas arguably around article aspect aspects away back bad based basic basically became become becomes
+    behind beside besides best better beyond big bit blog broad broader call called came case cases certain
+    certainly cf chapter clear clearly come comes common completely content context core current currently day
+    days despite different directly discussion done dr e.g earlier easily easy eg either else end ended enough
+    entirely especially essay essentially et etc even eventually ever every everyone everything exactly example
+    examples fact facts fairly false figure figures finally find finds first following follows footnote
+    footnotes form forms fortunately found full fully gave general generally get gets getting give given gives
+    go goes going gone good got great happen happened happening happens hard help helps high highly hopefully
+    however i.e idea ideas ie important importantly increasingly initially inside instead interesting
+    interestingly introduce introduced introduces introducing introduction issue issues just keep keeps kept key
+    kind know known knows large largely later latest lead leads least left less let level levels like likely
+    link linked links literally little long look looked looking looks lot lots low made main mainly major make
+    makes making many maybe mean means meant merely mine minor month months mostly much naturally near nearly
+    need needs neither never new next notably note notes nothing now number numbers obviously often ok okay old
+    one ones onto open originally others otherwise outside overall overview paper papers part particular
+    particularly partly parts past people per perhaps person point points possible possibly post posted posts
+    potential presenting presumably previous previously primarily probably put puts question questions quickly
+    quite rather read reads real really recent recently refer refers related relatively relevant rest result
+    results right roughly run runs said say says second section sections see seeing seem seemed seems seen sense
+    seriously set sets several short show showed shown shows side similarly simple simply since slightly small
+    somebody someone something sometimes somewhat soon sort specific specifically start started step steps still
+    strongly studies study stuff summary sure table tables take takes taking tell term terms therefore thing
+    things think thinks third though thought thoughts throughout thus time times tl tldr today together told
+    took topic topics toward towards tried tries true truly try trying type types typically ultimately unable
+    unfortunately unlike upcoming update updates upon us use used uses using usually various version versions
+    via vs want wanted wants way ways week weeks well whatever whereas whether whilst whole whose within without
+    work worked working works worse year years yes yet
+    """
+)
+# Never a term: function words and essay filler.
+STOPWORDS: frozenset[str] = FUNCTION_WORDS | ESSAY_FILLER
+
+# -- word lists of the theme finder's naming (kept while it uses them) -------------------------------------
 # Words that every alignment post uses; they may count, but never name a theme on their own.
 DOMAIN_GENERIC: frozenset[str] = _word_set(
     """
@@ -92,20 +119,8 @@ DOMAIN_GENERIC: frozenset[str] = _word_set(
     """
 )
 
-# Nouns that end like adjectives or adverbs ("-al", "-ic", "-ive", "-ly"), so that a title may still use them.
-NOUNS_LIKE_MODIFIERS: frozenset[str] = _word_set(
-    """
-    family anomaly assembly supply monopoly reply july italy ally rally butterfly fly topic logic ethic
-    proposal rival arrival trial signal animal journal interval manual principal potential tutorial
-    disposal approval removal retrieval survival critic mechanic heuristic metric basic clinic relic
-    graphic classic epic music magic panic public republic objective incentive alternative initiative
-    perspective directive narrative detective collective representative executive
-    """
-)
 NUMBER_WORDS: frozenset[str] = _word_set("two three four five six seven eight nine ten hundred thousand million")
 
-# Words a title keeps in lower case (unless first).
-_TITLE_SMALL_WORDS = _word_set("a an and as at but by for in of on or the to vs via with")
 
 # Abbreviations whose trailing period does not end a sentence.
 _ABBREVIATIONS = _word_set(
@@ -116,19 +131,21 @@ _ABBREVIATIONS = _word_set(
     """
 )
 
-# A sentence ends at . ! ? (or an ellipsis), optionally followed by closing quotes/brackets, then whitespace.
-_SENTENCE_END_RE = re.compile(r"(?:\.{3}|…|[.!?])['\"’”)\]]*(?=\s+\S)")
+# A sentence ends at . ! ? (or an ellipsis), optionally followed by closing quotes/brackets or a footnote marker
+# ("research.[1] Both ..."), then whitespace.
+_SENTENCE_END_RE = re.compile(r"(?:\.{3}|…|[.!?])(?:['\"’”)\]]|\[\d{1,3}\]|[¹²³⁴⁵⁶⁷⁸⁹⁰])*(?=\s+\S)")
 
 _BULLET_RE = re.compile(r"^(?:[-*•·–—]|\d{1,2}[.)]|\(?[a-z][.)]|\(\d{1,2}\))\s+")
 _LABEL_RE = re.compile(
     r"^(?:arxiv:\S+\s+announce type:\s*\S+\s*)?"
     r"(?:official |(?:slightly |a bit |very |somewhat )?(?:longer|shorter|short|long|quick|brief) )?"
     r"(?:tl;?\s?dr|tldr|abstract|summary|short summary|executive summary|in short|short version|"
-    r"key takeaways?|takeaways?|bottom line|overview|main points?|key points?|the gist|"
+    r"key takeaways?|takeaways?|bottom line(?: up front)?|bluf|overview|main points?|key points?|the gist|"
     r"too long;? didn'?t read)"
-    r"\s*[:.\-–—)]\s*",
+    r"(?: for [^:]{1,80})?(?:\s*[:;,.\-–—)]\s*|(?-i:\s+(?=[A-Z])))",
     re.IGNORECASE,
 )
+_NAMES_SUMMARY_RE = re.compile(r"\b(?:abstract|summary|tl;?\s?dr|tldr|key takeaways?)\b", re.IGNORECASE)
 _ARXIV_PREFIX_RE = re.compile(r"^arxiv:\S+\s+announce type:\s*\S+\s*", re.IGNORECASE)
 
 # Section headings: what the section below them is.
@@ -151,77 +168,10 @@ _WEAK_SECTION_RE = re.compile(
     re.IGNORECASE,
 )
 
-# Boilerplate that a summary or a theme must never quote, matched against a lower-cased sentence:
-# how it opens ...
-_BOILERPLATE_OPENINGS: tuple[str, ...] = (
-    r"epistemic (?:status|state|effort)",
-    r"(?:confidence|credence)(?: level)?\s*:",
-    r"attention conservation notice",
-    r"(?:content|trigger) warning",
-    r"(?:cw|tw)\s*:",
-    r"published on\b",
-    r"(?:this|the following)(?: post)? is (?:a |an )?(?:cross-?post|link-?post|repost)",
-    r"cross-?post\b",
-    r"(?:this post was |this was )?(?:originally|also|first) (?:posted|published|appeared)",
-    r"this (?:post|piece|essay|article|report|text) (?:was|is) (?:originally |also |first )?(?:posted|"
-    r"published|cross-?posted|available)",
-    r"(?:this is a |a )?link-?post\b",
-    r"posted (?:in|on) (?:my|a|our) (?:personal|own)",
-    r"(?:acknowledge?ments?|thanks|thank you|many thanks|special thanks|huge thanks|big thanks)\b",
-    r"(?:i|we)(?: would|'d|’d)? (?:also )?(?:like to |want to )?(?:thank|acknowledge)\b",
-    r"(?:i am|i'm|i’m|we are|we're|we’re) (?:very |deeply |especially )?(?:grateful|thankful|indebted)",
-    r"(?:this|the) (?:work|research|project|post|report|paper) (?:was|is) (?:supported|funded|produced|"
-    r"done|completed|conducted|carried out|written) (?:by|as part of|at|during|with|under|while|in)\b",
-    r"(?:work|research) (?:done|conducted|completed|produced) (?:as part of|at|during|while|under|in)\b",
-    r"(?:produced|written|completed|done|conducted|prepared|created) (?:as part of|at|during|under|while|"
-    r"with the support)\b",
-    r"the following (?:is|was) (?:a |an |the )?(?:main part|part|excerpt|transcript|copy|cross-?post|"
-    r"lightly edited)",
-    r"(?:please )?(?:refer to|see|read) (?:the|my|our|this) (?:linked|previous|earlier|original|full|"
-    r"first|last|companion|accompanying) (?:post|paper|article|essay|piece|report)",
-    r"for (?:definitions|background|context|more (?:details|context|background)|details|"
-    r"an introduction)\b.{0,80}\bsee\b",
-    # "This post is part of a sequence / my deliverable for / the work done at ..."
-    r"(?:this|the) (?:post|work|text|write-?up) (?:is|was) (?:written )?(?:as )?(?:part of|a part of) "
-    r"(?:my|our|the|a|an)\b",
-    r"(?:paper|code|blog ?post|website|twitter|github|arxiv|slides|video|podcast|transcript|project page|"
-    r"demo|dataset|repo|repository|data|audio|link|links|pdf)s?\s*[:|]",
-    r"\[(?:paper|link|linkpost|crosspost|cross-post|blog|video|podcast|event)\]",
-    r"(?:figure|fig\.|table|image|photo|source|credit|caption|diagram|chart|graph|plot|"
-    r"img)\s*\d*[a-z]?\s*[:.(]",
-    r"\(?(?:image|figure|photo|picture) (?:from|source|credit|by|courtesy)",
-    r"(?:edit|edited|update|updated|ps|p\.s|note from the author|author'?s note|editor'?s note)\b[^.]{0,40}:",
-    r"(?:discuss|read more|subscribe|continue reading|comments?|share|reply)\s*$",
-    r"(?:you can )?(?:find|read|see|check out|listen to|watch) (?:the |our |my )?(?:full |whole )?"
-    r"(?:paper|post|code|video|podcast|slides|report|writeup|write-up|thread|recording|episode)\b.{0,60}"
-    r"\b(?:here|at|on)\b",
-)
-# ... or a phrase anywhere in it.
-_BOILERPLATE_ANYWHERE: tuple[str, ...] = (
-    r"\bcross-?posted (?:from|to|on|at)\b",
-    r"\bthanks? (?:you )?to\b.{0,200}\bfor\b",
-    r"\bthank(?:s|ing)?\b.{0,200}\b(?:feedback|comments|discussions?|helpful|review|reviewing|suggestions|"
-    r"conversations|input|edits|proofreading)\b",
-    r"\bunder the (?:mentorship|supervision|guidance) of\b",
-    r"\b(?:mats|seri mats|spar|astra|pibbss|ais fellowship) (?:program|scholar|stream|fellowship|project)",
-    r"\b(?:click here|read (?:the )?(?:full|rest)|full (?:paper|post|text) (?:here|at|available)|"
-    r"(?:available|find (?:it|them|more)|read (?:it|more)|see (?:it|more)) (?:here|at this link))\b",
-    r"\b(?:subscribe|sign up|apply|register) (?:here|now|to our|at)\b",
-    r"\bpost (?:is )?here\b",
-    r"\bindex here\b",
-)
-_ANYWHERE_HINTS = (
-    "thank", "cross", "under the", "mats ", "spar ", "astra ", "pibbss", "fellowship", "click", "read the",
-    "full ", " here", "this link", "subscribe", "sign up", "apply ", "register ", "index here",
-)  # fmt: skip
-# Two alternations: one pass over each sentence instead of one per pattern.
-_BOILERPLATE_OPENING_RE = re.compile("|".join(f"(?:{p})" for p in _BOILERPLATE_OPENINGS))
-_BOILERPLATE_ANYWHERE_RE = re.compile("|".join(f"(?:{p})" for p in _BOILERPLATE_ANYWHERE))
 _DIGIT_RE = re.compile(r"\d")
 _LETTERS_RE = re.compile(r"[^\W\d_]")
 # Symbols of formulas and code that prose hardly uses ("/", "$", "~" and "[1]" markers are left out).
 _MATH_SYMBOL_RE = re.compile(r"[=<>^_|\\{}∑∫∀∃≤≥≈≠∈∉⊂⊆∪∩ℝ→←⇒↦⊗⊕∘∞∂∇]")
-_EMAIL_RE = re.compile(r"\b[\w.-]+@[\w-]+\.[a-z]{2,}\b", re.IGNORECASE)
 # Footnote texts: "Footnote: ..." (how ingest keeps them), "[1] ...", "^ ...", "1. ^ ...".
 _FOOTNOTE_LINE_RE = re.compile(r"(?i:footnote\s*\d*\s*:)|\[\d{1,3}\]|\^\s|↩|\d{1,3}\s*\^|\d{1,3}\.\s*\^")
 _FOOTNOTE_MARKER_RE = re.compile(r"\w\[\d{1,3}\]|\^\d|[¹²³⁴⁵⁶⁷⁸⁹]")
@@ -232,6 +182,7 @@ _CODE_START_RE = re.compile(
     r"\s*(?:def |class |import |from \S+ import|return |print\(|for \w+ in |while |if .*:$|#include|>>>|\$ |"
     r"[a-z_]+\s*=\s*[\[\]{(\"'\d])"
 )
+_CODE_HINTS = ("{", "}", ";", "()", "==", "!=", "->", "=>", "\\", "$$", "::")
 _CODE_TOKEN_RE = re.compile(r"[{};]\s*$|\(\)|[=!]=|->|=>|\\[a-z]+\{|\\[(\[]|\$\$|::")
 _DANGLING_PRONOUN_RE = re.compile(
     r"^(?:this|that|these|those|it|its|they|them|their|theirs|such|he|she|his|her|hers|him|"
@@ -272,7 +223,7 @@ _CONNECTIVE_RE = re.compile(
 
 def normalize_space(text: str) -> str:
     """Collapse every run of whitespace (newlines included) to one space."""
-    return _SPACE_RE.sub(" ", text).strip()
+    return " ".join(text.split())
 
 
 def word_count(text: str) -> int:
@@ -284,8 +235,12 @@ def words(text: str) -> list[str]:
     return WORD_RE.findall(text)
 
 
+@lru_cache(maxsize=65_536)
 def stem(word: str) -> str:
-    """A light, predictable stem: lower case, no possessive, no plural -s. Enough to merge SAE/SAEs."""
+    """A light, predictable stem: lower case, no possessive, no plural ending ("-ies" -> "-y", "-s" dropped
+    except after s, u or i), in the manner of Harman's S-stemmer. Enough to merge SAE/SAEs and study/studies,
+    and it never merges words of different meaning ("computer", "computation" and "compute" stay apart, which
+    a Snowball stemmer would merge). Cached: a post repeats its words."""
     w = word.lower().replace("’", "'")
     if w.endswith("'s"):
         w = w[:-2]
@@ -313,7 +268,8 @@ def content_stems(text: str) -> list[str]:
 
 
 def content_phrases(text: str) -> Iterator[str]:
-    """Unigram stems and adjacent content-word bigrams ("sparse autoencoder") of `text`.
+    """Unigram stems and adjacent content-word bigrams ("sparse autoencoder") of `text`, the theme finder's
+    terms (stopwords left out).
 
     Bigrams never span a stopword or punctuation, so "reward hacking" counts but "reward, hacking" does not.
     """
@@ -354,41 +310,171 @@ def display_form(term: str, forms: dict[str, Counter[str]]) -> str:
     return min(counter.items(), key=lambda kv: (-kv[1], kv[0].lower() != kv[0], kv[0]))[0]
 
 
-def title_case(phrase: str) -> str:
-    """Title Case that keeps acronyms and mixed case ("RLHF", "SAEs", "GPT-4") as written; the small words
-    of a hyphenated compound stay small ("Chain-of-Thought", "Weak-to-Strong")."""
-    out = []
-    for i, w in enumerate(phrase.split()):
-        if any(c.isupper() for c in w[1:]):
-            out.append(w[:1].upper() + w[1:])  # "brain-like-AGI" -> "Brain-like-AGI", "RLHF" stays
-        elif i and w.lower() in _TITLE_SMALL_WORDS:
-            out.append(w.lower())
-        else:
-            parts = w.split("-")
-            out.append(
-                "-".join(
-                    part if k and part.lower() in _TITLE_SMALL_WORDS else part[:1].upper() + part[1:]
-                    for k, part in enumerate(parts)
-                )
-            )
-    return " ".join(out)
+# -- boilerplate -------------------------------------------------------------------------------------------
+# Text that is not prose: a link, an e-mail address, markup or an entity left in the text, a Markdown image
+# or link, a footnote's back-reference.
+_RESIDUE_RE = re.compile(
+    r"https?://|\bwww\.|\b[\w.-]+@[\w-]+\.[a-z]{2,}\b|</?[a-z][a-z0-9]*(?:\s[^>]*)?>|&(?:[a-z]{2,8}|#\d{2,6});|"
+    r"!\[|\]\(|^[\^↩]",
+    re.IGNORECASE,
+)
+# A caption: a label naming a figure, table or image, with its number ("Figure 2: ...", "Table 1. ...",
+# "(Image by the author)").
+_CAPTION_RE = re.compile(
+    r"^[\[(]?(?:(?:figure|fig|table|tab|image|img|photo|picture|chart|graph|plot|diagram|illustration|"
+    r"screenshot|source|credits?|caption)s?\.?\s*(?:\d+[a-z]?|[ivx]+)?\s*[:.|–—]\s"
+    r"|(?:image|figure|photo|picture|diagram|chart)s? (?:from|by|courtesy|source|credit|adapted)\b)",
+    re.IGNORECASE,
+)
+# Meta-discourse: the post speaking of itself, its making and its reader rather than of its subject.
+# 1. Front and back matter under a label: the names of the conventions themselves.
+_META_LABELS = (
+    r"epistemic (?:status|state|effort)", r"(?:financial |post |writing )?status", r"confidence(?: level)?",
+    r"(?:content|trigger) (?:warning|note)", r"cw|tw", r"attention conservation notice", r"disclaimers?",
+    r"conflicts? of interest(?: disclaimer)?", r"coi", r"notes?|nb|n\.b\.?|ps|p\.s\.?|eta",
+    r"edit(?:ed)?|updated?|last (?:revised|updated|edited)", r"(?:author'?s|editor'?s|translator'?s) note",
+    r"meta(?:data)?", r"(?:paper |full )?(?:co-?)?authors?(?: list)?", r"previously|previous(?: posts?)?",
+    r"preceded by|followed by|follow-?up to|response to|related(?: to)?|see also|target audience",
+    r"(?:audio|podcast|video)(?: version)?|narrat(?:ed|ion)(?: by)?|transcript|slides|code|paper|arxiv(?: paper)?",
+    r"links?|website|github|twitter|blog(?: post)?|pdf|data(?:set)?|repo(?:sitory)?|demo|project page",
+    r"cross-?post(?:ed)?(?: (?:from|to))?|link-?post(?: for)?|acknowledge?ments?|thanks|credits?",
+)  # fmt: skip
+_META_LABEL_RE = re.compile(
+    r"^[\[(*_\"']*(?:" + "|".join(_META_LABELS) + r")\b[^:.!?]{0,30}(?::(?!//)|\s[–—-]\s)", re.IGNORECASE
+)
+_ORDINAL = (
+    r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|next|previous|last|final|\d+(?:st|nd|rd|th))"
+)
+_NUMBER = r"(?:\d+(?:\.\d+)*[a-z]?|one|two|three|four|five|six|seven|[ivx]+)\b"
+# 2. Words that by themselves say the text is a copy, a version or an instalment of something.
+_META_ALWAYS_RE = re.compile(
+    r"\b(?:cross-?post(?:ed|ing)?|x-?posted|link-?post|(?:originally|first) (?:posted|published|appeared)|"
+    r"epistemic (?:status|state|effort)|attention conservation notice|(?:content|trigger) warning|"
+    r"narrated by|read (?:aloud )?by the author|audio version|podcast (?:version|feed|app)|"
+    + _ORDINAL
+    + r" (?:main )?(?:post|part|entry|instal?lment|essay|chapter|article) (?:in|of)\b|"
+    r"(?:^|\()(?:part|section|chapter)s? " + _NUMBER + r"|"
+    r"(?:part|section|chapter)s? " + _NUMBER + r"(?:\s*(?:and|-|–)\s*[\d.]+)? (?:of|in) (?:my|our|this|the|a) "
+    r"(?:[\w“”«»\"'-]+ ){0,6}?(?:sequence|series|report|post|essay|book|paper)|"
+    r"(?:in|of|from) (?:this|a|the|my|our) (?:\w+ )?(?:sequence|series) (?:on|about|of)\b)",
+    re.IGNORECASE,
+)
+# 3. A document noun after "this/my/our ...": the post speaking of itself ...
+_SELF_RE = re.compile(
+    r"\b(?:this|the following|the present|my|our)\s+(?:\w+\s+)?"
+    r"(?:post|essay|article|piece|write-?up|report|paper|sequence|series|episode|newsletter|blog|thread|"
+    r"chapter|part|section|instal?lment|entry|text|work|research|project|transcript|recording|version|talk|"
+    r"document|doc)s?\b",
+    re.IGNORECASE,
+)
+# ... (or, with no document named, "This is/was ...", "Below is ...") with a word of publishing, format,
+# series or making.
+_POINTING_RE = re.compile(r"^(?:this|it) (?:is|was)\b|^(?:below|above|here) (?:is|are)\b", re.IGNORECASE)
+_META_IF_SELF_RE = re.compile(
+    r"\b(?:available|posted|published|appeared|version|audio|podcast|recorded|transcript|translat\w+|"
+    r"(?:in|of|from|to) (?:a|the|this|my|our) (?:\w+ )?(?:sequence|series)|part of (?:a|an|the|my|our)|"
+    r"(?:written|produced|done|completed|conducted|prepared|created|funded|supported|sponsored) "
+    r"(?:as part of|as|at|during|under|with|by|while|for|in|within)|"
+    r"grew out of|came out of|benefited from|deprecated|superseded)\b",
+    re.IGNORECASE,
+)
+# 4. Its making, said with the subject left out: "Produced as part of ...", "Published on ...", "Also
+# available on ...".
+_PROVENANCE_RE = re.compile(
+    r"^(?:(?:written|produced|done|completed|conducted|prepared|created|funded|supported|published|posted)\b"
+    r"[^.]{0,12}\b(?:as part of|at|during|under|with|by|while|on|in)\b|(?:also )?available (?:on|at|as|in|from)\b)",
+    re.IGNORECASE,
+)
+# 5. Thanks.
+_THANKS_RE = re.compile(
+    r"^(?:with |also |and )?(?:many|special|huge|big|warm) thanks\b|"
+    r"^(?:with |also |and )?thanks\b(?!\s+to\b(?![^.]*\bfor\b))|^thank you\b|"
+    r"\b(?:i|we)(?: would|'d| also)*(?: like to| want to)? (?:thank|acknowledge)\b|"
+    r"\b(?:grateful|thankful|indebted) (?:to|for)\b|\bthanks (?:also )?(?:go(?:es)? )?to\b[^.]*\bfor\b",
+    re.IGNORECASE,
+)
+# 6. Directions to the reader: where to listen, read, subscribe or click.
+_READER_RE = re.compile(
+    r"\byou can (?:also )?(?:listen|read|find|watch|subscribe|sign up|apply|register|download|access)\b|"
+    r"\b(?:click|listen|subscribe|sign up|apply|register|read (?:it|more|the (?:full|rest|whole))|"
+    r"full (?:paper|post|text|version))\b[^.]{0,40}\b(?:here|below|at this link)\b|"
+    r"^(?:click|tap|subscribe|download|sign up|register|apply now)\b|"
+    r"^(?:see|read|listen to|watch|check out) (?:the|my|our|this) (?:\w+ )?(?:post|paper|essay|article|"
+    r"podcast|video|episode|thread|sequence|series|report|write-?up)\b",
+    re.IGNORECASE,
+)
+# Words without which the patterns above cannot match.
+_RESIDUE_HINTS = ("http", "www.", "@", "<", "&", "](", "![")
+_META_HINTS = (
+    "post", "narrat", "read", "audio", "podcast", "part", "sequence", "series", "publish", "appeared", "instal",
+    "entr", "essay", "chapter", "article", "section", "epistemic", "attention", "warning",
+)  # fmt: skip
+_THANKS_HINTS = ("thank", "grateful", "indebted", "acknowledg")
+_READER_HINTS = (
+    "you can", "here", "below", "link", "see ", "read", "listen", "watch", "check out", "click", "tap",
+    "subscribe", "download", "sign up", "register", "apply",
+)  # fmt: skip
+_SELF_HINTS = ("this ", "my ", "our ", "the following", "the present")
+# Footnote markers left in plain text ("accuracy[1] scales", "values.²"); removed from a sentence's text.
+_EDGE_MARKER_RE = re.compile(r"^\[\[?\d{1,3}\]\]?\s*|\s*(?:\[\[?\d{1,3}\]\]?|[¹²³⁴⁵⁶⁷⁸⁹⁰]+)$")
+_MARKER_RE = re.compile(r"(?<=\S)\s?\[\[?\d{1,3}\]\]?|^\[\[?\d{1,3}\]\]?\s+|[¹²³⁴⁵⁶⁷⁸⁹⁰]+")
 
 
-def is_boilerplate(sentence: str) -> bool:
-    """True for epistemic status, acknowledgements, cross-post notes, captions, links and the like."""
-    lower = normalize_space(sentence).lower().replace("’", "'")
-    if "http" in lower or "www." in lower or ("@" in lower and _EMAIL_RE.search(lower)):
-        return True
-    if _BOILERPLATE_OPENING_RE.match(lower.lstrip("[(*_\"'“‘ ")):
-        return True
-    # The phrases searched anywhere all contain one of these words; most sentences contain none.
-    return any(hint in lower for hint in _ANYWHERE_HINTS) and bool(_BOILERPLATE_ANYWHERE_RE.search(lower))
+def boilerplate_kind(sentence: str) -> str:
+    """What kind of boilerplate a sentence is, judged on the sentence alone: "residue" (a link, an address,
+    markup), "caption", "meta" (about the post rather than its subject), or "" for none."""
+    text = normalize_space(sentence).replace("’", "'")
+    if not text:
+        return ""
+    lower = text.lower()
+    # Each searched pattern is tried only when a word it needs is there: most sentences hold none of them.
+    if (_has_any(lower, _RESIDUE_HINTS) or text[0] in "^↩") and _RESIDUE_RE.search(text):
+        return "residue"
+    if _CAPTION_RE.match(text):
+        return "caption"
+    if (
+        _META_LABEL_RE.match(text)
+        or _PROVENANCE_RE.match(text)
+        or (_has_any(lower, _META_HINTS) and _META_ALWAYS_RE.search(text))
+        or (_has_any(lower, _THANKS_HINTS) and _THANKS_RE.search(text))
+        or (_has_any(lower, _READER_HINTS) and _READER_RE.search(text))
+        or ((speaks_of_itself(text) or _POINTING_RE.match(text)) and _META_IF_SELF_RE.search(text))
+    ):
+        return "meta"
+    return ""
 
 
-def opens_as_boilerplate(text: str) -> bool:
-    """True when `text` opens the way boilerplate does ("Epistemic status: ...", "Cross-posted from ...")."""
-    lower = normalize_space(text).lower().replace("’", "'")
-    return bool(_BOILERPLATE_OPENING_RE.match(lower.lstrip("[(*_\"'“‘ ")))
+def _has_any(lower: str, hints: tuple[str, ...]) -> bool:
+    return any(map(lower.__contains__, hints))  # no Python-level loop: this runs for every sentence
+
+
+def is_boilerplate(text: str) -> bool:
+    """True for text that must never be quoted as the post's content: links and markup residue, captions,
+    and sentences about the post itself (status, notes, series, cross-posts, versions, thanks, directions).
+    A text of several sentences (a paragraph) is boilerplate when most of its words are."""
+    sentences = split_sentences(text)
+    if len(sentences) <= 1:
+        return bool(boilerplate_kind(text))
+    noted = sum(word_count(s) for i, s in enumerate(sentences) if _note_at(sentences, i))
+    return noted * 2 > sum(word_count(s) for s in sentences)
+
+
+def _note_at(sentences: list[str], i: int) -> bool:
+    # A labelled note ("Epistemic status: ...") that opens a paragraph is judged by its first sentence.
+    return bool(boilerplate_kind(sentences[i])) or (i == 0 and bool(_META_LABEL_RE.match(sentences[0])))
+
+
+def speaks_of_itself(sentence: str) -> bool:
+    """Whether a sentence names the post as a document ("this essay", "my last post", "our new paper")."""
+    lower = sentence.lower()
+    return _has_any(lower, _SELF_HINTS) and bool(_SELF_RE.search(sentence))
+
+
+def strip_footnote_markers(text: str) -> str:
+    """`text` without footnote markers; a marker glued between two words ("accuracy[1]scales") leaves a space."""
+    if "[" not in text and text.isascii():
+        return text
+    return _MARKER_RE.sub(lambda m: " " if text[m.end() : m.end() + 1].isalnum() else "", text)
 
 
 def looks_like_code_or_math(sentence: str) -> bool:
@@ -396,7 +482,7 @@ def looks_like_code_or_math(sentence: str) -> bool:
     stripped = sentence.strip()
     if not stripped:
         return True
-    if _CODE_START_RE.match(stripped) or _CODE_TOKEN_RE.search(stripped):
+    if _CODE_START_RE.match(stripped) or (_has_any(stripped, _CODE_HINTS) and _CODE_TOKEN_RE.search(stripped)):
         return True
     symbols = len(_MATH_SYMBOL_RE.findall(stripped))
     if symbols >= 3:
@@ -487,17 +573,19 @@ def _ends_sentence(flat: str, punct_at: int, end: int) -> bool:
 class Sentence:
     """One sentence of a post and what the offline writer needs to know to rank it."""
 
-    text: str  # the post's own words, whitespace collapsed (a label such as "TL;DR:" removed)
+    text: str  # a span of the post: whitespace collapsed, a label ("TL;DR:") and edge footnote markers removed
     index: int  # position among all sentences of the post
     paragraph: int  # index of the paragraph it sits in
     first_in_paragraph: bool
     section: str  # "lead" (TL;DR, abstract, summary), "body", "weak" (methods, related work) or "end"
-    boilerplate: bool  # epistemic status, thanks, cross-post notes, links, captions, footnotes ...
+    boilerplate: bool  # not prose, a caption, or about the post rather than its subject (see is_boilerplate)
     heading: bool
     code: bool
     list_item: bool
     quoted: bool  # a "> " line: someone else's words (a linkpost's quoted abstract, an epigraph)
     words: int
+    stems: tuple[str, ...] = ()  # content_stems(text), computed once
+    offset: int = 0  # where its line starts in the post, in characters (blank lines between paragraphs aside)
 
     @property
     def quotable(self) -> bool:
@@ -505,18 +593,45 @@ class Sentence:
         return not (self.boilerplate or self.heading or self.code or self.section == "end")
 
 
+# Posts split and kept: the summarizer and the theme finder read the same posts in one build.
+POST_CACHE_SIZE = 1024
+# The edges of a post, where notes about it sit: its first and last EDGE_PARAGRAPHS paragraphs.
+EDGE_PARAGRAPHS = 2
+# A post needs this many paragraphs before the share of a sentence's words found elsewhere in it tells a note
+# that names the post from a sentence that introduces its subject.
+TOPICALITY_MIN_PARAGRAPHS = 6
+# An edge sentence that speaks of the post and shares less than this share of its words with the rest of the
+# post is a note about the post; so is a sentence that follows a note in its paragraph and shares less than
+# NOTE_CONTINUES_SHARE (that is, not most) of its words with the rest.
+OFF_TOPIC_SHARE = 0.25
+NOTE_CONTINUES_SHARE = 0.5
+
+
 def post_sentences(text: str, *, max_chars: int | None = None) -> list[Sentence]:
-    """Every sentence of a post, in order, with its flags. `max_chars` reads only the start of a long post."""
-    if max_chars is not None and len(text) > max_chars:
-        cut = text.rfind("\n", 0, max_chars)
-        text = text[: cut if cut > max_chars // 2 else max_chars]
+    """Every sentence of a post, in order, with its flags. `max_chars` keeps only the sentences whose line
+    starts within the first `max_chars` characters (the flags still come from the whole post).
+
+    Cached on the text (the last POST_CACHE_SIZE posts), so that calling it again for the same post is cheap.
+    """
+    sentences = _split_post(text)
+    if max_chars is None:
+        return list(sentences)
+    return [s for s in sentences if s.offset < max_chars]
+
+
+@lru_cache(maxsize=POST_CACHE_SIZE)
+def _split_post(text: str) -> tuple[Sentence, ...]:
     lines = list(_units(text))
     footnote_tail = _footnote_tail_start(lines)
     out: list[Sentence] = []
     section = "body"
     paragraphs_in_section = 0
     labelled_paragraph = -1  # a paragraph that opens with "TL;DR:" or "Abstract:" is a lead section itself
+    quoting_summary = False  # inside the quote that a line such as "From the abstract:" introduces
+    offset = 0
     for position, (paragraph, line) in enumerate(lines):
+        line_offset = offset
+        offset += len(line) + 1
         first_line = position == 0 or lines[position - 1][0] != paragraph
         if first_line:
             paragraphs_in_section += 1
@@ -526,7 +641,7 @@ def post_sentences(text: str, *, max_chars: int | None = None) -> list[Sentence]
         if heading is not None:
             section = _section_after(heading, section)
             paragraphs_in_section = 0
-            out.append(_sentence(heading, len(out), paragraph, first_line, section, heading=True))
+            out.append(_sentence(heading, len(out), paragraph, first_line, section, line_offset, heading=True))
             continue
         quoted = line.startswith(">")
         body = line.lstrip("> ") if quoted else line
@@ -539,13 +654,18 @@ def post_sentences(text: str, *, max_chars: int | None = None) -> list[Sentence]
         if label:
             body = body[label.end() :]
             labelled_paragraph = paragraph
-        line_section = "lead" if paragraph == labelled_paragraph else section
+        line_section = "lead" if paragraph == labelled_paragraph or (quoted and quoting_summary) else section
+        if not quoted:
+            # "Here is the abstract:", "From the executive summary:": the quote after it is the post's lead.
+            quoting_summary = body.endswith(":") and bool(_NAMES_SUMMARY_RE.search(body[-80:]))
         if position >= footnote_tail or _FOOTNOTE_LINE_RE.match(line) or "↩" in line:
             line_section = "end"
-        pieces = split_sentences(body)
-        # A boilerplate opening ("Epistemic status: ...") taints only the first sentence of its line; a link
-        # or an address later in the line taints only the sentence it sits in.
-        line_boilerplate = len(pieces) > 1 and opens_as_boilerplate(body)
+        # A marker at either edge of a sentence goes ("[1] I did ...", "... research.[1]"), so that the sentence
+        # is still a span of the post; one inside it stays (strip_footnote_markers takes it out of a summary).
+        pieces = [_EDGE_MARKER_RE.sub("", piece) for piece in split_sentences(body)]
+        # A labelled note ("Epistemic status: ...", "Edit: ...") opens its line; whether the note goes on past
+        # its first sentence is judged by what the next ones share with the post (_mark_notes_at_edges).
+        labelled_note = bool(_META_LABEL_RE.match(body.replace("’", "'")))
         for i, sentence_text in enumerate(pieces):
             out.append(
                 _sentence(
@@ -554,12 +674,82 @@ def post_sentences(text: str, *, max_chars: int | None = None) -> list[Sentence]
                     paragraph,
                     first_line and i == 0,
                     line_section,
-                    boilerplate=(line_boilerplate and i == 0) or is_boilerplate(sentence_text),
+                    line_offset,
+                    boilerplate=(labelled_note and i == 0) or bool(boilerplate_kind(sentence_text)),
                     list_item=list_item,
                     quoted=quoted,
                 )
             )
+    return tuple(_mark_notes_at_edges(out))
+
+
+def _mark_notes_at_edges(sentences: list[Sentence]) -> list[Sentence]:
+    """Mark the notes about the post that sit at its edges (its first and last EDGE_PARAGRAPHS paragraphs), in
+    a post long enough to tell what its vocabulary is: a sentence that follows a note in its paragraph and
+    shares little of its vocabulary with the rest of the post (the note goes on), and a sentence that speaks
+    of the post and shares less still."""
+    body = [s for s in sentences if s.section != "end" and not s.heading]
+    if not body or body[-1].paragraph + 1 < TOPICALITY_MIN_PARAGRAPHS:
+        return sentences
+    # In how many of the post's other sentences (notes aside) each stem occurs.
+    spread: Counter[str] = Counter()
+    for s in body:
+        if not s.boilerplate:
+            spread.update(set(s.stems))
+    first_paragraph, last_paragraph = body[0].paragraph, body[-1].paragraph
+    out: list[Sentence] = []
+    note_paragraph = -1
+    for s in sentences:
+        at_edge = s.paragraph < first_paragraph + EDGE_PARAGRAPHS or s.paragraph > last_paragraph - EDGE_PARAGRAPHS
+        if at_edge and not s.boilerplate and not s.heading and s.section != "end":
+            distinct = set(s.stems)
+            shared = sum(spread[t] > 1 for t in distinct) / len(distinct) if distinct else 0.0
+            if (shared < NOTE_CONTINUES_SHARE and s.paragraph == note_paragraph) or (
+                shared < OFF_TOPIC_SHARE and speaks_of_itself(s.text)
+            ):
+                s = _replace_boilerplate(s)
+        if s.boilerplate and at_edge:
+            note_paragraph = s.paragraph
+        out.append(s)
     return out
+
+
+def _replace_boilerplate(s: Sentence) -> Sentence:
+    return Sentence(
+        s.text, s.index, s.paragraph, s.first_in_paragraph, s.section, True, s.heading, s.code, s.list_item,
+        s.quoted, s.words, s.stems, s.offset,
+    )  # fmt: skip
+
+
+def _sentence(
+    text: str,
+    index: int,
+    paragraph: int,
+    first: bool,
+    section: str,
+    offset: int,
+    *,
+    heading: bool = False,
+    boilerplate: bool = False,
+    list_item: bool = False,
+    quoted: bool = False,
+) -> Sentence:
+    text = normalize_space(text)
+    return Sentence(
+        text=text,
+        index=index,
+        paragraph=paragraph,
+        first_in_paragraph=first,
+        section=section,
+        boilerplate=boilerplate,
+        heading=heading,
+        code=not heading and looks_like_code_or_math(text),
+        list_item=list_item,
+        quoted=quoted,
+        words=word_count(text),
+        stems=tuple(content_stems(text)),
+        offset=offset,
+    )
 
 
 def _heading_text(line: str) -> str | None:
@@ -589,34 +779,6 @@ def _section_after(heading: str, current: str) -> str:
 def _is_real_heading(heading: str) -> bool:
     # Inside an end section (footnotes, references), a numbered or long "heading" is usually an entry.
     return not _NUMBERED_LINE_RE.match(heading) and word_count(heading) <= 6
-
-
-def _sentence(
-    text: str,
-    index: int,
-    paragraph: int,
-    first: bool,
-    section: str,
-    *,
-    heading: bool = False,
-    boilerplate: bool = False,
-    list_item: bool = False,
-    quoted: bool = False,
-) -> Sentence:
-    text = normalize_space(text)
-    return Sentence(
-        text=text,
-        index=index,
-        paragraph=paragraph,
-        first_in_paragraph=first,
-        section=section,
-        boilerplate=boilerplate,
-        heading=heading,
-        code=not heading and looks_like_code_or_math(text),
-        list_item=list_item,
-        quoted=quoted,
-        words=word_count(text),
-    )
 
 
 def _units(text: str) -> Iterator[tuple[int, str]]:

@@ -31,6 +31,56 @@ def test_forum_html_becomes_clean_paragraphs() -> None:
         assert junk not in text.replace("Footnote:", "")
 
 
+def test_an_unclosed_footnote_sup_keeps_the_rest_of_the_post() -> None:
+    html = (
+        '<p>Opening claim.<sup class="footnote-ref" id="fnref1"><a href="#fn1">[1]</a><p>Second paragraph.</p>'
+        "<h2>Later heading</h2><p>Last paragraph.</p>"
+        '<ol class="footnotes"><li id="fn1"><a href="#fnref1">^</a> The note.</li></ol>'
+    )
+    assert html_to_text(html).split("\n\n") == [
+        "Opening claim.",
+        "Second paragraph.",
+        "Later heading",
+        "Last paragraph.",
+        "Footnote: The note.",
+    ]
+
+
+def test_images_and_their_captions_are_dropped() -> None:
+    html = (
+        "<p>Before the figure.</p>"
+        '<figure class="image"><img src="https://example.org/a.png" alt="A plot">'
+        "<figcaption>Figure 3: Accuracy by layer.</figcaption></figure><p>After the figure.</p>"
+    )
+    assert html_to_text(html) == "Before the figure.\n\nAfter the figure."
+
+
+def test_line_breaks_code_tables_and_nested_lists_keep_their_shape() -> None:
+    html = (
+        "<p>First line<br>second line</p><pre><code>x = 1\ny = 2</code></pre>"
+        "<ul><li>outer<ul><li>inner</li></ul></li><li>last</li></ul>"
+        "<table><tr><th>Team</th><th>Score</th></tr><tr><td>A</td><td>3</td></tr></table>"
+    )
+    assert html_to_text(html).split("\n\n") == [
+        "First line\nsecond line",
+        "x = 1\ny = 2",
+        "- outer",
+        "- inner",
+        "- last",
+        "Team Score",
+        "A 3",
+    ]
+
+
+def test_footnotes_marked_by_aria_roles_as_other_sites_write_them() -> None:
+    html = (
+        '<p>A claim<a href="#fn1" class="footnote-ref" id="fnref1" role="doc-noteref"><sup>1</sup></a> stands.</p>'
+        '<section class="footnotes" role="doc-endnotes"><hr><ol><li id="fn1"><p>Where it comes from.'
+        '<a href="#fnref1" class="footnote-back" role="doc-backlink">↩︎</a></p></li></ol></section>'
+    )
+    assert html_to_text(html) == "A claim stands.\n\nFootnote: Where it comes from."
+
+
 def test_new_form_without_published_prefix_and_plain_text() -> None:
     assert html_to_text("<p>Only a body.</p><p><a href='https://x/posts/a#comments'>Discuss</a></p>") == "Only a body."
     assert html_to_text("Plain text\n\nin two paragraphs") == "Plain text\n\nin two paragraphs"

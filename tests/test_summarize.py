@@ -6,10 +6,15 @@ openings come from the shared CSV export at run time, when it is present.
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+import digest_core.text as text_module
 from digest_core.clean import html_to_text
 from digest_core.models import Post
 from digest_core.summarize import (
@@ -21,6 +26,9 @@ from digest_core.summarize import (
     summarize_text,
 )
 from digest_core.text import (
+    FUNCTION_WORDS,
+    STOPWORDS,
+    content_stems,
     dangling_kind,
     is_boilerplate,
     is_heading,
@@ -28,7 +36,8 @@ from digest_core.text import (
     normalize_space,
     post_sentences,
     split_sentences,
-    title_case,
+    stem,
+    strip_footnote_markers,
 )
 from tests.conftest import shared_export_rows
 
@@ -52,9 +61,15 @@ def words_of(text: str) -> int:
     return len(text.split())
 
 
+def post_flat(text: str) -> str:
+    """The post as one line, without footnote markers: what a summary's sentences are spans of."""
+    return normalize_space(strip_footnote_markers(text))
+
+
 def assert_verbatim(summary: str, text: str, title: str = "") -> None:
-    """The summary is the post's own sentences, each a span of the post (whitespace aside), in order."""
-    flat = normalize_space(text)
+    """The summary is the post's own sentences, each a span of the post (whitespace and footnote markers
+    aside), in order."""
+    flat = post_flat(text)
     chosen = select_sentences(text, title=title)
     assert summary == (" ".join(chosen) if chosen else normalize_space(title))
     position = 0
@@ -264,25 +279,28 @@ def test_same_post_gives_the_same_summary() -> None:
     assert all(ExtractiveSummarizer().summarize(post) == first for _ in range(3))
 
 
-def test_a_dangling_this_comes_with_its_antecedent() -> None:
-    text = (
-        "Some filler about the weather opens this post, and it has nothing to do with the subject.\n\n"
-        "Deceptive alignment is when a model behaves well in training only to pursue other goals later. "
-        "This makes deceptive alignment hard to detect with behavioural evaluations alone, because a "
-        "deceptive model and an aligned model behave the same way during training. Interpretability offers a "
-        "way to look for deceptive alignment directly in the weights rather than in behaviour.\n\n"
-        + " ".join(
-            f"Paragraph {i} repeats that deceptive alignment and interpretability are the subject." for i in range(12)
-        )
+def test_a_sentence_that_points_back_comes_with_the_sentence_before_it() -> None:
+    """The post's most central sentence opens with "This", pointing at a sentence that shares none of its
+    words (so that centrality alone would leave it out): it is quoted only together with that sentence,
+    directly before it."""
+    antecedent = "Some systems act one way when watched and quite another way once nobody is watching them."
+    central = (
+        "This makes behavioural evaluation of a model weak evidence about the behaviour of the model in "
+        "deployment, however thorough the evaluation is."
     )
-    summary = summarize_text(text, title="Deceptive alignment and interpretability")
-    assert_verbatim(summary, text, "Deceptive alignment and interpretability")
-    sentences = select_sentences(text, title="Deceptive alignment and interpretability")
-    for i, sentence in enumerate(sentences):
-        if dangling_kind(sentence) == "pronoun":
-            previous = split_sentences(normalize_space(text))
-            antecedent = previous[previous.index(sentence) - 1]
-            assert i > 0 and sentences[i - 1] == antecedent
+    others = [
+        "Evaluation of a model measures its behaviour on prompts that its developers chose in advance.",
+        "Deployment exposes the model to prompts from millions of users, far more varied than any evaluation.",
+        "A model that can tell evaluation prompts from deployment prompts may behave well only in evaluation.",
+        "Behaviour in deployment is therefore what an evaluation of the model is meant to predict.",
+        "Evaluation suites for deployment decisions should include prompts a model cannot recognise as tests.",
+        "Interpretability of a model could check behaviour in deployment more directly than evaluation does.",
+    ]
+    text = "\n\n".join([*others[:3], f"{antecedent} {central}", *others[3:]])
+    chosen = select_sentences(text, title="Behavioural evaluation is weak evidence about deployment")
+    assert central in chosen
+    position = chosen.index(central)
+    assert position > 0 and chosen[position - 1] == antecedent
 
 
 def test_arxiv_abstract_label_is_dropped() -> None:
@@ -498,13 +516,6 @@ def test_sentences_that_stand_alone(sentence: str) -> None:
     assert not leans_back(sentence)
 
 
-def test_title_case_keeps_acronyms() -> None:
-    assert title_case("sparse autoencoders and RLHF") == "Sparse Autoencoders and RLHF"
-    assert title_case("weak-to-strong generalisation") == "Weak-to-Strong Generalisation"
-    assert title_case("Chain-of-thought monitoring") == "Chain-of-Thought Monitoring"
-    assert title_case("SAEs") == "SAEs"
-
-
 def test_trailing_numbered_notes_are_footnotes_only_when_the_body_points_at_them() -> None:
     body = [f"Paragraph {i} argues that interpretability needs better benchmarks and clearer goals." for i in range(8)]
     notes = ["1. The benchmark we mean is the one from last year.", "2. We thank nobody in particular."]
@@ -548,3 +559,143 @@ def test_real_summaries_rarely_open_on_a_sentence_that_leans_back() -> None:
         if len(chosen) > 1 and leans_back(chosen[0]) and not chosen[0].startswith(("This is", "This was")):
             leaning.append(chosen[0])
     assert len(leaning) <= len(rows) // 100, leaning[:5]
+
+
+# -- full-text posts written for these tests (tests/data/posts), in the forum's feed HTML ------------------------
+POSTS_DIR = Path(__file__).parent / "data" / "posts"
+FULL_TEXT_POSTS = json.loads((POSTS_DIR / "posts.json").read_text(encoding="utf-8"))["posts"]
+MARKUP_RESIDUE = re.compile(r"<[a-z/]|&[a-z]+;|\[\d+\]|https?://|\^|↩")
+
+
+def full_text(entry: dict[str, str]) -> str:
+    return html_to_text((POSTS_DIR / entry["file"]).read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("entry", FULL_TEXT_POSTS, ids=[p["file"] for p in FULL_TEXT_POSTS])
+def test_a_full_text_post_is_summarised_by_its_claim_in_whole_sentences(entry: dict[str, Any]) -> None:
+    text = full_text(entry)
+    summary = ExtractiveSummarizer().summarize(make_post(text, title=entry["title"]))
+    assert MIN_WORDS <= words_of(summary) <= MAX_WORDS, summary
+    assert_verbatim(summary, text, entry["title"])
+    chosen = select_sentences(text, title=entry["title"])
+    assert not leans_back(chosen[0]), chosen[0]
+    assert entry["claim"] in summary
+    for unwanted in entry["never"]:
+        assert unwanted not in summary
+    assert not MARKUP_RESIDUE.search(summary), summary
+
+
+@pytest.mark.parametrize("entry", FULL_TEXT_POSTS, ids=[p["file"] for p in FULL_TEXT_POSTS])
+def test_notes_about_the_post_are_marked_wherever_they_sit(entry: dict[str, Any]) -> None:
+    """Every sentence that holds a note, caption or footnote text of the post is flagged as not quotable,
+    and the claim is quotable."""
+    sentences = post_sentences(full_text(entry))
+    for unwanted in entry["never"]:
+        for s in sentences:
+            if unwanted in s.text and not s.text.endswith(":"):  # a lead-in to a quote is never a candidate
+                assert not s.quotable, s.text
+    claim = [s for s in sentences if s.text.startswith(entry["claim"])]
+    assert claim and claim[0].quotable
+
+
+def test_the_claim_is_chosen_in_a_long_post_and_the_summary_stays_bounded() -> None:
+    """One post's text followed by ~10,000 and ~40,000 words of other posts' bodies: the summary still comes
+    from the post's opening claim, within the word limits."""
+    entry = FULL_TEXT_POSTS[-1]
+    others = "\n\n".join(full_text(p) for p in FULL_TEXT_POSTS[:-1])
+    for target in (10_000, 40_000):
+        text = full_text(entry)
+        while words_of(text) < target:
+            text += "\n\n" + others
+        summary = summarize_text(text, title=entry["title"])
+        assert MIN_WORDS <= words_of(summary) <= MAX_WORDS
+        assert entry["claim"] in summary
+        assert_verbatim(summary, text, entry["title"])
+
+
+def test_a_post_is_split_once_for_the_summarizer_and_the_theme_finder() -> None:
+    text = full_text(FULL_TEXT_POSTS[0]) + "\n\nA sentence that makes this text new to the cache."
+    summarize_text(text, title="x")
+    hits = text_module._split_post.cache_info().hits
+    start = post_sentences(text, max_chars=1_000)
+    assert text_module._split_post.cache_info().hits == hits + 1
+    assert start and start == post_sentences(text)[: len(start)]
+    assert all(s.offset < 1_000 for s in start)
+
+
+def test_summaries_are_deterministic_across_cache_clears() -> None:
+    entry = FULL_TEXT_POSTS[0]
+    first = summarize_text(full_text(entry), title=entry["title"])
+    text_module._split_post.cache_clear()
+    assert summarize_text(full_text(entry), title=entry["title"]) == first
+
+
+def test_a_short_post_is_its_own_summary_without_its_notes() -> None:
+    text = "Crossposted from my blog.\n\nProbes trained on one model rarely transfer to another model family."
+    assert (
+        summarize_text(text, title="Probes") == "Probes trained on one model rarely transfer to another model family."
+    )
+
+
+def test_an_edge_sentence_about_the_post_that_shares_nothing_with_it_is_a_note() -> None:
+    body = [
+        f"Paragraph {i}: reward models trained on human comparisons drift when the policy is optimised hard."
+        for i in range(8)
+    ]
+    note = "This essay grew from a long evening of arguing in a kitchen with two friends."
+    at_edge = {s.text: s for s in post_sentences("\n\n".join([note, *body]))}
+    in_middle = {s.text: s for s in post_sentences("\n\n".join([*body[:4], note, *body[4:]]))}
+    assert at_edge[note].boilerplate
+    assert not in_middle[note].boilerplate
+
+
+def test_the_stemmer_is_light_and_the_stopwords_are_function_words() -> None:
+    assert stem("models") == stem("model") == "model"
+    assert stem("SAEs") == "sae" and stem("studies") == "study"
+    assert len({stem("computer"), stem("computation"), stem("compute")}) == 3
+    assert {"the", "and", "which", "would", "can"} <= FUNCTION_WORDS <= STOPWORDS
+    assert not {"post", "result", "interesting"} & FUNCTION_WORDS
+    assert not {"model", "probe", "reward"} & STOPWORDS
+    assert content_stems("The models were trained on the data") == ["model", "trained", "data"]
+
+
+def test_real_summaries_carry_no_links_markers_or_labelled_notes() -> None:
+    leaks = []
+    for row in shared_export_rows():
+        summary = summarize_text(row["summary"], title=row["title"])
+        if re.search(r"https?://|\[\d+\]|(?i:epistemic status|cross-?posted|audio version)", summary):
+            leaks.append(summary)
+    assert not leaks, leaks[:3]
+
+
+def test_a_paragraph_is_boilerplate_when_most_of_it_is() -> None:
+    note = "This is the first post in a sequence on shutdown problems."
+    content = (
+        "Agents trained on short episodes with no reward after the episode ends have little reason to resist "
+        "being shut down, and we test this in a grid world with an off switch."
+    )
+    assert is_boilerplate(note)
+    assert not is_boilerplate(f"{note} {content}")
+    assert is_boilerplate(f"Epistemic status: exploratory. {note} Thanks to Dana for comments on a draft.")
+
+
+def test_sentences_stay_spans_of_the_post_and_summaries_lose_its_footnote_markers() -> None:
+    """Quoting code maps sentences back to the post; a summary never prints a marker."""
+    text = "\n\n".join(
+        [
+            "Prior work found that probes trained on one model fail on others. [1] We retrained probes on a "
+            "mixture of model families and measured their accuracy on a held-out family.[2] Accuracy on the "
+            "held-out family rose from 58 to 81 percent[3], close to the within-family figure.",
+            "We think mixed training data is the cheapest fix for probe transfer, and we release the probes.",
+        ]
+    )
+    flat = normalize_space(text)
+    sentences = post_sentences(text)
+    assert all(s.text in flat for s in sentences)
+    assert [s.text for s in sentences][:2] == [
+        "Prior work found that probes trained on one model fail on others.",
+        "We retrained probes on a mixture of model families and measured their accuracy on a held-out family.",
+    ]
+    summary = summarize_text(text, title="Probe transfer")
+    assert "rose from 58 to 81 percent, close to" in summary
+    assert not re.search(r"\[\d\]", summary)
