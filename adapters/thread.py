@@ -50,6 +50,15 @@ def more_members_line(rest: Sequence[DigestPost]) -> str:
     return f"…and {len(rest)} more: " + ", ".join(f"#{post.number}" for post in rest)
 
 
+def listed_note(digest: Digest, listed: Sequence[DigestPost]) -> str:
+    """The channel message's word on where the posts are, on a day with posts past the cap."""
+    posts = "posts of the week" if digest.is_weekly else "posts"
+    return (
+        f"The first {len(digest.posts) - len(listed)} {posts} are summarised in the thread, and "
+        f"{number_range(listed)} are listed by title after them."
+    )
+
+
 def more_line(rest: Sequence[DigestPost]) -> str:
     """The closing line of a list cut short by the platform's message bound."""
     return f"…and {len(rest)} more, {number_range(rest)}: ask about any of them by number."

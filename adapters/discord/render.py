@@ -19,6 +19,7 @@ from discord.utils import escape_mentions
 from adapters.discord import limits
 from adapters.thread import (
     DEFAULT_MAX_THREAD_POSTS,
+    listed_note,
     more_line,
     more_members_line,
     number_range,
@@ -273,10 +274,7 @@ def _overview_where(digest: Digest, listed: Sequence[DigestPost]) -> str:
     """Where the posts are and how to ask about them; on a huge day, which posts are only listed."""
     if not listed:
         return WEEKLY_OVERVIEW if digest.is_weekly else DAILY_OVERVIEW
-    where = (
-        f"The first {len(digest.posts) - len(listed)} posts have a summary each in the thread, and "
-        f"{number_range(listed)} are listed by title after them."
-    )
+    where = listed_note(digest, listed)
     if digest.is_weekly:
         return f"{where} To ask about a post, use its daily thread."
     return (

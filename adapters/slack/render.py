@@ -19,6 +19,7 @@ from urllib.parse import quote, urlsplit
 from adapters.slack import limits
 from adapters.thread import (
     DEFAULT_MAX_THREAD_POSTS,
+    listed_note,
     more_line,
     more_members_line,
     number_range,
@@ -297,10 +298,7 @@ def _footer(digest: Digest, listed: Sequence[DigestPost]) -> str:
     """Where the posts are and how to ask about them; on a huge day, which posts are only listed."""
     if not listed:
         return WEEKLY_FOOTER if digest.is_weekly else DAILY_FOOTER
-    where = (
-        f"The first {len(digest.posts) - len(listed)} posts{' of the week' if digest.is_weekly else ''} are "
-        f"summarised in this thread, and {number_range(listed)} are listed by title after them."
-    )
+    where = listed_note(digest, listed)
     if digest.is_weekly:
         return f"{where} To ask about one, reply in its daily digest's thread."
     return (
