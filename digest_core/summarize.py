@@ -27,6 +27,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -41,6 +42,9 @@ from digest_core.text import (
     strip_footnote_markers,
     word_count,
 )
+
+if TYPE_CHECKING:
+    from scipy.sparse import csr_matrix
 
 MIN_WORDS = 40
 MAX_WORDS = 120
@@ -116,7 +120,7 @@ def rank_sentences(candidates: Sequence[Sentence], *, title: str = "") -> tuple[
     """(score of each candidate, cosine similarity between candidates): centrality under a lead prior, scaled
     by how well the sentence stands on its own (see the module docstring)."""
     vectors, title_vector = _tfidf([_features(s.stems) for s in candidates], title)
-    similarity = vectors @ vectors.T
+    similarity = (vectors @ vectors.T).toarray()
     np.fill_diagonal(similarity, 0.0)
     positions = np.arange(len(candidates), dtype=float)
     prior = np.exp(-positions / LEAD_DECAY)
@@ -139,28 +143,36 @@ def _features(stems: Sequence[str]) -> list[str]:
     return out
 
 
-def _tfidf(documents: Sequence[Sequence[str]], title: str) -> tuple[np.ndarray, np.ndarray]:
-    """Unit-length TF-IDF rows for `documents` (sublinear term frequency, smoothed IDF over the documents),
-    and the title's vector in the same space."""
+def _tfidf(documents: Sequence[Sequence[str]], title: str) -> tuple[csr_matrix, np.ndarray]:
+    """Unit-length TF-IDF rows for `documents` (sublinear term frequency, smoothed IDF over the documents), as
+    a sparse matrix (a sentence uses a few of the post's terms), and the title's vector in the same space."""
+    from scipy.sparse import csr_matrix
+
+    counts = [Counter(stems) for stems in documents]
     df: Counter[str] = Counter()
-    for stems in documents:
-        df.update(set(stems))
+    for counted in counts:
+        df.update(counted.keys())
     vocabulary = {term: i for i, term in enumerate(sorted(df))}
     n = len(documents)
-    idf = np.array([math.log((1 + n) / (1 + df[t])) + 1.0 for t in vocabulary])
+    idf = np.log((1 + n) / (1 + np.array([df[t] for t in vocabulary], dtype=float))) + 1.0
 
-    def vector(stems: Sequence[str]) -> np.ndarray:
-        row = np.zeros(len(vocabulary))
-        for term, count in Counter(stems).items():
-            j = vocabulary.get(term)
-            if j is not None:
-                row[j] = 1.0 + math.log(count)
-        row *= idf
-        norm = np.linalg.norm(row)
-        return row / norm if norm > 0 else row
+    columns = np.array([vocabulary[t] for counted in counts for t in counted], dtype=np.int64)
+    frequencies = np.array([c for counted in counts for c in counted.values()], dtype=float)
+    lengths = [len(counted) for counted in counts]
+    rows = np.repeat(np.arange(n), lengths)
+    weights = (1.0 + np.log(frequencies)) * idf[columns]
+    row_norms = np.sqrt(np.bincount(rows, weights=weights * weights, minlength=n))[rows]
+    weights = weights / row_norms  # a term's weight is never 0 (idf >= 1), so no used row has norm 0
+    row_starts = np.concatenate([[0], np.cumsum(lengths)])
+    matrix = csr_matrix((weights, columns, row_starts), shape=(n, len(vocabulary)))
 
-    matrix = np.array([vector(stems) for stems in documents]) if documents else np.zeros((0, 0))
-    return matrix, vector(_features(content_stems(title)))
+    title_row = np.zeros(len(vocabulary))
+    for term, count in Counter(_features(content_stems(title))).items():
+        j = vocabulary.get(term)
+        if j is not None:
+            title_row[j] = (1.0 + math.log(count)) * idf[j]
+    norm = np.linalg.norm(title_row)
+    return matrix, (title_row / norm if norm > 0 else title_row)
 
 
 def _personalised_pagerank(similarity: np.ndarray, restart: np.ndarray) -> np.ndarray:
@@ -216,24 +228,23 @@ def _form_factor(s: Sentence) -> float:
 
 
 def _mostly_capitalised(text: str) -> bool:
-    tokens = text.split()[1:]
-    return len(tokens) >= MIN_SENTENCE_WORDS and sum(t[:1].isupper() for t in tokens) > 0.6 * len(tokens)
+    initials = [token[0] for token in text.split()[1:]]
+    return len(initials) >= MIN_SENTENCE_WORDS and sum(map(str.isupper, initials)) > 0.6 * len(initials)
 
 
 def _select(candidates: Sequence[Sentence], scores: np.ndarray, similarity: np.ndarray, target: int) -> list[int]:
     """Indices (into candidates) chosen by maximal marginal relevance within the word limits."""
     chosen: list[int] = []
     total = 0
-    remaining = set(range(len(candidates)))
-    while remaining and total < target:
-        best, best_value = -1, -math.inf
-        for i in sorted(remaining):
-            likeness = max((similarity[i, j] for j in chosen), default=0.0)
-            value = MMR_LAMBDA * scores[i] - (1 - MMR_LAMBDA) * likeness
-            if value > best_value:
-                best, best_value = i, value
-        remaining.discard(best)
-        if chosen and max(similarity[best, j] for j in chosen) > REDUNDANT_SIMILARITY:
+    # Each candidate's likeness to those chosen so far (its largest similarity to one of them).
+    likeness = np.zeros(len(candidates))
+    remaining = np.ones(len(candidates), dtype=bool)
+    while remaining.any() and total < target:
+        values = MMR_LAMBDA * scores - (1 - MMR_LAMBDA) * likeness
+        values[~remaining] = -math.inf
+        best = int(np.argmax(values))  # the first of equals: ties go to the earlier sentence
+        remaining[best] = False
+        if chosen and likeness[best] > REDUNDANT_SIMILARITY:
             continue
         group = _with_antecedents(best, candidates, chosen)
         if group is None:
@@ -242,7 +253,8 @@ def _select(candidates: Sequence[Sentence], scores: np.ndarray, similarity: np.n
         if total + words > MAX_WORDS:
             continue
         chosen.extend(group)
-        remaining.difference_update(group)
+        remaining[group] = False
+        likeness = np.maximum(likeness, similarity[:, group].max(axis=1))
         total += words
     return chosen
 

@@ -134,6 +134,9 @@ _ABBREVIATIONS = _word_set(
 # A sentence ends at . ! ? (or an ellipsis), optionally followed by closing quotes/brackets or a footnote marker
 # ("research.[1] Both ..."), then whitespace.
 _SENTENCE_END_RE = re.compile(r"(?:\.{3}|…|[.!?])(?:['\"’”)\]]|\[\d{1,3}\]|[¹²³⁴⁵⁶⁷⁸⁹⁰])*(?=\s+\S)")
+# The first character after a sentence end (looked up in place: copying the rest of a long text at every
+# period made splitting grow with the square of its length).
+_NEXT_CHARACTER_RE = re.compile(r"\s*(\S)")
 
 _BULLET_RE = re.compile(r"^(?:[-*•·–—]|\d{1,2}[.)]|\(?[a-z][.)]|\(\d{1,2}\))\s+")
 _LABEL_RE = re.compile(
@@ -417,6 +420,7 @@ _READER_HINTS = (
 _SELF_HINTS = ("this ", "my ", "our ", "the following", "the present")
 # Footnote markers left in plain text ("accuracy[1] scales", "values.²"); removed from a sentence's text.
 _EDGE_MARKER_RE = re.compile(r"^\[\[?\d{1,3}\]\]?\s*|\s*(?:\[\[?\d{1,3}\]\]?|[¹²³⁴⁵⁶⁷⁸⁹⁰]+)$")
+_EDGE_MARKER_ENDS = "]¹²³⁴⁵⁶⁷⁸⁹⁰"
 _MARKER_RE = re.compile(r"(?<=\S)\s?\[\[?\d{1,3}\]\]?|^\[\[?\d{1,3}\]\]?\s+|[¹²³⁴⁵⁶⁷⁸⁹⁰]+")
 
 
@@ -468,6 +472,14 @@ def speaks_of_itself(sentence: str) -> bool:
     """Whether a sentence names the post as a document ("this essay", "my last post", "our new paper")."""
     lower = sentence.lower()
     return _has_any(lower, _SELF_HINTS) and bool(_SELF_RE.search(sentence))
+
+
+def _strip_edge_markers(sentence: str) -> str:
+    # Only a sentence that opens with "[" or ends with "]" or a superscript can hold one: most hold none, and
+    # the pattern's end-anchored half is tried at every space otherwise.
+    if sentence[:1] == "[" or sentence[-1:] in _EDGE_MARKER_ENDS:
+        return _EDGE_MARKER_RE.sub("", sentence)
+    return sentence
 
 
 def strip_footnote_markers(text: str) -> str:
@@ -549,9 +561,10 @@ def split_sentences(text: str) -> list[str]:
 
 def _ends_sentence(flat: str, punct_at: int, end: int) -> bool:
     """Whether the punctuation at `punct_at` really closes a sentence."""
-    nxt = flat[end:].lstrip()[:1]
-    if not nxt:
+    following = _NEXT_CHARACTER_RE.match(flat, end)
+    if following is None:
         return True
+    nxt = following[1]
     if flat[punct_at] == ".":
         # The word just before the period: "e.g.", "al.", "J.", "Fig."
         j = punct_at
@@ -662,7 +675,7 @@ def _split_post(text: str) -> tuple[Sentence, ...]:
             line_section = "end"
         # A marker at either edge of a sentence goes ("[1] I did ...", "... research.[1]"), so that the sentence
         # is still a span of the post; one inside it stays (strip_footnote_markers takes it out of a summary).
-        pieces = [_EDGE_MARKER_RE.sub("", piece) for piece in split_sentences(body)]
+        pieces = [_strip_edge_markers(piece) for piece in split_sentences(body)]
         # A labelled note ("Epistemic status: ...", "Edit: ...") opens its line; whether the note goes on past
         # its first sentence is judged by what the next ones share with the post (_mark_notes_at_edges).
         labelled_note = bool(_META_LABEL_RE.match(body.replace("’", "'")))
