@@ -4,11 +4,14 @@ The posts are long and shaped like real ones, assembled from the shared forum ex
 and ~500-character openings): each post's text is its own opening followed by openings of other posts, in
 paragraphs, up to its recorded word count (capped by --words). Without the export, generated text.
 
-1. build: a child process builds the edition with the offline writers (`DigestService.digest`); wall time of
-   the summaries and of the themes, and the child's peak resident memory.
+1. build: a child process builds the edition with the offline writers (`DigestService.digest`), the summaries
+   written in --processes summary processes as `digest` does; wall time of the summaries and of the themes,
+   the peak resident memory of the largest process, and the peak of the summed PSS of the child and its
+   summary processes (bench/process_tree.py).
 2. messages: the built edition rendered for Slack and Discord, with DIGEST_MAX_THREAD_POSTS (40) and uncapped.
 3. stop, in a child process: a build is started and `stop_builds()` called --stop-after seconds later, once
-   while the posts are being summarised and once in the theme stage; how long until the build gives up.
+   while the posts are being summarised and once in the theme stage; how long until the build gives up, and
+   until its summary processes are gone.
 4. SIGTERM: `digest serve` (a loopback Slack) builds the edition with a model that hangs (a loopback
    OpenAI-compatible server that never answers); SIGTERM once the model has its first request; seconds to exit
    and whether anything was stored. Capped at --term-cap seconds (then the process is killed). With --baseline
@@ -16,6 +19,7 @@ paragraphs, up to its recorded word count (capped by --words). Without the expor
    `digest serve` is measured the same way, side by side.
 
 Run: python bench/huge_day.py [--posts 1000] [--words 3000] [--stop-after 2] [--skip-build] [--baseline PATH]
+     [--processes N] (summary processes; default: as `digest` on this machine, 1 summarises in the build's process)
 The build target is under 60 s for 1,000 posts; it depends on the offline theme grouping (bench/offline_writer.py).
 """
 
@@ -99,33 +103,24 @@ def store_day(db: Path, posts: list[Post]) -> None:
 # -- child processes ------------------------------------------------------------------------------------------
 
 
-def offline_service(db: Path, digest_time: clock_time) -> Any:
+def default_processes() -> int:
+    """As many summary processes as `digest` uses on this machine."""
+    from bot.runner import MAX_SUMMARY_PROCESSES, usable_cores
+
+    return min(usable_cores(), MAX_SUMMARY_PROCESSES)
+
+
+def offline_service(db: Path, digest_time: clock_time, processes: int) -> Any:
     from digest_core.editions import EditionSchedule
     from digest_core.service import DigestService, Writers
     from digest_core.store import Store
     from digest_core.summarize import ExtractiveSummarizer
     from digest_core.themes import OfflineThemeFinder
 
-    summarizer, finder = TimedSummarizer(ExtractiveSummarizer()), TimedThemeFinder(OfflineThemeFinder())
+    summarizer, finder = ExtractiveSummarizer(), TimedThemeFinder(OfflineThemeFinder())
     schedule = EditionSchedule(digest_time, ZoneInfo("UTC"))
-    service = DigestService(Store(db), schedule=schedule, writers=Writers(summarizer, finder, summarizer, finder))
-    return service, summarizer, finder
-
-
-class TimedSummarizer:
-    def __init__(self, inner: Any) -> None:
-        self.inner, self.name, self.prompt_version = inner, inner.name, inner.prompt_version
-        self.first: float | None = None
-        self.last = 0.0
-        self._lock = threading.Lock()
-
-    def summarize(self, post: Post) -> str:
-        with self._lock:
-            self.first = self.first or time.perf_counter()
-        summary = self.inner.summarize(post)
-        with self._lock:
-            self.last = time.perf_counter()
-        return str(summary)
+    writers = Writers(summarizer, finder, summarizer, finder, summary_processes=processes)
+    return DigestService(Store(db), schedule=schedule, writers=writers), finder
 
 
 class TimedThemeFinder:
@@ -141,26 +136,37 @@ class TimedThemeFinder:
         return found
 
 
-def child_build(db: Path, digest_time: clock_time) -> None:
+def child_build(db: Path, digest_time: clock_time, processes: int) -> None:
+    from process_tree import TreeMemory
+
     from adapters.discord.render import render_digest as discord_render
     from adapters.slack.render import render_digest as slack_render
 
-    service, summarizer, finder = offline_service(db, digest_time)
-    began = time.perf_counter()
-    digest = service.digest(service.latest_edition_date())
-    took = time.perf_counter() - began
+    service, finder = offline_service(db, digest_time, processes)
+    with TreeMemory() as memory:
+        began = time.perf_counter()
+        digest = service.digest(service.latest_edition_date())
+        took = time.perf_counter() - began
     posts = len(digest.posts)
     counts = {
         f"{platform}_{label}": len(render(digest, max_thread_posts=cap))
         for platform, render in (("slack", slack_render), ("discord", discord_render))
         for label, cap in (("capped", 40), ("uncapped", posts))
     }
-    summaries = (summarizer.last - summarizer.first) if summarizer.first else 0.0
-    print(json.dumps({"posts": posts, "seconds": took, "summaries": summaries, "themes": finder.seconds, **counts}))
+    # The summaries are written (in child processes, or here) before the theme finder starts.
+    summaries = (finder.started - began) if finder.started else 0.0
+    print(
+        json.dumps(
+            {"posts": posts, "seconds": took, "summaries": summaries, "themes": finder.seconds,
+             "tree_pss_mib": memory.peak_mib, **counts}
+        )
+    )  # fmt: skip
 
 
-def child_stop(db: Path, digest_time: clock_time, stage: str, after: float) -> None:
-    service, _, finder = offline_service(db, digest_time)
+def child_stop(db: Path, digest_time: clock_time, stage: str, after: float, processes: int) -> None:
+    from process_tree import descendants
+
+    service, finder = offline_service(db, digest_time, processes)
     outcome: dict[str, Any] = {}
 
     def build() -> None:
@@ -177,10 +183,18 @@ def child_stop(db: Path, digest_time: clock_time, stage: str, after: float) -> N
         while finder.started is None and thread.is_alive():
             time.sleep(0.01)
     time.sleep(after)
+    workers = descendants(os.getpid(), below=1)  # the summary processes (under their process server)
     stopped = time.perf_counter()
     service.stop_builds()
     thread.join(600)
-    print(json.dumps({"stage": stage, "result": outcome.get("result"), "seconds": outcome["at"] - stopped}))
+    while set(workers) & set(descendants(os.getpid(), below=1)):
+        time.sleep(0.01)
+    print(
+        json.dumps(
+            {"stage": stage, "result": outcome.get("result"), "seconds": outcome["at"] - stopped,
+             "workers": len(workers), "workers_gone": time.perf_counter() - stopped}
+        )
+    )  # fmt: skip
 
 
 def run_child(*args: str) -> tuple[dict[str, Any], float]:
@@ -268,15 +282,18 @@ def main() -> int:
     parser.add_argument("--term-cap", type=float, default=60.0, help="longest wait for serve to exit on SIGTERM")
     parser.add_argument("--skip-build", action="store_true", help="only the stop and SIGTERM measurements")
     parser.add_argument("--baseline", type=Path, help="a checkout of another version, for the SIGTERM comparison")
+    parser.add_argument(
+        "--processes", type=int, default=default_processes(), help="summary processes (1: summarise in process)"
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         mode, db, hhmm, *rest = args.child
         at = clock_time.fromisoformat(hhmm)
         if mode == "build":
-            child_build(Path(db), at)
+            child_build(Path(db), at, args.processes)
         else:
-            child_stop(Path(db), at, rest[0], float(rest[1]))
+            child_stop(Path(db), at, rest[0], float(rest[1]), args.processes)
         return 0
 
     now = datetime.now(UTC).replace(second=0, microsecond=0)
@@ -290,10 +307,14 @@ def main() -> int:
         for name in ("build.db", "stop-summaries.db", "stop-themes.db"):
             store_day(Path(tmp) / name, posts)
         if not args.skip_build:
-            built, peak = run_child("--child", "build", str(Path(tmp) / "build.db"), hhmm)
+            built, peak = run_child(
+                "--processes", str(args.processes), "--child", "build", str(Path(tmp) / "build.db"), hhmm
+            )
             print(
-                f"offline build: {built['seconds']:.1f} s (summaries {built['summaries']:.1f} s, themes "
-                f"{built['themes']:.1f} s), peak RSS {peak:.0f} MiB, {built['posts']} posts in the edition"
+                f"offline build, {args.processes} summary process(es): {built['seconds']:.1f} s (summaries "
+                f"{built['summaries']:.1f} s, themes {built['themes']:.1f} s), peak RSS {peak:.0f} MiB (the largest "
+                f"process), peak PSS with children {built['tree_pss_mib']:.0f} MiB, {built['posts']} posts in the "
+                "edition"
             )
             print(
                 f"messages, DIGEST_MAX_THREAD_POSTS=40: Slack {built['slack_capped']}, Discord "
@@ -302,11 +323,23 @@ def main() -> int:
             )
         for stage in ("summaries", "themes"):
             stopped, _ = run_child(
-                "--child", "stop", str(Path(tmp) / f"stop-{stage}.db"), hhmm, stage, str(args.stop_after)
+                "--processes",
+                str(args.processes),
+                "--child",
+                "stop",
+                str(Path(tmp) / f"stop-{stage}.db"),
+                hhmm,
+                stage,
+                str(args.stop_after),
+            )
+            workers = (
+                f"; its {stopped['workers']} summary processes were gone after {stopped['workers_gone']:.2f} s"
+                if stopped["workers"]
+                else ""
             )
             print(
                 f"stop {args.stop_after:g} s into the {stage}: the build gave up after {stopped['seconds']:.2f} s "
-                f"({stopped['result']})"
+                f"({stopped['result']}){workers}"
             )
         print(
             "SIGTERM to `digest serve` while the model hangs: exit after "

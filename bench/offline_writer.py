@@ -3,7 +3,7 @@
 Reads the post openings of the shared CSV export (assembled from the AI Alignment Forum's public API export,
 see ../shared/data/README.md) at run time; nothing from it is stored in the repository.
 
-    python bench/offline_writer.py [--csv PATH] [--sizes 10,200,1000] [--no-scale]
+    python bench/offline_writer.py [--csv PATH] [--sizes 10,200,1000] [--no-scale] [--no-quality] [--processes N]
 
 1. Every ISO week of the export with at least four posts, taken as one day (posts made from the openings):
    - coverage: the share of posts in a theme of two or more posts that has a key idea and implications;
@@ -14,7 +14,10 @@ see ../shared/data/README.md) at run time; nothing from it is stored in the repo
 2. The same for the full-text days written for the tests (tests/data/days, examples/alignment-sample.xml).
 3. The writer (`DigestService._write`: every summary, then the themes) on 10, 200 and 1,000 long posts
    (about 3,000 words each, assembled from openings), each size in a fresh child process: seconds, the
-   theme finder's share, and the child's peak memory (max RSS, imports included).
+   theme finder's share, and the child's peak memory (max RSS, imports included), with the summaries written
+   in that one process and in a process per core (as `digest` does; --processes), side by side. With child
+   processes the max RSS of one process says little: the peak of the summed PSS of the process and its
+   children (bench/process_tree.py) is printed for both.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bot.runner import MAX_SUMMARY_PROCESSES, usable_cores  # noqa: E402
 from digest_core.models import Post, Theme  # noqa: E402
 from digest_core.summarize import ExtractiveSummarizer  # noqa: E402
 from digest_core.text import content_stems, normalize_space  # noqa: E402
@@ -250,8 +254,10 @@ class TimedFinder:
             self.seconds += time.perf_counter() - start
 
 
-def scale_child(csv_path: Path, count: int) -> None:
+def scale_child(csv_path: Path, count: int, processes: int) -> None:
     """Run in a child process: the writer on `count` long posts; prints one JSON line."""
+    from process_tree import TreeMemory
+
     from digest_core.editions import EditionSchedule
     from digest_core.service import DigestService, Writers
     from digest_core.store import Store
@@ -259,11 +265,10 @@ def scale_child(csv_path: Path, count: int) -> None:
     posts = long_posts(load_rows(csv_path), count)
     words = statistics.mean(p.word_count for p in posts)
     summarizer, finder = ExtractiveSummarizer(), TimedFinder()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, TreeMemory() as memory:
         store = Store(Path(tmp) / "bench.db")
-        service = DigestService(
-            store, schedule=EditionSchedule(), writers=Writers(summarizer, finder, summarizer, finder)
-        )
+        writers = Writers(summarizer, finder, summarizer, finder, summary_processes=processes)
+        service = DigestService(store, schedule=EditionSchedule(), writers=writers)
         start = time.perf_counter()
         digest = service._write(date(2026, 11, 28), posts)
         seconds = time.perf_counter() - start
@@ -275,26 +280,33 @@ def scale_child(csv_path: Path, count: int) -> None:
         "seconds": seconds,
         "theme_seconds": finder.seconds,
         "peak_mib": peak_kib / 1024,
+        "tree_pss_mib": memory.peak_mib,
         "themes": [len(t.post_ids) for t in digest.themes],
     }
     print(json.dumps(result))
 
 
-def scale(csv_path: Path, sizes: Sequence[int]) -> None:
+def scale(csv_path: Path, sizes: Sequence[int], processes: int) -> None:
     results: dict[int, dict] = {}
     for count in sizes:
-        done = subprocess.run(
-            [sys.executable, __file__, "--csv", str(csv_path), "--scale-child", str(count)],
-            capture_output=True,
-            text=True,
-            timeout=CHILD_TIMEOUT_SECONDS,
-            check=True,
-        )
-        r = results[count] = json.loads(done.stdout.strip().splitlines()[-1])
-        print(
-            f"writer, {count} long posts (~{r['words']} words): {r['seconds']:.2f} s "
-            f"(themes {r['theme_seconds']:.2f} s), peak {r['peak_mib']:.0f} MiB; theme sizes {r['themes']}"
-        )
+        runs = {}
+        for label, allowed in (("in process", 1), (f"{processes} processes", processes)):
+            child = ["--csv", str(csv_path), "--scale-child", str(count), "--processes", str(allowed)]
+            done = subprocess.run(
+                [sys.executable, __file__, *child],
+                capture_output=True,
+                text=True,
+                timeout=CHILD_TIMEOUT_SECONDS,
+                check=True,
+            )
+            runs[label] = json.loads(done.stdout.strip().splitlines()[-1])
+        r = results[count] = runs[f"{processes} processes"]
+        print(f"writer, {count} long posts (~{r['words']} words); theme sizes {r['themes']}")
+        for label, run in runs.items():
+            print(
+                f"    {label}: {run['seconds']:.2f} s (themes {run['theme_seconds']:.2f} s), peak RSS "
+                f"{run['peak_mib']:.0f} MiB, peak PSS with children {run['tree_pss_mib']:.0f} MiB"
+            )
     ordered = sorted(results)
     for small, large in itertools.pairwise(ordered):
         ratio = results[large]["seconds"] / max(results[small]["seconds"], 1e-9)
@@ -307,19 +319,24 @@ def main() -> None:
     parser.add_argument("--csv", type=Path, default=DEFAULT_CSV)
     parser.add_argument("--sizes", default="10,200,1000", help="comma-separated numbers of long posts")
     parser.add_argument("--no-scale", action="store_true", help="skip the writer's time and memory")
+    parser.add_argument("--no-quality", action="store_true", help="only the writer's time and memory")
+    parser.add_argument(
+        "--processes", type=int, default=min(usable_cores(), MAX_SUMMARY_PROCESSES), help="summary processes"
+    )
     parser.add_argument("--scale-child", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not args.csv.exists():
         print(f"CSV export not found at {args.csv}; nothing to measure.")
         return
     if args.scale_child:
-        scale_child(args.csv, args.scale_child)
+        scale_child(args.csv, args.scale_child, args.processes)
         return
     rows = load_rows(args.csv)
-    real_weeks(rows)
-    written_days(rows)
+    if not args.no_quality:
+        real_weeks(rows)
+        written_days(rows)
     if not args.no_scale:
-        scale(args.csv, [int(s) for s in args.sizes.split(",")])
+        scale(args.csv, [int(s) for s in args.sizes.split(",")], args.processes)
 
 
 if __name__ == "__main__":

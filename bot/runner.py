@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_SECONDS = 5.0  # per step of the shutdown; SIGTERM to exit stays within seconds
+# The offline summarizer writes a large day's summaries in a process per core, up to this many.
+MAX_SUMMARY_PROCESSES = 4
 
 
 def _utc_now() -> datetime:
@@ -92,12 +94,20 @@ def build_writers(settings: Settings, store: Store, client: ModelClient | None =
 
     offline_summarizer, offline_themes = ExtractiveSummarizer(), OfflineThemeFinder()
     if client is None:
-        return Writers(offline_summarizer, offline_themes, offline_summarizer, offline_themes)
+        processes = min(usable_cores(), MAX_SUMMARY_PROCESSES)
+        return Writers(offline_summarizer, offline_themes, offline_summarizer, offline_themes, processes)
     from digest_core.budget import ResultCache
     from digest_core.model_writing import ModelSummarizer, ModelThemeFinder
 
     theme_finder = ModelThemeFinder(client, cache=ResultCache(store.locked))
     return Writers(ModelSummarizer(client), theme_finder, offline_summarizer, offline_themes)
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, where the system tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def build_service(

@@ -35,6 +35,8 @@ from digest_core.worker import (
     DEFAULT_EDITION_DEADLINE_SECONDS,
     BuildRun,
     BuildStopped,
+    Failed,
+    map_in_processes,
     map_stoppable,
     run_stoppable,
 )
@@ -45,6 +47,12 @@ DIGEST_TITLE = "AI Alignment Daily Digest"
 OFFLINE = "offline"
 # Threads that write summaries at once; a model client bounds its own concurrency below this.
 SUMMARY_WORKERS = 4
+# The offline summaries go to child processes (Writers.summary_processes) only when at least this many posts
+# are not in the summary cache: below it, starting the processes costs more than they save.
+POOLED_MIN_POSTS = 24
+# Posts sent to a summary process at once: enough to spread the cost of sending them, few enough that a stop
+# waits for little (a long post takes some tens of milliseconds).
+POOLED_CHUNK_POSTS = 4
 
 
 class QuestionLimiter(Protocol):
@@ -59,6 +67,8 @@ class Writers:
     theme_finder: ThemeFinder
     offline_summarizer: Summarizer
     offline_theme_finder: ThemeFinder
+    # Child processes the offline summarizer may use when it writes every summary (it must pickle); 1: none.
+    summary_processes: int = 1
 
 
 class DigestService:
@@ -233,6 +243,8 @@ class DigestService:
         """
         if not posts:
             return {}, set()
+        if (pooled := self._summaries_in_processes(posts, run)) is not None:
+            return pooled
         written = map_stoppable(
             self._summary, posts, run, workers=SUMMARY_WORKERS, until=run.deadline, name="summarize"
         )
@@ -247,6 +259,55 @@ class DigestService:
             written[index] = self._summary(posts[index], preferred=False)
         summaries = {posts[index].id: text for index, (text, _) in written.items()}
         return summaries, {writer for _, writer in written.values()}
+
+    def _summaries_in_processes(self, posts: Sequence[Post], run: BuildRun) -> tuple[dict[str, str], set[str]] | None:
+        """The offline summaries of a large day, the cached ones read here and the others written in child
+        processes (a core each); None when that does not pay (a model writes the summaries, a day of few
+        posts to summarise, one process allowed) or no child process can be had."""
+        writers = self.writers
+        offline = writers.offline_summarizer
+        if writers.summarizer is not offline or writers.summary_processes < 2:
+            return None
+        keys = [content_hash(post.title, post.text) for post in posts]
+        summaries: dict[str, str] = {}
+        missing: list[int] = []
+        for index, post in enumerate(posts):
+            cached = self.store.cached_summary(keys[index], offline.name, offline.prompt_version)
+            if cached is None:
+                missing.append(index)
+            else:
+                summaries[post.id] = cached
+        if len(missing) < POOLED_MIN_POSTS:
+            return None
+        from digest_core.summarize import WORKER_MODULES, summarize_in_worker
+
+        try:
+            written = map_in_processes(
+                summarize_in_worker,
+                [(offline, posts[index]) for index in missing],
+                run,
+                processes=writers.summary_processes,
+                chunk_size=POOLED_CHUNK_POSTS,
+                preload=WORKER_MODULES,
+            )
+        except BuildStopped:
+            raise
+        except Exception as exc:  # no processes to be had (a sandbox), a summarizer that does not pickle
+            run.check()  # or a stop (SIGTERM to the process group) ended the children
+            log.warning("the summaries could not be written in child processes (%r); writing them here", exc)
+            return None
+        paths = {offline.name}
+        for order, index in enumerate(missing):
+            post, result = posts[index], written[order]
+            if isinstance(result, Failed):
+                log.warning("summarizer %s failed on %s: %s", offline.name, post.id, result.error)
+            elif summary := result.strip():
+                self.store.cache_summary(keys[index], offline.name, offline.prompt_version, summary, now=self.clock())
+                summaries[post.id] = summary
+                continue
+            summaries[post.id] = post.title
+            paths.add(OFFLINE)
+        return summaries, paths
 
     def _summary(self, post: Post, *, preferred: bool = True) -> tuple[str, str]:
         """(summary, writer name): from the cache, else the preferred writer, else the offline one.

@@ -36,6 +36,7 @@ from digest_core.text import (
     Sentence,
     content_stems,
     dangling_kind,
+    forget_posts,
     normalize_space,
     post_sentences,
     split_sentences,
@@ -45,6 +46,8 @@ from digest_core.text import (
 
 if TYPE_CHECKING:
     from scipy.sparse import csr_matrix
+
+    from digest_core.ports import Summarizer
 
 MIN_WORDS = 40
 MAX_WORDS = 120
@@ -84,6 +87,20 @@ class ExtractiveSummarizer:
 
     def summarize(self, post: Post) -> str:
         return summarize_text(post.text, title=post.title)
+
+
+def summarize_in_worker(job: tuple[Summarizer, Post]) -> str:
+    """`summarizer.summarize(post)` in a child process that summarises each post once (see
+    `digest_core.worker.map_in_processes`): the post's split sentences are not kept."""
+    summarizer, post = job
+    try:
+        return summarizer.summarize(post)
+    finally:
+        forget_posts()
+
+
+# What a summary worker imports before its first post (its process server imports them once).
+WORKER_MODULES = ("digest_core.summarize", "scipy.sparse")
 
 
 def summarize_text(text: str, *, title: str = "") -> str:

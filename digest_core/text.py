@@ -632,6 +632,11 @@ def post_sentences(text: str, *, max_chars: int | None = None) -> list[Sentence]
     return [s for s in sentences if s.offset < max_chars]
 
 
+def forget_posts() -> None:
+    """Drop the posts `post_sentences` keeps: a process that reads each post once (a summary worker) keeps none."""
+    _split_post.cache_clear()
+
+
 @lru_cache(maxsize=POST_CACHE_SIZE)
 def _split_post(text: str) -> tuple[Sentence, ...]:
     lines = list(_units(text))

@@ -7,13 +7,20 @@ the edition only waits for them, waking every POLL_SECONDS to look at the stop e
   a long grouping): the caller gets BuildStopped and stores nothing. The workers see the same event between
   posts and end there; being daemon threads, those still busy never hold up the process's exit;
 - a deadline ends the wait for a slow writer (the model path), and the caller has the rest written offline.
+
+Work that is bound by the CPU rather than by the network (the offline summarizer) may instead run in child
+processes (`map_in_processes`), so that a day of many posts uses every core. The children are forked from a
+clean server process (multiprocessing's forkserver), never from this one, whose other threads may hold locks;
+a stop drops the work not yet started, and the work under way is short.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -130,3 +137,64 @@ def map_stoppable(
         if errors:
             raise errors[0]
         return dict(results)
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """An item whose function raised in a child process: the exception, as text (it may not pickle)."""
+
+    error: str
+
+
+def map_in_processes(
+    function: Callable[[_T], _R],
+    items: Sequence[_T],
+    run: BuildRun,
+    *,
+    processes: int,
+    chunk_size: int,
+    preload: Sequence[str] = (),
+) -> dict[int, _R | Failed]:
+    """`function` over `items` in `processes` child processes: {index: result, or Failed} of every item.
+
+    `function` and the items must pickle (a module-level function, plain data); `preload` names modules the
+    process server imports once, so that each child starts with them. Items go out in chunks of `chunk_size`,
+    which bounds how long a stop waits: BuildStopped is raised at the next poll, the chunks not started are
+    dropped, and the children exit once the chunk in hand is done. Raises OSError (or BrokenProcessPool) when
+    child processes cannot be had; the caller may then do the work itself.
+    """
+    context = multiprocessing.get_context("forkserver")
+    # The server imports the program's main module once (as every child must, see multiprocessing's "safe
+    # importing of main module"), so that a child does not import it again.
+    context.set_forkserver_preload(["__main__", *preload])
+    pool = ProcessPoolExecutor(max_workers=processes, mp_context=context)
+    starts: dict[Future[list[_R | Failed]], int] = {}
+    try:
+        for start in range(0, len(items), chunk_size):
+            starts[pool.submit(_apply, function, items[start : start + chunk_size])] = start
+        results: dict[int, _R | Failed] = {}
+        pending = set(starts)
+        while pending:
+            run.check()
+            done, pending = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+            for future in done:
+                for offset, result in enumerate(future.result()):
+                    results[starts[future] + offset] = result
+        return results
+    finally:
+        # Cancelled here, not only by shutdown(cancel_futures=True): the pool's manager thread cancels nothing
+        # once the pool object is collected, which may happen first when this frame is gone.
+        for future in starts:
+            future.cancel()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _apply(function: Callable[[_T], _R], chunk: Sequence[_T]) -> list[_R | Failed]:
+    """In a child process: `function` over one chunk, an exception kept as the item's result."""
+    out: list[_R | Failed] = []
+    for item in chunk:
+        try:
+            out.append(function(item))
+        except Exception as exc:  # one bad item spoils only itself
+            out.append(Failed(f"{type(exc).__name__}: {exc}"))
+    return out
