@@ -8,8 +8,8 @@ Four stages, one module each:
 3. `writing`: the key idea, implication and per-post lines are the posts' sentences nearest the theme's centroid.
 4. `connections`: two themes and the sentence (or the post) that links them.
 Every word of the output comes from the posts or from a few fixed connective phrases. Deterministic: ties break
-by the order of the posts, never by hashing. numpy, scipy and scikit-learn are imported when a day is written,
-so that fetching feeds never loads them.
+by the order of the posts, never by hashing. numpy and scipy are imported when a day is written, so that
+fetching feeds never loads them.
 """
 
 from __future__ import annotations

@@ -11,7 +11,9 @@ shares nothing with the day stays out of every theme.
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -22,7 +24,6 @@ from digest_core.text import content_phrases, is_boilerplate
 if TYPE_CHECKING:
     import numpy as np
     from scipy.sparse import csr_matrix
-    from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 
 MAX_THEMES = 4
 # What a post's topic is read from: its title (counted twice: a title is the author's own summary) and the
@@ -49,8 +50,8 @@ SECOND_THEME_RATIO = 0.6
 class DayVectors:
     """The day's posts as term counts and unit-length TF-IDF rows, and their pairwise cosine similarities."""
 
-    counter: CountVectorizer  # fitted on the day's posts: its vocabulary is the day's terms
-    weigher: TfidfTransformer  # fitted likewise: the day's IDF
+    vocabulary: dict[str, int]  # the day's terms: term -> column
+    idf: np.ndarray  # column -> the term's smoothed IDF over the day's posts (float32)
     counts: csr_matrix  # posts x terms: how often each post uses each term
     matrix: csr_matrix  # posts x terms: TF-IDF, unit rows
     similarity: np.ndarray  # posts x posts, cosine, 1 on the diagonal
@@ -58,7 +59,7 @@ class DayVectors:
 
     def tfidf(self, texts: Sequence[str]) -> csr_matrix:
         """Unit-length TF-IDF rows of other texts (sentences) over the day's terms and IDF."""
-        return self.weigher.transform(self.counter.transform(texts)).tocsr()
+        return weigh(count_known_terms(texts, self.vocabulary), self.idf)
 
 
 def grouping_text(post: Post) -> str:
@@ -81,17 +82,87 @@ def analyze(text: str) -> list[str]:
 
 def vectorize(posts: Sequence[Post]) -> DayVectors:
     import numpy as np
-    from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 
-    counter = CountVectorizer(analyzer=analyze, dtype=np.float32)
-    counts = counter.fit_transform([grouping_text(p) for p in posts]).tocsr()
-    # Sublinear counts: a post that says "reward" forty times is not forty times about reward.
-    weigher = TfidfTransformer(sublinear_tf=True)
-    matrix = weigher.fit_transform(counts).tocsr().astype(np.float32)
+    counts, terms = count_terms([grouping_text(p) for p in posts])
+    idf = smoothed_idf(counts)
+    matrix = weigh(counts, idf)
     similarity = (matrix @ matrix.T).toarray().astype(np.float64)
     np.fill_diagonal(similarity, 1.0)
-    terms = list(counter.get_feature_names_out())
-    return DayVectors(counter, weigher, counts, matrix, similarity, terms)
+    return DayVectors({term: column for column, term in enumerate(terms)}, idf, counts, matrix, similarity, terms)
+
+
+# TF-IDF as scikit-learn's CountVectorizer and TfidfTransformer(sublinear_tf=True) compute it, to the last bit
+# (the same float32 values, stored in the same order within a row, so that sums add up in the same order), in
+# a few lines of numpy and scipy: importing scikit-learn took longer (about a second) than a 200-post day's
+# themes.
+
+
+def count_terms(texts: Sequence[str]) -> tuple[csr_matrix, list[str]]:
+    """texts x terms: how often each text uses each term of `analyze` (float32), and the terms (column order:
+    alphabetical). Within a row the terms are stored in the order they first occur in the texts."""
+
+    counted = [Counter(analyze(text)) for text in texts]
+    first_seen: dict[str, int] = {}
+    for terms in counted:
+        for term in terms:
+            first_seen.setdefault(term, len(first_seen))
+    if not first_seen:
+        raise ValueError("empty vocabulary: the posts have no content words")
+    ordered = sorted(first_seen)
+    column = {term: i for i, term in enumerate(ordered)}
+    rows = [sorted(terms, key=first_seen.__getitem__) for terms in counted]
+    return _csr(
+        [[column[t] for t in row] for row in rows],
+        [[terms[t] for t in row] for row, terms in zip(rows, counted, strict=True)],
+        len(ordered),
+    ), ordered
+
+
+def count_known_terms(texts: Sequence[str], vocabulary: dict[str, int]) -> csr_matrix:
+    """texts x the vocabulary's terms: how often each text uses each (float32; other terms are left out)."""
+    columns, values = [], []
+    for text in texts:
+        known = sorted((vocabulary[t], n) for t, n in Counter(analyze(text)).items() if t in vocabulary)
+        columns.append([c for c, _ in known])
+        values.append([n for _, n in known])
+    return _csr(columns, values, len(vocabulary))
+
+
+def _csr(columns: list[list[int]], values: list[list[int]], width: int) -> csr_matrix:
+    import numpy as np
+    from scipy.sparse import csr_matrix
+
+    indptr = np.cumsum([0, *map(len, columns)], dtype=np.int32)
+    flat_columns = np.fromiter((c for row in columns for c in row), dtype=np.int32, count=int(indptr[-1]))
+    flat_values = np.fromiter((v for row in values for v in row), dtype=np.float32, count=int(indptr[-1]))
+    return csr_matrix((flat_values, flat_columns, indptr), shape=(len(columns), width))
+
+
+def smoothed_idf(counts: csr_matrix) -> np.ndarray:
+    """ln((1 + posts) / (1 + posts using the term)) + 1, per column (float32)."""
+    import numpy as np
+
+    used = np.bincount(counts.indices, minlength=counts.shape[1]).astype(np.float32) + np.float32(1.0)
+    idf = np.full_like(used, counts.shape[0] + 1) / used
+    return np.log(idf) + np.float32(1.0)
+
+
+def weigh(counts: csr_matrix, idf: np.ndarray) -> csr_matrix:
+    """Unit-length rows of sublinear term frequency (1 + ln count) times IDF. A post that says "reward" forty
+    times is not forty times about reward."""
+    import numpy as np
+    from scipy.sparse import csr_matrix
+
+    data = (np.log(counts.data) + np.float32(1.0)) * idf[counts.indices]
+    squares = (data * data).astype(np.float64)
+    for start, end in itertools.pairwise(counts.indptr):
+        if start == end:
+            continue
+        # Summed in order, in double precision, as scikit-learn's normalize does.
+        norm = math.sqrt(float(np.cumsum(squares[start:end])[-1]))
+        if norm != 0.0:
+            data[start:end] = (data[start:end].astype(np.float64) / norm).astype(np.float32)
+    return csr_matrix((data, counts.indices.copy(), counts.indptr.copy()), shape=counts.shape)
 
 
 def noise_floor(similarity: np.ndarray) -> float:
