@@ -61,6 +61,7 @@ class TreeMemory:
     def __init__(self) -> None:
         self.peak_mib = 0.0
         self.peak_processes = 0
+        self.peak_each: list[float] = []  # at the peak: this process's PSS first, then its descendants'
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, name="tree-memory", daemon=True)
 
@@ -78,8 +79,8 @@ class TreeMemory:
         me = os.getpid()
         while True:
             pids = [me, *descendants(me)]
-            total = sum(pss_kib(pid) for pid in pids) / 1024
-            if total > self.peak_mib:
-                self.peak_mib, self.peak_processes = total, len(pids)
+            each = [pss_kib(pid) / 1024 for pid in pids]
+            if sum(each) > self.peak_mib:
+                self.peak_mib, self.peak_processes, self.peak_each = sum(each), len(pids), each
             if self._stop.wait(INTERVAL_SECONDS):
                 return

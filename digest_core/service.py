@@ -279,12 +279,12 @@ class DigestService:
                 summaries[post.id] = cached
         if len(missing) < POOLED_MIN_POSTS:
             return None
-        from digest_core.summarize import WORKER_MODULES, summarize_in_worker
+        from digest_core.summarize import WORKER_MODULES, SummaryJob, summarize_in_worker
 
         try:
             written = map_in_processes(
                 summarize_in_worker,
-                [(offline, posts[index]) for index in missing],
+                [SummaryJob(offline, posts[index]) for index in missing],
                 run,
                 processes=writers.summary_processes,
                 chunk_size=POOLED_CHUNK_POSTS,

@@ -27,6 +27,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -89,12 +90,31 @@ class ExtractiveSummarizer:
         return summarize_text(post.text, title=post.title)
 
 
-def summarize_in_worker(job: tuple[Summarizer, Post]) -> str:
-    """`summarizer.summarize(post)` in a child process that summarises each post once (see
-    `digest_core.worker.map_in_processes`): the post's split sentences are not kept."""
-    summarizer, post = job
+@dataclass(frozen=True, slots=True)
+class SummaryJob:
+    """A post to summarise in a child process (see `digest_core.worker.map_in_processes`).
+
+    It pickles the post's text as UTF-8 bytes encoded on the spot: pickling the str itself would leave a UTF-8
+    copy cached on the string (CPython keeps one on any non-ASCII str it encodes that way), a second copy of
+    every post's text in the building process for as long as the post lives.
+    """
+
+    summarizer: Summarizer
+    post: Post
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        return _job_from_utf8, (self.summarizer, replace(self.post, text=""), self.post.text.encode("utf-8"))
+
+
+def _job_from_utf8(summarizer: Summarizer, post: Post, text: bytes) -> SummaryJob:
+    return SummaryJob(summarizer, replace(post, text=text.decode("utf-8")))
+
+
+def summarize_in_worker(job: SummaryJob) -> str:
+    """The job's summary, in a child process that summarises each post once: the post's split sentences are
+    not kept."""
     try:
-        return summarizer.summarize(post)
+        return job.summarizer.summarize(job.post)
     finally:
         forget_posts()
 

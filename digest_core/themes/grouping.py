@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import itertools
 import math
+from array import array
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -83,7 +84,7 @@ def analyze(text: str) -> list[str]:
 def vectorize(posts: Sequence[Post]) -> DayVectors:
     import numpy as np
 
-    counts, terms = count_terms([grouping_text(p) for p in posts])
+    counts, terms = count_terms(grouping_text(p) for p in posts)  # one post's text at a time
     idf = smoothed_idf(counts)
     matrix = weigh(counts, idf)
     similarity = (matrix @ matrix.T).toarray().astype(np.float64)
@@ -97,25 +98,33 @@ def vectorize(posts: Sequence[Post]) -> DayVectors:
 # themes.
 
 
-def count_terms(texts: Sequence[str]) -> tuple[csr_matrix, list[str]]:
+def count_terms(texts: Iterable[str]) -> tuple[csr_matrix, list[str]]:
     """texts x terms: how often each text uses each term of `analyze` (float32), and the terms (column order:
     alphabetical). Within a row the terms are stored in the order they first occur in the texts."""
+    import numpy as np
+    from scipy.sparse import csr_matrix
 
-    counted = [Counter(analyze(text)) for text in texts]
     first_seen: dict[str, int] = {}
-    for terms in counted:
-        for term in terms:
+    # Each text's counts, kept as compact arrays of (term in order of first sight, count), a row at a time.
+    ids, values, indptr = array("l"), array("l"), array("l", [0])
+    for text in texts:
+        counted = Counter(analyze(text))
+        for term in counted:
             first_seen.setdefault(term, len(first_seen))
+        row = sorted((first_seen[term], n) for term, n in counted.items())
+        ids.extend(i for i, _ in row)
+        values.extend(n for _, n in row)
+        indptr.append(len(ids))
     if not first_seen:
         raise ValueError("empty vocabulary: the posts have no content words")
     ordered = sorted(first_seen)
-    column = {term: i for i, term in enumerate(ordered)}
-    rows = [sorted(terms, key=first_seen.__getitem__) for terms in counted]
-    return _csr(
-        [[column[t] for t in row] for row in rows],
-        [[terms[t] for t in row] for row, terms in zip(rows, counted, strict=True)],
-        len(ordered),
-    ), ordered
+    column = np.empty(len(ordered), dtype=np.int32)
+    column[[first_seen[term] for term in ordered]] = np.arange(len(ordered), dtype=np.int32)
+    matrix = csr_matrix(
+        (np.asarray(values, dtype=np.float32), column[np.asarray(ids)], np.asarray(indptr, dtype=np.int32)),
+        shape=(len(indptr) - 1, len(ordered)),
+    )
+    return matrix, ordered
 
 
 def count_known_terms(texts: Sequence[str], vocabulary: dict[str, int]) -> csr_matrix:

@@ -93,12 +93,12 @@ def summary_quotes(index: int, post: Post, summary: str) -> list[Quote]:
     if not sentences or not all(s in flat for s in sentences):
         return []
     # A summary may join a heading or a list item to the sentence after it: only what sits on one line of the
-    # post is one of its sentences.
-    lines = [normalize_space(line) for line in post.text.splitlines()]
+    # post is one of its sentences (a sentence holds no line break, so searching the lines joined is the same).
+    lines = "\n".join(normalize_space(line) for line in post.text.splitlines())
     return [
         Quote(s, index, flat.find(s) // 200, consequence_cue(s))
         for s in sentences
-        if _fits(s) and not leans_back(s) and any(s in line for line in lines)
+        if _fits(s) and not leans_back(s) and s in lines
     ]
 
 
