@@ -606,8 +606,10 @@ class Sentence:
         return not (self.boilerplate or self.heading or self.code or self.section == "end")
 
 
-# Posts split and kept: the summarizer and the theme finder read the same posts in one build.
-POST_CACHE_SIZE = 1024
+# Posts split and kept: the summarizer and the theme finder read the same posts in one build. A split
+# 3,000-word post holds about 90 kB, so this bounds the cache near 25 MB; on a larger day the theme finder splits
+# again the few posts it quotes that have left the cache (1,024 held 92 MB on a 1,000-post day).
+POST_CACHE_SIZE = 256
 # The edges of a post, where notes about it sit: its first and last EDGE_PARAGRAPHS paragraphs.
 EDGE_PARAGRAPHS = 2
 # A post needs this many paragraphs before the share of a sentence's words found elsewhere in it tells a note
