@@ -23,9 +23,7 @@ DAYS_DIR = Path(__file__).resolve().parent / "data" / "days"
 SAMPLE_FEED = Path(__file__).resolve().parents[1] / "examples" / "alignment-sample.xml"
 # The post of each day that shares nothing with the others (baking, juggling, standing desks, birds, houseplants,
 # running).
-OFF_TOPIC = frozenset(
-    {"dA-sourdough", "dB-juggling", "dC-standing-desk", "dD-birds", "dE-houseplants", "dF-marathon"}
-)
+OFF_TOPIC = frozenset({"dA-sourdough", "dB-juggling", "dC-standing-desk", "dD-birds", "dE-houseplants", "dF-marathon"})
 HELD_OUT = frozenset({"2026-11-06", "2026-11-07"})
 # Which posts of a day were written on one topic: topic -> post ids. A post may serve two topics.
 TOPICS: dict[str, dict[str, frozenset[str]]] = {
