@@ -16,25 +16,31 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from digest_core.background import BACKGROUND_CHARS, BackgroundSource, shipped_background
 from digest_core.models import Post, Theme
+from digest_core.text import content_stems
 from digest_core.themes.grouping import MAX_THEMES, group, vectorize
 
 __all__ = ["MAX_THEMES", "OfflineThemeFinder", "find_themes"]
 
 
 class OfflineThemeFinder:
-    """ThemeFinder that works without a model (see the package docstring)."""
+    """ThemeFinder that works without a model (see the package docstring). `background` gives the counts of the
+    day's terms beyond the day (the composition root adds the store's archive); the shipped table by default."""
 
     name = "offline"
+
+    def __init__(self, background: BackgroundSource | None = None) -> None:
+        self.background = background or shipped_background
 
     def find_themes(
         self, posts: Sequence[Post], summaries: dict[str, str]
     ) -> tuple[tuple[Theme, ...], tuple[str, ...]]:
-        return find_themes(posts, summaries)
+        return find_themes(posts, summaries, self.background)
 
 
 def find_themes(
-    posts: Sequence[Post], summaries: Mapping[str, str] | None = None
+    posts: Sequence[Post], summaries: Mapping[str, str] | None = None, background: BackgroundSource | None = None
 ) -> tuple[tuple[Theme, ...], tuple[str, ...]]:
     """(themes, connections) for a day's posts."""
     from digest_core.themes.connections import connect
@@ -47,7 +53,8 @@ def find_themes(
     day = list(unique.values())
     if not day:
         return (), ()
-    vectors = vectorize(day)
+    terms = {t for p in day for t in content_stems(f"{p.title}\n\n{p.text[:BACKGROUND_CHARS]}")}
+    vectors = vectorize(day, (background or shipped_background)(terms))
     members = group(vectors.similarity)
     if not members:
         return (), ()
