@@ -6,7 +6,7 @@ Four stages, one module each:
    when the posts allow; a post that shares nothing with the day is in no theme (it still has its summary).
 2. `naming`: class-based TF-IDF picks the phrase that names each theme, spelled as its posts spell it.
 3. `writing`: the key idea, implication and per-post lines are the posts' sentences nearest the theme's centroid.
-4. `connections`: two themes and the sentence (or the post) that links them.
+4. `connections`: two themes (or posts), the specific term both turn on, and a sentence of theirs that holds it.
 Every word of the output comes from the posts or from a few fixed connective phrases. Deterministic: ties break
 by the order of the posts, never by hashing. numpy, scipy and scikit-learn are imported when a day is written,
 so that fetching feeds never loads them.
@@ -61,4 +61,4 @@ def find_themes(
     titles = title_themes(members, day, vectors)
     rel = relevance(members, gather_quotes(members, day, summaries or {}), vectors)
     themes = tuple(write_theme(k, m, titles[k], day, rel) for k, m in enumerate(members))
-    return themes, connect(themes, members, day, rel)
+    return themes, connect(themes, members, day, rel, vectors)
