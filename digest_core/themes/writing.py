@@ -109,7 +109,7 @@ def summary_quotes(index: int, post: Post, summary: str) -> list[Quote]:
     # post is one of its sentences.
     lines = [normalize_space(line) for line in post.text.splitlines()]
     # Never a note about the post: boilerplate by the toolkit, alone or where it sits in the post.
-    notes = {s.text for s in post_sentences(post.text) if not s.quotable or s.quoted}
+    notes = {s.text for s in post_sentences(post.text) if not s.quotable}
     return [
         Quote(s, index, flat.find(s) // 200, consequence_cue(s))
         for s in sentences
@@ -231,7 +231,8 @@ def write_theme(index: int, members: list[int], title: str, posts: Sequence[Post
         # Authors state their claim early: a small lead prior.
         return sq.score(size) * (1.0 + LEAD_PRIOR * math.exp(-sq.quote.position / LEAD_SCALE))
 
-    near = [sq for sq in scored if sq.closeness > 0]
+    # Sentences that share a term with what the posts share; failing any, every sentence of the posts.
+    near = [sq for sq in scored if sq.closeness > 0] or scored
     ideas = sorted((sq for sq in near if sq.quote.post in central), key=lambda sq: -as_idea(sq))
     ideas = [sq for sq in ideas if sq.reach >= shared] or ideas
     key = ideas[0] if ideas else None
