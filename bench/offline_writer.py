@@ -12,7 +12,8 @@ see ../shared/data/README.md) at run time; nothing from it is stored in the repo
      by an independent yardstick (`Judge`: unigram TF-IDF cosine, IDF over the whole export);
    - themes per day, titles that occur in one of their posts, and the time to find a day's themes;
    - what a reader reads, measured without a human (the background is the shipped table of
-     `digest_core/background.py`, a yardstick here): titles of one word, titles of generic words only, the mean
+     `digest_core/background.py`, a yardstick here): titles of one word, generic titles (a title, or a part of
+     one joined with "and", that `Background.generic` calls generic as a term), the mean
      background IDF of title words, titles that share a word with the topic the theme's posts were written on
      (written days only); key ideas whose specific terms reach two or more of their theme's posts; points and
      implications that are boilerplate by the text toolkit; connections that name two themes or posts.
@@ -221,7 +222,9 @@ class Wording:
             title_stems = set(content_stems(theme.title))
             self.titles += 1
             self.one_word += len(theme.title.split()) == 1
-            self.generic += bool(title_stems) and all(self.background.generic(t) for t in title_stems)
+            # A title (each part of one joined with "and") as a term: a phrase is generic by its own counts.
+            parts = [" ".join(content_stems(part)) for part in theme.title.split(" and ")]
+            self.generic += any(p and self.background.generic(p) for p in parts)
             self.title_idf += [self.background.idf(t) for t in title_stems]
             members = [by_id[i] for i in theme.post_ids]
             if topics:
@@ -257,7 +260,7 @@ class Wording:
 
     def print(self) -> None:
         print(
-            f"    titles: one word {_ratio(self.one_word, self.titles)}, generic words only "
+            f"    titles: one word {_ratio(self.one_word, self.titles)}, generic "
             f"{_ratio(self.generic, self.titles)}, mean background IDF of title words "
             f"{statistics.mean(self.title_idf) if self.title_idf else 0:.2f}"
             + (f", share a word with the posts' topic {_ratio(self.on_topic, self.labelled)}" if self.labelled else "")

@@ -17,7 +17,8 @@ use it; a lone word only names one when a title of its posts uses it. A longer p
 contains when as many posts use it and it is about as telling (PHRASE_RATIO of its score). When the theme's posts
 split between two phrases about as telling, each shared by posts the other misses, the title joins them with
 "and". No two themes share a title word. The title is spelled as the theme's titles, else its texts, spell it. A
-theme whose posts share no such phrase is named by its most central post's title.
+theme whose posts share no such phrase takes a phrase of two or more words they share even if it is generic
+("Language models"), and failing that its most central post's title.
 """
 
 from __future__ import annotations
@@ -274,7 +275,22 @@ def _choose(theme: list[int], found: _Phrases, candidates: _Candidates, vectors:
         # A title names what the posts share: a phrase of one post only would name that post.
         ranked = [s for s in ranked if len(users[s]) >= 2]
     if not ranked:
-        return ""
+        # No specific phrase: a phrase of two or more words that the posts share still names their common ground
+        # ("Language models"); a lone generic word never does.
+        broad = [
+            s
+            for s in scores
+            if scores[s] > 0
+            and s in found.noun
+            and len(s.split()) > 1
+            and not set(s.split()) & taken
+            and len(users[s]) >= min(2, len(theme))
+        ]
+        if not broad:
+            return ""
+        best = min(broad, key=lambda s: (-scores[s], s))
+        taken.update(best.split())
+        return _display(best, found)
     first = _widen(ranked[0], ranked, candidates)
     title_stems = [first]
     covered = users[first]

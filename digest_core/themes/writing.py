@@ -246,7 +246,8 @@ def write_theme(index: int, members: list[int], title: str, posts: Sequence[Post
     points = []
     for i in members:
         own = [sq for sq in near if sq.quote.post == i and not any(_overlap(sq.quote.text, u) for u in used)]
-        # The post's sentence that bears most on what the theme's posts share; failing that, its nearest.
+        # The post's sentence that bears most on what the theme's posts share; failing that (one line per post),
+        # its sentence nearest to them.
         bearing = [sq for sq in own if sq.reach >= shared]
         best = max(bearing, key=lambda sq: (sq.score(size), -sq.quote.position), default=None) or max(
             own, key=lambda sq: (sq.closeness, -sq.quote.position), default=None
