@@ -52,6 +52,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`digest search ... | head`): what it wanted was printed. Point stdout at
+        # devnull so that the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 def _database_of(args: argparse.Namespace) -> str:
@@ -222,7 +227,8 @@ def run_render(args: argparse.Namespace) -> int:
         from adapters.slack.render import preview_payloads
     else:
         from adapters.discord.render import preview_payloads
-    print(json.dumps(preview_payloads(digest), indent=2, ensure_ascii=False))
+    max_thread_posts = settings_from(args).max_thread_posts
+    print(json.dumps(preview_payloads(digest, max_thread_posts=max_thread_posts), indent=2, ensure_ascii=False))
     return EXIT_OK
 
 

@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from adapters.thread import DEFAULT_MAX_THREAD_POSTS
 from bot.logging_setup import URL_PASSWORD, hide_secrets
 from digest_core.clean import web_url_problem
+from digest_core.worker import DEFAULT_EDITION_DEADLINE_SECONDS
 
 _T = TypeVar("_T")
 
@@ -31,6 +33,7 @@ MAX_OPML_BYTES = 1024 * 1024
 SQLITE_HEADER = b"SQLite format 3\x00"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_MODEL_TIMEOUT_SECONDS = 3600  # a model call that may take longer than an hour is a mistake
+MAX_EDITION_DEADLINE_SECONDS = 24 * 3600  # an edition the model may write for longer than a day is a mistake
 
 
 class ConfigError(ValueError):
@@ -78,6 +81,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Optional Slack (C...) or Discord (digits) channel that is told when a feed has failed for a day.",
     ),
     Setting("DIGEST_LOG_LEVEL", "INFO", "Log level: DEBUG, INFO, WARNING or ERROR."),
+    Setting(
+        "DIGEST_MAX_THREAD_POSTS",
+        str(DEFAULT_MAX_THREAD_POSTS),
+        "Posts of an edition that get a thread message each in Slack and Discord; the others are listed by "
+        "linked title after them (and can still be asked about by number).",
+    ),
     Setting("OPENAI_API_KEY", "", "Key of an OpenAI-compatible server; empty runs offline.", True, "Model"),
     Setting(
         "OPENAI_BASE_URL",
@@ -97,6 +106,13 @@ SETTINGS: tuple[Setting, ...] = (
         "DIGEST_MODEL_TIMEOUT",
         "60",
         "Seconds one model call may take, retries included; past it the offline path writes.",
+        group="Model",
+    ),
+    Setting(
+        "DIGEST_EDITION_DEADLINE",
+        str(DEFAULT_EDITION_DEADLINE_SECONDS),
+        "Seconds the model may spend writing one edition; past it the offline writers write the rest "
+        "(and generated_by says so).",
         group="Model",
     ),
     Setting("SLACK_BOT_TOKEN", "", "Slack bot token (xoxb-...).", True, "Slack"),
@@ -171,6 +187,8 @@ class Settings:
     model_timeout: int = 60  # seconds per model call, all retries included
     searches_per_hour: int = 60
     weekly: tuple[int, time] | None = None  # (weekday, 0 = Monday; time of day) of the weekly roll-up
+    max_thread_posts: int = DEFAULT_MAX_THREAD_POSTS
+    edition_deadline_seconds: int = DEFAULT_EDITION_DEADLINE_SECONDS
 
     @property
     def model_enabled(self) -> bool:
@@ -243,6 +261,12 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: str) -> Set
         model_timeout=parsed("DIGEST_MODEL_TIMEOUT", _whole_number(1, MAX_MODEL_TIMEOUT_SECONDS), 60),
         searches_per_hour=parsed("DIGEST_SEARCHES_PER_HOUR", _whole_number(0, MAX_COUNT), 60),
         weekly=parsed("DIGEST_WEEKLY", parse_weekly, None),
+        max_thread_posts=parsed("DIGEST_MAX_THREAD_POSTS", _whole_number(0, MAX_COUNT), DEFAULT_MAX_THREAD_POSTS),
+        edition_deadline_seconds=parsed(
+            "DIGEST_EDITION_DEADLINE",
+            _whole_number(1, MAX_EDITION_DEADLINE_SECONDS),
+            DEFAULT_EDITION_DEADLINE_SECONDS,
+        ),
     )
     if problems:
         raise ConfigError(problems)

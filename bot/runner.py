@@ -15,7 +15,7 @@ import signal
 import socket
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.admin_notes import DiscordNote, SlackNote
@@ -120,6 +120,7 @@ def build_service(
         limiter=QuestionRateLimit(store.locked, settings.questions_per_hour, clock=clock),
         clock=clock,
         search_limiter=QuestionRateLimit(store.locked, settings.searches_per_hour, clock=clock),
+        edition_deadline=timedelta(seconds=settings.edition_deadline_seconds),
     )
 
 
@@ -151,6 +152,7 @@ def _build_slack(settings: Settings, service: DigestService) -> ChatAdapter:
         http_port=settings.slack_http_port,
         api_url=settings.slack_api_url,
         answer_mode=settings.slack_answer_mode,
+        max_thread_posts=settings.max_thread_posts,
     )
 
 
@@ -165,6 +167,7 @@ def _build_discord(settings: Settings, service: DigestService) -> ChatAdapter:
         message_content=settings.discord_message_content,
         api_base=settings.discord_api_url,
         gateway_url=settings.discord_gateway_url,
+        max_thread_posts=settings.max_thread_posts,
     )
 
 
@@ -269,6 +272,9 @@ async def serve(
         if startup is not None:
             startup.cancel()
         await digest_scheduler.cancel_running(STOP_TIMEOUT_SECONDS)
+        # A build under way (the daily one, or a /digest command's) stops at once and stores nothing; its
+        # workers are daemon threads, so the process exits without waiting for a model call or a grouping.
+        service.stop_builds()
         await asyncio.gather(*(_close(platform, adapter) for platform, adapter in adapters.items()))
         store.close()
         for signum in (signal.SIGTERM, signal.SIGINT):

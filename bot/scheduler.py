@@ -22,6 +22,7 @@ from sqlite_utils import Migrations
 
 from bot.config import WEEKDAYS
 from digest_core.models import DAILY, WEEKLY, Digest, FeedResult
+from digest_core.worker import BuildStopped
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -474,6 +475,9 @@ class DigestScheduler:
         """Build the edition (or the weekly roll-up) once, then post it to every channel at the same time."""
         try:
             digest = await in_daemon_thread(self._service.week if kind == WEEKLY else self._service.digest, day)
+        except BuildStopped:  # the process is stopping; the next start builds the edition
+            log.info("edition build stopped", extra={"day": day.isoformat()})
+            return []
         except Exception as exc:
             log.exception("edition build failed", extra={"day": day.isoformat(), "kind": kind})
             failed = [DeliveryOutcome(target, day, "failed", f"build: {exc}", kind) for target in targets]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
@@ -30,6 +31,13 @@ from digest_core.questions import IncomingQuestion, QuestionFlow, Verdict
 from digest_core.search import ArchiveSearch
 from digest_core.store import Store, content_hash
 from digest_core.weekly import build_week, recurring_loose_posts, week_start
+from digest_core.worker import (
+    DEFAULT_EDITION_DEADLINE_SECONDS,
+    BuildRun,
+    BuildStopped,
+    map_stoppable,
+    run_stoppable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +74,8 @@ class DigestService:
         fetch_tuning: FetchTuning = DEFAULT_TUNING,
         id_authority: IdAuthority = DEFAULT_AUTHORITY,
         search_limiter: QuestionLimiter | None = None,
+        edition_deadline: timedelta = timedelta(seconds=DEFAULT_EDITION_DEADLINE_SECONDS),
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.schedule = schedule
@@ -77,6 +87,9 @@ class DigestService:
         self.id_authority = id_authority
         self.search_limiter = search_limiter
         self._questions = QuestionFlow(self, store, clock=clock)
+        self.edition_deadline = edition_deadline
+        self._monotonic = monotonic
+        self._stop = threading.Event()
 
     # -- feeds ----------------------------------------------------------------------------------------------
     async def refresh(self, feeds: Sequence[str], *, respect_backoff: bool = False) -> list[FeedResult]:
@@ -110,10 +123,9 @@ class DigestService:
         with self.store.locked():
             if not rebuild and (stored := self.store.edition(day)) is not None:
                 return stored
-            if rebuild:
-                self.store.release_edition_posts(day)
-            posts = self._select(day, window, until=window[1])
-        # Writing may take long (a model); the edition is saved after, and only if no one saved it meanwhile.
+            posts = self._select(day, window, until=window[1], rebuilding=rebuild)
+        # Writing may take long (a model) and may be stopped; the edition is saved after, in one transaction
+        # (a rebuild's old posts are released in it too), and only if no one saved it meanwhile.
         digest = self._write(day, posts)
         with self.store.locked():
             if not rebuild and (stored := self.store.edition(day)) is not None:
@@ -121,14 +133,31 @@ class DigestService:
             self.store.save_edition(digest, window=window, built_at=self.clock())
         return digest
 
-    def _select(self, day: date, window: tuple[datetime, datetime], *, until: datetime) -> list[Post]:
+    def stop_builds(self) -> None:
+        """Interrupt the builds under way (they raise BuildStopped and store nothing) and refuse new ones.
+
+        For a process that is stopping: `digest serve` calls it on SIGTERM.
+        """
+        self._stop.set()
+
+    def _select(
+        self, day: date, window: tuple[datetime, datetime], *, until: datetime, rebuilding: bool = False
+    ) -> list[Post]:
         previous_end = self.store.previous_edition_end(day)
-        return select_posts(self.store.unassigned_posts(until), window=window, previous_end=previous_end)
+        candidates = self.store.unassigned_posts(until)
+        if rebuilding:  # as if the edition's posts were released; they are, when the rebuild is saved
+            candidates += [p for p in self.store.posts_of_edition(day) if p.published <= until]
+            candidates.sort(key=lambda p: (p.published, p.id))
+        return select_posts(candidates, window=window, previous_end=previous_end)
 
     def _write(self, day: date, posts: Sequence[Post]) -> Digest:
         posts = sorted(posts, key=lambda p: (p.published, p.id))
-        summaries, summary_paths = self._summaries(posts)
-        themes, connections, theme_path = self._themes(posts, summaries)
+        run = BuildRun(self._stop, self._deadline(), self._monotonic)
+        run.check()
+        summaries, summary_paths = self._summaries(posts, run)
+        run.check()
+        themes, connections, theme_path = self._themes(posts, summaries, run)
+        run.check()
         paths = {*summary_paths, theme_path} if posts else {OFFLINE}
         digest = Digest(
             date=day,
@@ -187,24 +216,50 @@ class DigestService:
             return ()
         return tuple(valid for theme in themes if (valid := _keep_known_posts(theme, set(loose))))
 
-    def _summaries(self, posts: Sequence[Post]) -> tuple[dict[str, str], set[str]]:
+    def _deadline(self) -> float | None:
+        """When the model path must hand over to the offline writers (a `monotonic` reading); None offline."""
+        writers = self.writers
+        if writers.summarizer is writers.offline_summarizer and writers.theme_finder is writers.offline_theme_finder:
+            return None
+        return self._monotonic() + self.edition_deadline.total_seconds()
+
+    def _summaries(self, posts: Sequence[Post], run: BuildRun) -> tuple[dict[str, str], set[str]]:
         """Each post's summary and the names of the writers that wrote them.
 
-        Posts are summarised in parallel: a model summarizer spends its time waiting on the network (its
-        client bounds the real concurrency), and cached summaries cost nothing either way.
+        Posts are summarised in parallel on daemon workers that stop between posts when the build is stopped:
+        a model summarizer spends its time waiting on the network (its client bounds the real concurrency),
+        and cached summaries cost nothing either way. Past the edition's deadline the posts not yet summarised
+        get the offline summary (or a cached one), without waiting for the calls still in flight.
         """
         if not posts:
             return {}, set()
-        with ThreadPoolExecutor(max_workers=SUMMARY_WORKERS, thread_name_prefix="summarize") as pool:
-            written = list(pool.map(self._summary, posts))
-        return {post.id: text for post, (text, _) in zip(posts, written, strict=True)}, {w for _, w in written}
+        written = map_stoppable(
+            self._summary, posts, run, workers=SUMMARY_WORKERS, until=run.deadline, name="summarize"
+        )
+        if missing := [index for index in range(len(posts)) if index not in written]:
+            log.warning(
+                "edition deadline passed with %d of %d summaries to write; the offline summarizer writes them",
+                len(missing),
+                len(posts),
+            )
+        for index in missing:
+            run.check()
+            written[index] = self._summary(posts[index], preferred=False)
+        summaries = {posts[index].id: text for index, (text, _) in written.items()}
+        return summaries, {writer for _, writer in written.values()}
 
-    def _summary(self, post: Post) -> tuple[str, str]:
-        """(summary, writer name): from the cache, else the preferred writer, else the offline one."""
+    def _summary(self, post: Post, *, preferred: bool = True) -> tuple[str, str]:
+        """(summary, writer name): from the cache, else the preferred writer, else the offline one.
+
+        `preferred=False` (past the edition's deadline) takes the preferred writer's summary only from the cache.
+        """
         key = content_hash(post.title, post.text)
-        for summarizer in dict.fromkeys([self.writers.summarizer, self.writers.offline_summarizer]):
+        offline = self.writers.offline_summarizer
+        for summarizer in dict.fromkeys([self.writers.summarizer, offline]):
             summary = self.store.cached_summary(key, summarizer.name, summarizer.prompt_version)
             if summary is None:
+                if summarizer is not offline and not preferred:
+                    continue
                 try:
                     summary = summarizer.summarize(post).strip()
                 except Exception as exc:  # a model failure falls back to the offline writer
@@ -217,17 +272,36 @@ class DigestService:
         return post.title, OFFLINE
 
     def _themes(
-        self, posts: Sequence[Post], summaries: dict[str, str]
+        self, posts: Sequence[Post], summaries: dict[str, str], run: BuildRun
     ) -> tuple[tuple[Theme, ...], tuple[str, ...], str]:
+        """The themes, found on a daemon worker so that a stop never waits for a long grouping or a hung model.
+
+        The preferred finder has until the edition's deadline; past it, the offline one finds the themes.
+        """
         if not posts:
             return (), (), OFFLINE
         known = {p.id for p in posts}
-        for finder in dict.fromkeys([self.writers.theme_finder, self.writers.offline_theme_finder]):
+        offline = self.writers.offline_theme_finder
+        for finder in dict.fromkeys([self.writers.theme_finder, offline]):
+            preferred = finder is not offline
+            if preferred and run.overdue:
+                log.warning("edition deadline passed before the themes; the offline theme finder finds them")
+                continue
+
+            def find(finder: ThemeFinder = finder) -> tuple[tuple[Theme, ...], tuple[str, ...]]:
+                return finder.find_themes(posts, summaries)
+
             try:
-                themes, connections = finder.find_themes(posts, summaries)
+                found = run_stoppable(find, run, until=run.deadline if preferred else None, name="themes")
+            except BuildStopped:
+                raise
             except Exception as exc:
                 log.warning("theme finder %s failed: %s", finder.name, exc)
                 continue
+            if found is None:
+                log.warning("theme finder %s had not answered by the edition deadline; going offline", finder.name)
+                continue
+            themes, connections = found
             themes = tuple(valid for theme in themes if (valid := _keep_known_posts(theme, known)))
             if themes:
                 return themes, tuple(connections), finder.name

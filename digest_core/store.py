@@ -749,13 +749,17 @@ class Store:
                 },
                 pk="date",
             )
+            # A rebuild replaces the edition: its old posts are released in the same transaction.
+            self.db.execute("update posts set edition_date = null where edition_date = ?", [day])
             for post in digest.posts:
                 self.db.execute("update posts set edition_date = ? where id = ?", [day, post.id])
 
-    def release_edition_posts(self, day: date) -> None:
-        """Unassign the posts of an edition (before a rebuild)."""
+    # -- build control ----------------------------------------------------------------------------------------
+    def posts_of_edition(self, day: date) -> list[Post]:
+        """The posts assigned to the stored edition of `day` (what a rebuild starts from)."""
         with self._lock:
-            self.db.execute("update posts set edition_date = null where edition_date = ?", [day.isoformat()])
+            rows = self.db.table("posts").rows_where("edition_date = ?", [day.isoformat()], order_by="published, id")
+            return [self._post_from_row(row) for row in rows]
 
     def recent_editions(self, limit: int = 7) -> list[EditionInfo]:
         with self._lock:

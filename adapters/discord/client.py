@@ -34,6 +34,7 @@ from adapters.discord.render import (
     render_search,
     search_from_custom_id,
 )
+from adapters.thread import DEFAULT_MAX_THREAD_POSTS
 from digest_core import questions
 from digest_core.models import Digest
 from digest_core.ports import DigestAPI
@@ -119,8 +120,10 @@ class DiscordAdapter:
         gateway_url: str = "",
         guild_ready_timeout: float = 2.0,
         ready_timeout: float = READY_TIMEOUT,
+        max_thread_posts: int = DEFAULT_MAX_THREAD_POSTS,
     ) -> None:
         self.service = service
+        self.max_thread_posts = max_thread_posts
         self.token = token
         self.channel_id = channel_id
         self.guild_id = guild_id
@@ -160,7 +163,7 @@ class DiscordAdapter:
         self._tree = app_commands.CommandTree(client)
         self._tree.add_command(build_digest_group(self))
         self._tree.on_error = self._on_command_error  # type: ignore[method-assign]
-        self._publisher = Publisher(client, self.service)
+        self._publisher = Publisher(client, self.service, max_thread_posts=self.max_thread_posts)
         try:
             await self._connect(client)
         except BaseException:

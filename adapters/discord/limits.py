@@ -33,3 +33,11 @@ SEARCH_QUERY_MAX = 80  # longest `/digest search` query: with the offset it stil
 SEARCH_PAGE_SIZE = 5  # results per page
 SNIPPET_MAX = 300  # an excerpt's length in a result
 THREAD_AUTO_ARCHIVE_MINUTES: Final = 10_080  # a week: questions keep coming after the day of the edition
+# A theme names this many of its posts (with their points) in the channel message, then numbers the rest.
+THEME_POSTS = 12
+THEME_MORE = 600
+# A huge day: posts past DIGEST_MAX_THREAD_POSTS are one line each ("#41 Title — source") in list messages.
+LISTED_TITLE = 150
+LISTED_SOURCE = 100
+LIST_MESSAGE_TEXT = EMBEDS_TOTAL - 300  # the lines of one list message; the rest is room for its embed titles
+MAX_LIST_MESSAGES = 40  # about 1,300 listed posts; past that the list ends by counting the rest

@@ -17,6 +17,7 @@ import discord
 from adapters.discord import limits
 from adapters.discord.render import DiscordMessage, render_digest, thread_name
 from adapters.inflight import finish_before_cancel
+from adapters.thread import DEFAULT_MAX_THREAD_POSTS
 from digest_core.models import DeliveredPart, Digest
 from digest_core.ports import DigestAPI
 
@@ -86,7 +87,10 @@ def send_kwargs(message: DiscordMessage) -> dict[str, Any]:
 
 
 class Publisher:
-    def __init__(self, client: discord.Client, service: DigestAPI) -> None:
+    def __init__(
+        self, client: discord.Client, service: DigestAPI, *, max_thread_posts: int = DEFAULT_MAX_THREAD_POSTS
+    ) -> None:
+        self._max_thread_posts = max_thread_posts
         self._client = client
         self._service = service
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
@@ -105,7 +109,7 @@ class Publisher:
         done = await asyncio.to_thread(
             self._service.delivered_parts, PLATFORM, channel_id, digest.date, kind=digest.kind
         )
-        messages = render_digest(digest)
+        messages = render_digest(digest, max_thread_posts=self._max_thread_posts)
         channel = await self._text_channel(channel_id)
         posted = 0
 

@@ -12,8 +12,21 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
+
+from discord.utils import escape_mentions
 
 from adapters.discord import limits
+from adapters.thread import (
+    DEFAULT_MAX_THREAD_POSTS,
+    listed_note,
+    more_line,
+    more_members_line,
+    number_range,
+    pack_lines,
+    split_thread_posts,
+    theme_members,
+)
 from digest_core.models import Answer, Digest, DigestPost, SearchHit, SearchResult, Theme
 
 NO_MENTIONS: dict[str, list[str]] = {"parse": []}
@@ -95,32 +108,37 @@ def split_text(text: str, limit: int) -> list[str]:
     return pieces
 
 
-_URL = re.compile(r"https?://[^\s<>\[\]()\"'`|*~]+")
-_INLINE_ESCAPES = str.maketrans({ch: "\\" + ch for ch in "\\*_~`|[]<>"})
-_LINE_START_MARKDOWN = re.compile(r"(?m)^(\s*)(#|>|-|\+|\d+\.)")
-_MASS_MENTION = re.compile(r"@(everyone|here)", re.IGNORECASE)
+# Links as Discord (and discord.py) detect them; they are left as they are, so that they stay clickable.
+_LINK = re.compile(r"<https?://[^ >]+>|https?://[^\s<]+[^<.,:;\"'\]\s]")
+# Characters that format text, start a masked link, or open a `<...>` token (mention, channel, timestamp, emoji).
+_INLINE_ESCAPES = str.maketrans({ch: "\\" + ch for ch in "\\*_~`|[<"})
+_BLOCK_MARKER = re.compile(r"(?m)^(\s*)([#>+-])")
+_LIST_NUMBER = re.compile(r"(?m)^(\s*\d+)\.(?=\s)")
 
 
 def neutralize_mentions(text: str) -> str:
-    """Break @everyone / @here with a zero-width space (for plain-text slots: author, footer, thread name)."""
-    return _MASS_MENTION.sub("@\u200b\\1", text)
+    """Break @everyone, @here and id mentions with a zero-width space (for plain-text slots: author, footer,
+    thread name)."""
+    return escape_mentions(text)
 
 
 def escape_untrusted(text: str) -> str:
-    """Escape Discord markdown and mentions in untrusted text; bare http(s) URLs are kept clickable."""
+    """Untrusted text as Discord markdown that shows exactly what was written, with no markup and no mention.
+
+    Discord hides a backslash before punctuation and shows the character, so each markdown character gets one
+    (a list number as "1\\.", so that "1. item" shows as typed). Not `discord.utils.escape_markdown`: it
+    leaves everything between the first "[" and the last "](url)" of a line unescaped (one greedy match),
+    and ordered lists and `<...>` tokens as they are; its `escape_mentions` is used.
+    """
     out: list[str] = []
     position = 0
-    for match in _URL.finditer(text):
-        out.append(_escape_plain(text[position : match.start()]))
-        out.append(neutralize_mentions(match.group(0)))
-        position = match.end()
-    out.append(_escape_plain(text[position:]))
-    escaped = "".join(out)
-    return _LINE_START_MARKDOWN.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped)
-
-
-def _escape_plain(text: str) -> str:
-    return neutralize_mentions(text.translate(_INLINE_ESCAPES))
+    for link in _LINK.finditer(text):
+        out.append(text[position : link.start()].translate(_INLINE_ESCAPES))
+        out.append(link[0])
+        position = link.end()
+    out.append(text[position:].translate(_INLINE_ESCAPES))
+    escaped = _BLOCK_MARKER.sub(r"\1\\\2", escape_mentions("".join(out)))
+    return _LIST_NUMBER.sub(r"\1\\.", escaped)
 
 
 def _safe_url(url: str) -> str | None:
@@ -214,22 +232,24 @@ def thread_name(digest: Digest) -> str:
     return clip(_one_line(neutralize_mentions(digest.title)) or f"Digest {digest.date}", limits.THREAD_NAME)
 
 
-def render_digest(digest: Digest) -> list[DiscordMessage]:
-    """The channel message first (part "head", continued as "head:2", ... in the thread), then the posts."""
-    messages = _pack(_head_embeds(digest), "head")
-    for post in digest.posts:
+def render_digest(digest: Digest, *, max_thread_posts: int = DEFAULT_MAX_THREAD_POSTS) -> list[DiscordMessage]:
+    """The channel message first (part "head", continued as "head:2", ... in the thread), then a message per post
+    for the first `max_thread_posts` posts, then the list of the others."""
+    own, listed = split_thread_posts(digest.posts, max_thread_posts)
+    messages = _pack(_head_embeds(digest, listed), "head")
+    for post in own:
         messages.extend(render_post(post, ask=not digest.is_weekly))
-    return messages
+    return messages + _list_messages(listed)
 
 
-def _head_embeds(digest: Digest) -> list[dict[str, Any]]:
+def _head_embeds(digest: Digest, listed: Sequence[DigestPost]) -> list[dict[str, Any]]:
     sources = sorted({_one_line(p.source) for p in digest.posts if p.source})
     if digest.is_empty:
         overview = f"No new posts for {digest.date.isoformat()}."
     else:
         count = f"{len(digest.posts)} post" + ("s" if len(digest.posts) != 1 else "")
         overview = f"**{count}** from {escape_untrusted(', '.join(sources)) or 'the feeds'}.\n"
-        overview += WEEKLY_OVERVIEW if digest.is_weekly else DAILY_OVERVIEW
+        overview += _overview_where(digest, listed)
     title = escape_untrusted(_one_line(digest.title)) or f"Digest {digest.date.isoformat()}"
     embeds = _text_embeds(title, overview, color=DIGEST_COLOR)
     embeds[0]["footer"] = {"text": clip(f"{digest.date.isoformat()} · written {digest.generated_by}", 200)}
@@ -250,20 +270,32 @@ DAILY_OVERVIEW = (
 WEEKLY_OVERVIEW = "Summaries of every post of the week are in the thread. To ask about a post, use its daily thread."
 
 
+def _overview_where(digest: Digest, listed: Sequence[DigestPost]) -> str:
+    """Where the posts are and how to ask about them; on a huge day, which posts are only listed."""
+    if not listed:
+        return WEEKLY_OVERVIEW if digest.is_weekly else DAILY_OVERVIEW
+    where = listed_note(digest, listed)
+    if digest.is_weekly:
+        return f"{where} To ask about a post, use its daily thread."
+    return (
+        f"{where} To ask about any post, mention me with its number, or use `/digest ask`; under a summary, "
+        "reply to it or press **Ask**."
+    )
+
+
 def _theme_body(digest: Digest, theme: Theme) -> str:
     lines = [f"**Key idea:** {escape_untrusted(theme.key_idea.strip())}"]
     if theme.continues is not None:
         earlier = escape_untrusted(clip(_one_line(theme.continues.title), limits.CONTINUES_TITLE))
         lines.insert(0, f"*Continues: {earlier} ({theme.continues.date.isoformat()})*")
-    for position, post_id in enumerate(theme.post_ids):
-        post = digest.post(post_id)
-        if post is None:
-            continue
-        point = theme.post_points[position] if position < len(theme.post_points) else ""
+    shown, rest = theme_members(digest, theme, limits.THEME_POSTS)
+    for post, point in shown:
         line = f"• #{post.number} *{escape_untrusted(clip(_one_line(post.title), 300))}*"
         if point.strip():
             line += f": {escape_untrusted(_one_line(point))}"
         lines.append(line)
+    if rest:
+        lines.append(clip(more_members_line(rest), limits.THEME_MORE))
     if theme.implications.strip():
         lines.append(f"**Why it matters:** {escape_untrusted(theme.implications.strip())}")
     return "\n".join(lines)
@@ -321,9 +353,46 @@ def render_post(post: DigestPost, *, ask: bool = True) -> list[DiscordMessage]:
     return messages
 
 
-def preview_payloads(digest: Digest) -> list[dict[str, Any]]:
+# A link label keeps its text with look-alike brackets, so that no title can end the label or nest a link.
+_LABEL_BRACKETS = str.maketrans({"[": "\uff3b", "]": "\uff3d"})
+_HREF_UNSAFE = re.compile(r"[\s()<>]")
+
+
+def _listed_line(post: DigestPost) -> str:
+    """ "#41 [Title](url) — source": a masked link to the post, its title and source escaped."""
+    title = escape_untrusted(_one_line(post.title).translate(_LABEL_BRACKETS)) or "Untitled"
+    label = clip(title, limits.LISTED_TITLE)
+    url = _safe_url(post.url)
+    linked = f"[{label}]({_HREF_UNSAFE.sub(lambda m: quote(m[0]), url)})" if url else label
+    source = clip(escape_untrusted(_one_line(post.source)), limits.LISTED_SOURCE)
+    return f"#{post.number} {linked} — {source}" if source else f"#{post.number} {linked}"
+
+
+def _list_messages(listed: Sequence[DigestPost]) -> list[DiscordMessage]:
+    """The posts past the cap, a line each, in at most MAX_LIST_MESSAGES messages (parts "list", "list:2", ...)."""
+    if not listed:
+        return []
+    chunks = pack_lines(
+        [_listed_line(post) for post in listed],
+        limits.LIST_MESSAGE_TEXT,
+        length=discord_len,
+        max_chunks=limits.MAX_LIST_MESSAGES,
+        closing=lambda left_out: more_line(listed[left_out:]),
+    )
+    messages = []
+    for index, lines in enumerate(chunks, start=1):
+        heading = f"More posts in this edition ({number_range(listed)})"
+        embeds = []
+        for part, piece in enumerate(pack_lines(lines, limits.EMBED_DESCRIPTION, length=discord_len)):
+            title = heading if index == part + 1 == 1 else f"{heading}, continued"
+            embeds.append({"type": "rich", "title": title, "description": "\n".join(piece), "color": POST_COLOR})
+        messages.append(DiscordMessage(part_key="list" if index == 1 else f"list:{index}", embeds=tuple(embeds)))
+    return messages
+
+
+def preview_payloads(digest: Digest, *, max_thread_posts: int = DEFAULT_MAX_THREAD_POSTS) -> list[dict[str, Any]]:
     """What `digest render --platform discord --format json` prints: the payloads in sending order."""
-    return [message.payload() for message in render_digest(digest)]
+    return [message.payload() for message in render_digest(digest, max_thread_posts=max_thread_posts)]
 
 
 # --- answers and notices -----------------------------------------------------------------------------

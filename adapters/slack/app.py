@@ -19,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack import limits
 from adapters.slack.handlers import ANSWER_MODES, SlackHandlers
 from adapters.slack.publisher import Delivery, SlackPublisher, make_web_client
+from adapters.thread import DEFAULT_MAX_THREAD_POSTS
 from digest_core.models import Digest
 from digest_core.ports import DigestAPI
 
@@ -55,6 +56,7 @@ class SlackAdapter:
         api_url: str = DEFAULT_API_URL,
         answer_mode: str = "question",
         post_interval: float = limits.POST_INTERVAL_SECONDS,
+        max_thread_posts: int = DEFAULT_MAX_THREAD_POSTS,
     ) -> None:
         if not bot_token:
             raise ValueError("SLACK_BOT_TOKEN is required for the Slack adapter")
@@ -72,6 +74,7 @@ class SlackAdapter:
         self._api_url = api_url
         self._answer_mode = answer_mode
         self._post_interval = post_interval
+        self._max_thread_posts = max_thread_posts
         self._app: AsyncApp | None = None
         self._publisher: SlackPublisher | None = None
         self._handlers: SlackHandlers | None = None
@@ -90,7 +93,9 @@ class SlackAdapter:
     def _build(self) -> tuple[AsyncApp, SlackPublisher]:
         if self._app is None or self._publisher is None:
             client = make_web_client(self._bot_token, self._api_url)
-            publisher = SlackPublisher(client, self._service, post_interval=self._post_interval)
+            publisher = SlackPublisher(
+                client, self._service, post_interval=self._post_interval, max_thread_posts=self._max_thread_posts
+            )
             app = AsyncApp(
                 client=client,
                 signing_secret=self._signing_secret,

@@ -32,6 +32,9 @@ MAX_AUTHORS_CHARS = 300
 MAX_SOURCE_CHARS = 200
 MAX_URL_CHARS = 1000
 MAX_POINT_CHARS = 1000
+# A theme names this many of its posts (with their points) in the channel message, then numbers the rest.
+MAX_THEME_POSTS = 12
+MAX_THEME_MORE_CHARS = 600
 # A runaway summary (model output) would otherwise become dozens of replies.
 MAX_SUMMARY_CHARS = 20_000
 # An answer's parts, budgeted so that together they stay under MAX_MESSAGE_TEXT.
@@ -53,3 +56,8 @@ WEB_API_TIMEOUT_SECONDS = 30
 RATE_LIMIT_RETRIES = 3
 # How long `close()` waits for acknowledged work (an answer being written, a digest being posted).
 SHUTDOWN_DRAIN_SECONDS = 4.0
+
+# A huge day: posts past DIGEST_MAX_THREAD_POSTS are one line each ("#41 Title — source") in list messages.
+MAX_LISTED_TITLE_CHARS = 150
+MAX_LIST_MESSAGE_TEXT = 9_000  # the lines of one list message; its heading fits in what MAX_MESSAGE_TEXT leaves
+MAX_LIST_MESSAGES = 40  # about 2,000 listed posts; past that the list ends by counting the rest

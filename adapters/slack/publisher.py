@@ -19,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.inflight import finish_before_cancel
 from adapters.slack import limits
 from adapters.slack.render import SlackMessage, render_digest
+from adapters.thread import DEFAULT_MAX_THREAD_POSTS
 from digest_core.models import DeliveredPart, Digest
 from digest_core.ports import DigestAPI
 
@@ -60,7 +61,9 @@ class SlackPublisher:
         post_interval: float = limits.POST_INTERVAL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        max_thread_posts: int = DEFAULT_MAX_THREAD_POSTS,
     ) -> None:
+        self._max_thread_posts = max_thread_posts
         self._clock = clock
         self._sleep = sleep
         self._client = client
@@ -80,7 +83,7 @@ class SlackPublisher:
             done = await asyncio.to_thread(
                 self._service.delivered_parts, PLATFORM, channel, digest.date, kind=digest.kind
             )
-            messages = render_digest(digest)
+            messages = render_digest(digest, max_thread_posts=self._max_thread_posts)
             head = messages[0]
             thread_ts = done[head.part_key].message_id if head.part_key in done else ""
             posted = 0

@@ -13,11 +13,20 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from itertools import zip_longest
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from adapters.slack import limits
+from adapters.thread import (
+    DEFAULT_MAX_THREAD_POSTS,
+    listed_note,
+    more_line,
+    more_members_line,
+    number_range,
+    pack_lines,
+    split_thread_posts,
+    theme_members,
+)
 from digest_core.models import Answer, Digest, DigestPost, SearchHit, SearchResult
 
 Block = dict[str, Any]
@@ -238,14 +247,14 @@ def _theme_blocks(index: int, digest: Digest) -> list[Block]:
         earlier = clip(escape(theme.continues.title), limits.MAX_TITLE_CHARS)
         blocks.insert(1, context(f"Continues: {earlier} ({theme.continues.date.isoformat()})"))
     lines = []
-    for post_id, point in zip_longest(theme.post_ids, theme.post_points, fillvalue=""):
-        post = digest.post(post_id)
-        if post is None:
-            continue
+    shown, rest = theme_members(digest, theme, limits.MAX_THEME_POSTS)
+    for post, point in shown:
         line = f"• *{_post_label(post)}*"
         if point.strip():
             line += f": {clip(escape(point.strip()), limits.MAX_POINT_CHARS)}"
         lines.append(line)
+    if rest:
+        lines.append(clip(more_members_line(rest), limits.MAX_THEME_MORE_CHARS))
     if lines:
         blocks += sections("\n".join(lines))
     if theme.implications.strip():
@@ -253,7 +262,7 @@ def _theme_blocks(index: int, digest: Digest) -> list[Block]:
     return blocks
 
 
-def _head_blocks(digest: Digest) -> list[Block]:
+def _head_blocks(digest: Digest, listed: Sequence[DigestPost]) -> list[Block]:
     n = len(digest.posts)
     when = f"The 7 days to {digest.date:%A %d %B %Y}" if digest.is_weekly else f"{digest.date:%A %d %B %Y}"
     blocks: list[Block] = [
@@ -271,7 +280,7 @@ def _head_blocks(digest: Digest) -> list[Block]:
     if points:
         blocks.append(divider())
         blocks += sections("*Connections*\n" + "\n".join(points))
-    blocks.append(context(WEEKLY_FOOTER if digest.is_weekly else DAILY_FOOTER))
+    blocks.append(context(_footer(digest, listed)))
     return blocks
 
 
@@ -285,6 +294,19 @@ WEEKLY_FOOTER = (
 )
 
 
+def _footer(digest: Digest, listed: Sequence[DigestPost]) -> str:
+    """Where the posts are and how to ask about them; on a huge day, which posts are only listed."""
+    if not listed:
+        return WEEKLY_FOOTER if digest.is_weekly else DAILY_FOOTER
+    where = listed_note(digest, listed)
+    if digest.is_weekly:
+        return f"{where} To ask about one, reply in its daily digest's thread."
+    return (
+        f"{where} To ask about any post, reply here with its number (for example “#2: what did they measure?”) "
+        "or use a post's *Ask about this post* button."
+    )
+
+
 def _post_blocks(post: DigestPost, *, ask: bool = True) -> list[Block]:
     meta = [
         clip(escape(post.source.strip()), limits.MAX_SOURCE_CHARS),
@@ -296,21 +318,50 @@ def _post_blocks(post: DigestPost, *, ask: bool = True) -> list[Block]:
     return [section(first), *(sections(summary) if summary else []), *([ask_button(post)] if ask else [])]
 
 
-def render_digest(digest: Digest) -> list[SlackMessage]:
-    """The channel message first (part "head"), then the thread replies: head overflow, then one per post."""
-    n = len(digest.posts)
-    title = digest.title or f"Research digest {digest.date.isoformat()}"
-    fallback = escape(f"{title}: {n} post{'s' if n != 1 else ''}")
-    messages = pack("head", fallback, _head_blocks(digest))
-    for post in digest.posts:
-        blocks = _post_blocks(post, ask=not digest.is_weekly)
-        messages += pack(f"post:{post.id}", f"#{post.number} {link_label(post.title)}", blocks)
+def _listed_line(post: DigestPost) -> str:
+    title = " ".join(post.title.split())
+    source = clip(escape(" ".join(post.source.split())), limits.MAX_SOURCE_CHARS)
+    return f"#{post.number} {link(post.url, title, limits.MAX_LISTED_TITLE_CHARS)} — {source}"
+
+
+def _list_messages(listed: Sequence[DigestPost]) -> list[SlackMessage]:
+    """The posts past the cap, a line each, in at most MAX_LIST_MESSAGES messages (parts "list", "list:2", ...)."""
+    if not listed:
+        return []
+    chunks = pack_lines(
+        [_listed_line(post) for post in listed],
+        limits.MAX_LIST_MESSAGE_TEXT,
+        max_chunks=limits.MAX_LIST_MESSAGES,
+        closing=lambda left_out: more_line(listed[left_out:]),
+    )
+    messages = []
+    for index, lines in enumerate(chunks, start=1):
+        blocks = [section(f"*More posts in this edition* ({number_range(listed)})")] if index == 1 else []
+        blocks += [section("\n".join(part)) for part in pack_lines(lines, limits.MAX_SECTION_TEXT)]
+        key = "list" if index == 1 else f"list:{index}"
+        text = f"More posts in this edition ({number_range(listed)}), part {index}"
+        messages.append(SlackMessage(key, text, tuple(blocks)))
     return messages
 
 
-def preview_payloads(digest: Digest) -> list[dict[str, Any]]:
+def render_digest(digest: Digest, *, max_thread_posts: int = DEFAULT_MAX_THREAD_POSTS) -> list[SlackMessage]:
+    """The channel message first (part "head"), then the thread replies: head overflow, one per post for the
+    first `max_thread_posts` posts, then the list of the others."""
+    n = len(digest.posts)
+    title = digest.title or f"Research digest {digest.date.isoformat()}"
+    fallback = escape(f"{title}: {n} post{'s' if n != 1 else ''}")
+    own, listed = split_thread_posts(digest.posts, max_thread_posts)
+    messages = pack("head", fallback, _head_blocks(digest, listed))
+    for post in own:
+        blocks = _post_blocks(post, ask=not digest.is_weekly)
+        messages += pack(f"post:{post.id}", f"#{post.number} {link_label(post.title)}", blocks)
+    return messages + _list_messages(listed)
+
+
+def preview_payloads(digest: Digest, *, max_thread_posts: int = DEFAULT_MAX_THREAD_POSTS) -> list[dict[str, Any]]:
     """What `digest render --platform slack --format json` prints: chat.postMessage args plus part_key."""
-    return [{**message.payload(), "part_key": message.part_key} for message in render_digest(digest)]
+    messages = render_digest(digest, max_thread_posts=max_thread_posts)
+    return [{**message.payload(), "part_key": message.part_key} for message in messages]
 
 
 # --- answers and other replies ------------------------------------------------------------------

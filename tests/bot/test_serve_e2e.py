@@ -90,6 +90,23 @@ class ServeProcess:
             self.proc.wait(5)
 
 
+def slack_env(tmp_path: Path, feed_server: FeedServer, slack: FakeSlack) -> dict[str, str]:
+    """The environment of a `digest serve` with the feed server and Slack, the digest time five minutes ago."""
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(REPO),
+        "SKIP_SLACK_SDK_WARNING": "1",
+        "DIGEST_DB": str(tmp_path / "digest.db"),
+        "DIGEST_FEEDS": feed_server.url("/feed.xml"),
+        "DIGEST_TIME": (datetime.now(UTC) - timedelta(minutes=5)).strftime("%H:%M"),
+        "DIGEST_TIMEZONE": "UTC",
+        "SLACK_BOT_TOKEN": "xoxb-e2e-0123456789",
+        "SLACK_APP_TOKEN": "xapp-e2e-0123456789",
+        "SLACK_CHANNEL": SLACK_CHANNEL,
+        "SLACK_API_URL": slack.api_url,
+    }
+
+
 @pytest.fixture
 def world(tmp_path: Path, feed_server: FeedServer) -> Iterator[tuple[dict[str, str], FakeSlack, FakeDiscord]]:
     published = datetime.now(UTC) - timedelta(hours=3)
@@ -105,17 +122,7 @@ def world(tmp_path: Path, feed_server: FeedServer) -> Iterator[tuple[dict[str, s
     feed_server.routes["/feed.xml"] = Route(rss(items), etag='"e2e"')
     with FakeSlack.in_thread() as slack, discord_in_thread() as discord:
         env = {
-            "PATH": os.environ.get("PATH", ""),
-            "PYTHONPATH": str(REPO),
-            "SKIP_SLACK_SDK_WARNING": "1",
-            "DIGEST_DB": str(tmp_path / "digest.db"),
-            "DIGEST_FEEDS": feed_server.url("/feed.xml"),
-            "DIGEST_TIME": (datetime.now(UTC) - timedelta(minutes=5)).strftime("%H:%M"),
-            "DIGEST_TIMEZONE": "UTC",
-            "SLACK_BOT_TOKEN": "xoxb-e2e-0123456789",
-            "SLACK_APP_TOKEN": "xapp-e2e-0123456789",
-            "SLACK_CHANNEL": SLACK_CHANNEL,
-            "SLACK_API_URL": slack.api_url,
+            **slack_env(tmp_path, feed_server, slack),
             "DISCORD_TOKEN": "discord-e2e-token",
             "DISCORD_CHANNEL_ID": str(FakeDiscord.CHANNEL_ID),
             "DISCORD_GUILD_ID": str(FakeDiscord.GUILD_ID),
@@ -189,3 +196,65 @@ def test_serve_posts_one_threaded_digest_to_both_channels_and_a_restart_posts_no
     assert f"slack {SLACK_CHANNEL}: delivered ({slack_count} messages" in status.stdout
     assert f"discord {FakeDiscord.CHANNEL_ID}: delivered" in status.stdout
     assert "ok; last success" in status.stdout
+
+
+def test_sigterm_during_a_build_stops_serve_within_seconds_and_the_next_start_builds_the_whole_edition(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """The model hangs while the edition is being written: SIGTERM must not wait for it, store nothing
+    half-done, and leave every post for the next start's edition."""
+    from digest_core.store import Store
+    from tests.fakes.openai_server import FakeOpenAIServer, Reply
+
+    published = datetime.now(UTC) - timedelta(hours=3)
+    items = [
+        forum_item(
+            f"stoppost{i:09d}", f"Stopped post {i}", f"Post {i} argues a point. It gives a reason.", published=published
+        )
+        for i in range(POSTS)
+    ]
+    feed_server.routes["/feed.xml"] = Route(rss(items), etag='"stop"')
+    release = threading.Event()
+
+    def hang_until_released(request: dict[str, Any]) -> Reply:
+        release.wait(WAIT * 3)  # bounded: the test releases it before it ends
+        return Reply(content="A summary of the post in well over ten words, as the model writes it for the digest.")
+
+    with FakeSlack.in_thread() as slack, FakeOpenAIServer(hang_until_released) as model:
+        env = {
+            **slack_env(tmp_path, feed_server, slack),
+            "OPENAI_BASE_URL": model.base_url,
+            "DIGEST_MODEL": "fake-model",
+        }
+        first = ServeProcess(env, tmp_path)
+        try:
+            deadline = time.monotonic() + WAIT
+            while not model.chat_requests and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert model.chat_requests, "the build never asked the model:\n" + "\n".join(first.lines)
+            code, took = first.terminate()
+        finally:
+            first.kill()
+            release.set()
+        assert code == 0 and took < 10, f"took {took:.1f} s:\n" + "\n".join(first.lines)
+        store = Store(tmp_path / "digest.db")
+        try:
+            assert store.recent_editions() == []  # nothing half-done was stored
+            assert len(store.unassigned_posts(datetime.now(UTC))) == POSTS
+        finally:
+            store.close()
+        assert slack.posts(SLACK_CHANNEL) == []
+
+        second = ServeProcess(env, tmp_path)
+        try:
+            second.wait_for_line('"digest delivered"')
+            code, _ = second.terminate()
+        finally:
+            second.kill()
+        assert code == 0, "\n".join(second.lines)
+        store = Store(tmp_path / "digest.db")
+        try:
+            (edition,) = store.recent_editions()
+            assert edition.post_count == POSTS and store.unassigned_posts(datetime.now(UTC)) == []
+        finally:
+            store.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -26,6 +27,12 @@ from adapters.discord.render import (
 )
 from digest_core.models import Answer, Digest, DigestPost, Theme
 from tests.discord.fake_service import make_digest
+from tests.huge_day import (
+    check_list_ends_by_counting_the_rest,
+    check_themes_name_their_first_posts,
+    check_thread_cap,
+    huge_day,
+)
 
 DAY = date(2026, 1, 1)
 NASTY = (
@@ -105,7 +112,7 @@ def test_adversarial_edition_stays_within_every_limit() -> None:
 
 def test_every_post_gets_its_message_with_an_ask_button_in_order() -> None:
     digest = adversarial_digest()
-    messages = render_digest(digest)
+    messages = render_digest(digest, max_thread_posts=len(digest.posts))
     first_parts = [m for m in messages if m.part_key.startswith("post:") and m.components]
     assert [m.part_key for m in first_parts] == [f"post:{p.id}" for p in digest.posts]
     for message, post in zip(first_parts, digest.posts, strict=True):
@@ -142,19 +149,71 @@ def test_untrusted_text_cannot_mention_or_format() -> None:
     assert json.loads(json.dumps(payloads)) == payloads
 
 
-@pytest.mark.parametrize(
-    ("raw", "escaped"),
-    [
-        ("**bold** and _it_", "\\*\\*bold\\*\\* and \\_it\\_"),
-        ("<@&123> <@456>", "\\<@&123\\> \\<@456\\>"),
-        ("@everyone look", "@\u200beveryone look"),
-        ("[click](https://evil.example)", "\\[click\\](https://evil.example)"),
-        ("# Heading\n- item\n> quote", "\\# Heading\n\\- item\n\\> quote"),
-        ("see https://x.org/a_b_c*d", "see https://x.org/a_b_c\\*d"),
-    ],
-)
-def test_escape_untrusted(raw: str, escaped: str) -> None:
-    assert escape_untrusted(raw) == escaped
+# How Discord shows text: a backslash before ASCII punctuation hides itself and shows the character as typed.
+_SHOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+_LINK = re.compile(r"<https?://[^ >]+>|https?://[^\s<]+[^<.,:;\"'\]\s]")
+_BLOCK_MARKER = re.compile(r"^\s*(#{1,3}\s|-#\s|>{1,3}\s|[-*+]\s|\d+\.\s)")
+
+
+def shown(markdown: str) -> str:
+    """The text a Discord reader sees for `markdown`, minus the zero-width spaces that break mentions."""
+    return _SHOWN_ESCAPE.sub(r"\1", markdown).replace("\u200b", "")
+
+
+def active_markup(markdown: str) -> list[str]:
+    """Markup Discord would act on: unescaped formatting characters, block markers, pings, `<...>` tokens."""
+    found = [m[0] for m in re.finditer(r"@(everyone|here)", markdown)]
+    for line in markdown.split("\n"):
+        if _BLOCK_MARKER.match(line):
+            found.append(line)
+        rest, index = _LINK.sub("", line), 0
+        while index < len(rest):
+            if rest[index] == "\\":
+                index += 2
+                continue
+            if rest[index] in "*_~|`[<":
+                found.append(rest[index:])
+            index += 1
+    return found
+
+
+ORDINARY = [
+    "1. item",
+    "2. second point\n10. tenth point",
+    "Use snake_case names; x < y and y > z.",
+    "It costs $5 - or 3.5% - per run (see [1]).",
+    "C++ and C# and Q&A: what's #1?",
+    "- a dash item\n# not a heading in a feed title",
+    "a\\b is a backslash",
+    "see https://example.org/a_b_(c)?q=1&r=2 and <https://hidden.example/x>",
+]
+ADVERSARIAL = [
+    "@everyone look @here",
+    "<@&123> <@456> <@!789> <@&123456789012345678> <#123456789012345678>",
+    "<t:1700000000:R> <:party:123456789012345678> </digest today:123456789012345678>",
+    "**bold** __under__ ~~strike~~ ||spoiler|| `code`",
+    "```py\nprint(1)\n```",
+    "[safe](https://a.example) and [evil](https://evil.example) on one line",
+    # discord.utils.escape_markdown leaves everything between these two links unescaped (one greedy match).
+    "[a](https://a.example) **bold** ||spoiler|| @everyone [b](https://b.example)",
+    "# Heading\n### h3\n-# subtext\n> quote\n>>> block\n* bullet\n3. list",
+    "\\*not bold\\* and \\<@&123>",
+]
+
+
+@pytest.mark.parametrize("raw", ORDINARY + ADVERSARIAL)
+def test_escaped_untrusted_text_shows_exactly_as_written(raw: str) -> None:
+    assert shown(escape_untrusted(raw)) == raw
+
+
+@pytest.mark.parametrize("raw", ORDINARY + ADVERSARIAL)
+def test_escaped_untrusted_text_renders_no_markup_and_pings_no_one(raw: str) -> None:
+    assert active_markup(escape_untrusted(raw)) == []
+
+
+def test_links_in_untrusted_text_stay_clickable() -> None:
+    raw = "see https://example.org/a_b_c*d and https://x.org/~u/p?q=1"
+    assert escape_untrusted(raw) == raw
 
 
 def test_clip_counts_emoji_as_two_units_and_never_leaves_a_dangling_escape() -> None:
@@ -211,3 +270,74 @@ def test_clarifying_answer_lists_candidates() -> None:
     message = render_answer(Answer("Which one?", None, candidates=digest.posts[:2]))
     description = message.embeds[0]["description"]
     assert "#1 Post number 1" in description and "#2 Post number 2" in description
+
+
+def listed_lines(messages: list[DiscordMessage]) -> list[str]:
+    """The lines of the thread's list of posts past the cap."""
+    listed = [e for m in messages if m.part_key.startswith("list") for e in m.embeds]
+    return [line for embed in listed for line in embed.get("description", "").splitlines()]
+
+
+def test_a_1000_post_edition_is_a_bounded_thread_that_lists_every_post_past_the_cap() -> None:
+    digest = huge_day(1000)
+    messages = render_digest(digest)
+    keys = [m.part_key for m in messages]
+    assert [k for k in keys if k.startswith("post:")] == [f"post:{p.id}" for p in digest.posts[:40]]
+    assert len(messages) <= 1 + 40 + limits.MAX_LIST_MESSAGES
+    assert len(keys) == len(set(keys)) and keys == [m.part_key for m in render_digest(digest)]
+    lines = listed_lines(messages)
+    for post in digest.posts[40:]:
+        (line,) = [line for line in lines if line.startswith(f"#{post.number} ")]
+        assert line == f"#{post.number} [{shown_label(post.title)}]({post.url}) — {post.source}"
+    for message in messages:
+        assert_within_limits(message)
+    for embed in [e for m in messages if m.part_key.startswith("list") for e in m.embeds]:
+        for string in embed_strings(embed):
+            assert active_markup(_MASKED_LINK.sub("", string)) == []
+    assert "#41–#1000" in json.dumps(messages[0].embeds, ensure_ascii=False)
+
+
+# A link label keeps its text, with look-alike brackets so that no title can end or nest the link.
+_MASKED_LINK = re.compile(r"\[[^\[\]]*\]\(https?://[^\s()]+\)")
+
+
+def shown_label(title: str) -> str:
+    return escape_untrusted(title.replace("[", "［").replace("]", "］"))
+
+
+def test_max_thread_posts_sets_how_many_posts_get_a_message_of_their_own() -> None:
+    check_thread_cap(render_digest, listed_lines)
+
+
+def test_a_list_too_long_for_its_messages_ends_by_counting_the_rest() -> None:
+    digest = huge_day(5000)
+    messages = render_digest(digest)
+    listed = [m for m in messages if m.part_key.startswith("list")]
+    assert len(listed) == limits.MAX_LIST_MESSAGES
+    check_list_ends_by_counting_the_rest(listed_lines(messages), 5000)
+    for message in listed:
+        assert_within_limits(message)
+
+
+def test_adversarial_listed_posts_render_no_markup() -> None:
+    digest = adversarial_digest(60)
+    listed = [m for m in render_digest(digest, max_thread_posts=3) if m.part_key.startswith("list")]
+    assert listed
+    for message in listed:
+        assert_within_limits(message)
+        for embed in message.embeds:
+            for string in embed_strings(embed):
+                assert active_markup(_MASKED_LINK.sub("", string)) == []
+                assert "](https://evil.example)" not in string
+
+
+def test_on_a_huge_day_each_theme_shows_its_first_posts_and_numbers_the_rest() -> None:
+    digest = huge_day(1000, themes=4)
+    messages = render_digest(digest)
+    heads = [m for m in messages if m.part_key.startswith("head")]
+    assert len(heads) <= 1 + len(digest.themes), "the channel message and its overflow stay short on a huge day"
+    assert len(messages) <= 2 + 40 + limits.MAX_LIST_MESSAGES
+    head_text = json.dumps([m.embeds for m in heads], ensure_ascii=False)
+    check_themes_name_their_first_posts(digest, head_text, limits.THEME_POSTS)
+    for message in messages:
+        assert_within_limits(message)

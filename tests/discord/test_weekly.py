@@ -60,5 +60,5 @@ def test_a_hostile_continues_title_is_escaped_within_discords_limits() -> None:
     digest = replace(digest, themes=(replace(digest.themes[0], continues=hostile),))
     theme_embed = render_digest(digest)[0].embeds[1]
     first_line = theme_embed["description"].split("\n")[0]
-    assert first_line.startswith("*Continues: @\u200beveryone \\*\\*bold\\*\\* \\<@&123\\> xxx")
+    assert first_line.startswith("*Continues: @\u200beveryone \\*\\*bold\\*\\* \\<@&123> xxx")
     assert first_line.endswith(f"… ({DAY1})*") and discord_len(first_line) < 400

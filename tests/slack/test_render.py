@@ -22,6 +22,12 @@ from adapters.slack.render import (
 )
 from digest_core.models import Answer, Digest, DigestPost, Theme
 from tests.fakes.slack_api import block_errors
+from tests.huge_day import (
+    check_list_ends_by_counting_the_rest,
+    check_themes_name_their_first_posts,
+    check_thread_cap,
+    huge_day,
+)
 from tests.slack.fake_service import make_digest, make_post
 
 PINGS = "<!channel> <!here> <!everyone> <@U123> <!subteam^S1> @everyone @here <http://evil.example|innocent>"
@@ -124,11 +130,11 @@ def test_adversarial_edition_stays_within_limits_and_never_pings() -> None:
 
 def test_part_keys_are_stable_unique_and_ordered() -> None:
     digest = adversarial_digest(120)
-    keys = [m.part_key for m in render_digest(digest)]
+    keys = [m.part_key for m in render_digest(digest, max_thread_posts=120)]
     assert keys[0] == "head"
     assert len(keys) == len(set(keys))
     assert "head:2" in keys  # four themes over 120 posts overflow the channel message into the thread
-    assert keys == [m.part_key for m in render_digest(digest)]
+    assert keys == [m.part_key for m in render_digest(digest, max_thread_posts=120)]
     post_keys = [k for k in keys if k.startswith("post:") and not re.search(r":\d+$", k)]
     assert post_keys == [f"post:{p.id}" for p in digest.posts]
     assert f"post:{digest.posts[0].id}:2" in keys  # a summary too long for one message continues
@@ -266,3 +272,59 @@ def test_digest_dates_are_rendered_from_the_edition() -> None:
 
 def test_digest_post_type_is_the_domain_one() -> None:
     assert isinstance(make_post(1), DigestPost)
+
+
+def listed_lines(messages: list[SlackMessage]) -> list[str]:
+    """The lines of the thread's list of posts past the cap."""
+    texts = [t for m in messages if m.part_key.startswith("list") for t in mrkdwn_texts(m)[:-1]]
+    return [line for text in texts for line in text.splitlines()]
+
+
+def test_a_1000_post_edition_is_a_bounded_thread_that_lists_every_post_past_the_cap() -> None:
+    digest = huge_day(1000)
+    messages = render_digest(digest)
+    keys = [m.part_key for m in messages]
+    assert [k for k in keys if k.startswith("post:")] == [f"post:{p.id}" for p in digest.posts[:40]]
+    assert len(messages) <= 1 + 40 + limits.MAX_LIST_MESSAGES
+    assert len(keys) == len(set(keys)) and keys == [m.part_key for m in render_digest(digest)]
+    lines = listed_lines(messages)
+    for post in digest.posts[40:]:
+        expected = f"#{post.number} {link(post.url, post.title, limits.MAX_LISTED_TITLE_CHARS)} — {post.source}"
+        assert lines.count(expected) == 1
+    for message in messages:
+        assert_within_limits(message)
+        assert_inert(message, {p.url for p in digest.posts})
+    assert "#41–#1000" in str(messages[0].blocks)  # the channel message says where the rest are
+
+
+def test_max_thread_posts_sets_how_many_posts_get_a_message_of_their_own() -> None:
+    check_thread_cap(render_digest, listed_lines)
+
+
+def test_a_list_too_long_for_its_messages_ends_by_counting_the_rest() -> None:
+    digest = huge_day(5000)
+    messages = render_digest(digest)
+    listed = [m for m in messages if m.part_key.startswith("list")]
+    assert len(listed) == limits.MAX_LIST_MESSAGES
+    check_list_ends_by_counting_the_rest(listed_lines(messages), 5000)
+    for message in listed:
+        assert_within_limits(message)
+
+
+def test_adversarial_listed_posts_stay_inert() -> None:
+    digest = adversarial_digest(60)
+    for message in render_digest(digest, max_thread_posts=3):
+        assert_within_limits(message)
+        assert_inert(message, {p.url for p in digest.posts})
+
+
+def test_on_a_huge_day_each_theme_shows_its_first_posts_and_numbers_the_rest() -> None:
+    digest = huge_day(1000, themes=4)
+    messages = render_digest(digest)
+    heads = [m for m in messages if m.part_key.startswith("head")]
+    assert len(heads) <= 1 + len(digest.themes), "the channel message and its overflow stay short on a huge day"
+    assert len(messages) <= 2 + 40 + limits.MAX_LIST_MESSAGES
+    head_text = "\n".join(t for m in heads for t in mrkdwn_texts(m))
+    check_themes_name_their_first_posts(digest, head_text, limits.MAX_THEME_POSTS)
+    for message in messages:
+        assert_within_limits(message)
