@@ -76,9 +76,6 @@ class TermCounts:
         )
 
 
-EMPTY = TermCounts()
-
-
 @dataclass(frozen=True, slots=True)
 class Background:
     """The combined background of a day: the shipped table, the archive and the day's own posts (see module)."""

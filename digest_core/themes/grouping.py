@@ -48,6 +48,7 @@ NOISE_SPREAD = 3.0
 MIN_SIMILARITY = 0.02
 MAX_FLOOR = 0.25
 MIN_PAIRS_FOR_NOISE = 6
+MIN_PAIRS_FOR_CHANCE = 10
 # At most this many cuts of the tree are scored (evenly spread): the objective changes slowly between cuts.
 MAX_CUTS_SCORED = 30
 REFINE_PASSES = 2
@@ -142,7 +143,7 @@ def group(similarity: np.ndarray) -> list[list[int]]:
     if n == 1:
         return [[0]]  # a one-post day is about that post's topic
     floor = noise_floor(similarity)
-    themes = _best_cut(similarity, floor, chance_level(similarity))
+    themes = _best_cut(similarity, floor, chance_level(similarity, floor))
     if not themes:
         return []
     themes = _split_where_better(themes, similarity)
@@ -289,12 +290,14 @@ def mean_similarities(themes: list[list[int]], similarity: np.ndarray) -> np.nda
     return sums / np.maximum(counts, 1.0)
 
 
-def chance_level(similarity: np.ndarray) -> float:
-    """How alike the day's typical pair of posts is: the median similarity of all pairs."""
+def chance_level(similarity: np.ndarray, floor: float) -> float:
+    """How alike the day's typical pair of posts is: the median similarity of all pairs. A day of too few pairs to
+    tell (fewer than MIN_PAIRS_FOR_CHANCE) has none measured: its posts join a theme only above the noise floor."""
     import numpy as np
 
     n = similarity.shape[0]
-    return float(np.median(similarity[np.triu_indices(n, k=1)])) if n > 1 else 0.0
+    pairs = similarity[np.triu_indices(n, k=1)]
+    return float(np.median(pairs)) if pairs.size >= MIN_PAIRS_FOR_CHANCE else floor
 
 
 def _assign(seeds: list[list[int]], similarity: np.ndarray, chance: float) -> list[list[int]]:
