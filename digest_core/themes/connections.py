@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 MAX_CONNECTIONS = 4
 # Posts of a one-theme day that are linked pairwise: its most central ones.
 CENTRAL_POSTS = 4
-# Texts read for how a term is spelled.
+# Texts read for how a term is spelled: the start of a few of the posts that use it.
+SPELLING_POSTS = 8
 SPELLING_CHARS = 4_000
 
 
@@ -108,7 +109,7 @@ def _theme_link(
         if not both:
             return None
         return _Link(2.0, f'"{posts[both[0]].title}" sits in both {pair}.')
-    term = _spelled(vectors.terms[column], [posts[i] for i in pool])
+    term = _spelled(column, sorted(pool), posts, vectors)
     quote = _nearest(rel, column, pool, lambda k: min(float(rel.scores[k, a]), float(rel.scores[k, b])))
     said = f': "{quote.text}"' if quote else "."
     if both:
@@ -123,7 +124,7 @@ def _post_link(
     column = int(weights.argmax())
     if weights[column] <= 0:
         return None
-    term = _spelled(vectors.terms[column], [posts[i], posts[j]])
+    term = _spelled(column, [i, j], posts, vectors)
     quote = _nearest(rel, column, {i, j}, lambda k: float(rel.scores[k, 0]))
     said = f': "{quote.text}"' if quote else "."
     return _Link(float(weights[column]), f'"{posts[i].title}" and "{posts[j].title}" both turn on {term}{said}')
@@ -139,9 +140,10 @@ def _nearest(rel: Relevance, column: int, pool: set[int], nearness: Callable[[in
     return rel.quotes[best]
 
 
-def _spelled(term: str, posts: Sequence[Post]) -> str:
-    """The term as the posts spell it most often."""
+def _spelled(column: int, pool: Sequence[int], posts: Sequence[Post], vectors: DayVectors) -> str:
+    """The term as the pool's posts that use it spell it most often (the first SPELLING_POSTS of them)."""
     forms: dict[str, Counter[str]] = {}
-    for post in posts:
-        surface_forms(f"{post.title}\n\n{post.text[:SPELLING_CHARS]}", forms)
-    return display_form(term, forms)
+    users = set(vectors.counts[:, column].nonzero()[0].tolist())
+    for i in [i for i in pool if i in users][:SPELLING_POSTS]:
+        surface_forms(f"{posts[i].title}\n\n{posts[i].text[:SPELLING_CHARS]}", forms)
+    return display_form(vectors.terms[column], forms)
