@@ -10,8 +10,15 @@ see ../shared/data/README.md) at run time; nothing from it is stored in the repo
    - cohesion: the share of those themes' memberships (a post in one of them) whose post is more similar to
      its theme-mates, on average, than to the posts of any other theme or to any post left out of the themes,
      by an independent yardstick (`Judge`: unigram TF-IDF cosine, IDF over the whole export);
-   - themes per day, titles that occur in one of their posts, and the time to find a day's themes.
-2. The same for the full-text days written for the tests (tests/data/days, examples/alignment-sample.xml).
+   - themes per day, titles that occur in one of their posts, and the time to find a day's themes;
+   - what a reader reads, measured without a human (the background is the shipped table of
+     `digest_core/background.py`, a yardstick here): titles of one word, generic titles (a title, or a part of
+     one joined with "and", that `Background.generic` calls generic as a term), the mean
+     background IDF of title words, titles that share a word with the topic the theme's posts were written on
+     (written days only); key ideas whose specific terms reach two or more of their theme's posts; points and
+     implications that are boilerplate by the text toolkit; connections that name two themes or posts.
+2. The same for the full-text days written for the tests (tests/data/days, examples/alignment-sample.xml), and
+   apart, the held-out days (`tests.days.HELD_OUT`), never tuned on.
 3. The writer (`DigestService._write`: every summary, then the themes) on 10, 200 and 1,000 long posts
    (about 3,000 words each, assembled from openings), each size in a fresh child process: seconds, the
    theme finder's share, and the child's peak memory (max RSS, imports included), with the summaries written
@@ -44,9 +51,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bot.runner import MAX_SUMMARY_PROCESSES, usable_cores  # noqa: E402
+from digest_core.background import Background, shipped_background  # noqa: E402
 from digest_core.models import Post, Theme  # noqa: E402
 from digest_core.summarize import ExtractiveSummarizer  # noqa: E402
-from digest_core.text import content_stems, normalize_space  # noqa: E402
+from digest_core.text import content_stems, is_boilerplate, normalize_space, post_sentences  # noqa: E402
 from digest_core.themes import OfflineThemeFinder  # noqa: E402
 
 DEFAULT_CSV = REPO / ".." / "shared" / "data" / "alignment-forum-posts.csv"
@@ -125,8 +133,18 @@ class Tally:
     titles: int = 0
     titles_found: int = 0
     millis: list[float] = field(default_factory=list)
+    wording: Wording = field(default_factory=lambda: Wording())
 
-    def add(self, posts: Sequence[Post], themes: Sequence[Theme], judge: Judge, millis: float) -> None:
+    def add(
+        self,
+        posts: Sequence[Post],
+        found: tuple[tuple[Theme, ...], tuple[str, ...]],
+        judge: Judge,
+        millis: float,
+        topics: Mapping[str, frozenset[str]] | None = None,
+    ) -> None:
+        themes, connections = found
+        self.wording.add(posts, themes, connections, topics)
         by_id = {p.id: p for p in posts}
         self.days += 1
         self.posts += len(posts)
@@ -166,14 +184,114 @@ class Tally:
             f"{self.titles_found / max(1, self.titles):.1%}; ms per day p50 {percentile(self.millis, 0.5):.1f} "
             f"p95 {percentile(self.millis, 0.95):.1f} max {max(self.millis):.1f}"
         )
+        self.wording.print()
+
+
+def _ratio(part: int, whole: int) -> str:
+    return f"{part / whole:.1%} ({part}/{whole})" if whole else "n/a"
+
+
+@dataclass
+class Wording:
+    """What a reader reads, measured without a human (see the module docstring)."""
+
+    background: Background = field(default_factory=lambda: shipped_background(()))
+    titles: int = 0
+    one_word: int = 0
+    generic: int = 0
+    title_idf: list[float] = field(default_factory=list)
+    labelled: int = 0
+    on_topic: int = 0
+    keys: int = 0
+    keys_reaching: int = 0
+    points: int = 0
+    points_bearing: int = 0
+    quotes: int = 0
+    boilerplate: int = 0
+    implications: int = 0
+    connections: int = 0
+    naming_two: int = 0
+
+    def add(
+        self,
+        posts: Sequence[Post],
+        themes: Sequence[Theme],
+        connections: Sequence[str],
+        topics: Mapping[str, frozenset[str]] | None,
+    ) -> None:
+        from tests.days import key
+
+        by_id = {p.id: p for p in posts}
+        for theme in themes:
+            title_stems = set(content_stems(theme.title))
+            self.titles += 1
+            self.one_word += len(theme.title.split()) == 1
+            # A title (each part of one joined with "and") as a term: a phrase is generic by its own counts.
+            parts = [" ".join(content_stems(part)) for part in theme.title.split(" and ")]
+            self.generic += any(p and self.background.generic(p) for p in parts)
+            self.title_idf += [self.background.idf(t) for t in title_stems]
+            members = [by_id[i] for i in theme.post_ids]
+            if topics:
+                # The topic most of the theme's posts were written on (a post may serve two).
+                votes = Counter(label for p in members for label, ids in topics.items() if key(p) in ids)
+                if votes:
+                    label = min(votes, key=lambda t: (-votes[t], t))
+                    self.labelled += 1
+                    self.on_topic += bool(title_stems & set(content_stems(label)))
+            if len(members) >= 2:
+                self.keys += 1
+                specific = {t for t in content_stems(theme.key_idea) if not self.background.generic(t)}
+                reached = sum(bool(specific & set(content_stems(p.title + " " + p.text))) for p in members)
+                self.keys_reaching += reached >= 2
+                for pid, point in zip(theme.post_ids, theme.post_points, strict=False):
+                    # A point bears on the theme when a specific term of it is used by another of the posts.
+                    others = " ".join(p.title + " " + p.text for p in members if p.id != pid)
+                    self.points += 1
+                    self.points_bearing += bool(
+                        {t for t in content_stems(point) if not self.background.generic(t)} & set(content_stems(others))
+                    )
+            self.implications += bool(theme.implications)
+            for text, sources in [(theme.implications, members)] + [
+                (point, [by_id[i]]) for i, point in zip(theme.post_ids, theme.post_points, strict=False)
+            ]:
+                if text:
+                    self.quotes += 1
+                    self.boilerplate += _is_note(text, sources)
+        names = [t.title for t in themes] + [p.title for p in posts]
+        for line in connections:
+            self.connections += 1
+            self.naming_two += sum(name in line for name in names) >= 2
+
+    def print(self) -> None:
+        print(
+            f"    titles: one word {_ratio(self.one_word, self.titles)}, generic "
+            f"{_ratio(self.generic, self.titles)}, mean background IDF of title words "
+            f"{statistics.mean(self.title_idf) if self.title_idf else 0:.2f}"
+            + (f", share a word with the posts' topic {_ratio(self.on_topic, self.labelled)}" if self.labelled else "")
+        )
+        print(
+            f"    key ideas reaching 2+ of the theme's posts {_ratio(self.keys_reaching, self.keys)}; "
+            f"points sharing a specific term with another of the posts {_ratio(self.points_bearing, self.points)}; "
+            f"points and implications that are boilerplate {_ratio(self.boilerplate, self.quotes)}; "
+            f"themes with implications {_ratio(self.implications, self.titles)}; "
+            f"connections naming two themes or posts {_ratio(self.naming_two, self.connections)}"
+        )
+
+
+def _is_note(text: str, sources: Sequence[Post]) -> bool:
+    """Boilerplate by the toolkit: on its own, or as flagged where it sits in its post."""
+    if is_boilerplate(text):
+        return True
+    flagged = {s.text for p in sources for s in post_sentences(p.text) if not s.quotable}
+    return any(piece in flagged for piece in [text, *text.split(". ")])
 
 
 def find(
     finder: OfflineThemeFinder, posts: Sequence[Post], summaries: dict[str, str]
-) -> tuple[tuple[Theme, ...], float]:
+) -> tuple[tuple[tuple[Theme, ...], tuple[str, ...]], float]:
     start = time.perf_counter()
-    themes, _ = finder.find_themes(posts, summaries)
-    return themes, (time.perf_counter() - start) * 1000
+    found = finder.find_themes(posts, summaries)
+    return found, (time.perf_counter() - start) * 1000
 
 
 def real_weeks(rows: list[dict[str, str]]) -> None:
@@ -185,12 +303,13 @@ def real_weeks(rows: list[dict[str, str]]) -> None:
     tally = Tally()
     for week in week_windows(rows):
         day = [post_from(r) for r in week]
-        themes, millis = find(finder, day, {p.id: summaries[p.id] for p in day})
-        tally.add(day, themes, judge, millis)
+        found, millis = find(finder, day, {p.id: summaries[p.id] for p in day})
+        tally.add(day, found, judge, millis)
     tally.print("real weeks (openings)")
 
 
 def written_days(rows: list[dict[str, str]]) -> None:
+    from tests.days import HELD_OUT, TOPICS
     from tests.days import written_days as load_days
 
     days = load_days()
@@ -198,11 +317,12 @@ def written_days(rows: list[dict[str, str]]) -> None:
     judge = Judge([*every, *(post_from(r) for r in rows)])
     summarizer = ExtractiveSummarizer()
     finder = OfflineThemeFinder()
-    tally = Tally()
-    for posts in days.values():
-        themes, millis = find(finder, posts, {p.id: summarizer.summarize(p) for p in posts})
-        tally.add(posts, themes, judge, millis)
-    tally.print("full-text days")
+    tallies = {False: Tally(), True: Tally()}
+    for day, posts in days.items():
+        found, millis = find(finder, posts, {p.id: summarizer.summarize(p) for p in posts})
+        tallies[day in HELD_OUT].add(posts, found, judge, millis, TOPICS.get(day))
+    tallies[False].print("full-text days")
+    tallies[True].print("held-out full-text days (never tuned on)")
 
 
 # --- scale ------------------------------------------------------------------------------------------------

@@ -89,10 +89,13 @@ def build_model_client(
 
 
 def build_writers(settings: Settings, store: Store, client: ModelClient | None = None) -> Writers:
+    from digest_core.background import with_archive
     from digest_core.summarize import ExtractiveSummarizer
     from digest_core.themes import OfflineThemeFinder
 
-    offline_summarizer, offline_themes = ExtractiveSummarizer(), OfflineThemeFinder()
+    # The theme finder weighs terms by the shipped background table plus every post this store holds.
+    offline_summarizer = ExtractiveSummarizer()
+    offline_themes = OfflineThemeFinder(with_archive(store.term_document_counts))
     if client is None:
         processes = min(usable_cores(), MAX_SUMMARY_PROCESSES)
         return Writers(offline_summarizer, offline_themes, offline_summarizer, offline_themes, processes)

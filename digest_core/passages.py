@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate, combinations, pairwise
 
-from digest_core.text import NUMBER_WORDS, STOPWORDS, dangling_kind, is_heading, post_sentences, words
+from digest_core.text import FUNCTION_WORDS, NUMBER_WORDS, STOPWORDS, dangling_kind, is_heading, post_sentences, words
 
 # BM25 over sentences: a sentence is short, so length counts for less than in whole documents.
 K1, B = 1.2, 0.5
@@ -33,7 +33,7 @@ HEADING_WEIGHT = 0.5  # a word of the section's heading counts this much in each
 NOTE_WEIGHT = 0.5  # footnotes and asides answer only when nothing in the body does as well
 PROXIMITY_WEIGHT = 0.5  # per pair of question terms in one sentence, divided by their distance in words
 NUMBER_BONUS = 0.5  # a sentence that carries a number, for a question that asks for one (share of its score)
-SECONDARY_WEIGHT = 0.5  # a question word a summary would skip, found in one of the post's headings
+SECONDARY_WEIGHT = 0.5  # a function or framing word of the question, found in one of the post's headings
 SECONDARY_SHARE = 0.1  # ... when it is in at most this share of the post's sentences
 SUPPORT_WEIGHT = 0.3  # per term, what the other sentences of a passage add to its best sentence's share
 SECTION_OPENING_WORDS = 60  # a section's opening runs on past its first paragraph until it has this many words
@@ -45,9 +45,11 @@ SIDE_SHARE = 0.5  # a comparison's side is quoted on its own when the chosen pas
 COVERED_DISCOUNT = 0.8  # a term an earlier quote already holds counts this much less for the next quote
 FURTHER_QUOTE_SHARE = 0.5  # a further quote must score at least this share of the best one
 
-# Question words about the asking itself ("what do the authors discuss?"), not about the post's content.
+# Question words about the asking itself ("what do the authors discuss?", "which posts today ..."), not about
+# the post's content.
 QUESTION_FRAMING = frozenset(
     (
+        *("post", "posts", "today", "today's", "yesterday", "week", "digest", "edition"),
         "author",
         "authors",
         "writer",
@@ -149,7 +151,7 @@ class QuestionShape:
     """A question read for matching: its words by role, before any post is looked at."""
 
     content: tuple[str, ...]  # content words, lower case, once each
-    secondary: tuple[str, ...]  # words a summary would skip ("help", "run"); they count where a heading uses them
+    secondary: tuple[str, ...]  # function words and framing ("most", "authors"); they count where a heading uses them
     pairs: tuple[tuple[str, str], ...]  # adjacent words: a phrase to find
     sides: tuple[tuple[str, ...], tuple[str, ...]] | None  # "how do X and Y differ": X's and Y's content words
     focus: Focus
@@ -171,7 +173,7 @@ def read_question(question: str) -> QuestionShape:
     for i, word in enumerate(tokens):
         if i in dropped or len(word) < 2 or word in _QUESTION_GRAMMAR or word in _AUXILIARIES:
             continue
-        if word in STOPWORDS or word in QUESTION_FRAMING or word.isdigit() or word in NUMBER_WORDS:
+        if word in FUNCTION_WORDS or word in QUESTION_FRAMING or word.isdigit() or word in NUMBER_WORDS:
             secondary.setdefault(word, None)
         else:
             content.setdefault(word, None)
@@ -441,8 +443,10 @@ class PostIndex:
     def query(self, question: str) -> Query:
         """The question's terms and their weights (inverse sentence frequency in this post).
 
-        Content words count fully. Words a summary would skip ("help", "try", "run") count at SECONDARY_WEIGHT
-        where the post uses them in a heading, and rarely elsewhere: there they name what a section is about."""
+        Content words count fully, everyday ones too ("common", "form", "run"): the post's own sentence frequency
+        weighs them. Function words and the question's framing ("most", "about", "authors") count at
+        SECONDARY_WEIGHT where the post uses them in a heading, and rarely elsewhere: there they name what a
+        section is about."""
         shape = read_question(question)
         stems = self.stems(
             list(dict.fromkeys([*shape.content, *shape.secondary, *(w for p in shape.pairs for w in p)]))

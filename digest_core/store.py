@@ -13,6 +13,7 @@ import logging
 import re
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import Any
 
 from sqlite_utils import Database, Migrations
 
+from digest_core.background import TermCounts, document_terms
 from digest_core.clean import post_identity
 from digest_core.models import DAILY, WEEKLY, DeliveredPart, Digest, DigestPost, Post, SearchHit, Theme, ThemeLink
 from digest_core.questions import Turn
@@ -29,6 +31,7 @@ from digest_core.questions import Turn
 log = logging.getLogger(__name__)
 migrations = Migrations("digest_core")
 ELLIPSIS = "…"
+TERMS_PER_QUERY = 500  # SQLite binds at most 32,766 variables; small chunks keep each lookup quick
 QUESTION_EVENT_RETENTION = timedelta(days=2)  # platforms retry within minutes; older event ids are dropped
 
 
@@ -231,6 +234,17 @@ def m005_weekly_deliveries(db: Database) -> None:
         },
         pk=("platform", "channel_id", "edition_date", "part_key"),
     )
+
+
+@migrations()
+def m006_background_terms(db: Database) -> None:
+    """How many stored posts use each content-word stem (the offline theme finder's background; see
+    digest_core/background.py), counted for the posts already stored."""
+    db.execute("create table term_documents (term text primary key, documents integer not null) without rowid")
+    counts: Counter[str] = Counter()
+    for title, text in db.execute("select title, text from posts"):
+        counts.update(document_terms(title or "", text or "").keys())
+    db.conn.executemany("insert into term_documents (term, documents) values (?, ?)", sorted(counts.items()))
 
 
 # Where the deliveries of each kind of digest are recorded (the same columns in both).
@@ -543,13 +557,21 @@ class Store:
                     f"insert into posts ({', '.join(columns)}) values ({', '.join('?' * len(columns))})",
                     [[record[c] for c in columns] for record in fresh],
                 )
+            added: Counter[str] = Counter()
+            for post in batch.values():
+                if post.id not in known:
+                    added.update(document_terms(post.title, post.text).keys())
             for post in batch.values():
                 digest = content_hash(post.title, post.text)
                 if post.id in known and known[post.id] != digest and post.text:
+                    old = self._post_row(post.id) or {}
+                    added.subtract(document_terms(old.get("title") or "", old.get("text") or "").keys())
+                    added.update(document_terms(post.title, post.text).keys())
                     changes = {"title": post.title, "text": post.text, "content_hash": digest}
                     if post.authors:
                         changes["authors"] = json.dumps(list(post.authors))
                     self.db.table("posts").update(post.id, changes)
+            self._count_terms(added)
         return len(fresh)
 
     def _post_row(self, post_id: str) -> dict | None:
@@ -963,6 +985,30 @@ class Store:
                 [user_key, _iso(now), _iso(now - interval)],
             )
             return cursor.rowcount == 1
+
+    # -- background terms -----------------------------------------------------------------------------------
+    def _count_terms(self, change: Counter[str]) -> None:
+        """Add (or, for an edited post's old text, take away) posts to each term's count, in the open transaction."""
+        rows = [(term, delta) for term, delta in sorted(change.items()) if delta]
+        self.db.conn.executemany(
+            "insert into term_documents (term, documents) values (?, ?) "
+            "on conflict(term) do update set documents = max(term_documents.documents + ?, 0)",
+            [(term, max(delta, 0), delta) for term, delta in rows],
+        )
+
+    def term_document_counts(self, terms: Iterable[str]) -> TermCounts:
+        """How many stored posts there are, and how many use each of `terms` (content-word stems; a two-word term
+        is read as its words), for the offline theme finder's background."""
+        words = sorted({w for term in terms for w in term.split()})
+        found: dict[str, int] = {}
+        with self._lock:
+            documents = self.db.execute("select count(*) from posts").fetchone()[0]
+            for start in range(0, len(words), TERMS_PER_QUERY):
+                chunk = words[start : start + TERMS_PER_QUERY]
+                marks = ",".join("?" * len(chunk))
+                rows = self.db.execute(f"select term, documents from term_documents where term in ({marks})", chunk)
+                found.update((term, count) for term, count in rows.fetchall() if count > 0)
+        return TermCounts(documents, found)
 
     # -- leases (a cross-process mutex for deliveries) ------------------------------------------------------
     def try_lease(self, key: str, owner: str, seconds: int, *, now: datetime | None = None) -> bool:

@@ -4,6 +4,9 @@ Each file is one day of invented forum posts (RSS shaped like the AI Alignment F
 or three posts each, and one post on a topic that nothing else of the day touches (its id ends in an
 off-topic marker listed in `OFF_TOPIC`). The feed is read the way ingest reads it: feedparser, then
 `entry_to_post` (HTML to text and all).
+
+The days in `HELD_OUT` were written before the theme finder's wording was worked on and are never tuned on:
+the bench prints their figures apart from the others.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from digest_core.models import Post
 
 DAYS_DIR = Path(__file__).resolve().parent / "data" / "days"
 SAMPLE_FEED = Path(__file__).resolve().parents[1] / "examples" / "alignment-sample.xml"
-# The post of each day that shares nothing with the others (baking, juggling, standing desks, birds).
-OFF_TOPIC = frozenset({"dA-sourdough", "dB-juggling", "dC-standing-desk", "dD-birds"})
+# The post of each day that shares nothing with the others (baking, juggling, standing desks, birds, houseplants,
+# running).
+OFF_TOPIC = frozenset({"dA-sourdough", "dB-juggling", "dC-standing-desk", "dD-birds", "dE-houseplants", "dF-marathon"})
+HELD_OUT = frozenset({"2026-11-06", "2026-11-07"})
 # Which posts of a day were written on one topic: topic -> post ids. A post may serve two topics.
 TOPICS: dict[str, dict[str, frozenset[str]]] = {
     "2026-11-02": {
@@ -40,6 +45,16 @@ TOPICS: dict[str, dict[str, frozenset[str]]] = {
     "2026-11-05": {
         "timelines": frozenset({"dD-timelines-compute", "dD-timelines-benchmarks"}),
         "sycophancy": frozenset({"dD-sycophancy", "dD-sycophancy-fix"}),
+    },
+    "2026-11-06": {
+        "steering vectors": frozenset({"dE-steering-honesty", "dE-steering-side-effects", "dE-steering-layers"}),
+        "goal misgeneralization": frozenset({"dE-goal-misgen-maze", "dE-goal-misgen-agents"}),
+        "responsible scaling policies": frozenset({"dE-rsp-pause", "dE-rsp-audits"}),
+    },
+    "2026-11-07": {
+        "weak-to-strong generalization": frozenset({"dF-weak-to-strong", "dF-weak-to-strong-confidence"}),
+        "situational awareness": frozenset({"dF-situational-awareness", "dF-situational-awareness-evals"}),
+        "circuit discovery": frozenset({"dF-attribution-patching", "dF-automated-circuits", "dF-circuit-faithfulness"}),
     },
 }
 WHEN = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)

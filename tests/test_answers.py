@@ -171,3 +171,37 @@ def test_a_follow_up_in_a_thread_stays_on_the_threads_post() -> None:
 
     assert answer.post is not None and answer.post.id == POSTS[1].id
     assert "312" in answer.quotes[0]
+
+
+def test_the_plain_words_of_a_question_still_pick_the_sentence_that_carries_them() -> None:
+    """ "most common form" is made of everyday words; they are what sets the answering sentence apart."""
+    text = (
+        "We read two thousand transcripts of agents trained on unit-test rewards. Reward hacking was rare, "
+        "but it happened in every environment we tried.\n\n"
+        "The most common form was test tampering: the agent edited the test file or skipped a failing test. "
+        "Less often it exited the test runner early with a success code.\n\n"
+        "Reward hacking grew with task difficulty, which suggests the agent hacks when it cannot solve the task."
+    )
+    post = Post(
+        "qa-plain-words-001",
+        "Reward hacking forms",
+        "https://www.alignmentforum.org/posts/qa-plain-words-001/x",
+        ("A. Author",),
+        datetime(2026, 11, 26, tzinfo=UTC),
+        "AI Alignment Forum",
+        text,
+        datetime(2026, 11, 26, tzinfo=UTC),
+    )
+    digest = Digest(
+        DAY,
+        "digest",
+        "offline",
+        (),
+        (),
+        (DigestPost(1, post.id, post.title, post.authors, post.published, post.url, post.source, "summary"),),
+    )
+    answer = QuestionAnswerer().answer(
+        "What was the most common form of reward hacking?", digest=digest, posts={post.id: post}, post_ref="#1"
+    )
+
+    assert "test tampering" in quoted(answer)

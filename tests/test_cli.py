@@ -139,6 +139,18 @@ def test_the_readme_offline_command_runs_as_written(tmp_path: Path) -> None:
     assert "## Individual Post Summaries" in result.stdout
 
 
+def test_a_reader_that_stops_reading_ends_the_output_quietly(tmp_path: Path) -> None:
+    """`digest today | head -1`: the reader closes the pipe; the command ends without a traceback."""
+    digest = Path(sys.executable).with_name("digest")
+    argv = [str(digest), "today", "--feed", EXAMPLE, "--db", str(tmp_path / "d.db")]
+    with subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()  # before the command has printed a line
+        errors = process.stderr.read()
+        assert process.wait(timeout=60) == 0, errors
+    assert "Traceback" not in errors and "BrokenPipeError" not in errors
+
+
 @pytest.mark.parametrize("platform", ["slack", "discord"])
 def test_render_prints_the_platform_payloads_channel_message_first(
     platform: str, capsys: pytest.CaptureFixture[str]

@@ -6,7 +6,7 @@ Four stages, one module each:
    when the posts allow; a post that shares nothing with the day is in no theme (it still has its summary).
 2. `naming`: class-based TF-IDF picks the phrase that names each theme, spelled as its posts spell it.
 3. `writing`: the key idea, implication and per-post lines are the posts' sentences nearest the theme's centroid.
-4. `connections`: two themes and the sentence (or the post) that links them.
+4. `connections`: two themes (or posts), the specific term both turn on, and a sentence of theirs that holds it.
 Every word of the output comes from the posts or from a few fixed connective phrases. Deterministic: ties break
 by the order of the posts, never by hashing. numpy and scipy are imported when a day is written, so that
 fetching feeds never loads them.
@@ -16,25 +16,31 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from digest_core.background import BACKGROUND_CHARS, BackgroundSource, shipped_background
 from digest_core.models import Post, Theme
+from digest_core.text import content_stems
 from digest_core.themes.grouping import MAX_THEMES, group, vectorize
 
 __all__ = ["MAX_THEMES", "OfflineThemeFinder", "find_themes"]
 
 
 class OfflineThemeFinder:
-    """ThemeFinder that works without a model (see the package docstring)."""
+    """ThemeFinder that works without a model (see the package docstring). `background` gives the counts of the
+    day's terms beyond the day (the composition root adds the store's archive); the shipped table by default."""
 
     name = "offline"
+
+    def __init__(self, background: BackgroundSource | None = None) -> None:
+        self.background = background or shipped_background
 
     def find_themes(
         self, posts: Sequence[Post], summaries: dict[str, str]
     ) -> tuple[tuple[Theme, ...], tuple[str, ...]]:
-        return find_themes(posts, summaries)
+        return find_themes(posts, summaries, self.background)
 
 
 def find_themes(
-    posts: Sequence[Post], summaries: Mapping[str, str] | None = None
+    posts: Sequence[Post], summaries: Mapping[str, str] | None = None, background: BackgroundSource | None = None
 ) -> tuple[tuple[Theme, ...], tuple[str, ...]]:
     """(themes, connections) for a day's posts."""
     from digest_core.themes.connections import connect
@@ -47,11 +53,12 @@ def find_themes(
     day = list(unique.values())
     if not day:
         return (), ()
-    vectors = vectorize(day)
+    terms = {t for p in day for t in content_stems(f"{p.title}\n\n{p.text[:BACKGROUND_CHARS]}")}
+    vectors = vectorize(day, (background or shipped_background)(terms))
     members = group(vectors.similarity)
     if not members:
         return (), ()
     titles = title_themes(members, day, vectors)
     rel = relevance(members, gather_quotes(members, day, summaries or {}), vectors)
     themes = tuple(write_theme(k, m, titles[k], day, rel) for k, m in enumerate(members))
-    return themes, connect(themes, members, day, rel)
+    return themes, connect(themes, members, day, rel, vectors)

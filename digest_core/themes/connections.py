@@ -1,23 +1,40 @@
-"""Stage 4, connections: what links two themes, named and quoted.
+"""Stage 4, connections: two themes (or, on a one-theme day, two posts) and the idea that links them.
 
-For each pair of themes, the link is a post that sits in both (quoted where it bears on both), or else the sentence
-of either theme's posts that is nearest to both themes' centroids (the larger of its two distances is smallest).
-A pair whose nearest such sentence is not near the other theme at all has no link and gets no line. On a day
-with one theme, its posts are linked the same way, pairwise. Each line names the two themes (or posts) and
-quotes the idea that links them; the rest of its words are fixed connective phrases.
+For each pair of themes, the link is the term that weighs most in both themes' centroids (the product of its two
+weights), among the specific ones: a topic of the field by `Background.topical`, or a specific two-word term. The
+line names the two themes and that term, spelled as the posts spell it, and quotes the sentence of either theme's
+posts that holds the term and is nearest to both centroids (the larger of its two distances is smallest). A post
+that sits in both themes is named too. A pair of themes that shares no specific term gets no line (a post in both
+still links them). On a day with one theme, its most central posts are linked the same way, pairwise. The rest of
+each line is a few fixed connective words:
+
+    <Theme A> (Theme 1) and <Theme B> (Theme 2) both turn on <term>: "<sentence>"
+    "<Post>" sits in both <Theme A> (Theme 1) and <Theme B> (Theme 2), which both turn on <term>: "<sentence>"
+    "<Post A>" and "<Post B>" both turn on <term>: "<sentence>"
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from digest_core.models import Post, Theme
+from digest_core.text import display_form, surface_forms
 from digest_core.themes.writing import Quote, Relevance
 
+if TYPE_CHECKING:
+    import numpy as np
+
+    from digest_core.themes.grouping import DayVectors
+
 MAX_CONNECTIONS = 4
-# A sentence links two themes only when it is at least this near (cosine) to the centroid of each.
-LINK_RELEVANCE = 0.05
+# Posts of a one-theme day that are linked pairwise: its most central ones.
+CENTRAL_POSTS = 4
+# Texts read for how a term is spelled: the start of a few of the posts that use it.
+SPELLING_POSTS = 8
+SPELLING_CHARS = 4_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,22 +44,46 @@ class _Link:
 
 
 def connect(
-    themes: Sequence[Theme], members: Sequence[list[int]], posts: Sequence[Post], rel: Relevance
+    themes: Sequence[Theme], members: Sequence[list[int]], posts: Sequence[Post], rel: Relevance, vectors: DayVectors
 ) -> tuple[str, ...]:
     """Up to MAX_CONNECTIONS lines, strongest link first: bridges (a post in both themes) before the others."""
+    import numpy as np
+
+    specific = _specific_columns(vectors)
     if len(themes) >= 2:
         links = [
             link
             for a in range(len(themes))
             for b in range(a + 1, len(themes))
-            if (link := _theme_link(a, b, themes, members, posts, rel)) is not None
+            if (link := _theme_link(a, b, themes, members, posts, rel, vectors, specific)) is not None
         ]
     elif themes:
-        links = _post_links(themes[0], members[0], posts, rel)
+        central = members[0][:CENTRAL_POSTS]
+        rows = np.asarray(vectors.matrix[central].toarray())
+        links = [
+            link
+            for x, i in enumerate(central)
+            for y, j in enumerate(central[x + 1 :], start=x + 1)
+            if (link := _post_link(i, j, rows[x] * rows[y] * specific, posts, rel, vectors)) is not None
+        ]
     else:
         links = []
     links.sort(key=lambda link: -link.strength)
     return tuple(link.text for link in links[:MAX_CONNECTIONS])
+
+
+def _specific_columns(vectors: DayVectors) -> np.ndarray:
+    """1 for each of the day's terms that can name a link, else 0: a specific term that is a topic of the field by
+    the background (`Background.topical`), or a specific two-word term. A lone word the background cannot measure
+    (too rare in the shipped table) may be an everyday word ("percent", "largest") and links nothing."""
+    import numpy as np
+
+    mask = np.zeros(len(vectors.terms), dtype=np.float32)
+    background = vectors.background
+    for column in np.unique(vectors.matrix.indices):
+        term = vectors.terms[column]
+        mask[column] = float(not background.generic(term) and (" " in term or background.topical(term)))
+    return mask
 
 
 def _label(themes: Sequence[Theme], index: int) -> str:
@@ -50,50 +91,59 @@ def _label(themes: Sequence[Theme], index: int) -> str:
 
 
 def _theme_link(
-    a: int, b: int, themes: Sequence[Theme], members: Sequence[list[int]], posts: Sequence[Post], rel: Relevance
+    a: int,
+    b: int,
+    themes: Sequence[Theme],
+    members: Sequence[list[int]],
+    posts: Sequence[Post],
+    rel: Relevance,
+    vectors: DayVectors,
+    specific: np.ndarray,
 ) -> _Link | None:
+    pool = set(members[a]) | set(members[b])
+    weights = rel.centroids[a] * rel.centroids[b] * specific
+    column = int(weights.argmax())
     both = [i for i in members[a] if i in members[b]]
-    pool = both or [*members[a], *members[b]]
-    best = _nearest_to_both(rel, a, b, set(pool))
     pair = f"{_label(themes, a)} and {_label(themes, b)}"
+    if weights[column] <= 0:
+        if not both:
+            return None
+        return _Link(2.0, f'"{posts[both[0]].title}" sits in both {pair}.')
+    term = _spelled(column, sorted(pool), posts, vectors)
+    quote = _nearest(rel, column, pool, lambda k: min(float(rel.scores[k, a]), float(rel.scores[k, b])))
+    said = f': "{quote.text}"' if quote else "."
     if both:
         bridge = posts[both[0]].title
-        if best is None:
-            return _Link(2.0, f'"{bridge}" links {pair}.')
-        return _Link(2.0 + best[0], f'"{bridge}" links {pair}: "{best[1].text}"')
-    if best is None:
+        return _Link(2.0 + float(weights[column]), f'"{bridge}" sits in both {pair}, which both turn on {term}{said}')
+    return _Link(float(weights[column]), f"{pair} both turn on {term}{said}")
+
+
+def _post_link(
+    i: int, j: int, weights: np.ndarray, posts: Sequence[Post], rel: Relevance, vectors: DayVectors
+) -> _Link | None:
+    column = int(weights.argmax())
+    if weights[column] <= 0:
         return None
-    strength, quote = best
-    return _Link(strength, f'{pair} meet in "{posts[quote.post].title}": "{quote.text}"')
+    term = _spelled(column, [i, j], posts, vectors)
+    quote = _nearest(rel, column, {i, j}, lambda k: float(rel.scores[k, 0]))
+    said = f': "{quote.text}"' if quote else "."
+    return _Link(float(weights[column]), f'"{posts[i].title}" and "{posts[j].title}" both turn on {term}{said}')
 
 
-def _nearest_to_both(rel: Relevance, a: int, b: int, pool: set[int]) -> tuple[float, Quote] | None:
-    """The quote of the pool's posts whose lesser cosine to the two centroids is largest, if near both."""
-    best: tuple[float, Quote] | None = None
-    for k, quote in enumerate(rel.quotes):
-        if quote.post not in pool:
-            continue
-        near = min(float(rel.scores[k, a]), float(rel.scores[k, b]))
-        if near >= LINK_RELEVANCE and (best is None or near > best[0]):
-            best = (near, quote)
-    return best
+def _nearest(rel: Relevance, column: int, pool: set[int], nearness: Callable[[int], float]) -> Quote | None:
+    """The quote of the pool's posts that holds the term and is nearest (by `nearness(quote index)`)."""
+    holding = rel.specific[:, column].nonzero()[0]
+    candidates = [int(k) for k in holding if rel.quotes[k].post in pool]
+    if not candidates:
+        return None
+    best = max(candidates, key=lambda k: (nearness(k), -rel.quotes[k].position))
+    return rel.quotes[best]
 
 
-def _post_links(theme: Theme, members: list[int], posts: Sequence[Post], rel: Relevance) -> list[_Link]:
-    """On a one-theme day: for pairs of its most central posts, the sentence of one that is nearest the theme."""
-    links = []
-    central = members[:4]
-    for x, i in enumerate(central):
-        for j in central[x + 1 :]:
-            quotes = [(float(rel.scores[k, 0]), q) for k, q in enumerate(rel.quotes) if q.post in (i, j)]
-            quotes = [sq for sq in quotes if sq[0] >= LINK_RELEVANCE]
-            if not quotes:
-                continue
-            strength, quote = max(quotes, key=lambda sq: sq[0])
-            links.append(
-                _Link(
-                    strength,
-                    f'"{posts[i].title}" and "{posts[j].title}" meet on {theme.title}: "{quote.text}"',
-                )
-            )
-    return links
+def _spelled(column: int, pool: Sequence[int], posts: Sequence[Post], vectors: DayVectors) -> str:
+    """The term as the pool's posts that use it spell it most often (the first SPELLING_POSTS of them)."""
+    forms: dict[str, Counter[str]] = {}
+    users = set(vectors.counts[:, column].nonzero()[0].tolist())
+    for i in [i for i in pool if i in users][:SPELLING_POSTS]:
+        surface_forms(f"{posts[i].title}\n\n{posts[i].text[:SPELLING_CHARS]}", forms)
+    return display_form(vectors.terms[column], forms)

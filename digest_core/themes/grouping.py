@@ -1,12 +1,20 @@
 """Stage 1, grouping: TF-IDF vectors of the day's posts and average-linkage clusters of them.
 
+Terms are weighed by their background IDF (`digest_core.background`: the shipped table, the archive and the day's
+own posts as pseudo-counts), so that words common to the whole field ("model", "alignment") weigh little and a
+topic's own words ("sandbagging") much, however many of one day's posts use them.
+
 Which themes a day has is a choice between cohesion (each theme's posts alike) and coverage (most posts in some
 theme). The choice is made by one objective over the cuts of the average-linkage tree: the sum, over the posts
 placed in themes, of their silhouette (how much closer a post is to its theme-mates than to the nearest other
 theme or left-out post). A post that fits its theme adds to the sum, one that fits another better takes away,
 and a post left out adds nothing, so a day gets as many themed posts as fit, in 2-4 themes where the posts allow.
-Posts are alike only above the day's noise floor (what its unrelated pairs share by chance), so that a post that
-shares nothing with the day stays out of every theme.
+A theme whose two main branches score higher apart is then split: one cut of the tree cannot keep two topics
+apart when a post on both joins them before a third topic forms.
+Posts are alike only above the day's noise floor (clearly more than its unrelated pairs share by chance), and a
+post joins the theme it is nearest only when it is more alike to it than the day's typical pair of posts is to
+each other (the chance level), so that a post that shares nothing but a stray word with the day stays out of
+every theme.
 """
 
 from __future__ import annotations
@@ -26,6 +34,8 @@ if TYPE_CHECKING:
     import numpy as np
     from scipy.sparse import csr_matrix
 
+    from digest_core.background import Background
+
 MAX_THEMES = 4
 # What a post's topic is read from: its title (counted twice: a title is the author's own summary) and the
 # start of its text. The first ~1,000 words tell a post's topic; reading more only costs time.
@@ -33,15 +43,16 @@ TITLE_REPEAT = 2
 GROUPING_CHARS = 6_000
 # Two posts are alike when their cosine is clearly above what the day's unrelated pairs share: the median pair
 # plus NOISE_SPREAD median absolute deviations from it, never below MIN_SIMILARITY nor above MAX_FLOOR (so that
-# a day of closely related posts does not put the bar out of reach).
+# a day of closely related posts does not put the bar out of reach). Under background IDF unrelated posts share
+# little (the median pair of a real week is near 0.003), so the lower bound only guards against days of near-empty
+# posts.
 NOISE_SPREAD = 3.0
-MIN_SIMILARITY = 0.05
+MIN_SIMILARITY = 0.02
 MAX_FLOOR = 0.25
 MIN_PAIRS_FOR_NOISE = 6
+MIN_PAIRS_FOR_CHANCE = 10
 # At most this many cuts of the tree are scored (evenly spread): the objective changes slowly between cuts.
 MAX_CUTS_SCORED = 30
-# A post joins the theme it is nearest unless its mean similarity to it is below this share of the noise floor.
-ATTACH_SHARE = 0.1
 REFINE_PASSES = 2
 # A themed post also joins a second theme when it is nearly as alike to that theme as to its own.
 SECOND_THEME_RATIO = 0.6
@@ -52,15 +63,20 @@ class DayVectors:
     """The day's posts as term counts and unit-length TF-IDF rows, and their pairwise cosine similarities."""
 
     vocabulary: dict[str, int]  # the day's terms: term -> column
-    idf: np.ndarray  # column -> the term's smoothed IDF over the day's posts (float32)
+    idf: np.ndarray  # terms: background IDF
     counts: csr_matrix  # posts x terms: how often each post uses each term
     matrix: csr_matrix  # posts x terms: TF-IDF, unit rows
     similarity: np.ndarray  # posts x posts, cosine, 1 on the diagonal
     terms: list[str]  # column -> term
+    background: Background  # the day's background (its posts counted in)
+
+    def count(self, texts: Sequence[str]) -> csr_matrix:
+        """texts x the day's terms: how often other texts (sentences) use each."""
+        return count_known_terms(texts, self.vocabulary)
 
     def tfidf(self, texts: Sequence[str]) -> csr_matrix:
         """Unit-length TF-IDF rows of other texts (sentences) over the day's terms and IDF."""
-        return weigh(count_known_terms(texts, self.vocabulary), self.idf)
+        return weigh(self.count(texts), self.idf)
 
 
 def grouping_text(post: Post) -> str:
@@ -81,21 +97,27 @@ def analyze(text: str) -> list[str]:
     return list(content_phrases(text))
 
 
-def vectorize(posts: Sequence[Post]) -> DayVectors:
+def vectorize(posts: Sequence[Post], background: Background) -> DayVectors:
+    """The day's vectors; `background` holds the counts beyond the day (the day's own are added here)."""
     import numpy as np
 
+    from digest_core.background import TermCounts
+
     counts, terms = count_terms(grouping_text(p) for p in posts)  # one post's text at a time
-    idf = smoothed_idf(counts)
+    used = np.asarray((counts > 0).sum(axis=0)).ravel()
+    day = TermCounts(len(posts), {t: int(used[k]) for k, t in enumerate(terms) if " " not in t})
+    background = background.with_counts(day)
+    idf = np.array([background.idf(t) for t in terms], dtype=np.float32)
     matrix = weigh(counts, idf)
     similarity = (matrix @ matrix.T).toarray().astype(np.float64)
     np.fill_diagonal(similarity, 1.0)
-    return DayVectors({term: column for column, term in enumerate(terms)}, idf, counts, matrix, similarity, terms)
+    vocabulary = {term: column for column, term in enumerate(terms)}
+    return DayVectors(vocabulary, idf, counts, matrix, similarity, terms, background)
 
 
-# TF-IDF as scikit-learn's CountVectorizer and TfidfTransformer(sublinear_tf=True) compute it, to the last bit
-# (the same float32 values, stored in the same order within a row, so that sums add up in the same order), in
-# a few lines of numpy and scipy: importing scikit-learn took longer (about a second) than a 200-post day's
-# themes.
+# Term counts and TF-IDF rows as scikit-learn's CountVectorizer and normalize compute them, to the last bit (the
+# same float32 values, stored in the same order within a row, so that sums add up in the same order), in a few
+# lines of numpy and scipy: importing scikit-learn took longer (about a second) than a 200-post day's themes.
 
 
 def count_terms(texts: Iterable[str]) -> tuple[csr_matrix, list[str]]:
@@ -147,21 +169,13 @@ def _csr(columns: list[list[int]], values: list[list[int]], width: int) -> csr_m
     return csr_matrix((flat_values, flat_columns, indptr), shape=(len(columns), width))
 
 
-def smoothed_idf(counts: csr_matrix) -> np.ndarray:
-    """ln((1 + posts) / (1 + posts using the term)) + 1, per column (float32)."""
-    import numpy as np
-
-    used = np.bincount(counts.indices, minlength=counts.shape[1]).astype(np.float32) + np.float32(1.0)
-    idf = np.full_like(used, counts.shape[0] + 1) / used
-    return np.log(idf) + np.float32(1.0)
-
-
 def weigh(counts: csr_matrix, idf: np.ndarray) -> csr_matrix:
-    """Unit-length rows of sublinear term frequency (1 + ln count) times IDF. A post that says "reward" forty
-    times is not forty times about reward."""
+    """Unit-length rows of sublinear term frequency times IDF (a post that says "reward" forty times is not
+    forty times about reward), each row's terms in column order."""
     import numpy as np
     from scipy.sparse import csr_matrix
 
+    counts = counts.sorted_indices()
     data = (np.log(counts.data) + np.float32(1.0)) * idf[counts.indices]
     squares = (data * data).astype(np.float64)
     for start, end in itertools.pairwise(counts.indptr):
@@ -171,7 +185,7 @@ def weigh(counts: csr_matrix, idf: np.ndarray) -> csr_matrix:
         norm = math.sqrt(float(np.cumsum(squares[start:end])[-1]))
         if norm != 0.0:
             data[start:end] = (data[start:end].astype(np.float64) / norm).astype(np.float32)
-    return csr_matrix((data, counts.indices.copy(), counts.indptr.copy()), shape=counts.shape)
+    return csr_matrix((data, counts.indices, counts.indptr), shape=counts.shape)
 
 
 def noise_floor(similarity: np.ndarray) -> float:
@@ -194,14 +208,15 @@ def group(similarity: np.ndarray) -> list[list[int]]:
     if n == 1:
         return [[0]]  # a one-post day is about that post's topic
     floor = noise_floor(similarity)
-    themes = _best_cut(similarity, floor)
+    themes = _best_cut(similarity, floor, chance_level(similarity, floor))
     if not themes:
         return []
+    themes = _split_where_better(themes, similarity)
     themes = _add_second_homes(themes, similarity, floor)
     return sorted((_by_centrality(t, similarity) for t in themes), key=lambda t: (-len(t), t[0]))
 
 
-def _best_cut(similarity: np.ndarray, floor: float) -> list[list[int]]:
+def _best_cut(similarity: np.ndarray, floor: float, chance: float) -> list[list[int]]:
     """The themes of the cut of the average-linkage tree that maximises the objective (module docstring)."""
     import numpy as np
     from scipy.cluster.hierarchy import linkage
@@ -224,7 +239,7 @@ def _best_cut(similarity: np.ndarray, floor: float) -> list[list[int]]:
         if position not in chosen_steps:
             continue
         candidates = [m for m in members.values() if len(m) > 1]
-        themes = _assign(_keep_best(candidates, similarity), similarity, floor)
+        themes = _assign(_keep_best(candidates, similarity), similarity, chance)
         score = float(silhouettes(themes, similarity).sum()) if themes else 0.0
         # A day asks for 2-4 themes: a cut with two or more beats any with one, whatever its score.
         rank = (min(len(themes), 2), score)
@@ -232,8 +247,42 @@ def _best_cut(similarity: np.ndarray, floor: float) -> list[list[int]]:
             best = (rank, [sorted(t) for t in themes])
     if not best[1]:
         # No split makes any post fit better than elsewhere: the posts alike above the floor are one topic.
-        return _assign([max(members.values(), key=lambda m: (len(m), -min(m)))], similarity, floor)
+        return _assign([max(members.values(), key=lambda m: (len(m), -min(m)))], similarity, chance)
     return best[1]
+
+
+def _split_where_better(themes: list[list[int]], similarity: np.ndarray) -> list[list[int]]:
+    """Split a theme into its two main branches when the objective is higher with them apart. One cut of the tree
+    cannot keep two topics apart when a post on both joins them before a third topic forms."""
+    themes = [list(t) for t in themes]
+    while len(themes) < MAX_THEMES:
+        base = float(silhouettes(themes, similarity).sum())
+        for k, theme in enumerate(themes):
+            if len(theme) < 4:
+                continue
+            parts = _top_split(theme, similarity)
+            if min(len(p) for p in parts) < 2:
+                continue
+            trial = [*themes[:k], *parts, *themes[k + 1 :]]
+            if float(silhouettes(trial, similarity).sum()) > base + 1e-12:
+                themes = trial
+                break
+        else:
+            return themes
+    return themes
+
+
+def _top_split(theme: list[int], similarity: np.ndarray) -> list[list[int]]:
+    """The theme's posts in the two branches of their own average-linkage tree."""
+    import numpy as np
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import squareform
+
+    sub = similarity[np.ix_(theme, theme)]
+    distance = np.clip(1.0 - sub, 0.0, None)
+    np.fill_diagonal(distance, 0.0)
+    labels = fcluster(linkage(squareform(distance, checks=False), method="average"), t=2, criterion="maxclust")
+    return [sorted(theme[i] for i in np.flatnonzero(labels == label)) for label in (1, 2)]
 
 
 def _spread(count: int, most: int) -> set[int]:
@@ -256,15 +305,16 @@ def _keep_best(clusters: list[list[int]], similarity: np.ndarray) -> list[list[i
 
 
 def silhouettes(themes: list[list[int]], similarity: np.ndarray) -> np.ndarray:
-    """The silhouette of every themed post (in the order of `themes`, flattened), on cosine distance; every
-    post in no theme is a cluster of its own. 0 for a post with nothing to compare against."""
+    """The silhouette of every themed post (in the order of `themes`, flattened), on cosine distance: its mean
+    similarity to its theme-mates against the median one to the posts of the nearest other theme; every post in
+    no theme is a cluster of its own. 0 for a post with nothing to compare against."""
     import numpy as np
 
     n = similarity.shape[0]
     themed = [i for t in themes for i in t]
     left_out = np.setdiff1d(np.arange(n), np.array(themed, dtype=int))
     rows = similarity[themed]
-    # Mean similarity of each themed post to each theme (excluding itself from its own).
+    # Mean similarity of each themed post to its own theme (itself left out).
     means = np.empty((len(themed), len(themes)))
     for c, theme in enumerate(themes):
         means[:, c] = rows[:, theme].sum(axis=1)
@@ -272,7 +322,9 @@ def silhouettes(themes: list[list[int]], similarity: np.ndarray) -> np.ndarray:
     sizes = np.array([len(t) for t in themes], dtype=float)
     own_count = sizes[owner] - 1
     own = (means[np.arange(len(themed)), owner] - 1.0) / np.maximum(own_count, 1)
-    means /= sizes
+    # How near another theme is: the median similarity to its posts, so that one post on two topics does not
+    # make two themes look alike.
+    means = np.column_stack([np.median(rows[:, t], axis=1) for t in themes])
     means[np.arange(len(themed)), owner] = -np.inf
     nearest = means.max(axis=1) if len(themes) > 1 else np.full(len(themed), -np.inf)
     if left_out.size:
@@ -303,10 +355,20 @@ def mean_similarities(themes: list[list[int]], similarity: np.ndarray) -> np.nda
     return sums / np.maximum(counts, 1.0)
 
 
-def _assign(seeds: list[list[int]], similarity: np.ndarray, floor: float) -> list[list[int]]:
-    """Every post joins the seed theme it is most alike to on average, unless it shares next to nothing with
-    any (below ATTACH_SHARE of the noise floor); then, like k-means, posts move to the theme they are nearest
-    until nothing moves (at most REFINE_PASSES times). A theme left with one post is dropped."""
+def chance_level(similarity: np.ndarray, floor: float) -> float:
+    """How alike the day's typical pair of posts is: the median similarity of all pairs. A day of too few pairs to
+    tell (fewer than MIN_PAIRS_FOR_CHANCE) has none measured: its posts join a theme only above the noise floor."""
+    import numpy as np
+
+    n = similarity.shape[0]
+    pairs = similarity[np.triu_indices(n, k=1)]
+    return float(np.median(pairs)) if pairs.size >= MIN_PAIRS_FOR_CHANCE else floor
+
+
+def _assign(seeds: list[list[int]], similarity: np.ndarray, chance: float) -> list[list[int]]:
+    """Every post joins the seed theme it is most alike to on average, unless it is no more alike to it than the
+    day's typical pair (`chance`); then, like k-means, posts move to the theme they are nearest until nothing
+    moves (at most REFINE_PASSES times). A theme left with one post is dropped."""
     import numpy as np
 
     themes = seeds
@@ -317,7 +379,7 @@ def _assign(seeds: list[list[int]], similarity: np.ndarray, floor: float) -> lis
         best = means.argmax(axis=1)
         top = means[np.arange(means.shape[0]), best]
         moved: list[list[int]] = [[] for _ in themes]
-        for i in np.flatnonzero(top >= ATTACH_SHARE * floor):
+        for i in np.flatnonzero(top > chance):
             moved[best[i]].append(int(i))
         moved = [t for t in moved if len(t) > 1]
         if moved == themes:

@@ -1,11 +1,24 @@
-"""Stage 2, naming: a title for each theme, by class-based TF-IDF (as BERTopic names its topics).
+"""Stage 2, naming: a title for each theme, a noun phrase of its posts chosen by class-based TF-IDF.
 
-Each theme is one class: the term counts of its posts added up (the posts in no theme form one more class). A
-term names a theme when it is frequent in the theme's class and rare in the others (c-TF-IDF), and, for a theme of
-several posts, used by most of them. The title is that term as the posts spell it, widened to the longer phrase
-the posts use it in ("hacking" -> "reward hacking", "sparse autoencoders" -> "sparse autoencoder features") when
-most of its occurrences are in that phrase. So a title is a phrase that occurs in the theme's posts, never two
-terms glued together, and no two themes share a title word.
+Candidates are noun phrases by the evidence of the day's own text, not by a list of words:
+- a phrase is a run of content words (no stopword, punctuation or verb inside), at most LONGEST_PHRASE words;
+- a word is taken for a verb when the posts mostly use it as one: more often right after a subject pronoun, a
+  modal or an auxiliary ("we trained", "can reconstruct", "is mediated"), or right before an article or an
+  object pronoun ("reconstruct the"), than right after an article or possessive or right before "of";
+- a run counts as a noun phrase where it stands in a title or heading, or right after a determiner, a
+  preposition or a verb; so do its endings (the head of an English noun phrase comes last: "sparse autoencoder
+  features" -> "autoencoder features", "features").
+Each candidate is scored by its c-TF-IDF (as BERTopic names topics: its frequency in the theme's posts, added up
+as one class, against its frequency in the day's other themes and the posts in none), times its background
+specificity (`digest_core.background` IDF: "sandbagging" over "model"), times the share of the theme's posts that
+use it (a title names what they share, so a theme of several posts takes a phrase two of them use). A generic term
+("model", "test", "language model": `Background.generic`) never names a theme, unless two of its posts' titles
+use it; a lone word only names one when a title of its posts uses it. A longer phrase replaces a shorter one it
+contains when as many posts use it and it is about as telling (PHRASE_RATIO of its score). When the theme's posts
+split between two phrases about as telling, each shared by posts the other misses, the title joins them with
+"and". No two themes share a title word. The title is spelled as the theme's titles, else its texts, spell it. A
+theme whose posts share no such phrase takes a phrase of two or more words they share even if it is generic
+("Language models"), and failing that its most central post's title.
 """
 
 from __future__ import annotations
@@ -13,152 +26,323 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from digest_core.background import COMMON_SHARE
 from digest_core.models import Post
-from digest_core.text import STOPWORDS, WORD_RE, stem
+from digest_core.text import FUNCTION_WORDS, STOPWORDS, WORD_RE, is_heading, normalize_space, stem
 
 if TYPE_CHECKING:
     from digest_core.themes.grouping import DayVectors
 
-# Terms considered for a title, best c-TF-IDF first.
-TITLE_CANDIDATES = 25
-# A longer phrase replaces a term when at least this share of the term's occurrences are inside it.
-PHRASE_SHARE = 0.5
 LONGEST_PHRASE = 3
-# Texts read for spellings and longer phrases: the most central members' (titles of all members).
+# A longer phrase replaces a shorter one it contains when as many posts use it and its score is at least this
+# share of the shorter's (a longer phrase is rarer by nature: it holds only some of the shorter's occurrences).
+PHRASE_RATIO = 0.4
+MIN_VERB_EVIDENCE = 2
+# Texts read for phrases and spellings: each theme's most central posts (titles of all members).
 SPELLING_POSTS = 8
 SPELLING_CHARS = 4_000
 # Phrases never span punctuation or a free-standing dash.
 _CHUNK_BREAK_RE = re.compile(r"[^\w\s'’\-]+|\s[-–—]+\s|--+")
 
 
-def phrases(text: str, longest: int = LONGEST_PHRASE) -> Iterator[tuple[str, str]]:
-    """(stems, as written) of every run of 1..`longest` adjacent content words in `text` (no stopword or
-    punctuation inside): "Reward models" -> ("reward", "Reward"), ("reward model", "Reward models"), ..."""
-    for chunk in _CHUNK_BREAK_RE.split(text):
-        run: list[tuple[str, str]] = []
-        for word in WORD_RE.findall(chunk):
-            lower = word.lower().replace("’", "'")
-            if len(lower) < 2 or lower in STOPWORDS:
+def _word_set(listing: str) -> frozenset[str]:
+    return frozenset(listing.split())
+
+
+# Closed grammatical classes (not a list of topic words): what precedes a noun phrase, and what marks a verb.
+DETERMINERS = _word_set(
+    "the a an this that these those my our your his her its their each every some any no another such "
+    "whose which what both either neither"
+)
+PREPOSITIONS = _word_set(
+    "of in on for with about against between into through during before after above below to from up down "
+    "over under by at via across among amongst toward towards within without upon onto beyond behind than "
+    "like despite per"
+)
+# A subject pronoun, a modal or "do" comes right before a verb ("we trained", "can reconstruct"); a copula or
+# "have" does not tell (a participle or a noun may follow: "is mediated", "is abstraction", "has access").
+_BEFORE_VERB = _word_set(
+    "i we you they he she it can could will would shall should may might must do does did don't doesn't "
+    "didn't cannot can't won't wouldn't shouldn't couldn't"
+)
+_AFTER_VERB = _word_set("the a an this these those its their our my your his her them us him me")
+_BEFORE_NOUN = DETERMINERS - {"that", "which", "what"}
+_COORDINATORS = _word_set("and or nor")
+# What follows a noun phrase that is the subject of its clause: an auxiliary or a modal.
+_AFTER_SUBJECT = (_BEFORE_VERB - {"i", "we", "you", "they", "he", "she", "it"}) | _word_set(
+    "is are was were has have had"
+)
+# Cardinal numerals quantify a noun as a determiner does ("three percent", "seventy-eight episodes").
+_NUMERAL_RE = re.compile(
+    r"^(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:-(?:one|two|three|four|five|six|seven|"
+    r"eight|nine))?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+    r"sixteen|seventeen|eighteen|nineteen|hundred|thousand|million|billion|dozen)$"
+)
+
+
+def _determiner(word: str) -> bool:
+    return word in DETERMINERS or bool(_NUMERAL_RE.match(word))
+
+
+@dataclass
+class _Usage:
+    """How the day's texts use each word form: as a verb or as a noun (see the module docstring)."""
+
+    verb: Counter[str] = field(default_factory=Counter)
+    noun: Counter[str] = field(default_factory=Counter)
+
+    def read(self, text: str) -> None:
+        for piece in _CHUNK_BREAK_RE.split(text):
+            tokens = [w.lower().replace("’", "'") for w in WORD_RE.findall(piece)]
+            for k, word in enumerate(tokens):
+                before = tokens[k - 1] if k else ""
+                after = tokens[k + 1] if k + 1 < len(tokens) else ""
+                if before in _BEFORE_VERB or after in _AFTER_VERB or _NUMERAL_RE.match(after):
+                    self.verb[word] += 1
+                if before in _BEFORE_NOUN or _NUMERAL_RE.match(before) or after == "of":
+                    self.noun[word] += 1
+
+    def verb_like(self, word: str) -> bool:
+        # Mostly a verb, seen as one at least twice: one context alone may mislead ("alignment the" in a list).
+        return self.verb[word] >= MIN_VERB_EVIDENCE and self.verb[word] > self.noun[word]
+
+
+@dataclass
+class _Phrases:
+    """The phrases of a theme's texts: how each is spelled, which are noun phrases, which posts use each (the
+    ones read) and in how many of the theme's titles each stands."""
+
+    spellings: Counter[tuple[str, str]] = field(default_factory=Counter)  # (stems, as written) -> occurrences
+    title_spellings: Counter[tuple[str, str]] = field(default_factory=Counter)  # the same in titles only
+    noun: set[str] = field(default_factory=set)  # stems seen where a noun phrase stands
+    posts: dict[str, set[int]] = field(default_factory=dict)  # stems -> posts using it
+    titles: Counter[str] = field(default_factory=Counter)  # stems -> titles of the theme's posts using it
+
+    def read(self, text: str, post: int, usage: _Usage, *, title: bool = False) -> None:
+        in_title: set[str] = set()
+        for stems, written, noun in phrases(text, usage, titled=title):
+            self.spellings[(stems, written)] += 1
+            if title:
+                self.title_spellings[(stems, written)] += 1
+            self.posts.setdefault(stems, set()).add(post)
+            if noun:
+                self.noun.add(stems)
+            if title:
+                in_title.add(stems)
+        self.titles.update(in_title)
+
+
+def _in_phrase(lower: str) -> bool:
+    """A word that may stand inside a noun phrase: not a function word or a numeral (filler such as "point" may
+    stand in one, but no candidate holds it: the background does not count it)."""
+    return len(lower) > 1 and lower not in FUNCTION_WORDS and not _NUMERAL_RE.match(lower)
+
+
+def phrases(text: str, usage: _Usage, *, titled: bool = False) -> Iterator[tuple[str, str, bool]]:
+    """(stems, as written, noun phrase?) of every run of 1..LONGEST_PHRASE adjacent content words of `text` that
+    holds no verb; a run's endings are noun phrases where the run stands where one stands (module docstring)."""
+    for line in text.splitlines():
+        heading = titled or is_heading(line)
+        for piece in _CHUNK_BREAK_RE.split(line):
+            words = WORD_RE.findall(piece)
+            lowered = [w.lower().replace("’", "'") for w in words]
+            run: list[str] = []
+            opener = ""  # the word before the run
+            for k, word in enumerate([*words, ""]):
+                lower = lowered[k] if word else ""
+                if word and _in_phrase(lower) and not usage.verb_like(lower):
+                    if not run:
+                        opener = lowered[k - 1] if k else ""
+                    run.append(word)
+                    continue
+                if run:
+                    # Where a noun phrase stands: after a determiner, a numeral, a preposition or a verb (its
+                    # object), or before an auxiliary or a modal (the subject); anywhere in a title or heading.
+                    # Not before "and"/"or": "inner and outer alignment" leaves "inner" a modifier.
+                    noun = lower not in _COORDINATORS and (
+                        heading
+                        or _determiner(opener)
+                        or opener in PREPOSITIONS
+                        or usage.verb_like(opener)
+                        or lower in _AFTER_SUBJECT
+                        or usage.verb_like(lower)
+                    )
+                    for end in range(1, len(run) + 1):
+                        for size in range(1, min(LONGEST_PHRASE, end) + 1):
+                            part = run[end - size : end]
+                            if not any(w.lower().replace("’", "'") in STOPWORDS for w in part):
+                                yield " ".join(stem(w) for w in part), " ".join(part), noun and end == len(run)
                 run = []
-                continue
-            run = [*run[-(longest - 1) :], (stem(word), word)] if longest > 1 else [(stem(word), word)]
-            for k in range(len(run)):
-                part = run[k:]
-                yield " ".join(s for s, _ in part), " ".join(w for _, w in part)
 
 
 def title_themes(themes: Sequence[list[int]], posts: Sequence[Post], vectors: DayVectors) -> list[str]:
     """A title per theme (in the order given; earlier themes choose first)."""
-    ranked = [_ranked_terms(c, themes, posts, vectors) for c in range(len(themes))]
+    usage = _Usage()
+    texts = {i: _text(posts[i], rank) for theme in themes for rank, i in enumerate(theme)}
+    for text in texts.values():
+        usage.read(text)
     taken: set[str] = set()
     titles: list[str] = []
-    for theme, terms in zip(themes, ranked, strict=True):
-        spellings = _spellings(theme, posts)
-        title = ""
-        for term in terms:
-            phrase = _widen(term, spellings)
-            words = set(phrase.split())
-            if words & taken:
-                continue
-            title = _display(phrase, spellings)
-            taken |= words
-            break
-        titles.append(title or _fallback_title(theme, posts))
+    for index, theme in enumerate(themes):
+        found = _Phrases()
+        for rank, i in enumerate(theme):
+            found.read(posts[i].title, i, usage, title=True)
+            if rank < SPELLING_POSTS:
+                found.read(texts[i][len(posts[i].title) :], i, usage)
+        title = _choose(theme, found, _scores(index, themes, vectors, found), vectors, taken)
+        # No phrase its posts share: the theme is its most central post's topic, named by that post's title.
+        titles.append(title or normalize_space(posts[theme[0]].title))
     return titles
 
 
-def _ranked_terms(index: int, themes: Sequence[list[int]], posts: Sequence[Post], vectors: DayVectors) -> list[str]:
-    """The theme's terms, best first: c-TF-IDF, times the share of the theme's posts that use the term (recall:
-    it names what they share), times the share of the day's posts using it that are in the theme (precision:
-    it names what sets them apart; with a handful of classes c-TF-IDF alone still favours words every post
-    uses), the more so when the posts' titles use it."""
+def _text(post: Post, rank: int) -> str:
+    return post.title + "\n\n" + (post.text[:SPELLING_CHARS] if rank < SPELLING_POSTS else "")
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidates:
+    """A theme's candidate phrases: each one's score and the theme's posts that use it."""
+
+    scores: dict[str, float]
+    users: dict[str, frozenset[int]]
+
+
+def _scores(index: int, themes: Sequence[list[int]], vectors: DayVectors, found: _Phrases) -> _Candidates:
+    """Every phrase's score (module docstring): c-TF-IDF x background IDF x share of the theme's posts."""
     import numpy as np
 
     n = vectors.counts.shape[0]
+    members = themes[index]
     themed = {i for t in themes for i in t}
     classes = [list(t) for t in themes] + ([rest] if (rest := [i for i in range(n) if i not in themed]) else [])
     class_counts = np.vstack([np.asarray(vectors.counts[c].sum(axis=0)).ravel() for c in classes])
     # c-TF-IDF: the term's frequency in the class, times log(1 + average class size / its frequency overall).
     average = class_counts.sum() / len(classes)
-    overall = class_counts.sum(axis=0)
-    idf = np.log1p(average / np.maximum(overall, 1e-9))
-    score = class_counts[index] / max(float(class_counts[index].sum()), 1.0) * idf
-    members = themes[index]
-    used = vectors.counts > 0
-    in_theme = np.asarray(used[members].sum(axis=0)).ravel()
-    in_day = np.asarray(used.sum(axis=0)).ravel()
-    score = score * (in_theme / len(members)) * (in_theme / np.maximum(in_day, 1))
-    if len(members) > 1:
-        score = np.where(in_theme >= 2, score, 0.0)
-    terms = vectors.terms
-    order = np.argsort(-score, kind="stable")[:TITLE_CANDIDATES]
-    ranked = [(float(score[k]), terms[k]) for k in order if score[k] > 0 and _nameable(terms[k])]
-    titled = Counter(stems for i in members for stems in {s for s, _ in phrases(posts[i].title)})
-    boosted = [(sc * (1.0 + titled[term] / len(members)), term) for sc, term in ranked]
-    return [term for _, term in sorted(boosted, key=lambda st: -st[0])]
+    frequency = class_counts[index] / max(float(class_counts[index].sum()), 1.0)
+    ctfidf = frequency * np.log1p(average / np.maximum(class_counts.sum(axis=0), 1e-9))
+    by_member = vectors.counts[members].tocsc()
+    column = {t: k for k, t in enumerate(vectors.terms)}
+    scores: dict[str, float] = {}
+    users: dict[str, frozenset[int]] = {}
+    for stems in found.posts:
+        k = column.get(stems)
+        if k is not None:  # one or two words: counted in every post of the day
+            users[stems] = frozenset(members[r] for r in by_member[:, k].indices)
+            scores[stems] = float(ctfidf[k] * vectors.idf[k]) * len(users[stems]) / len(members)
+    read = min(len(members), SPELLING_POSTS)
+    for stems, posts in found.posts.items():
+        words = stems.split()
+        if len(words) == LONGEST_PHRASE:
+            # As telling as its weaker two-word part, times the share of that part's posts that use it.
+            parts = [" ".join(words[:-1]), " ".join(words[1:])]
+            weaker = min(parts, key=lambda p: scores.get(p, 0.0))
+            if scores.get(weaker, 0.0) > 0:
+                users[stems] = frozenset(posts)
+                part_share = len(users[weaker]) / len(members)
+                scores[stems] = scores[weaker] * min(1.0, len(posts) / read / part_share)
+    return _Candidates(scores, users)
 
 
-def _nameable(term: str) -> bool:
-    """Not a short fragment, a number or a stray letter run."""
-    return len(term) > 2 and any(ch.isalpha() for ch in term)
+def _choose(theme: list[int], found: _Phrases, candidates: _Candidates, vectors: DayVectors, taken: set[str]) -> str:
+    """The best specific noun phrase (widened to a longer one about as telling), or two joined with "and" when
+    the theme's posts split between them; '' when there is none."""
+    background = vectors.background
+    scores, users = candidates.scores, candidates.users
+
+    def fit(stems: str) -> bool:
+        words = stems.split()
+        # Specific: not generic, unless the theme's authors name their topic by it in two titles or more (the
+        # table's openings are short, so a topic word may look spread like chance there); never common.
+        specific = not background.generic(stems) or (
+            found.titles[stems] >= 2 and background.share(stems) < COMMON_SHARE
+        )
+        return (
+            scores.get(stems, 0.0) > 0
+            and stems in found.noun
+            and not (set(words) & taken)
+            and specific
+            and len(stems) > 2
+            and any(ch.isalpha() for ch in stems)
+            # A lone word names a topic only when the theme's authors put it in their titles.
+            and (len(words) > 1 or found.titles[stems] > 0)
+        )
+
+    ranked = sorted((s for s in scores if fit(s)), key=lambda s: (-scores[s], s))
+    if len(theme) > 1:
+        # A title names what the posts share: a phrase of one post only would name that post.
+        ranked = [s for s in ranked if len(users[s]) >= 2]
+    if not ranked:
+        # No specific phrase: a phrase of two or more words that the posts share still names their common ground
+        # ("Language models"); a lone generic word never does.
+        broad = [
+            s
+            for s in scores
+            if scores[s] > 0
+            and s in found.noun
+            and len(s.split()) > 1
+            and not set(s.split()) & taken
+            and len(users[s]) >= min(2, len(theme))
+        ]
+        if not broad:
+            return ""
+        best = min(broad, key=lambda s: (-scores[s], s))
+        taken.update(best.split())
+        return _display(best, found)
+    first = _widen(ranked[0], ranked, candidates)
+    title_stems = [first]
+    covered = users[first]
+    if len(covered) < len(theme):
+        # The posts split: a second phrase about as telling, shared by posts the first misses, none of its words.
+        apart = [
+            s
+            for s in ranked
+            if not set(s.split()) & set(first.split()) and scores[s] >= PHRASE_RATIO * scores[ranked[0]]
+        ]
+        second = next((s for s in apart if users[s] - covered and covered - users[s]), None)
+        if second is not None:
+            title_stems.append(_widen(second, ranked, candidates))
+    for stems in title_stems:
+        taken.update(stems.split())
+    parts = [_display(s, found) for s in title_stems]
+    return " and ".join([parts[0], *(_lower_first(p) for p in parts[1:])])
 
 
-@dataclass(frozen=True, slots=True)
-class _Spellings:
-    """The phrases of a theme's texts: how often each is written each way, and how many posts use it."""
-
-    written: Counter[tuple[str, str]]  # (stems, spelling) -> occurrences
-    occurrences: Counter[str]  # stems -> occurrences
-    posts: Counter[str]  # stems -> number of the theme's posts that use it
-
-
-def _spellings(theme: list[int], posts: Sequence[Post]) -> _Spellings:
-    written: Counter[tuple[str, str]] = Counter()
-    using: Counter[str] = Counter()
-    for rank, i in enumerate(theme):
-        text = posts[i].title + "\n\n" + (posts[i].text[:SPELLING_CHARS] if rank < SPELLING_POSTS else "")
-        found = Counter(phrases(text))
-        written.update(found)
-        using.update({stems for stems, _ in found})
-    occurrences: Counter[str] = Counter()
-    for (stems, _), count in written.items():
-        occurrences[stems] += count
-    return _Spellings(written, occurrences, using)
-
-
-def _widen(term: str, spellings: _Spellings) -> str:
-    """The longest phrase around `term` that the theme's posts use as widely (as many posts use it), or that
-    holds most of its occurrences."""
-    current = term
+def _widen(stems: str, ranked: list[str], candidates: _Candidates) -> str:
+    """The longest candidate containing `stems` (one word longer at a time) that as many of the theme's posts use
+    and that is about as telling (PHRASE_RATIO of its score)."""
+    scores, users = candidates.scores, candidates.users
+    current = stems
     while True:
-        total, users = spellings.occurrences.get(current, 0), spellings.posts.get(current, 0)
         pattern = f" {current} "
         longer = [
-            (spellings.posts[stems], count, stems)
-            for stems, count in spellings.occurrences.items()
-            if len(stems.split()) == len(current.split()) + 1 and pattern in f" {stems} "
+            s
+            for s in ranked
+            if len(s.split()) == len(current.split()) + 1
+            and pattern in f" {s} "
+            and users[s] >= users[current]
+            and scores[s] >= PHRASE_RATIO * scores[current]
         ]
-        if not longer or total == 0:
+        if not longer:
             return current
-        posts_using, count, stems = max(longer)
-        if not (posts_using >= users or (count >= 2 and count > PHRASE_SHARE * total)):
-            return current
-        current = stems
+        current = max(longer, key=lambda s: (scores[s], s))
 
 
-def _display(stems: str, spellings: _Spellings) -> str:
-    """The phrase as the posts spell it most often (a lower-case spelling preferred to a capitalised one:
-    capitals may only mean the start of a sentence or a title), with its first letter capitalised."""
-    forms = Counter({spelling: count for (s, spelling), count in spellings.written.items() if s == stems})
+def _display(stems: str, found: _Phrases) -> str:
+    """The phrase as the theme's titles spell it most often, else as its texts do (a lower-case spelling preferred
+    to a capitalised one: capitals may only mean the start of a sentence or a title), first letter capitalised."""
+    forms: Counter[str] = Counter()
+    for source in (found.title_spellings, found.spellings):
+        for (s, spelling), count in source.items():
+            if s == stems:
+                forms[_lower_first(spelling)] += count
+        if forms:
+            break
     if not forms:
         return stems[:1].upper() + stems[1:]
-    lowered: Counter[str] = Counter()
-    for spelling, count in forms.items():
-        lowered[_lower_first(spelling)] += count
-    best = min(lowered.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+    best = min(forms.items(), key=lambda kv: (-kv[1], kv[0]))[0]
     return best[:1].upper() + best[1:]
 
 
@@ -168,13 +352,3 @@ def _lower_first(spelling: str) -> str:
     if first[1:] and first[1:].lower() == first[1:] and not any(ch.isdigit() for ch in first):
         first = first.lower()
     return f"{first} {rest}".strip()
-
-
-def _fallback_title(theme: list[int], posts: Sequence[Post]) -> str:
-    """A theme with no term of its own to name it by takes its most central post's title."""
-    return posts[theme[0]].title
-
-
-def title_words(title: str) -> set[str]:
-    """The stems of a title's content words (to tell whether two titles overlap)."""
-    return {stems for stems, _ in phrases(title, longest=1)}

@@ -1,15 +1,21 @@
 """Stage 3, writing: each theme's key idea, implication and one line per post, all quoted from its posts.
 
-Every sentence is scored by its cosine to the theme's centroid (the mean TF-IDF vector of its posts), so the
-sentence nearest the centroid says most of what the posts share:
-- key idea: the nearest standalone sentence of the theme's most central posts (a small lead prior: authors state
-  their claim early);
-- implication: the nearest sentence that draws a consequence, by the discourse cues of consequence ("suggests",
-  "therefore", "should", ...; a small closed class) and relevant enough; none when there is none, rather than a
-  sentence that states no consequence. A sentence leaning on the one before ("This suggests ...") is quoted with it;
-- per post: that post's sentence nearest the centroid, other than the two above.
+Every sentence is scored by two things: its cosine to the theme's centroid (the mean of its posts' vectors, in
+the background-weighted TF-IDF space of `grouping`), and how many of the theme's posts it bears on (use one of its
+specific terms, those `Background.generic` does not call generic). Their product favours a sentence that says what
+the posts share over one post's detail:
+- key idea: the best standalone sentence of the theme's most central posts that bears on two posts or more when
+  the theme has several (a small lead prior: authors state their claim early);
+- implication: the best sentence that draws a consequence and is near enough the theme. It concludes or
+  prescribes ("suggests", "therefore", "should", ...: discourse cues, a small closed class), or says what may
+  follow from a condition ("if ..., X could ..."); a modal alone only tells the future ("The workshop will run
+  in May"). None when there is none, rather than a sentence that states no consequence. A sentence leaning on
+  the one before ("This suggests ...") is quoted with it;
+- per post: that post's best sentence that bears on another of the posts (failing that, its nearest to the
+  centroid), other than the two above.
 Sentences come from the post's extractive summary when it has one (the summarizer has already picked its
-central, standalone sentences) and, for the most central posts, from the start of the post itself.
+central, standalone sentences) and, for the most central posts, from the start of the post itself; a note about
+the post (boilerplate by the text toolkit) is never one of them.
 """
 
 from __future__ import annotations
@@ -21,10 +27,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from digest_core.models import Post, Theme
-from digest_core.text import normalize_space, post_sentences, split_sentences, word_count
+from digest_core.text import is_boilerplate, normalize_space, post_sentences, split_sentences, word_count
 
 if TYPE_CHECKING:
     import numpy as np
+    from scipy.sparse import csr_matrix
 
     from digest_core.themes.grouping import DayVectors
 
@@ -34,21 +41,23 @@ QUOTE_CHARS = 8_000
 QUOTE_MIN_WORDS = 8
 QUOTE_MAX_WORDS = 55
 PAIR_MAX_WORDS = 80
-LEAD_PRIOR = 0.05
+LEAD_PRIOR = 0.3
 LEAD_SCALE = 8.0
 # An implication must be at least this relevant, relative to the key idea.
 IMPLICATION_RELEVANCE = 0.25
 
 # Discourse cues of consequence: strong ones conclude or prescribe, weak ones only say what may follow.
 _STRONG_CUE_RE = re.compile(
-    r"\b(?:suggest(?:s|ing|ed)?|impl(?:y|ies|ying|ied|ications?)|therefore|thus|hence|consequently|"
+    r"\b(?:suggests?|suggesting|impl(?:y|ies|ying|ications?)|therefore|thus|hence|consequently|"
     r"as a result|means that|meaning that|should|must|needs? to|ought to|(?:we|i) (?:recommend|argue|conclude)|"
-    r"important(?:ly)?|crucial|essential)\b",
+    r"importantly|(?:is|are|was|were|be) (?:important|crucial|essential|vital) (?:to|that|for))\b",
     re.IGNORECASE,
 )
+# Weak cues say what may follow; they draw a consequence only from a condition ("if ..., X could ...").
 _WEAK_CUE_RE = re.compile(
     r"\b(?:could|would|will|may|might|can help|enables?|allows?|leads? to|worth)\b", re.IGNORECASE
 )
+_CONDITION_RE = re.compile(r"\b(?:if|unless|once|provided|as long as|so long as|whenever|only when)\b", re.IGNORECASE)
 # A sentence that opens with a pronoun or connective pointing back leans on the one before it.
 _LEANING_RE = re.compile(
     r"^(?:this|these|that|those|it|its|they|their|them|such|here|there|he|she|his|her|however|but|and|or|so|"
@@ -69,7 +78,11 @@ class Quote:
 
 
 def consequence_cue(text: str) -> int:
-    return 2 if _STRONG_CUE_RE.search(text) else 1 if _WEAK_CUE_RE.search(text) else 0
+    """2: the sentence concludes or prescribes; 1: it says what may follow from a condition ("if ..., X could
+    ..."); 0: neither. A modal alone only tells the future or a possibility ("The workshop will run in May")."""
+    if _STRONG_CUE_RE.search(text):
+        return 2
+    return 1 if _WEAK_CUE_RE.search(text) and _CONDITION_RE.search(text) else 0
 
 
 def leans_back(text: str) -> bool:
@@ -95,11 +108,12 @@ def summary_quotes(index: int, post: Post, summary: str) -> list[Quote]:
     # A summary may join a heading or a list item to the sentence after it: only what sits on one line of the
     # post is one of its sentences (a sentence holds no line break, so searching the lines joined is the same).
     lines = "\n".join(normalize_space(line) for line in post.text.splitlines())
-    return [
-        Quote(s, index, flat.find(s) // 200, consequence_cue(s))
-        for s in sentences
-        if _fits(s) and not leans_back(s) and s in lines
-    ]
+    kept = [s for s in sentences if _fits(s) and not leans_back(s) and s in lines and not is_boilerplate(s)]
+    if not kept:
+        return []  # no need to read the whole post for its notes
+    # Never a note about the post: boilerplate by the toolkit, alone or where it sits in the post.
+    notes = {s.text for s in post_sentences(post.text) if not s.quotable}
+    return [Quote(s, index, flat.find(s) // 200, consequence_cue(s)) for s in kept if s not in notes]
 
 
 def text_quotes(index: int, post: Post, *, max_chars: int = QUOTE_CHARS) -> list[Quote]:
@@ -143,75 +157,117 @@ def gather_quotes(
 
 
 @dataclass(frozen=True, slots=True)
+class Scored:
+    """A quote, how near it is to a theme's centroid (cosine) and how many of the theme's posts it bears on."""
+
+    closeness: float
+    reach: int  # the theme's posts that use one of the quote's specific terms (its own post included)
+    quote: Quote
+
+    def score(self, size: int) -> float:
+        """Closeness to what the posts share, times the share of the posts the quote bears on."""
+        return self.closeness * self.reach / max(1, size)
+
+
+@dataclass(frozen=True, slots=True)
 class Relevance:
-    """How near every quote is to every theme's centroid (cosine)."""
+    """How near every quote is to every theme's centroid, and which posts each quote bears on."""
 
     quotes: list[Quote]
-    scores: np.ndarray  # quotes x themes
+    scores: np.ndarray  # quotes x themes: cosine to the centroid
+    bears: np.ndarray  # quotes x posts: the post uses one of the quote's specific terms
     centroids: np.ndarray  # themes x terms, unit rows
+    specific: csr_matrix  # quotes x terms: the quote uses the specific term
 
-    def of(self, theme: int) -> list[tuple[float, Quote]]:
-        return [(float(self.scores[k, theme]), q) for k, q in enumerate(self.quotes)]
+    def of(self, theme: int, members: Sequence[int]) -> list[Scored]:
+        reach = self.bears[:, list(members)].sum(axis=1) if self.quotes else []
+        return [
+            Scored(float(self.scores[k, theme]), int(reach[k]), q)
+            for k, q in enumerate(self.quotes)
+            if q.post in members
+        ]
 
 
 def relevance(themes: Sequence[list[int]], quotes: Mapping[int, list[Quote]], vectors: DayVectors) -> Relevance:
+    """Closeness in the background-weighted space, and bearing by the quotes' specific terms (terms that are not
+    generic by `Background.generic`): a quote bears on a post that uses one of them."""
     import numpy as np
+
+    from digest_core.themes.grouping import weigh
 
     centroids = np.vstack([np.asarray(vectors.matrix[t].mean(axis=0)).ravel() for t in themes])
     centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
     flat = [q for i in sorted(quotes) for q in quotes[i]]
+    n = vectors.counts.shape[0]
     if not flat:
-        return Relevance(flat, np.zeros((0, len(themes))), centroids)
-    scores = np.asarray(vectors.tfidf([q.text for q in flat]) @ centroids.T)
-    return Relevance(flat, scores, centroids)
+        empty = vectors.count([])
+        return Relevance(flat, np.zeros((0, len(themes))), np.zeros((0, n), dtype=bool), centroids, empty)
+    counts = vectors.count([q.text for q in flat])
+    scores = np.asarray(weigh(counts, vectors.idf) @ centroids.T)
+    specific = np.zeros(counts.shape[1], dtype=bool)
+    for column in np.unique(counts.indices):
+        specific[column] = not vectors.background.generic(vectors.terms[column])
+    used = (counts > 0).multiply(specific).tocsr()
+    bears = np.asarray(((used @ (vectors.counts > 0).T.astype(np.float32)) > 0).toarray())
+    # A quote bears on its own post whenever it holds a specific term (it may sit past what was counted).
+    own = np.array([q.post for q in flat])
+    bears[np.arange(len(flat)), own] |= np.asarray(used.sum(axis=1)).ravel() > 0
+    return Relevance(flat, scores, bears, centroids, used)
 
 
 def write_theme(index: int, members: list[int], title: str, posts: Sequence[Post], rel: Relevance) -> Theme:
-    scored = [(score, q) for score, q in rel.of(index) if q.post in members]
+    scored = rel.of(index, members)
+    size = len(members)
     central = set(members[:CENTRAL_POSTS])
+    # On a theme of several posts, a sentence of one post that bears on no other says nothing they share.
+    shared = 2 if size > 1 else 1
 
-    def with_lead(sq: tuple[float, Quote]) -> float:
-        return sq[0] + LEAD_PRIOR * math.exp(-sq[1].position / LEAD_SCALE)
+    def as_idea(sq: Scored) -> float:
+        # Authors state their claim early: a small lead prior.
+        return sq.score(size) * (1.0 + LEAD_PRIOR * math.exp(-sq.quote.position / LEAD_SCALE))
 
-    ideas = sorted((sq for sq in scored if sq[1].post in central), key=lambda sq: -with_lead(sq))
+    # Sentences that share a term with what the posts share; failing any, every sentence of the posts.
+    near = [sq for sq in scored if sq.closeness > 0] or scored
+    ideas = sorted((sq for sq in near if sq.quote.post in central), key=lambda sq: -as_idea(sq))
+    ideas = [sq for sq in ideas if sq.reach >= shared] or ideas
     key = ideas[0] if ideas else None
-    implication = _implication(scored, key)
-    if key is not None and key[1].cue > (implication[1].cue if implication else 0):
+    implication = _implication(near, key, size)
+    if key is not None and key.quote.cue > (implication.quote.cue if implication else 0) and key.reach >= shared:
         # The sentence that draws the firmer consequence is the implication; the next nearest states the idea.
-        other = next((sq for sq in ideas[1:] if not _overlap(sq[1].text, key[1].text)), None)
+        other = next((sq for sq in ideas[1:] if not _overlap(sq.quote.text, key.quote.text)), None)
         if other is not None:
             implication, key = key, other
-    used = {q.text for q in (key[1] if key else None, implication[1] if implication else None) if q}
+    used = [sq.quote.text for sq in (key, implication) if sq is not None]
     points = []
     for i in members:
-        own = sorted((sq for sq in scored if sq[1].post == i), key=lambda sq: -sq[0])
-        fresh = [q.text for _, q in own if not any(_overlap(q.text, u) for u in used)]
-        points.append(fresh[0] if fresh else "")
+        own = [sq for sq in near if sq.quote.post == i and not any(_overlap(sq.quote.text, u) for u in used)]
+        # The post's sentence that bears most on what the theme's posts share; failing that (one line per post),
+        # its sentence nearest to them.
+        bearing = [sq for sq in own if sq.reach >= shared]
+        best = max(bearing, key=lambda sq: (sq.score(size), -sq.quote.position), default=None) or max(
+            own, key=lambda sq: (sq.closeness, -sq.quote.position), default=None
+        )
+        points.append(best.quote.text if best else "")
     return Theme(
         title=title,
-        key_idea=key[1].text if key else posts[members[0]].title,
+        key_idea=key.quote.text if key else posts[members[0]].title,
         post_ids=tuple(posts[i].id for i in members),
-        implications=implication[1].text if implication else "",
+        implications=implication.quote.text if implication else "",
         post_points=tuple(points),
     )
 
 
-def _implication(scored: list[tuple[float, Quote]], key: tuple[float, Quote] | None) -> tuple[float, Quote] | None:
-    """The nearest relevant quote with the strongest consequence cue, other than the key idea."""
-    floor = IMPLICATION_RELEVANCE * key[0] if key else 0.0
-    key_text = key[1].text if key else ""
+def _implication(near: list[Scored], key: Scored | None, size: int) -> Scored | None:
+    """The quote with the strongest consequence cue that is near enough the theme (IMPLICATION_RELEVANCE of the
+    key idea's closeness), best scored (so one that bears on more of the posts first); never the key idea."""
+    floor = IMPLICATION_RELEVANCE * key.closeness if key else 0.0
+    key_text = key.quote.text if key else ""
     for cue in (2, 1):
         cued = [
-            sq
-            for sq in scored
-            if sq[1].cue == cue
-            and sq[0] > 0
-            and sq[0] >= floor
-            and sq[1].text not in key_text
-            and key_text not in sq[1].text
+            sq for sq in near if sq.quote.cue == cue and sq.closeness >= floor and not _overlap(sq.quote.text, key_text)
         ]
         if cued:
-            return max(cued, key=lambda sq: (sq[0], -sq[1].position))
+            return max(cued, key=lambda sq: (sq.score(size), -sq.quote.position))
     return None
 
 
