@@ -280,11 +280,15 @@ class DigestService:
         if len(missing) < POOLED_MIN_POSTS:
             return None
         from digest_core.summarize import WORKER_MODULES, SummaryJob, summarize_in_worker
+        from digest_core.text import POST_CACHE_SIZE, remember_post
 
+        # When the posts fit in the text toolkit's cache, each comes back split with its summary, so that the
+        # theme finder here reads it without splitting it again.
+        keep = len(missing) <= POST_CACHE_SIZE
         try:
             written = map_in_processes(
                 summarize_in_worker,
-                [SummaryJob(offline, posts[index]) for index in missing],
+                [SummaryJob(offline, posts[index], keep) for index in missing],
                 run,
                 processes=writers.summary_processes,
                 chunk_size=POOLED_CHUNK_POSTS,
@@ -301,12 +305,17 @@ class DigestService:
             post, result = posts[index], written[order]
             if isinstance(result, Failed):
                 log.warning("summarizer %s failed on %s: %s", offline.name, post.id, result.error)
-            elif summary := result.strip():
+                summary = ""
+            else:
+                summary = result.summary.strip()
+                if result.sentences:
+                    remember_post(post.text, result.sentences)
+            if summary:
                 self.store.cache_summary(keys[index], offline.name, offline.prompt_version, summary, now=self.clock())
                 summaries[post.id] = summary
-                continue
-            summaries[post.id] = post.title
-            paths.add(OFFLINE)
+            else:
+                summaries[post.id] = post.title
+                paths.add(OFFLINE)
         return summaries, paths
 
     def _summary(self, post: Post, *, preferred: bool = True) -> tuple[str, str]:

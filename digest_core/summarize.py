@@ -92,7 +92,9 @@ class ExtractiveSummarizer:
 
 @dataclass(frozen=True, slots=True)
 class SummaryJob:
-    """A post to summarise in a child process (see `digest_core.worker.map_in_processes`).
+    """A post to summarise in a child process (see `digest_core.worker.map_in_processes`); `keep_sentences`
+    asks for the post's split sentences back, for the building process to read the post without splitting it
+    again (`text.remember_post`).
 
     It pickles the post's text as UTF-8 bytes encoded on the spot: pickling the str itself would leave a UTF-8
     copy cached on the string (CPython keeps one on any non-ASCII str it encodes that way), a second copy of
@@ -101,20 +103,29 @@ class SummaryJob:
 
     summarizer: Summarizer
     post: Post
+    keep_sentences: bool = False
 
     def __reduce__(self) -> tuple[object, tuple[object, ...]]:
-        return _job_from_utf8, (self.summarizer, replace(self.post, text=""), self.post.text.encode("utf-8"))
+        post = self.post
+        return _job_from_utf8, (self.summarizer, replace(post, text=""), post.text.encode("utf-8"), self.keep_sentences)
 
 
-def _job_from_utf8(summarizer: Summarizer, post: Post, text: bytes) -> SummaryJob:
-    return SummaryJob(summarizer, replace(post, text=text.decode("utf-8")))
+def _job_from_utf8(summarizer: Summarizer, post: Post, text: bytes, keep_sentences: bool) -> SummaryJob:
+    return SummaryJob(summarizer, replace(post, text=text.decode("utf-8")), keep_sentences)
 
 
-def summarize_in_worker(job: SummaryJob) -> str:
+@dataclass(frozen=True, slots=True)
+class WorkerSummary:
+    summary: str
+    sentences: tuple[Sentence, ...] = ()  # post_sentences(post.text), when the job asked for them
+
+
+def summarize_in_worker(job: SummaryJob) -> WorkerSummary:
     """The job's summary, in a child process that summarises each post once: the post's split sentences are
-    not kept."""
+    not kept (only sent back, when asked for)."""
     try:
-        return job.summarizer.summarize(job.post)
+        summary = job.summarizer.summarize(job.post)
+        return WorkerSummary(summary, tuple(post_sentences(job.post.text)) if job.keep_sentences else ())
     finally:
         forget_posts()
 

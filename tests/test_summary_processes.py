@@ -8,15 +8,20 @@ import gc
 import os
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
+from digest_core import text as text_module
 from digest_core.editions import EditionSchedule
 from digest_core.models import Digest, Post
 from digest_core.ports import Summarizer, ThemeFinder
 from digest_core.service import POOLED_MIN_POSTS, DigestService, Writers
 from digest_core.store import Store, content_hash
 from digest_core.summarize import ExtractiveSummarizer
+from digest_core.text import forget_posts, post_sentences
 from digest_core.themes import OfflineThemeFinder
 from digest_core.worker import BuildStopped
 from tests.conftest import OneThemeFinder
@@ -172,3 +177,22 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_the_posts_of_a_day_summarised_in_child_processes_are_read_here_without_splitting_them_again(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    posts = on_one_day([post for day in written_days().values() for post in day])
+    store.upsert_posts(posts)
+    forget_posts()
+    build(store, ExtractiveSummarizer(), OneThemeFinder(), processes=2)
+
+    def no_splitting(text: str) -> Iterator[tuple[int, str]]:
+        raise AssertionError("the post was split again")
+        yield 0, ""
+
+    monkeypatch.setattr(text_module, "_units", no_splitting)
+    read_here = {post.id: post_sentences(post.text) for post in posts}
+    monkeypatch.undo()
+    forget_posts()
+    assert read_here == {post.id: post_sentences(post.text) for post in posts}
