@@ -50,7 +50,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bot.runner import MAX_SUMMARY_PROCESSES, usable_cores  # noqa: E402
 from digest_core.background import Background, shipped_background  # noqa: E402
 from digest_core.models import Post, Theme  # noqa: E402
 from digest_core.summarize import ExtractiveSummarizer  # noqa: E402
@@ -434,15 +433,21 @@ def scale(csv_path: Path, sizes: Sequence[int], processes: int) -> None:
         print(f"    {small} -> {large} posts: time x{ratio:.1f} (n^1 x{n:.0f}, n^2 x{n * n:.0f}, n^3 x{n**3:.0f})")
 
 
+def default_processes() -> int:
+    """As many summary processes as `digest` uses on this machine. (Imported here, not at the top: the process
+    server of the summary processes imports this script's top level, and bot.runner brings in much more.)"""
+    from bot.runner import MAX_SUMMARY_PROCESSES, usable_cores
+
+    return min(usable_cores(), MAX_SUMMARY_PROCESSES)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--csv", type=Path, default=DEFAULT_CSV)
     parser.add_argument("--sizes", default="10,200,1000", help="comma-separated numbers of long posts")
     parser.add_argument("--no-scale", action="store_true", help="skip the writer's time and memory")
     parser.add_argument("--no-quality", action="store_true", help="only the writer's time and memory")
-    parser.add_argument(
-        "--processes", type=int, default=min(usable_cores(), MAX_SUMMARY_PROCESSES), help="summary processes"
-    )
+    parser.add_argument("--processes", type=int, default=default_processes(), help="summary processes")
     parser.add_argument("--scale-child", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not args.csv.exists():
