@@ -263,6 +263,13 @@ def test_every_written_day_reads_well(day: str) -> None:
 
 
 @pytest.mark.parametrize("day", sorted(DAYS))
+def test_no_two_connections_quote_the_same_sentence(day: str) -> None:
+    _, connections = find(DAYS[day])
+    quotes = [q[1] for line in connections if (q := re.search(r': "(.+)"$', line))]
+    assert len(quotes) == len(set(quotes)), connections
+
+
+@pytest.mark.parametrize("day", sorted(DAYS))
 def test_a_key_idea_carries_specific_terms_of_two_of_its_posts(day: str) -> None:
     """The key idea states what the posts share, not one post's detail: its specific terms (not generic by the
     background table) are used by two or more of the theme's posts."""
@@ -377,3 +384,45 @@ def test_real_weeks_are_well_formed_and_half_their_posts_or_more_sit_in_a_theme(
 def test_in_real_weeks_a_themes_posts_are_more_alike_than_posts_of_different_themes() -> None:
     within, between = within_and_between(export_weeks(30))
     assert within > 1.5 * between
+
+
+def _post(slug: str, title: str, text: str) -> Post:
+    when = datetime(2026, 11, 8, 9, tzinfo=UTC)
+    return Post(
+        slug,
+        title,
+        f"https://www.alignmentforum.org/posts/{slug}/x",
+        ("A. Author",),
+        when,
+        "AI Alignment Forum",
+        text,
+        when,
+    )
+
+
+def test_a_possible_consequence_the_theme_shares_is_its_implication_a_schedule_is_not() -> None:
+    """With no sentence that concludes or prescribes, a "could" sentence on what the posts share says what may
+    follow; a "will" that only tells one post's schedule does not."""
+    posts = [
+        _post(
+            "rm-over-1",
+            "Reward model overoptimization in preference training",
+            "We trained policies against learned reward models of three sizes and measured gold reward. "
+            "Gold reward rose at first and then fell as the policy exploited the reward model. "
+            "The peak came earlier for the smallest reward model. "
+            "Reward model overoptimization could make preference training less reliable as policies grow "
+            "stronger. The reading group will meet on Thursday in the library.",
+        ),
+        _post(
+            "rm-over-2",
+            "Ensembles against reward model overoptimization",
+            "An ensemble of reward models gives a more conservative reward signal. "
+            "We penalised disagreement between the reward models of the ensemble during preference training. "
+            "The ensemble delayed the drop in gold reward by about half. "
+            "Overoptimization of the ensemble still happened with a long enough training run.",
+        ),
+    ]
+    themes, _ = find(posts)
+
+    [theme] = themes
+    assert theme.implications.startswith("Reward model overoptimization could make")

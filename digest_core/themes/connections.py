@@ -41,31 +41,40 @@ SPELLING_CHARS = 4_000
 class _Link:
     strength: float
     text: str
+    quote: str = ""  # the sentence it quotes
 
 
 def connect(
     themes: Sequence[Theme], members: Sequence[list[int]], posts: Sequence[Post], rel: Relevance, vectors: DayVectors
 ) -> tuple[str, ...]:
-    """Up to MAX_CONNECTIONS lines, strongest link first: bridges (a post in both themes) before the others."""
+    """Up to MAX_CONNECTIONS lines, strongest link first: bridges (a post in both themes) before the others.
+
+    Each line quotes a sentence that no theme and no earlier line quotes already, when the posts have one: the
+    same sentence twice in a digest says nothing new."""
     import numpy as np
 
     specific = _specific_columns(vectors)
+    quoted = {text for t in themes for text in (t.key_idea, t.implications, *t.post_points) if text}
     if len(themes) >= 2:
-        links = [
-            link
-            for a in range(len(themes))
-            for b in range(a + 1, len(themes))
-            if (link := _theme_link(a, b, themes, members, posts, rel, vectors, specific)) is not None
-        ]
+        pairs = [(a, b) for a in range(len(themes)) for b in range(a + 1, len(themes))]
+        # Strongest pair first, so that it has the first pick of the sentences.
+        pairs.sort(key=lambda ab: -float((rel.centroids[ab[0]] * rel.centroids[ab[1]] * specific).max()))
+        links = []
+        for a, b in pairs:
+            link = _theme_link(a, b, themes, members, posts, rel, vectors, specific, quoted)
+            if link is not None:
+                links.append(link)
+                quoted.add(link.quote)
     elif themes:
         central = members[0][:CENTRAL_POSTS]
         rows = np.asarray(vectors.matrix[central].toarray())
-        links = [
-            link
-            for x, i in enumerate(central)
-            for y, j in enumerate(central[x + 1 :], start=x + 1)
-            if (link := _post_link(i, j, rows[x] * rows[y] * specific, posts, rel, vectors)) is not None
-        ]
+        links = []
+        for x, i in enumerate(central):
+            for y, j in enumerate(central[x + 1 :], start=x + 1):
+                link = _post_link(i, j, rows[x] * rows[y] * specific, posts, rel, vectors, quoted)
+                if link is not None:
+                    links.append(link)
+                    quoted.add(link.quote)
     else:
         links = []
     links.sort(key=lambda link: -link.strength)
@@ -99,6 +108,7 @@ def _theme_link(
     rel: Relevance,
     vectors: DayVectors,
     specific: np.ndarray,
+    quoted: set[str],
 ) -> _Link | None:
     pool = set(members[a]) | set(members[b])
     weights = rel.centroids[a] * rel.centroids[b] * specific
@@ -110,30 +120,36 @@ def _theme_link(
             return None
         return _Link(2.0, f'"{posts[both[0]].title}" sits in both {pair}.')
     term = _spelled(column, sorted(pool), posts, vectors)
-    quote = _nearest(rel, column, pool, lambda k: min(float(rel.scores[k, a]), float(rel.scores[k, b])))
+    quote = _nearest(rel, column, pool, lambda k: min(float(rel.scores[k, a]), float(rel.scores[k, b])), quoted)
     said = f': "{quote.text}"' if quote else "."
     if both:
         bridge = posts[both[0]].title
-        return _Link(2.0 + float(weights[column]), f'"{bridge}" sits in both {pair}, which both turn on {term}{said}')
-    return _Link(float(weights[column]), f"{pair} both turn on {term}{said}")
+        text = f'"{bridge}" sits in both {pair}, which both turn on {term}{said}'
+        return _Link(2.0 + float(weights[column]), text, quote.text if quote else "")
+    return _Link(float(weights[column]), f"{pair} both turn on {term}{said}", quote.text if quote else "")
 
 
 def _post_link(
-    i: int, j: int, weights: np.ndarray, posts: Sequence[Post], rel: Relevance, vectors: DayVectors
+    i: int, j: int, weights: np.ndarray, posts: Sequence[Post], rel: Relevance, vectors: DayVectors, quoted: set[str]
 ) -> _Link | None:
     column = int(weights.argmax())
     if weights[column] <= 0:
         return None
     term = _spelled(column, [i, j], posts, vectors)
-    quote = _nearest(rel, column, {i, j}, lambda k: float(rel.scores[k, 0]))
+    quote = _nearest(rel, column, {i, j}, lambda k: float(rel.scores[k, 0]), quoted)
     said = f': "{quote.text}"' if quote else "."
-    return _Link(float(weights[column]), f'"{posts[i].title}" and "{posts[j].title}" both turn on {term}{said}')
+    text = f'"{posts[i].title}" and "{posts[j].title}" both turn on {term}{said}'
+    return _Link(float(weights[column]), text, quote.text if quote else "")
 
 
-def _nearest(rel: Relevance, column: int, pool: set[int], nearness: Callable[[int], float]) -> Quote | None:
-    """The quote of the pool's posts that holds the term and is nearest (by `nearness(quote index)`)."""
+def _nearest(
+    rel: Relevance, column: int, pool: set[int], nearness: Callable[[int], float], quoted: set[str]
+) -> Quote | None:
+    """The quote of the pool's posts that holds the term and is nearest (by `nearness(quote index)`), preferring
+    one that the digest does not quote yet."""
     holding = rel.specific[:, column].nonzero()[0]
     candidates = [int(k) for k in holding if rel.quotes[k].post in pool]
+    candidates = [k for k in candidates if rel.quotes[k].text not in quoted] or candidates
     if not candidates:
         return None
     best = max(candidates, key=lambda k: (nearness(k), -rel.quotes[k].position))
