@@ -403,6 +403,22 @@ _READER_RE = re.compile(
     r"podcast|video|episode|thread|sequence|series|report|write-?up)\b",
     re.IGNORECASE,
 )
+# 7. Credits and standing: who did the work and in what role, and whose views it states.
+_CREDITS_RE = re.compile(
+    r"\b(?:co-?first authors?|(?:equal|equally) contribut\w*|contributed equally|"
+    r"(?:supervised|mentored|advised) (?:the|this|our) (?:project|work|research)|"
+    r"(?:views|opinions) (?:expressed|stated|here) (?:here |in this \w+ )?(?:are|is) (?:my|our|the authors?'?) own|"
+    r"(?:do|does) not (?:necessarily )?(?:represent|reflect) the (?:views|opinions|position)s? of)\b",
+    re.IGNORECASE,
+)
+# 8. Advice on reading the post itself: what to skip or read instead.
+_READING_ADVICE_RE = re.compile(
+    r"\b(?:consider (?:reading|skipping|skimming)|(?:feel free|you (?:can|may|might want to)) (?:to )?"
+    r"(?:skip|skim)|(?:parts|sections|this (?:post|section)) (?:are|is) (?:hard|difficult) to read|"
+    r"skip (?:to|ahead|this section)|"
+    r"(?:can|may) be (?:read|skipped) (?:independently|on (?:its|their) own|without)\b)",
+    re.IGNORECASE,
+)
 # Words without which the patterns above cannot match.
 _RESIDUE_HINTS = ("http", "www.", "@", "<", "&", "](", "![")
 _META_HINTS = (
@@ -415,6 +431,8 @@ _READER_HINTS = (
     "subscribe", "download", "sign up", "register", "apply",
 )  # fmt: skip
 _SELF_HINTS = ("this ", "my ", "our ", "the following", "the present")
+_CREDITS_HINTS = ("author", "contribut", "supervised", "mentored", "advised", "views", "opinions")
+_READING_ADVICE_HINTS = ("read", "skip", "skim")
 # Footnote markers left in plain text ("accuracy[1] scales", "values.²"); removed from a sentence's text.
 _EDGE_MARKER_RE = re.compile(r"^\[\[?\d{1,3}\]\]?\s*|\s*(?:\[\[?\d{1,3}\]\]?|[¹²³⁴⁵⁶⁷⁸⁹⁰]+)$")
 _MARKER_RE = re.compile(r"(?<=\S)\s?\[\[?\d{1,3}\]\]?|^\[\[?\d{1,3}\]\]?\s+|[¹²³⁴⁵⁶⁷⁸⁹⁰]+")
@@ -438,6 +456,8 @@ def boilerplate_kind(sentence: str) -> str:
         or (_has_any(lower, _META_HINTS) and _META_ALWAYS_RE.search(text))
         or (_has_any(lower, _THANKS_HINTS) and _THANKS_RE.search(text))
         or (_has_any(lower, _READER_HINTS) and _READER_RE.search(text))
+        or (_has_any(lower, _CREDITS_HINTS) and _CREDITS_RE.search(text))
+        or (_has_any(lower, _READING_ADVICE_HINTS) and _READING_ADVICE_RE.search(text))
         or ((speaks_of_itself(text) or _POINTING_RE.match(text)) and _META_IF_SELF_RE.search(text))
     ):
         return "meta"

@@ -376,6 +376,10 @@ def test_sentence_splitting(text: str, expected: list[str]) -> None:
         "Figure 2: Accuracy against steps.",
         "Read the full paper here.",
         "See https://example.org for the code.",
+        "Ana Ruiz and Ben Ode are co-first authors of this post with equal contribution.",
+        "Dr. Kim supervised the project and gave feedback throughout.",
+        "The views expressed are my own and do not represent the views of my employer.",
+        "Some parts are hard to read; consider reading the next post instead.",
     ],
 )
 def test_boilerplate_sentences(sentence: str) -> None:
@@ -389,6 +393,9 @@ def test_boilerplate_sentences(sentence: str) -> None:
         "This post argues that debate can fail.",
         "Reward hacking is common in the policies we trained.",
         "Our figures show a clear trend across model sizes.",
+        "We supervised the policy with a weaker model and measured how much it learned.",
+        "Judges found long transcripts hard to read, so accuracy fell with length.",
+        "The lab's views on scaling policies changed after the first audit.",
     ],
 )
 def test_content_is_not_boilerplate(sentence: str) -> None:
