@@ -816,8 +816,30 @@ def _units(text: str) -> Iterator[tuple[int, str]]:
             else:
                 merged.append(ln)
         for ln in merged:
-            yield paragraph, ln
+            for piece in _unflatten_bullets(ln):
+                yield paragraph, piece
         paragraph += 1
+
+
+# A Markdown list flattened into one line ("TL;DR * First point. * Second point."): a lone asterisk or bullet
+# between words starts an item.
+_FLAT_BULLET_RE = re.compile(r"\s+[*•]\s+(?=\S)")
+
+
+def _unflatten_bullets(line: str) -> list[str]:
+    """The line, or its text before the first flattened bullet and then each item as a list line ("- ...")."""
+    if "* " not in line and "• " not in line:
+        return [line]
+    parts = _FLAT_BULLET_RE.split(line)
+    if len(parts) < 2 or looks_like_code_or_math(line):
+        return [line]
+    head = parts[0].strip().lstrip("*• ").strip()
+    lines = [head] if head else []
+    # "... last sentence. TL;DR": the label that introduced the list stands on its own line, as a heading.
+    sentences = split_sentences(head)
+    if len(sentences) > 1 and sentences[-1][-1:] not in '.!?"”’)':
+        lines = [head[: head.rfind(sentences[-1])].strip(), sentences[-1]]
+    return lines + [f"- {part.strip()}" for part in parts[1:] if part.strip()]
 
 
 def _footnote_tail_start(lines: list[tuple[int, str]]) -> int:
