@@ -236,9 +236,12 @@ def specific_stems(text: str) -> set[str]:
 
 
 def assert_reads_well(posts: Sequence[Post], themes: Sequence[Theme], connections: Sequence[str]) -> None:
-    """What holds for every day: no title is one generic word, no point or implication is a note about its post,
-    and a connection's linking term is used by posts of both themes it names."""
+    """What holds for every day: no title is one generic word, no two themes state the same sentence, no point or
+    implication is a note about its post, and a connection's linking term is used by posts of both themes it
+    names."""
     by_id = {p.id: p for p in posts}
+    stated = [text for t in themes for text in (t.key_idea, t.implications) if text]
+    assert len(stated) == len(set(stated)), "two themes state the same sentence"
     for theme in themes:
         words = content_stems(theme.title)
         assert not (len(theme.title.split()) == 1 and words and BACKGROUND.generic(words[0])), theme.title
@@ -369,7 +372,7 @@ def export_weeks(count: int) -> list[tuple[Post, ...]]:
 
 
 def test_real_weeks_are_well_formed_and_half_their_posts_or_more_sit_in_a_theme() -> None:
-    weeks = export_weeks(30)
+    weeks = export_weeks(60)
     placed = total = 0
     for posts in weeks:
         themes, connections = find(posts)

@@ -228,8 +228,13 @@ def relevance(themes: Sequence[list[int]], quotes: Mapping[int, list[Quote]], ve
     return Relevance(flat, scores, bears, centroids, used)
 
 
-def write_theme(index: int, members: list[int], title: str, posts: Sequence[Post], rel: Relevance) -> Theme:
-    scored = rel.of(index, members)
+def write_theme(
+    index: int, members: list[int], title: str, posts: Sequence[Post], rel: Relevance, taken: set[str] | None = None
+) -> Theme:
+    """The theme's key idea, implication and per-post lines. `taken` holds what earlier themes of the day quote
+    (their key ideas and implications): a sentence states one theme's idea only, and is added to it."""
+    taken = set() if taken is None else taken
+    scored = [sq for sq in rel.of(index, members) if not any(_overlap(sq.quote.text, t) for t in taken)]
     size = len(members)
     central = set(members[:CENTRAL_POSTS])
     # On a theme of several posts, a sentence of one post that bears on no other says nothing they share.
@@ -251,6 +256,7 @@ def write_theme(index: int, members: list[int], title: str, posts: Sequence[Post
         if other is not None:
             implication, key = key, other
     used = [sq.quote.text for sq in (key, implication) if sq is not None]
+    taken.update(used)
     points = []
     for i in members:
         own = [sq for sq in near if sq.quote.post == i and not any(_overlap(sq.quote.text, u) for u in used)]
