@@ -429,3 +429,16 @@ def test_a_possible_consequence_the_theme_shares_is_its_implication_a_schedule_i
 
     [theme] = themes
     assert theme.implications.startswith("Reward model overoptimization could make")
+
+
+def test_a_link_is_a_noun_phrase_of_the_posts_not_a_modifier_or_a_fragment() -> None:
+    from digest_core.themes.naming import used_as_noun_phrase
+
+    texts = [
+        "We study a causal abstraction of small transformers. The causal graph of the model has four nodes.",
+        "A causal intervention on the residual stream moved the answer. We test the abstraction we found.",
+    ]
+    assert used_as_noun_phrase("abstraction", texts)
+    assert used_as_noun_phrase("causal abstraction", texts)
+    assert not used_as_noun_phrase("causal", texts)  # only ever a modifier
+    assert not used_as_noun_phrase("graph model", texts)  # words of two phrases, never one

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from digest_core.models import Post, Theme
 from digest_core.text import display_form, surface_forms
+from digest_core.themes.naming import used_as_noun_phrase
 from digest_core.themes.writing import Quote, Relevance
 
 if TYPE_CHECKING:
@@ -35,6 +36,8 @@ CENTRAL_POSTS = 4
 # Texts read for how a term is spelled: the start of a few of the posts that use it.
 SPELLING_POSTS = 8
 SPELLING_CHARS = 4_000
+# Terms tried for a link, heaviest first, until one is a noun phrase in the posts.
+LINK_CANDIDATES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,14 +115,14 @@ def _theme_link(
 ) -> _Link | None:
     pool = set(members[a]) | set(members[b])
     weights = rel.centroids[a] * rel.centroids[b] * specific
-    column = int(weights.argmax())
     both = [i for i in members[a] if i in members[b]]
     pair = f"{_label(themes, a)} and {_label(themes, b)}"
-    if weights[column] <= 0:
+    found = _link_term(weights, sorted(pool), posts, vectors)
+    if found is None:
         if not both:
             return None
         return _Link(2.0, f'"{posts[both[0]].title}" sits in both {pair}.')
-    term = _spelled(column, sorted(pool), posts, vectors)
+    column, term = found
     quote = _nearest(rel, column, pool, lambda k: min(float(rel.scores[k, a]), float(rel.scores[k, b])), quoted)
     said = f': "{quote.text}"' if quote else "."
     if both:
@@ -132,10 +135,10 @@ def _theme_link(
 def _post_link(
     i: int, j: int, weights: np.ndarray, posts: Sequence[Post], rel: Relevance, vectors: DayVectors, quoted: set[str]
 ) -> _Link | None:
-    column = int(weights.argmax())
-    if weights[column] <= 0:
+    found = _link_term(weights, [i, j], posts, vectors)
+    if found is None:
         return None
-    term = _spelled(column, [i, j], posts, vectors)
+    column, term = found
     quote = _nearest(rel, column, {i, j}, lambda k: float(rel.scores[k, 0]), quoted)
     said = f': "{quote.text}"' if quote else "."
     text = f'"{posts[i].title}" and "{posts[j].title}" both turn on {term}{said}'
@@ -156,10 +159,21 @@ def _nearest(
     return rel.quotes[best]
 
 
-def _spelled(column: int, pool: Sequence[int], posts: Sequence[Post], vectors: DayVectors) -> str:
-    """The term as the pool's posts that use it spell it most often (the first SPELLING_POSTS of them)."""
-    forms: dict[str, Counter[str]] = {}
-    users = set(vectors.counts[:, column].nonzero()[0].tolist())
-    for i in [i for i in pool if i in users][:SPELLING_POSTS]:
-        surface_forms(f"{posts[i].title}\n\n{posts[i].text[:SPELLING_CHARS]}", forms)
-    return display_form(vectors.terms[column], forms)
+def _link_term(
+    weights: np.ndarray, pool: Sequence[int], posts: Sequence[Post], vectors: DayVectors
+) -> tuple[int, str] | None:
+    """The heaviest term (of the LINK_CANDIDATES heaviest) that the pool's posts use as a noun phrase, as they
+    spell it: a link is a thing both sides are about ("reward models"), not a modifier ("causal") or a fragment
+    ("posing substantial")."""
+    import numpy as np
+
+    order = np.argsort(-weights, kind="stable")[:LINK_CANDIDATES]
+    for column in (int(c) for c in order if weights[c] > 0):
+        users = set(vectors.counts[:, column].nonzero()[0].tolist())
+        texts = [f"{posts[i].title}\n\n{posts[i].text[:SPELLING_CHARS]}" for i in pool if i in users][:SPELLING_POSTS]
+        if used_as_noun_phrase(vectors.terms[column], texts):
+            forms: dict[str, Counter[str]] = {}
+            for text in texts:
+                surface_forms(text, forms)
+            return column, display_form(vectors.terms[column], forms)
+    return None

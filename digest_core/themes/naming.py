@@ -179,6 +179,14 @@ def phrases(text: str, usage: _Usage, *, titled: bool = False) -> Iterator[tuple
                 run = []
 
 
+def used_as_noun_phrase(stems: str, texts: Sequence[str]) -> bool:
+    """Whether `texts` use the term (its stems) where a noun phrase stands, by the same evidence as titles."""
+    usage = _Usage()
+    for text in texts:
+        usage.read(text)
+    return any(found == stems and noun for text in texts for found, _, noun in phrases(text, usage))
+
+
 def title_themes(themes: Sequence[list[int]], posts: Sequence[Post], vectors: DayVectors) -> list[str]:
     """A title per theme (in the order given; earlier themes choose first)."""
     usage = _Usage()
