@@ -105,20 +105,6 @@ ESSAY_FILLER: frozenset[str] = _word_set(
 # Never a term: function words and essay filler.
 STOPWORDS: frozenset[str] = FUNCTION_WORDS | ESSAY_FILLER
 
-# -- word lists of the theme finder's naming (kept while it uses them) -------------------------------------
-# Words that every alignment post uses; they may count, but never name a theme on their own.
-DOMAIN_GENERIC: frozenset[str] = _word_set(
-    """
-    ai ais alignment aligned align model models system systems research safety agi human humans
-    approach approaches problem problems method methods work argument arguments claim claims
-    agent agents world reason reasons thing understand understanding lesswrong forum
-    llm llms training train trained data behavior behaviors behaviour behaviours behavioral capability
-    capabilities capable task tasks learning learn learned technique techniques framework frameworks algorithm
-    algorithms abstract ea author authors contribution contributions equal future progress field researcher
-    researchers team teams question goal goals strategy misalignment misaligned matter matters
-    """
-)
-
 NUMBER_WORDS: frozenset[str] = _word_set("two three four five six seven eight nine ten hundred thousand million")
 
 
