@@ -125,6 +125,7 @@ class Tally:
     days: int = 0
     posts: int = 0
     covered: int = 0
+    grouped: int = 0  # in a theme of two or more posts, whatever its implications
     memberships: int = 0
     cohesive: int = 0
     left_out: int = 0
@@ -151,6 +152,7 @@ class Tally:
         self.themes.append(len(themes))
         complete = [t for t in themes if len(t.post_ids) > 1 and t.key_idea.strip() and t.implications.strip()]
         self.covered += len({pid for t in complete for pid in t.post_ids})
+        self.grouped += len({pid for t in themes if len(t.post_ids) > 1 for pid in t.post_ids})
         themed = {pid for t in themes for pid in t.post_ids}
         left_out = [pid for pid in by_id if pid not in themed]
         self.left_out += len(left_out)
@@ -174,7 +176,8 @@ class Tally:
         counts = Counter(self.themes)
         spread = " ".join(f"{k}:{counts[k]}" for k in sorted(counts))
         print(
-            f"{label}: {self.days} days, {self.posts} posts | coverage {self.covered / self.posts:.1%} | "
+            f"{label}: {self.days} days, {self.posts} posts | coverage {self.covered / self.posts:.1%} "
+            f"(in a theme of 2+ posts {self.grouped / self.posts:.1%}) | "
             f"cohesion {self.cohesive / max(1, self.memberships):.1%} ({self.cohesive}/{self.memberships}) | "
             f"left out {self.left_out / self.posts:.1%}"
         )

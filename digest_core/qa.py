@@ -25,13 +25,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from digest_core import guard
+from digest_core.background import shipped_background
 from digest_core.llm import ModelClient, ModelError
 from digest_core.model_writing import parse_json_object
 from digest_core.models import Answer, AttributedQuote, Digest, DigestPost, Post
 from digest_core.passages import Passage, PostIndex, question_words
 from digest_core.prompts import ANSWER_QUESTION, PROMPT_VERSION
 from digest_core.summarize import clip_words
-from digest_core.text import DOMAIN_GENERIC, NUMBER_WORDS, content_stems, display_form, surface_forms, words
+from digest_core.text import NUMBER_WORDS, content_stems, display_form, surface_forms, words
 
 log = logging.getLogger(__name__)
 
@@ -551,13 +552,16 @@ def _quoting(text: str, post: DigestPost, passages: Sequence[Passage]) -> Answer
 
 def _shared_words(texts: Sequence[str], edition: Sequence[str]) -> list[str]:
     """The words two posts both use, most telling first: used often in both, and by few other posts of the
-    edition (as the posts spell them; numbers and what every alignment post says left out)."""
+    edition (as the posts spell them; numbers and words generic to the field left out)."""
     counts = [Counter(content_stems(t)) for t in texts]
     in_posts = Counter(stem for text in edition for stem in set(content_stems(text)))
+    both = counts[0].keys() & counts[1].keys()
+    # What every alignment post says ("model", "training") links nothing: generic by the background table.
+    background = shipped_background(both)
     shared = [
         (min(counts[0][s], counts[1][s]) * math.log(1 + len(edition) / in_posts[s]), s)
-        for s in counts[0].keys() & counts[1].keys()
-        if s not in DOMAIN_GENERIC and s not in NUMBER_WORDS and min(counts[0][s], counts[1][s]) >= MIN_SHARED_USES
+        for s in both
+        if not background.generic(s) and s not in NUMBER_WORDS and min(counts[0][s], counts[1][s]) >= MIN_SHARED_USES
     ]
     forms: dict[str, Counter[str]] = {}
     for text in texts:

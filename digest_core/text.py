@@ -106,20 +106,6 @@ ESSAY_FILLER: frozenset[str] = _word_set(
 # Never a term: function words and essay filler.
 STOPWORDS: frozenset[str] = FUNCTION_WORDS | ESSAY_FILLER
 
-# -- word lists of the theme finder's naming (kept while it uses them) -------------------------------------
-# Words that every alignment post uses; they may count, but never name a theme on their own.
-DOMAIN_GENERIC: frozenset[str] = _word_set(
-    """
-    ai ais alignment aligned align model models system systems research safety agi human humans
-    approach approaches problem problems method methods work argument arguments claim claims
-    agent agents world reason reasons thing understand understanding lesswrong forum
-    llm llms training train trained data behavior behaviors behaviour behaviours behavioral capability
-    capabilities capable task tasks learning learn learned technique techniques framework frameworks algorithm
-    algorithms abstract ea author authors contribution contributions equal future progress field researcher
-    researchers team teams question goal goals strategy misalignment misaligned matter matters
-    """
-)
-
 NUMBER_WORDS: frozenset[str] = _word_set("two three four five six seven eight nine ten hundred thousand million")
 
 
@@ -407,6 +393,22 @@ _READER_RE = re.compile(
     r"podcast|video|episode|thread|sequence|series|report|write-?up)\b",
     re.IGNORECASE,
 )
+# 7. Credits and standing: who did the work and in what role, and whose views it states.
+_CREDITS_RE = re.compile(
+    r"\b(?:co-?first authors?|(?:equal|equally) contribut\w*|contributed equally|"
+    r"(?:supervised|mentored|advised) (?:the|this|our) (?:project|work|research)|"
+    r"(?:views|opinions) (?:expressed|stated|here) (?:here |in this \w+ )?(?:are|is) (?:my|our|the authors?'?) own|"
+    r"(?:do|does) not (?:necessarily )?(?:represent|reflect) the (?:views|opinions|position)s? of)\b",
+    re.IGNORECASE,
+)
+# 8. Advice on reading the post itself: what to skip or read instead.
+_READING_ADVICE_RE = re.compile(
+    r"\b(?:consider (?:reading|skipping|skimming)|(?:feel free|you (?:can|may|might want to)) (?:to )?"
+    r"(?:skip|skim)|(?:parts|sections|this (?:post|section)) (?:are|is) (?:hard|difficult) to read|"
+    r"skip (?:to|ahead|this section)|"
+    r"(?:can|may) be (?:read|skipped) (?:independently|on (?:its|their) own|without)\b)",
+    re.IGNORECASE,
+)
 # Words without which the patterns above cannot match.
 _RESIDUE_HINTS = ("http", "www.", "@", "<", "&", "](", "![")
 _META_HINTS = (
@@ -419,6 +421,8 @@ _READER_HINTS = (
     "subscribe", "download", "sign up", "register", "apply",
 )  # fmt: skip
 _SELF_HINTS = ("this ", "my ", "our ", "the following", "the present")
+_CREDITS_HINTS = ("author", "contribut", "supervised", "mentored", "advised", "views", "opinions")
+_READING_ADVICE_HINTS = ("read", "skip", "skim")
 # Footnote markers left in plain text ("accuracy[1] scales", "values.²"); removed from a sentence's text.
 _EDGE_MARKER_RE = re.compile(r"^\[\[?\d{1,3}\]\]?\s*|\s*(?:\[\[?\d{1,3}\]\]?|[¹²³⁴⁵⁶⁷⁸⁹⁰]+)$")
 _EDGE_MARKER_ENDS = "]¹²³⁴⁵⁶⁷⁸⁹⁰"
@@ -443,6 +447,8 @@ def boilerplate_kind(sentence: str) -> str:
         or (_has_any(lower, _META_HINTS) and _META_ALWAYS_RE.search(text))
         or (_has_any(lower, _THANKS_HINTS) and _THANKS_RE.search(text))
         or (_has_any(lower, _READER_HINTS) and _READER_RE.search(text))
+        or (_has_any(lower, _CREDITS_HINTS) and _CREDITS_RE.search(text))
+        or (_has_any(lower, _READING_ADVICE_HINTS) and _READING_ADVICE_RE.search(text))
         or ((speaks_of_itself(text) or _POINTING_RE.match(text)) and _META_IF_SELF_RE.search(text))
     ):
         return "meta"
@@ -836,8 +842,30 @@ def _units(text: str) -> Iterator[tuple[int, str]]:
             else:
                 merged.append(ln)
         for ln in merged:
-            yield paragraph, ln
+            for piece in _unflatten_bullets(ln):
+                yield paragraph, piece
         paragraph += 1
+
+
+# A Markdown list flattened into one line ("TL;DR * First point. * Second point."): a lone asterisk or bullet
+# between words starts an item.
+_FLAT_BULLET_RE = re.compile(r"\s+[*•]\s+(?=\S)")
+
+
+def _unflatten_bullets(line: str) -> list[str]:
+    """The line, or its text before the first flattened bullet and then each item as a list line ("- ...")."""
+    if "* " not in line and "• " not in line:
+        return [line]
+    parts = _FLAT_BULLET_RE.split(line)
+    if len(parts) < 2 or looks_like_code_or_math(line):
+        return [line]
+    head = parts[0].strip().lstrip("*• ").strip()
+    lines = [head] if head else []
+    # "... last sentence. TL;DR": the label that introduced the list stands on its own line, as a heading.
+    sentences = split_sentences(head)
+    if len(sentences) > 1 and sentences[-1][-1:] not in '.!?"”’)':
+        lines = [head[: head.rfind(sentences[-1])].strip(), sentences[-1]]
+    return lines + [f"- {part.strip()}" for part in parts[1:] if part.strip()]
 
 
 def _footnote_tail_start(lines: list[tuple[int, str]]) -> int:

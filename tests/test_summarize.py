@@ -376,6 +376,10 @@ def test_sentence_splitting(text: str, expected: list[str]) -> None:
         "Figure 2: Accuracy against steps.",
         "Read the full paper here.",
         "See https://example.org for the code.",
+        "Ana Ruiz and Ben Ode are co-first authors of this post with equal contribution.",
+        "Dr. Kim supervised the project and gave feedback throughout.",
+        "The views expressed are my own and do not represent the views of my employer.",
+        "Some parts are hard to read; consider reading the next post instead.",
     ],
 )
 def test_boilerplate_sentences(sentence: str) -> None:
@@ -389,6 +393,9 @@ def test_boilerplate_sentences(sentence: str) -> None:
         "This post argues that debate can fail.",
         "Reward hacking is common in the policies we trained.",
         "Our figures show a clear trend across model sizes.",
+        "We supervised the policy with a weaker model and measured how much it learned.",
+        "Judges found long transcripts hard to read, so accuracy fell with length.",
+        "The lab's views on scaling policies changed after the first audit.",
     ],
 )
 def test_content_is_not_boilerplate(sentence: str) -> None:
@@ -699,3 +706,22 @@ def test_sentences_stay_spans_of_the_post_and_summaries_lose_its_footnote_marker
     summary = summarize_text(text, title="Probe transfer")
     assert "rose from 58 to 81 percent, close to" in summary
     assert not re.search(r"\[\d\]", summary)
+
+
+def test_a_list_flattened_into_one_line_is_read_as_a_list_under_its_label() -> None:
+    """Openings copied as plain text lose their line breaks: "TL;DR * First point. * Second point." The label
+    is a heading, the items are the post's lead, and no stray asterisk reaches a summary."""
+    text = (
+        "Ana Ruiz and Ben Ode are co-first authors of this post with equal contribution. TLDR * Fine-tuned "
+        "models keep most of an unwanted trait after the examples that carry it are filtered out of the data. "
+        "* Filtering by a classifier misses the many innocuous-looking examples that still carry the trait. "
+        "* Pairing filtering with evaluations of the trained model catches what filtering alone misses."
+    )
+    sentences = post_sentences(text)
+    label = next(s for s in sentences if s.text == "TLDR")
+    items = [s for s in sentences if s.list_item]
+
+    assert label.heading and len(items) == 3 and all(s.section == "lead" for s in items)
+    summary = summarize_text(text, title="Filtering data is not enough")
+    assert "*" not in summary and "TLDR" not in summary and "co-first" not in summary
+    assert summary.startswith("Fine-tuned models keep most of an unwanted trait")

@@ -236,9 +236,12 @@ def specific_stems(text: str) -> set[str]:
 
 
 def assert_reads_well(posts: Sequence[Post], themes: Sequence[Theme], connections: Sequence[str]) -> None:
-    """What holds for every day: no title is one generic word, no point or implication is a note about its post,
-    and a connection's linking term is used by posts of both themes it names."""
+    """What holds for every day: no title is one generic word, no two themes state the same sentence, no point or
+    implication is a note about its post, and a connection's linking term is used by posts of both themes it
+    names."""
     by_id = {p.id: p for p in posts}
+    stated = [text for t in themes for text in (t.key_idea, t.implications) if text]
+    assert len(stated) == len(set(stated)), "two themes state the same sentence"
     for theme in themes:
         words = content_stems(theme.title)
         assert not (len(theme.title.split()) == 1 and words and BACKGROUND.generic(words[0])), theme.title
@@ -260,6 +263,13 @@ def assert_reads_well(posts: Sequence[Post], themes: Sequence[Theme], connection
 def test_every_written_day_reads_well(day: str) -> None:
     posts = DAYS[day]
     assert_reads_well(posts, *find(posts))
+
+
+@pytest.mark.parametrize("day", sorted(DAYS))
+def test_no_two_connections_quote_the_same_sentence(day: str) -> None:
+    _, connections = find(DAYS[day])
+    quotes = [q[1] for line in connections if (q := re.search(r': "(.+)"$', line))]
+    assert len(quotes) == len(set(quotes)), connections
 
 
 @pytest.mark.parametrize("day", sorted(DAYS))
@@ -362,7 +372,7 @@ def export_weeks(count: int) -> list[tuple[Post, ...]]:
 
 
 def test_real_weeks_are_well_formed_and_half_their_posts_or_more_sit_in_a_theme() -> None:
-    weeks = export_weeks(30)
+    weeks = export_weeks(60)
     placed = total = 0
     for posts in weeks:
         themes, connections = find(posts)
@@ -377,3 +387,58 @@ def test_real_weeks_are_well_formed_and_half_their_posts_or_more_sit_in_a_theme(
 def test_in_real_weeks_a_themes_posts_are_more_alike_than_posts_of_different_themes() -> None:
     within, between = within_and_between(export_weeks(30))
     assert within > 1.5 * between
+
+
+def _post(slug: str, title: str, text: str) -> Post:
+    when = datetime(2026, 11, 8, 9, tzinfo=UTC)
+    return Post(
+        slug,
+        title,
+        f"https://www.alignmentforum.org/posts/{slug}/x",
+        ("A. Author",),
+        when,
+        "AI Alignment Forum",
+        text,
+        when,
+    )
+
+
+def test_a_possible_consequence_the_theme_shares_is_its_implication_a_schedule_is_not() -> None:
+    """With no sentence that concludes or prescribes, a "could" sentence on what the posts share says what may
+    follow; a "will" that only tells one post's schedule does not."""
+    posts = [
+        _post(
+            "rm-over-1",
+            "Reward model overoptimization in preference training",
+            "We trained policies against learned reward models of three sizes and measured gold reward. "
+            "Gold reward rose at first and then fell as the policy exploited the reward model. "
+            "The peak came earlier for the smallest reward model. "
+            "Reward model overoptimization could make preference training less reliable as policies grow "
+            "stronger. The reading group will meet on Thursday in the library.",
+        ),
+        _post(
+            "rm-over-2",
+            "Ensembles against reward model overoptimization",
+            "An ensemble of reward models gives a more conservative reward signal. "
+            "We penalised disagreement between the reward models of the ensemble during preference training. "
+            "The ensemble delayed the drop in gold reward by about half. "
+            "Overoptimization of the ensemble still happened with a long enough training run.",
+        ),
+    ]
+    themes, _ = find(posts)
+
+    [theme] = themes
+    assert theme.implications.startswith("Reward model overoptimization could make")
+
+
+def test_a_link_is_a_noun_phrase_of_the_posts_not_a_modifier_or_a_fragment() -> None:
+    from digest_core.themes.naming import used_as_noun_phrase
+
+    texts = [
+        "We study a causal abstraction of small transformers. The causal graph of the model has four nodes.",
+        "A causal intervention on the residual stream moved the answer. We test the abstraction we found.",
+    ]
+    assert used_as_noun_phrase("abstraction", texts)
+    assert used_as_noun_phrase("causal abstraction", texts)
+    assert not used_as_noun_phrase("causal", texts)  # only ever a modifier
+    assert not used_as_noun_phrase("graph model", texts)  # words of two phrases, never one

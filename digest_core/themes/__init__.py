@@ -60,5 +60,6 @@ def find_themes(
         return (), ()
     titles = title_themes(members, day, vectors)
     rel = relevance(members, gather_quotes(members, day, summaries or {}), vectors)
-    themes = tuple(write_theme(k, m, titles[k], day, rel) for k, m in enumerate(members))
+    taken: set[str] = set()
+    themes = tuple(write_theme(k, m, titles[k], day, rel, taken) for k, m in enumerate(members))
     return themes, connect(themes, members, day, rel, vectors)

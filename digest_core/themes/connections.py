@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from digest_core.models import Post, Theme
 from digest_core.text import display_form, surface_forms
+from digest_core.themes.naming import used_as_noun_phrase
 from digest_core.themes.writing import Quote, Relevance
 
 if TYPE_CHECKING:
@@ -35,37 +36,48 @@ CENTRAL_POSTS = 4
 # Texts read for how a term is spelled: the start of a few of the posts that use it.
 SPELLING_POSTS = 8
 SPELLING_CHARS = 4_000
+# Terms tried for a link, heaviest first, until one is a noun phrase in the posts.
+LINK_CANDIDATES = 5
 
 
 @dataclass(frozen=True, slots=True)
 class _Link:
     strength: float
     text: str
+    quote: str = ""  # the sentence it quotes
 
 
 def connect(
     themes: Sequence[Theme], members: Sequence[list[int]], posts: Sequence[Post], rel: Relevance, vectors: DayVectors
 ) -> tuple[str, ...]:
-    """Up to MAX_CONNECTIONS lines, strongest link first: bridges (a post in both themes) before the others."""
+    """Up to MAX_CONNECTIONS lines, strongest link first: bridges (a post in both themes) before the others.
+
+    Each line quotes a sentence that no theme and no earlier line quotes already, when the posts have one: the
+    same sentence twice in a digest says nothing new."""
     import numpy as np
 
     specific = _specific_columns(vectors)
+    quoted = {text for t in themes for text in (t.key_idea, t.implications, *t.post_points) if text}
     if len(themes) >= 2:
-        links = [
-            link
-            for a in range(len(themes))
-            for b in range(a + 1, len(themes))
-            if (link := _theme_link(a, b, themes, members, posts, rel, vectors, specific)) is not None
-        ]
+        pairs = [(a, b) for a in range(len(themes)) for b in range(a + 1, len(themes))]
+        # Strongest pair first, so that it has the first pick of the sentences.
+        pairs.sort(key=lambda ab: -float((rel.centroids[ab[0]] * rel.centroids[ab[1]] * specific).max()))
+        links = []
+        for a, b in pairs:
+            link = _theme_link(a, b, themes, members, posts, rel, vectors, specific, quoted)
+            if link is not None:
+                links.append(link)
+                quoted.add(link.quote)
     elif themes:
         central = members[0][:CENTRAL_POSTS]
         rows = np.asarray(vectors.matrix[central].toarray())
-        links = [
-            link
-            for x, i in enumerate(central)
-            for y, j in enumerate(central[x + 1 :], start=x + 1)
-            if (link := _post_link(i, j, rows[x] * rows[y] * specific, posts, rel, vectors)) is not None
-        ]
+        links = []
+        for x, i in enumerate(central):
+            for y, j in enumerate(central[x + 1 :], start=x + 1):
+                link = _post_link(i, j, rows[x] * rows[y] * specific, posts, rel, vectors, quoted)
+                if link is not None:
+                    links.append(link)
+                    quoted.add(link.quote)
     else:
         links = []
     links.sort(key=lambda link: -link.strength)
@@ -99,51 +111,69 @@ def _theme_link(
     rel: Relevance,
     vectors: DayVectors,
     specific: np.ndarray,
+    quoted: set[str],
 ) -> _Link | None:
     pool = set(members[a]) | set(members[b])
     weights = rel.centroids[a] * rel.centroids[b] * specific
-    column = int(weights.argmax())
     both = [i for i in members[a] if i in members[b]]
     pair = f"{_label(themes, a)} and {_label(themes, b)}"
-    if weights[column] <= 0:
+    found = _link_term(weights, sorted(pool), posts, vectors)
+    if found is None:
         if not both:
             return None
         return _Link(2.0, f'"{posts[both[0]].title}" sits in both {pair}.')
-    term = _spelled(column, sorted(pool), posts, vectors)
-    quote = _nearest(rel, column, pool, lambda k: min(float(rel.scores[k, a]), float(rel.scores[k, b])))
+    column, term = found
+    quote = _nearest(rel, column, pool, lambda k: min(float(rel.scores[k, a]), float(rel.scores[k, b])), quoted)
     said = f': "{quote.text}"' if quote else "."
     if both:
         bridge = posts[both[0]].title
-        return _Link(2.0 + float(weights[column]), f'"{bridge}" sits in both {pair}, which both turn on {term}{said}')
-    return _Link(float(weights[column]), f"{pair} both turn on {term}{said}")
+        text = f'"{bridge}" sits in both {pair}, which both turn on {term}{said}'
+        return _Link(2.0 + float(weights[column]), text, quote.text if quote else "")
+    return _Link(float(weights[column]), f"{pair} both turn on {term}{said}", quote.text if quote else "")
 
 
 def _post_link(
-    i: int, j: int, weights: np.ndarray, posts: Sequence[Post], rel: Relevance, vectors: DayVectors
+    i: int, j: int, weights: np.ndarray, posts: Sequence[Post], rel: Relevance, vectors: DayVectors, quoted: set[str]
 ) -> _Link | None:
-    column = int(weights.argmax())
-    if weights[column] <= 0:
+    found = _link_term(weights, [i, j], posts, vectors)
+    if found is None:
         return None
-    term = _spelled(column, [i, j], posts, vectors)
-    quote = _nearest(rel, column, {i, j}, lambda k: float(rel.scores[k, 0]))
+    column, term = found
+    quote = _nearest(rel, column, {i, j}, lambda k: float(rel.scores[k, 0]), quoted)
     said = f': "{quote.text}"' if quote else "."
-    return _Link(float(weights[column]), f'"{posts[i].title}" and "{posts[j].title}" both turn on {term}{said}')
+    text = f'"{posts[i].title}" and "{posts[j].title}" both turn on {term}{said}'
+    return _Link(float(weights[column]), text, quote.text if quote else "")
 
 
-def _nearest(rel: Relevance, column: int, pool: set[int], nearness: Callable[[int], float]) -> Quote | None:
-    """The quote of the pool's posts that holds the term and is nearest (by `nearness(quote index)`)."""
+def _nearest(
+    rel: Relevance, column: int, pool: set[int], nearness: Callable[[int], float], quoted: set[str]
+) -> Quote | None:
+    """The quote of the pool's posts that holds the term and is nearest (by `nearness(quote index)`), preferring
+    one that the digest does not quote yet."""
     holding = rel.specific[:, column].nonzero()[0]
     candidates = [int(k) for k in holding if rel.quotes[k].post in pool]
+    candidates = [k for k in candidates if rel.quotes[k].text not in quoted] or candidates
     if not candidates:
         return None
     best = max(candidates, key=lambda k: (nearness(k), -rel.quotes[k].position))
     return rel.quotes[best]
 
 
-def _spelled(column: int, pool: Sequence[int], posts: Sequence[Post], vectors: DayVectors) -> str:
-    """The term as the pool's posts that use it spell it most often (the first SPELLING_POSTS of them)."""
-    forms: dict[str, Counter[str]] = {}
-    users = set(vectors.counts[:, column].nonzero()[0].tolist())
-    for i in [i for i in pool if i in users][:SPELLING_POSTS]:
-        surface_forms(f"{posts[i].title}\n\n{posts[i].text[:SPELLING_CHARS]}", forms)
-    return display_form(vectors.terms[column], forms)
+def _link_term(
+    weights: np.ndarray, pool: Sequence[int], posts: Sequence[Post], vectors: DayVectors
+) -> tuple[int, str] | None:
+    """The heaviest term (of the LINK_CANDIDATES heaviest) that the pool's posts use as a noun phrase, as they
+    spell it: a link is a thing both sides are about ("reward models"), not a modifier ("causal") or a fragment
+    ("posing substantial")."""
+    import numpy as np
+
+    order = np.argsort(-weights, kind="stable")[:LINK_CANDIDATES]
+    for column in (int(c) for c in order if weights[c] > 0):
+        users = set(vectors.counts[:, column].nonzero()[0].tolist())
+        texts = [f"{posts[i].title}\n\n{posts[i].text[:SPELLING_CHARS]}" for i in pool if i in users][:SPELLING_POSTS]
+        if used_as_noun_phrase(vectors.terms[column], texts):
+            forms: dict[str, Counter[str]] = {}
+            for text in texts:
+                surface_forms(text, forms)
+            return column, display_form(vectors.terms[column], forms)
+    return None

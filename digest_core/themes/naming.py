@@ -12,8 +12,9 @@ Each candidate is scored by its c-TF-IDF (as BERTopic names topics: its frequenc
 as one class, against its frequency in the day's other themes and the posts in none), times its background
 specificity (`digest_core.background` IDF: "sandbagging" over "model"), times the share of the theme's posts that
 use it (a title names what they share, so a theme of several posts takes a phrase two of them use). A generic term
-("model", "test", "language model": `Background.generic`) never names a theme, unless two of its posts' titles
-use it; a lone word only names one when a title of its posts uses it. A longer phrase replaces a shorter one it
+("model", "test", "language model": `Background.generic`) never names a theme, unless it is a phrase that two of
+its posts' titles use (a lone generic word may only lead to the longer phrase it is used in: "compute" to "compute
+trends"); a lone word only names one when a title of its posts uses it. A longer phrase replaces a shorter one it
 contains when as many posts use it and it is about as telling (PHRASE_RATIO of its score). When the theme's posts
 split between two phrases about as telling, each shared by posts the other misses, the title joins them with
 "and". No two themes share a title word. The title is spelled as the theme's titles, else its texts, spell it. A
@@ -29,7 +30,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from digest_core.background import COMMON_SHARE
+from digest_core.background import COMMON_SHARE, Background
 from digest_core.models import Post
 from digest_core.text import FUNCTION_WORDS, STOPWORDS, WORD_RE, is_heading, normalize_space, stem
 
@@ -178,6 +179,14 @@ def phrases(text: str, usage: _Usage, *, titled: bool = False) -> Iterator[tuple
                 run = []
 
 
+def used_as_noun_phrase(stems: str, texts: Sequence[str]) -> bool:
+    """Whether `texts` use the term (its stems) where a noun phrase stands, by the same evidence as titles."""
+    usage = _Usage()
+    for text in texts:
+        usage.read(text)
+    return any(found == stems and noun for text in texts for found, _, noun in phrases(text, usage))
+
+
 def title_themes(themes: Sequence[list[int]], posts: Sequence[Post], vectors: DayVectors) -> list[str]:
     """A title per theme (in the order given; earlier themes choose first)."""
     usage = _Usage()
@@ -291,7 +300,12 @@ def _choose(theme: list[int], found: _Phrases, candidates: _Candidates, vectors:
         best = min(broad, key=lambda s: (-scores[s], s))
         taken.update(best.split())
         return _display(best, found)
-    first = _widen(ranked[0], ranked, candidates)
+    # A lone generic word may lead to the phrase the posts use it in ("compute" -> "compute trends"), but alone
+    # it names no topic ("Process", "Performance").
+    widened = [w for s in ranked if not _lone_generic(w := _widen(s, ranked, candidates), background)]
+    if not widened:
+        return ""
+    first = widened[0]
     title_stems = [first]
     covered = users[first]
     if len(covered) < len(theme):
@@ -302,12 +316,16 @@ def _choose(theme: list[int], found: _Phrases, candidates: _Candidates, vectors:
             if not set(s.split()) & set(first.split()) and scores[s] >= PHRASE_RATIO * scores[ranked[0]]
         ]
         second = next((s for s in apart if users[s] - covered and covered - users[s]), None)
-        if second is not None:
-            title_stems.append(_widen(second, ranked, candidates))
+        if second is not None and not _lone_generic(wide := _widen(second, ranked, candidates), background):
+            title_stems.append(wide)
     for stems in title_stems:
         taken.update(stems.split())
     parts = [_display(s, found) for s in title_stems]
     return " and ".join([parts[0], *(_lower_first(p) for p in parts[1:])])
+
+
+def _lone_generic(stems: str, background: Background) -> bool:
+    return " " not in stems and background.generic(stems)
 
 
 def _widen(stems: str, ranked: list[str], candidates: _Candidates) -> str:

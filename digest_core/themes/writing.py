@@ -8,7 +8,8 @@ the posts share over one post's detail:
   the theme has several (a small lead prior: authors state their claim early);
 - implication: the best sentence that draws a consequence and is near enough the theme. It concludes or
   prescribes ("suggests", "therefore", "should", ...: discourse cues, a small closed class), or says what may
-  follow from a condition ("if ..., X could ..."); a modal alone only tells the future ("The workshop will run
+  follow from a condition ("if ..., X could ..."), or, failing both, says what could follow with a modal alone
+  and bears on two or more of the posts (alone, a modal may only tell one post's plans: "The workshop will run
   in May"). None when there is none, rather than a sentence that states no consequence. A sentence leaning on
   the one before ("This suggests ...") is quoted with it;
 - per post: that post's best sentence that bears on another of the posts (failing that, its nearest to the
@@ -74,15 +75,22 @@ class Quote:
     text: str
     post: int  # index of its post in the day
     position: int  # order in the post (0 = first)
-    cue: int  # 2: strong consequence cue, 1: weak, 0: none
+    cue: int  # how firmly it draws a consequence: CONCLUDES, CONDITIONAL, POSSIBLE or NO_CUE
+
+
+# How firmly a sentence draws a consequence, firmest first.
+CONCLUDES, CONDITIONAL, POSSIBLE, NO_CUE = 3, 2, 1, 0
 
 
 def consequence_cue(text: str) -> int:
-    """2: the sentence concludes or prescribes; 1: it says what may follow from a condition ("if ..., X could
-    ..."); 0: neither. A modal alone only tells the future or a possibility ("The workshop will run in May")."""
+    """CONCLUDES: the sentence concludes or prescribes; CONDITIONAL: it says what may follow from a condition
+    ("if ..., X could ..."); POSSIBLE: a modal alone, which may say what could follow or only tell the future
+    ("The workshop will run in May"), so it counts only where it bears on what a theme's posts share."""
     if _STRONG_CUE_RE.search(text):
-        return 2
-    return 1 if _WEAK_CUE_RE.search(text) and _CONDITION_RE.search(text) else 0
+        return CONCLUDES
+    if _WEAK_CUE_RE.search(text):
+        return CONDITIONAL if _CONDITION_RE.search(text) else POSSIBLE
+    return NO_CUE
 
 
 def leans_back(text: str) -> bool:
@@ -215,8 +223,13 @@ def relevance(themes: Sequence[list[int]], quotes: Mapping[int, list[Quote]], ve
     return Relevance(flat, scores, bears, centroids, used)
 
 
-def write_theme(index: int, members: list[int], title: str, posts: Sequence[Post], rel: Relevance) -> Theme:
-    scored = rel.of(index, members)
+def write_theme(
+    index: int, members: list[int], title: str, posts: Sequence[Post], rel: Relevance, taken: set[str] | None = None
+) -> Theme:
+    """The theme's key idea, implication and per-post lines. `taken` holds what earlier themes of the day quote
+    (their key ideas and implications): a sentence states one theme's idea only, and is added to it."""
+    taken = set() if taken is None else taken
+    scored = [sq for sq in rel.of(index, members) if not any(_overlap(sq.quote.text, t) for t in taken)]
     size = len(members)
     central = set(members[:CENTRAL_POSTS])
     # On a theme of several posts, a sentence of one post that bears on no other says nothing they share.
@@ -232,12 +245,13 @@ def write_theme(index: int, members: list[int], title: str, posts: Sequence[Post
     ideas = [sq for sq in ideas if sq.reach >= shared] or ideas
     key = ideas[0] if ideas else None
     implication = _implication(near, key, size)
-    if key is not None and key.quote.cue > (implication.quote.cue if implication else 0) and key.reach >= shared:
+    if key is not None and key.quote.cue > (implication.quote.cue if implication else NO_CUE) and key.reach >= shared:
         # The sentence that draws the firmer consequence is the implication; the next nearest states the idea.
         other = next((sq for sq in ideas[1:] if not _overlap(sq.quote.text, key.quote.text)), None)
         if other is not None:
             implication, key = key, other
     used = [sq.quote.text for sq in (key, implication) if sq is not None]
+    taken.update(used)
     points = []
     for i in members:
         own = [sq for sq in near if sq.quote.post == i and not any(_overlap(sq.quote.text, u) for u in used)]
@@ -262,9 +276,16 @@ def _implication(near: list[Scored], key: Scored | None, size: int) -> Scored | 
     key idea's closeness), best scored (so one that bears on more of the posts first); never the key idea."""
     floor = IMPLICATION_RELEVANCE * key.closeness if key else 0.0
     key_text = key.quote.text if key else ""
-    for cue in (2, 1):
+    shared = 2 if size > 1 else 1
+    for cue in (CONCLUDES, CONDITIONAL, POSSIBLE):
         cued = [
-            sq for sq in near if sq.quote.cue == cue and sq.closeness >= floor and not _overlap(sq.quote.text, key_text)
+            sq
+            for sq in near
+            if sq.quote.cue == cue
+            and sq.closeness >= floor
+            and not _overlap(sq.quote.text, key_text)
+            # A bare modal is an implication only about what the posts share, not one post's plans.
+            and (cue != POSSIBLE or sq.reach >= shared)
         ]
         if cued:
             return max(cued, key=lambda sq: (sq.score(size), -sq.quote.position))
