@@ -182,11 +182,14 @@ def map_in_processes(
                     results[starts[future] + offset] = result
         return results
     finally:
-        # Cancelled here, not only by shutdown(cancel_futures=True): the pool's manager thread cancels nothing
-        # once the pool object is collected, which may happen first when this frame is gone.
+        # The chunks not started are cancelled here; the pool's manager thread drops them. Not with
+        # shutdown(cancel_futures=True): its manager cancels nothing once the pool object is collected (which
+        # may come first when this frame is gone), and it swaps its table of work for a new one that an item
+        # failing to pickle is then never taken out of, so that the interpreter waits for it forever at exit
+        # (CPython 3.11).
         for future in starts:
             future.cancel()
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown(wait=False)
 
 
 def _apply(function: Callable[[_T], _R], chunk: Sequence[_T]) -> list[_R | Failed]:

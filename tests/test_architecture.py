@@ -38,6 +38,7 @@ DECLARATIVE_CALLS = {
     "Prompt",
     "str.maketrans",
     "_word_set",
+    "threading.Lock",  # guards a module-level cache that threads share
 }
 
 
