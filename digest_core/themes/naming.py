@@ -239,7 +239,9 @@ def _scores(index: int, themes: Sequence[list[int]], vectors: DayVectors, found:
     for stems in found.posts:
         k = column.get(stems)
         if k is not None:  # one or two words: counted in every post of the day
-            users[stems] = frozenset(members[r] for r in by_member[:, k].indices)
+            # The rows of column k, read off the CSC arrays (slicing the matrix per phrase cost more than the rest).
+            rows = by_member.indices[by_member.indptr[k] : by_member.indptr[k + 1]]
+            users[stems] = frozenset(members[r] for r in rows.tolist())
             scores[stems] = float(ctfidf[k] * vectors.idf[k]) * len(users[stems]) / len(members)
     read = min(len(members), SPELLING_POSTS)
     for stems, posts in found.posts.items():
