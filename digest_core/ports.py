@@ -7,9 +7,9 @@ adapters run them with `asyncio.to_thread` so that the event loop keeps acknowle
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from digest_core.models import DAILY, Answer, DeliveredPart, Digest, Post, SearchResult, Theme
 from digest_core.questions import IncomingQuestion, Verdict
@@ -112,6 +112,17 @@ class ThemeFinder(Protocol):
         self, posts: Sequence[Post], summaries: dict[str, str]
     ) -> tuple[tuple[Theme, ...], tuple[str, ...]]:
         """Return (themes, connections); every theme's post_ids are ids of `posts`."""
+        ...
+
+
+@runtime_checkable
+class StagedThemeFinder(ThemeFinder, Protocol):
+    """A theme finder whose work on the posts alone (grouping, titles) can start before their summaries exist,
+    so that it runs while the summaries are written."""
+
+    def begin(self, posts: Sequence[Post]) -> Callable[[dict[str, str]], tuple[tuple[Theme, ...], tuple[str, ...]]]:
+        """Do the work that needs only `posts`; the function returned finishes it from the summaries, giving what
+        `find_themes(posts, summaries)` gives."""
         ...
 
 

@@ -26,7 +26,7 @@ from digest_core.models import (
     SearchResult,
     Theme,
 )
-from digest_core.ports import Answerer, Summarizer, ThemeFinder
+from digest_core.ports import Answerer, StagedThemeFinder, Summarizer, ThemeFinder
 from digest_core.questions import IncomingQuestion, QuestionFlow, Verdict
 from digest_core.search import ArchiveSearch
 from digest_core.store import Store, content_hash
@@ -36,12 +36,17 @@ from digest_core.worker import (
     BuildRun,
     BuildStopped,
     Failed,
+    Outcome,
     map_in_processes,
     map_stoppable,
     run_stoppable,
+    start_daemon,
 )
 
 log = logging.getLogger(__name__)
+
+# What a staged theme finder's work on the posts alone leaves to do: the themes from the summaries.
+FinishThemes = Callable[[dict[str, str]], tuple[tuple[Theme, ...], tuple[str, ...]]]
 
 DIGEST_TITLE = "AI Alignment Daily Digest"
 OFFLINE = "offline"
@@ -69,6 +74,25 @@ class Writers:
     offline_theme_finder: ThemeFinder
     # Child processes the offline summarizer may use when it writes every summary (it must pickle); 1: none.
     summary_processes: int = 1
+
+
+class _EarlyThemes:
+    """The offline theme finder's work on the posts alone (grouping, titles), begun on a daemon worker while the
+    summaries are written in child processes (on the core this process leaves idle while it waits for them)."""
+
+    def __init__(self, writers: Writers, posts: Sequence[Post]) -> None:
+        finder = writers.theme_finder
+        # Only when the offline finder is the one to use: begun for a model finder's fallback, it would be wasted.
+        staged = finder is writers.offline_theme_finder and isinstance(finder, StagedThemeFinder)
+        self.finder = finder if staged else None
+        self.posts = posts
+        self.outcome: Outcome[FinishThemes] | None = None
+
+    def begin(self) -> None:
+        finder = self.finder
+        if finder is not None and isinstance(finder, StagedThemeFinder) and self.posts and self.outcome is None:
+            posts = self.posts
+            self.outcome = start_daemon(lambda: finder.begin(posts), name="themes-begin")
 
 
 class DigestService:
@@ -164,9 +188,10 @@ class DigestService:
         posts = sorted(posts, key=lambda p: (p.published, p.id))
         run = BuildRun(self._stop, self._deadline(), self._monotonic)
         run.check()
-        summaries, summary_paths = self._summaries(posts, run)
+        early = _EarlyThemes(self.writers, posts)
+        summaries, summary_paths = self._summaries(posts, run, meanwhile=early.begin)
         run.check()
-        themes, connections, theme_path = self._themes(posts, summaries, run)
+        themes, connections, theme_path = self._themes(posts, summaries, run, early.outcome)
         run.check()
         paths = {*summary_paths, theme_path} if posts else {OFFLINE}
         digest = Digest(
@@ -233,17 +258,21 @@ class DigestService:
             return None
         return self._monotonic() + self.edition_deadline.total_seconds()
 
-    def _summaries(self, posts: Sequence[Post], run: BuildRun) -> tuple[dict[str, str], set[str]]:
+    def _summaries(
+        self, posts: Sequence[Post], run: BuildRun, *, meanwhile: Callable[[], object] | None = None
+    ) -> tuple[dict[str, str], set[str]]:
         """Each post's summary and the names of the writers that wrote them.
 
         Posts are summarised in parallel on daemon workers that stop between posts when the build is stopped:
         a model summarizer spends its time waiting on the network (its client bounds the real concurrency),
         and cached summaries cost nothing either way. Past the edition's deadline the posts not yet summarised
         get the offline summary (or a cached one), without waiting for the calls still in flight.
+        `meanwhile()` is called once the summaries are under way in child processes (not when they are written
+        here: work started beside them would share this interpreter with them, and save no time).
         """
         if not posts:
             return {}, set()
-        if (pooled := self._summaries_in_processes(posts, run)) is not None:
+        if (pooled := self._summaries_in_processes(posts, run, meanwhile)) is not None:
             return pooled
         written = map_stoppable(
             self._summary, posts, run, workers=SUMMARY_WORKERS, until=run.deadline, name="summarize"
@@ -260,7 +289,9 @@ class DigestService:
         summaries = {posts[index].id: text for index, (text, _) in written.items()}
         return summaries, {writer for _, writer in written.values()}
 
-    def _summaries_in_processes(self, posts: Sequence[Post], run: BuildRun) -> tuple[dict[str, str], set[str]] | None:
+    def _summaries_in_processes(
+        self, posts: Sequence[Post], run: BuildRun, meanwhile: Callable[[], object] | None = None
+    ) -> tuple[dict[str, str], set[str]] | None:
         """The offline summaries of a large day, the cached ones read here and the others written in child
         processes (a core each); None when that does not pay (a model writes the summaries, a day of few
         posts to summarise, one process allowed) or no child process can be had."""
@@ -293,6 +324,7 @@ class DigestService:
                 processes=writers.summary_processes,
                 chunk_size=POOLED_CHUNK_POSTS,
                 preload=WORKER_MODULES,
+                meanwhile=meanwhile,
             )
         except BuildStopped:
             raise
@@ -342,11 +374,16 @@ class DigestService:
         return post.title, OFFLINE
 
     def _themes(
-        self, posts: Sequence[Post], summaries: dict[str, str], run: BuildRun
+        self,
+        posts: Sequence[Post],
+        summaries: dict[str, str],
+        run: BuildRun,
+        grouped: Outcome[FinishThemes] | None = None,
     ) -> tuple[tuple[Theme, ...], tuple[str, ...], str]:
         """The themes, found on a daemon worker so that a stop never waits for a long grouping or a hung model.
 
-        The preferred finder has until the edition's deadline; past it, the offline one finds the themes.
+        The preferred finder has until the edition's deadline; past it, the offline one finds the themes. The
+        offline finder's work begun before the summaries (`grouped`) is finished here.
         """
         if not posts:
             return (), (), OFFLINE
@@ -359,6 +396,8 @@ class DigestService:
                 continue
 
             def find(finder: ThemeFinder = finder) -> tuple[tuple[Theme, ...], tuple[str, ...]]:
+                if grouped is not None and finder is offline:
+                    return grouped.result()(summaries)
                 return finder.find_themes(posts, summaries)
 
             try:

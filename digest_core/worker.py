@@ -54,19 +54,24 @@ class BuildRun:
 
 
 @dataclass
-class _Outcome(Generic[_T]):
+class Outcome(Generic[_T]):
+    """What a function run on a daemon thread (`start_daemon`) gave: its value or its exception, once done."""
+
     done: threading.Event = field(default_factory=threading.Event)
     value: _T | None = None
     error: BaseException | None = None
 
+    def result(self) -> _T:
+        """The value, waiting for it (the caller bounds the wait: see run_stoppable); the exception raised here."""
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
+        return self.value  # type: ignore[return-value]  # set when done without an error
 
-def run_stoppable(function: Callable[[], _T], run: BuildRun, *, until: float | None = None, name: str) -> _T | None:
-    """`function()` on a daemon thread: its result, or its exception raised here.
 
-    Raises BuildStopped when a stop comes first; returns None when `until` (a `run.clock()` reading) passes
-    first. Either way the thread is left to finish on its own.
-    """
-    outcome: _Outcome[_T] = _Outcome()
+def start_daemon(function: Callable[[], _T], *, name: str) -> Outcome[_T]:
+    """`function()` started on a daemon thread (never holding up the process's exit); its outcome, to read later."""
+    outcome: Outcome[_T] = Outcome()
 
     def work() -> None:
         try:
@@ -77,13 +82,21 @@ def run_stoppable(function: Callable[[], _T], run: BuildRun, *, until: float | N
             outcome.done.set()
 
     threading.Thread(target=work, name=name, daemon=True).start()
+    return outcome
+
+
+def run_stoppable(function: Callable[[], _T], run: BuildRun, *, until: float | None = None, name: str) -> _T | None:
+    """`function()` on a daemon thread: its result, or its exception raised here.
+
+    Raises BuildStopped when a stop comes first; returns None when `until` (a `run.clock()` reading) passes
+    first. Either way the thread is left to finish on its own.
+    """
+    outcome = start_daemon(function, name=name)
     while not outcome.done.wait(POLL_SECONDS):
         run.check()
         if until is not None and run.clock() >= until:
             return None
-    if outcome.error is not None:
-        raise outcome.error
-    return outcome.value
+    return outcome.result()
 
 
 def map_stoppable(
@@ -154,8 +167,10 @@ def map_in_processes(
     processes: int,
     chunk_size: int,
     preload: Sequence[str] = (),
+    meanwhile: Callable[[], object] | None = None,
 ) -> dict[int, _R | Failed]:
     """`function` over `items` in `processes` child processes: {index: result, or Failed} of every item.
+    `meanwhile()` is called as the children start, to start other work (on a thread of its own) beside them.
 
     `function` and the items must pickle (a module-level function, plain data); `preload` names modules the
     process server imports once, so that each child starts with them. Items go out in chunks of `chunk_size`,
@@ -169,6 +184,8 @@ def map_in_processes(
     context.set_forkserver_preload(["__main__", *preload])
     pool = ProcessPoolExecutor(max_workers=processes, mp_context=context)
     starts: dict[Future[list[_R | Failed]], int] = {}
+    if meanwhile is not None:
+        meanwhile()  # before the children start: this process mostly waits for its process server then
     try:
         for start in range(0, len(items), chunk_size):
             starts[pool.submit(_apply, function, items[start : start + chunk_size])] = start

@@ -8,7 +8,7 @@ import gc
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +16,7 @@ import pytest
 
 from digest_core import text as text_module
 from digest_core.editions import EditionSchedule
-from digest_core.models import Digest, Post
+from digest_core.models import Digest, Post, Theme
 from digest_core.ports import Summarizer, ThemeFinder
 from digest_core.service import POOLED_MIN_POSTS, DigestService, Writers
 from digest_core.store import Store, content_hash
@@ -89,6 +89,30 @@ class SlowRecordingSummarizer:
         return f"{post.title} is summarised."
 
 
+class CountingThemeFinder:
+    """A staged theme finder whose theme says how many summaries had been written (the files a
+    SlowRecordingSummarizer leaves) when it began, and found its themes only when they all were."""
+
+    name = "counting"
+
+    def __init__(self, written: Path) -> None:
+        self.written = written
+
+    def find_themes(
+        self, posts: Sequence[Post], summaries: dict[str, str]
+    ) -> tuple[tuple[Theme, ...], tuple[str, ...]]:
+        return self.begin(posts)(summaries)
+
+    def begin(self, posts: Sequence[Post]) -> Callable[[dict[str, str]], tuple[tuple[Theme, ...], tuple[str, ...]]]:
+        begun_with = len(list(self.written.iterdir()))
+
+        def finish(summaries: dict[str, str]) -> tuple[tuple[Theme, ...], tuple[str, ...]]:
+            title = f"Begun with {begun_with} of {len(summaries)} summaries written"
+            return (Theme(title, "Grouped.", tuple(p.id for p in posts), "Linked."),), ()
+
+        return finish
+
+
 class UnpicklableSummarizer(PidSummarizer):
     def __init__(self) -> None:
         self.hook = lambda: None  # a lambda does not pickle: no child process can take this summarizer
@@ -133,6 +157,21 @@ def test_a_summarizer_that_cannot_go_to_a_child_process_summarises_here(store: S
     store.upsert_posts(plain_posts(POOLED_MIN_POSTS))
     digest = build(store, UnpicklableSummarizer(), OneThemeFinder(), processes=2)
     assert {p.summary for p in digest.posts} == {f"Written by process {os.getpid()}."}
+
+
+def test_the_offline_themes_are_grouped_while_the_summaries_are_written_in_child_processes(
+    store: Store, tmp_path: Path
+) -> None:
+    posts = plain_posts(POOLED_MIN_POSTS * 2)
+    store.upsert_posts(posts)
+    written = tmp_path / "written"
+    written.mkdir()
+    summarizer, finder = SlowRecordingSummarizer(written), CountingThemeFinder(written)
+    writers = Writers(summarizer, finder, summarizer, finder, summary_processes=2)
+    digest = DigestService(store, schedule=EditionSchedule(), writers=writers, clock=lambda: NOW).digest(DAY)
+    begun_with = int(digest.themes[0].title.split()[2])
+    assert begun_with < len(posts) / 2, digest.themes[0].title  # a post takes 20 ms: the grouping came first
+    assert [t.post_ids for t in digest.themes] == [tuple(p.id for p in posts)]
 
 
 def test_a_stop_ends_the_build_and_its_child_processes(store: Store, tmp_path: Path) -> None:

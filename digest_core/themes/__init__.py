@@ -14,19 +14,20 @@ fetching feeds never loads them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from digest_core.background import BACKGROUND_CHARS, BackgroundSource, shipped_background
 from digest_core.models import Post, Theme
 from digest_core.text import content_stems
 from digest_core.themes.grouping import MAX_THEMES, group, vectorize
 
-__all__ = ["MAX_THEMES", "OfflineThemeFinder", "find_themes"]
+__all__ = ["MAX_THEMES", "OfflineThemeFinder", "begin_themes", "find_themes"]
 
 
 class OfflineThemeFinder:
     """ThemeFinder that works without a model (see the package docstring). `background` gives the counts of the
-    day's terms beyond the day (the composition root adds the store's archive); the shipped table by default."""
+    day's terms beyond the day (the composition root adds the store's archive); the shipped table by default.
+    A StagedThemeFinder: grouping and titling need only the posts, so they may run while the summaries are written."""
 
     name = "offline"
 
@@ -38,11 +39,22 @@ class OfflineThemeFinder:
     ) -> tuple[tuple[Theme, ...], tuple[str, ...]]:
         return find_themes(posts, summaries, self.background)
 
+    def begin(self, posts: Sequence[Post]) -> Callable[[dict[str, str]], tuple[tuple[Theme, ...], tuple[str, ...]]]:
+        return begin_themes(posts, self.background)
+
 
 def find_themes(
     posts: Sequence[Post], summaries: Mapping[str, str] | None = None, background: BackgroundSource | None = None
 ) -> tuple[tuple[Theme, ...], tuple[str, ...]]:
     """(themes, connections) for a day's posts."""
+    return begin_themes(posts, background)(summaries or {})
+
+
+def begin_themes(
+    posts: Sequence[Post], background: BackgroundSource | None = None
+) -> Callable[[Mapping[str, str]], tuple[tuple[Theme, ...], tuple[str, ...]]]:
+    """Stages 1 and 2 (grouping, naming), which read the posts alone; the function returned does stages 3 and 4
+    (writing, connections) from the posts' summaries: the day's (themes, connections)."""
     from digest_core.themes.connections import connect
     from digest_core.themes.naming import title_themes
     from digest_core.themes.writing import gather_quotes, relevance, write_theme
@@ -52,14 +64,22 @@ def find_themes(
         unique.setdefault(post.id, post)
     day = list(unique.values())
     if not day:
-        return (), ()
+        return _no_themes
     terms = {t for p in day for t in content_stems(f"{p.title}\n\n{p.text[:BACKGROUND_CHARS]}")}
     vectors = vectorize(day, (background or shipped_background)(terms))
     members = group(vectors.similarity)
     if not members:
-        return (), ()
+        return _no_themes
     titles = title_themes(members, day, vectors)
-    rel = relevance(members, gather_quotes(members, day, summaries or {}), vectors)
-    taken: set[str] = set()
-    themes = tuple(write_theme(k, m, titles[k], day, rel, taken) for k, m in enumerate(members))
-    return themes, connect(themes, members, day, rel, vectors)
+
+    def finish(summaries: Mapping[str, str]) -> tuple[tuple[Theme, ...], tuple[str, ...]]:
+        rel = relevance(members, gather_quotes(members, day, summaries), vectors)
+        taken: set[str] = set()
+        themes = tuple(write_theme(k, m, titles[k], day, rel, taken) for k, m in enumerate(members))
+        return themes, connect(themes, members, day, rel, vectors)
+
+    return finish
+
+
+def _no_themes(summaries: Mapping[str, str]) -> tuple[tuple[Theme, ...], tuple[str, ...]]:
+    return (), ()
