@@ -53,12 +53,10 @@ def find_themes(
 def begin_themes(
     posts: Sequence[Post], background: BackgroundSource | None = None
 ) -> Callable[[Mapping[str, str]], tuple[tuple[Theme, ...], tuple[str, ...]]]:
-    """Stages 1 and 2 (grouping, naming), which read the posts alone; the function returned does stages 3 and 4
-    (writing, connections) from the posts' summaries: the day's (themes, connections)."""
-    from digest_core.themes.connections import connect
-    from digest_core.themes.naming import title_themes
-    from digest_core.themes.writing import gather_quotes, relevance, write_theme
-
+    """Stage 1's vectors, which read the posts alone; the function returned groups them and does the other stages
+    (naming, writing, connections, which read the posts' summaries too): the day's (themes, connections).
+    The clustering waits for the function: begun beside the summary processes, it would add its memory (and
+    scipy.cluster's) to theirs, for little time saved."""
     unique: dict[str, Post] = {}
     for post in posts:
         unique.setdefault(post.id, post)
@@ -67,12 +65,16 @@ def begin_themes(
         return _no_themes
     terms = {t for p in day for t in content_stems(f"{p.title}\n\n{p.text[:BACKGROUND_CHARS]}")}
     vectors = vectorize(day, (background or shipped_background)(terms))
-    members = group(vectors.similarity)
-    if not members:
-        return _no_themes
-    titles = title_themes(members, day, vectors)
 
     def finish(summaries: Mapping[str, str]) -> tuple[tuple[Theme, ...], tuple[str, ...]]:
+        from digest_core.themes.connections import connect
+        from digest_core.themes.naming import title_themes
+        from digest_core.themes.writing import gather_quotes, relevance, write_theme
+
+        members = group(vectors.similarity)
+        if not members:
+            return (), ()
+        titles = title_themes(members, day, vectors)
         rel = relevance(members, gather_quotes(members, day, summaries), vectors)
         taken: set[str] = set()
         themes = tuple(write_theme(k, m, titles[k], day, rel, taken) for k, m in enumerate(members))
