@@ -254,7 +254,7 @@ def content_stem(word: str) -> str:
 
 def content_stems(text: str) -> list[str]:
     """The stems of the content words of `text`, in order (stopwords dropped)."""
-    return [s for w in WORD_RE.findall(text) if (s := content_stem(w))]
+    return list(filter(None, map(content_stem, WORD_RE.findall(text))))  # no Python-level loop: per sentence
 
 
 def content_phrases(text: str) -> Iterator[str]:
@@ -432,7 +432,12 @@ _MARKER_RE = re.compile(r"(?<=\S)\s?\[\[?\d{1,3}\]\]?|^\[\[?\d{1,3}\]\]?\s+|[¹�
 def boilerplate_kind(sentence: str) -> str:
     """What kind of boilerplate a sentence is, judged on the sentence alone: "residue" (a link, an address,
     markup), "caption", "meta" (about the post rather than its subject), or "" for none."""
-    text = normalize_space(sentence).replace("’", "'")
+    return _flat_boilerplate_kind(normalize_space(sentence))
+
+
+def _flat_boilerplate_kind(flat: str) -> str:
+    """boilerplate_kind of a text whose whitespace is already collapsed (a post's sentences)."""
+    text = flat.replace("’", "'")
     if not text:
         return ""
     lower = text.lower()
@@ -721,7 +726,7 @@ def _split_post(text: str) -> tuple[Sentence, ...]:
                     first_line and i == 0,
                     line_section,
                     line_offset,
-                    boilerplate=(labelled_note and i == 0) or bool(boilerplate_kind(sentence_text)),
+                    boilerplate=(labelled_note and i == 0) or bool(_flat_boilerplate_kind(sentence_text)),
                     list_item=list_item,
                     quoted=quoted,
                 )
@@ -780,7 +785,8 @@ def _sentence(
     list_item: bool = False,
     quoted: bool = False,
 ) -> Sentence:
-    text = normalize_space(text)
+    tokens = text.split()
+    text = " ".join(tokens)  # normalize_space, keeping the tokens to count
     return Sentence(
         text=text,
         index=index,
@@ -792,7 +798,7 @@ def _sentence(
         code=not heading and looks_like_code_or_math(text),
         list_item=list_item,
         quoted=quoted,
-        words=word_count(text),
+        words=len(tokens),
         stems=tuple(content_stems(text)),
         offset=offset,
     )
