@@ -467,6 +467,31 @@ def test_theme_quotes_carry_no_footnote_markers() -> None:
     assert_well_formed(posts, themes, connections)
 
 
+def test_a_modifier_the_posts_share_leads_to_the_phrase_it_modifies() -> None:
+    """ "sparse" is the heaviest word the two posts share, but it names nothing alone: the title is the phrase
+    both titles use it in, although its first two words ("sparse feature") are no noun phrase of the posts."""
+    posts = [
+        _post(
+            "sfc-1",
+            "Sparse feature circuits in small transformers",
+            "We trace sparse feature circuits through a four-layer transformer trained on arithmetic. "
+            "We optimise for sparse, faithful explanations. Each explanation uses fewer than twenty features. "
+            "Ablating the explanation removes the behaviour while leaving other tasks intact.",
+        ),
+        _post(
+            "sfc-2",
+            "Pruning sparse feature circuits",
+            "Pruning keeps only the edges that carry most of the attribution. "
+            "The pruned graph stays small even on long prompts, and we aim for sparse, readable graphs. "
+            "We find that pruned sparse feature circuits keep nine tenths of the faithfulness of the full graph. "
+            "Pruning is cheap compared with retraining the dictionary.",
+        ),
+    ]
+    themes, _ = find(posts)
+
+    assert [t.title for t in themes] == ["Sparse feature circuits"]
+
+
 def test_a_link_is_a_noun_phrase_of_the_posts_not_a_modifier_or_a_fragment() -> None:
     from digest_core.themes.naming import used_as_noun_phrase
 
