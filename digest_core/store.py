@@ -27,6 +27,7 @@ from digest_core.background import TermCounts, document_terms
 from digest_core.clean import post_identity
 from digest_core.models import DAILY, WEEKLY, DeliveredPart, Digest, DigestPost, Post, SearchHit, Theme, ThemeLink
 from digest_core.questions import Turn
+from digest_core.text import plain_excerpt
 
 log = logging.getLogger(__name__)
 migrations = Migrations("digest_core")
@@ -687,7 +688,7 @@ class Store:
                 published=datetime.fromisoformat(published),
                 url=url,
                 source=source_name or "",
-                snippet=" ".join((snippet or "").split()),  # one line of plain text
+                snippet=plain_excerpt(snippet or ""),
                 editions=(date.fromisoformat(edition),) if edition else (),
             )
             for post_id, title, authors, published, url, source_name, edition, snippet in rows

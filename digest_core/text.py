@@ -501,6 +501,19 @@ def strip_footnote_markers(text: str) -> str:
     return _MARKER_RE.sub(lambda m: " " if text[m.end() : m.end() + 1].isalnum() else "", text)
 
 
+# What opens a line of stored text as markup: quote marks ("> "), then a bullet ("* ", "- ", "• ").
+_LINE_MARKUP_RE = re.compile(r"^[ \t]*(?:>[ \t]?)*[ \t]*(?:[-*•·–—][ \t]+)?", re.MULTILINE)
+
+
+def plain_excerpt(text: str) -> str:
+    """An excerpt of stored post text as one line of plain prose: the quote marks and bullets that open its lines,
+    the bullets of a list flattened into one line ("Summary * First point. * Second point.") and its footnote
+    markers are gone (numbered items keep their numbers: they carry meaning)."""
+    lines = _LINE_MARKUP_RE.sub("", text).splitlines()
+    items = (piece.removeprefix("- ") for line in lines for piece in _unflatten_bullets(line))
+    return normalize_space(strip_footnote_markers(" ".join(items)))
+
+
 def looks_like_code_or_math(sentence: str) -> bool:
     """Code and formulas: few letters, or code/LaTeX tokens."""
     stripped = sentence.strip()

@@ -206,6 +206,22 @@ def test_a_hit_names_the_editions_that_carried_it_and_has_a_plain_snippet(servic
     assert long_text.snippet.endswith("…") and "\n" not in long_text.snippet and len(long_text.snippet) < 300
 
 
+def test_a_snippet_is_plain_text_without_list_quote_or_footnote_marks(service: DigestService) -> None:
+    """The stored text keeps a post's lists, quotes and footnote markers on their lines (and a feed may send a
+    list already flattened into one line); an excerpt on one line must not show them as stray '*', '>' or '[1]'."""
+    text = (
+        "Summary * We introduce a corpus of wombat burrows for measuring tunnel depth.\n"
+        "* Burrows vary in depth[1] between sites.\n\n"
+        "> We show that wombat burrows deepen in dry years."
+    )
+    service.store.upsert_posts([make_post("MarkupWombat0001", "Wombat burrows", text)])
+
+    [hit] = service.search("wombat burrows").hits
+
+    assert hit.snippet.startswith("Summary We introduce a corpus of wombat burrows"), hit.snippet
+    assert not {"*", ">", "[1]"} & set(hit.snippet.split()) and "[1]" not in hit.snippet, hit.snippet
+
+
 def test_an_edited_post_is_found_by_its_new_words_only(service: DigestService) -> None:
     service.store.upsert_posts([make_post("PrefixInterp0002", "Reading attention heads", "Wombats only.")])
     assert "PrefixInterp0002" not in ids(service, "interpreting")

@@ -22,7 +22,14 @@ import pytest
 from digest_core.background import shipped_background
 from digest_core.models import Post, Theme
 from digest_core.summarize import ExtractiveSummarizer
-from digest_core.text import content_stems, is_boilerplate, normalize_space, post_sentences, split_sentences
+from digest_core.text import (
+    content_stems,
+    is_boilerplate,
+    normalize_space,
+    post_sentences,
+    split_sentences,
+    strip_footnote_markers,
+)
 from digest_core.themes import MAX_THEMES, OfflineThemeFinder
 from tests.conftest import shared_export_rows
 from tests.days import HELD_OUT, OFF_TOPIC, TOPICS, key, written_days
@@ -60,7 +67,8 @@ def homes(themes: Sequence[Theme], post: Post) -> list[int]:
 
 
 def whole_sentences(posts: Sequence[Post]) -> set[str]:
-    return {s.text for p in posts for s in post_sentences(p.text)}
+    """The sentences of the posts as a reader reads them: without footnote markers."""
+    return {strip_footnote_markers(s.text) for p in posts for s in post_sentences(p.text)}
 
 
 def is_quoted_from(quote: str, posts: Sequence[Post]) -> bool:
@@ -227,7 +235,7 @@ BACKGROUND = shipped_background(())
 
 def is_note(text: str, post: Post) -> bool:
     """Boilerplate by the text toolkit: on its own, or as flagged where it sits in its post."""
-    flagged = {s.text for s in post_sentences(post.text) if s.boilerplate}
+    flagged = {strip_footnote_markers(s.text) for s in post_sentences(post.text) if s.boilerplate}
     return is_boilerplate(text) or any(piece in flagged for piece in split_sentences(text))
 
 
@@ -429,6 +437,59 @@ def test_a_possible_consequence_the_theme_shares_is_its_implication_a_schedule_i
 
     [theme] = themes
     assert theme.implications.startswith("Reward model overoptimization could make")
+
+
+def test_theme_quotes_carry_no_footnote_markers() -> None:
+    """A marker glued inside a sentence ("reward models[1] of three sizes", "gold reward²") is not part of what the
+    sentence says: the theme quotes it as the summaries do, without the marker."""
+    posts = [
+        _post(
+            "fn-1",
+            "Reward model overoptimization in preference training",
+            "We trained policies against learned reward models[1] of three sizes and measured gold reward. "
+            "Gold reward² rose at first and then fell as the policy exploited the reward model. "
+            "The peak of gold reward[2] came earlier for the smallest reward model.",
+        ),
+        _post(
+            "fn-2",
+            "Ensembles against reward model overoptimization",
+            "An ensemble of reward models[1] gives a more conservative reward signal during preference training. "
+            "We penalised disagreement between the reward models[2]of the ensemble. "
+            "The ensemble delayed the drop in gold reward³ by about half.",
+        ),
+    ]
+    themes, connections = find(posts)
+
+    assert themes
+    texts = [t.key_idea for t in themes] + [p for t in themes for p in t.post_points] + list(connections)
+    texts += [t.implications for t in themes]
+    assert not [t for t in texts if re.search(r"\[\d\]|[¹²³]", t)]
+    assert_well_formed(posts, themes, connections)
+
+
+def test_a_modifier_the_posts_share_leads_to_the_phrase_it_modifies() -> None:
+    """ "sparse" is the heaviest word the two posts share, but it names nothing alone: the title is the phrase
+    both titles use it in, although its first two words ("sparse feature") are no noun phrase of the posts."""
+    posts = [
+        _post(
+            "sfc-1",
+            "Sparse feature circuits in small transformers",
+            "We trace sparse feature circuits through a four-layer transformer trained on arithmetic. "
+            "We optimise for sparse, faithful explanations. Each explanation uses fewer than twenty features. "
+            "Ablating the explanation removes the behaviour while leaving other tasks intact.",
+        ),
+        _post(
+            "sfc-2",
+            "Pruning sparse feature circuits",
+            "Pruning keeps only the edges that carry most of the attribution. "
+            "The pruned graph stays small even on long prompts, and we aim for sparse, readable graphs. "
+            "We find that pruned sparse feature circuits keep nine tenths of the faithfulness of the full graph. "
+            "Pruning is cheap compared with retraining the dictionary.",
+        ),
+    ]
+    themes, _ = find(posts)
+
+    assert [t.title for t in themes] == ["Sparse feature circuits"]
 
 
 def test_a_link_is_a_noun_phrase_of_the_posts_not_a_modifier_or_a_fragment() -> None:

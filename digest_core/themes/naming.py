@@ -331,8 +331,9 @@ def _lone_generic(stems: str, background: Background) -> bool:
 
 
 def _widen(stems: str, ranked: list[str], candidates: _Candidates) -> str:
-    """The longest candidate containing `stems` (one word longer at a time) that as many of the theme's posts use
-    and that is about as telling (PHRASE_RATIO of its score)."""
+    """The longest candidate containing `stems` that as many of the theme's posts use and that is about as telling
+    (PHRASE_RATIO of its score), taken the shortest step at a time. A step may skip a length that is no noun
+    phrase: "measurable" leads to "measurable factor spaces" though "measurable factor" names nothing."""
     scores, users = candidates.scores, candidates.users
     current = stems
     while True:
@@ -340,14 +341,14 @@ def _widen(stems: str, ranked: list[str], candidates: _Candidates) -> str:
         longer = [
             s
             for s in ranked
-            if len(s.split()) == len(current.split()) + 1
+            if len(s.split()) > len(current.split())
             and pattern in f" {s} "
             and users[s] >= users[current]
             and scores[s] >= PHRASE_RATIO * scores[current]
         ]
         if not longer:
             return current
-        current = max(longer, key=lambda s: (scores[s], s))
+        current = max(longer, key=lambda s: (-len(s.split()), scores[s], s))
 
 
 def _display(stems: str, found: _Phrases) -> str:

@@ -28,7 +28,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from digest_core.models import Post, Theme
-from digest_core.text import is_boilerplate, normalize_space, post_sentences, split_sentences, word_count
+from digest_core.text import (
+    is_boilerplate,
+    normalize_space,
+    post_sentences,
+    split_sentences,
+    strip_footnote_markers,
+    word_count,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -109,41 +116,44 @@ def _fits(text: str, *, most: int = QUOTE_MAX_WORDS) -> bool:
 def summary_quotes(index: int, post: Post, summary: str) -> list[Quote]:
     """The standalone sentences of an extractive summary (a summary not made of the post's own sentences,
     such as a model's, gives none)."""
-    flat = normalize_space(post.text)
+    # The summarizer quotes sentences without their footnote markers; so is the post read here.
+    flat = strip_footnote_markers(normalize_space(post.text))
     sentences = split_sentences(summary)
     if not sentences or not all(s in flat for s in sentences):
         return []
     # A summary may join a heading or a list item to the sentence after it: only what sits on one line of the
     # post is one of its sentences (a sentence holds no line break, so searching the lines joined is the same).
-    lines = "\n".join(normalize_space(line) for line in post.text.splitlines())
+    lines = "\n".join(strip_footnote_markers(normalize_space(line)) for line in post.text.splitlines())
     kept = [s for s in sentences if _fits(s) and not leans_back(s) and s in lines and not is_boilerplate(s)]
     if not kept:
         return []  # no need to read the whole post for its notes
     # Never a note about the post: boilerplate by the toolkit, alone or where it sits in the post.
-    notes = {s.text for s in post_sentences(post.text) if not s.quotable}
+    notes = {strip_footnote_markers(s.text) for s in post_sentences(post.text) if not s.quotable}
     return [Quote(s, index, flat.find(s) // 200, consequence_cue(s)) for s in kept if s not in notes]
 
 
 def text_quotes(index: int, post: Post, *, max_chars: int = QUOTE_CHARS) -> list[Quote]:
     """The quotable sentences of the start of a post; a sentence that leans on the one before comes with it."""
     out: list[Quote] = []
-    previous = None
+    previous, previous_text = None, ""
     for s in post_sentences(post.text, max_chars=max_chars):
         if not s.quotable or s.quoted:
             previous = None
             continue
-        if _fits(s.text) and not leans_back(s.text):
-            out.append(Quote(s.text, index, s.index, consequence_cue(s.text)))
+        # Quoted as read: "generalisation[1]is" becomes "generalisation is", as in the summaries.
+        text = strip_footnote_markers(s.text)
+        if _fits(text) and not leans_back(text):
+            out.append(Quote(text, index, s.index, consequence_cue(text)))
         elif (
             previous is not None
             and previous.paragraph == s.paragraph
-            and _fits(previous.text)
-            and not leans_back(previous.text)
-            and _fits(f"{previous.text} {s.text}", most=PAIR_MAX_WORDS)
+            and _fits(previous_text)
+            and not leans_back(previous_text)
+            and _fits(f"{previous_text} {text}", most=PAIR_MAX_WORDS)
         ):
             # "This suggests that ..." is quoted together with the sentence "This" points back to.
-            out.append(Quote(f"{previous.text} {s.text}", index, previous.index, consequence_cue(s.text)))
-        previous = s
+            out.append(Quote(f"{previous_text} {text}", index, previous.index, consequence_cue(text)))
+        previous, previous_text = s, text
     return out
 
 
