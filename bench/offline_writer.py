@@ -21,7 +21,7 @@ see ../shared/data/README.md) at run time; nothing from it is stored in the repo
    apart, the held-out days (`tests.days.HELD_OUT`), never tuned on.
 3. The writer (`DigestService._write`: every summary, then the themes) on 10, 200 and 1,000 long posts
    (about 3,000 words each, assembled from openings), each size in a fresh child process: seconds, the
-   theme finder's own time (its grouping and titles run while the summaries are written, as in `digest`), and
+   theme finder's own time (the posts' vectors are made while the summaries are written, as in `digest`), and
    the child's peak memory (max RSS, imports included), with the summaries written in that one process and in
    a process per core (as `digest` does; --processes), side by side. With child processes the max RSS of one
    process says little: the peak of the summed PSS of the process and its

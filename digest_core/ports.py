@@ -117,8 +117,8 @@ class ThemeFinder(Protocol):
 
 @runtime_checkable
 class StagedThemeFinder(ThemeFinder, Protocol):
-    """A theme finder whose work on the posts alone (grouping, titles) can start before their summaries exist,
-    so that it runs while the summaries are written."""
+    """A theme finder whose work on the posts alone (the offline finder's vectors) can start before their
+    summaries exist, so that it runs while the summaries are written."""
 
     def begin(self, posts: Sequence[Post]) -> Callable[[dict[str, str]], tuple[tuple[Theme, ...], tuple[str, ...]]]:
         """Do the work that needs only `posts`; the function returned finishes it from the summaries, giving what

@@ -77,7 +77,7 @@ class Writers:
 
 
 class _EarlyThemes:
-    """The offline theme finder's work on the posts alone (grouping, titles), begun on a daemon worker while the
+    """The offline theme finder's work on the posts alone (its vectors), begun on a daemon worker while the
     summaries are written in child processes (on the core this process leaves idle while it waits for them)."""
 
     def __init__(self, writers: Writers, posts: Sequence[Post]) -> None:

@@ -159,7 +159,7 @@ def test_a_summarizer_that_cannot_go_to_a_child_process_summarises_here(store: S
     assert {p.summary for p in digest.posts} == {f"Written by process {os.getpid()}."}
 
 
-def test_the_offline_themes_are_grouped_while_the_summaries_are_written_in_child_processes(
+def test_a_staged_theme_finder_begins_while_the_summaries_are_written_in_child_processes(
     store: Store, tmp_path: Path
 ) -> None:
     posts = plain_posts(POOLED_MIN_POSTS * 2)
@@ -170,7 +170,7 @@ def test_the_offline_themes_are_grouped_while_the_summaries_are_written_in_child
     writers = Writers(summarizer, finder, summarizer, finder, summary_processes=2)
     digest = DigestService(store, schedule=EditionSchedule(), writers=writers, clock=lambda: NOW).digest(DAY)
     begun_with = int(digest.themes[0].title.split()[2])
-    assert begun_with < len(posts) / 2, digest.themes[0].title  # a post takes 20 ms: the grouping came first
+    assert begun_with < len(posts) / 2, digest.themes[0].title  # a post takes 20 ms: begun before most
     assert [t.post_ids for t in digest.themes] == [tuple(p.id for p in posts)]
 
 

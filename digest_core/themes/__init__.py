@@ -27,7 +27,7 @@ __all__ = ["MAX_THEMES", "OfflineThemeFinder", "begin_themes", "find_themes"]
 class OfflineThemeFinder:
     """ThemeFinder that works without a model (see the package docstring). `background` gives the counts of the
     day's terms beyond the day (the composition root adds the store's archive); the shipped table by default.
-    A StagedThemeFinder: grouping and titling need only the posts, so they may run while the summaries are written."""
+    A StagedThemeFinder: the posts' vectors need only the posts, so they may be made while the summaries are written."""
 
     name = "offline"
 
