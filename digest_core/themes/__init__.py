@@ -8,8 +8,8 @@ Four stages, one module each:
 3. `writing`: the key idea, implication and per-post lines are the posts' sentences nearest the theme's centroid.
 4. `connections`: two themes (or posts), the specific term both turn on, and a sentence of theirs that holds it.
 Every word of the output comes from the posts or from a few fixed connective phrases. Deterministic: ties break
-by the order of the posts, never by hashing. numpy and scipy are imported when a day is written, so that
-fetching feeds never loads them.
+by the order of the posts, never by hashing. numpy and scipy.sparse are imported when a day is written, so that
+fetching feeds never loads them (the clustering is numpy's alone: `linkage`).
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ def begin_themes(
 ) -> Callable[[Mapping[str, str]], tuple[tuple[Theme, ...], tuple[str, ...]]]:
     """Stage 1's vectors, which read the posts alone; the function returned groups them and does the other stages
     (naming, writing, connections, which read the posts' summaries too): the day's (themes, connections).
-    The clustering waits for the function: begun beside the summary processes, it would add its memory (and
-    scipy.cluster's) to theirs, for little time saved."""
+    The clustering waits for the function: begun beside the summary processes, it would add its memory to
+    theirs, for little time saved."""
     unique: dict[str, Post] = {}
     for post in posts:
         unique.setdefault(post.id, post)

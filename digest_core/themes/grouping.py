@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from digest_core.models import Post
 from digest_core.text import content_phrases, is_boilerplate
+from digest_core.themes.linkage import average_linkage, two_clusters
 
 if TYPE_CHECKING:
     import numpy as np
@@ -219,13 +220,10 @@ def group(similarity: np.ndarray) -> list[list[int]]:
 def _best_cut(similarity: np.ndarray, floor: float, chance: float) -> list[list[int]]:
     """The themes of the cut of the average-linkage tree that maximises the objective (module docstring)."""
     import numpy as np
-    from scipy.cluster.hierarchy import linkage
-    from scipy.spatial.distance import squareform
 
     n = similarity.shape[0]
     distance = np.clip(1.0 - similarity, 0.0, None)
-    np.fill_diagonal(distance, 0.0)
-    tree = linkage(squareform(distance, checks=False), method="average")
+    tree = average_linkage(distance)
     # Merges closer than the noise floor allows, in order; cluster k of the tree is n + step.
     steps = [k for k in range(n - 1) if tree[k, 2] <= 1.0 - floor]
     if not steps:
@@ -275,14 +273,10 @@ def _split_where_better(themes: list[list[int]], similarity: np.ndarray) -> list
 def _top_split(theme: list[int], similarity: np.ndarray) -> list[list[int]]:
     """The theme's posts in the two branches of their own average-linkage tree."""
     import numpy as np
-    from scipy.cluster.hierarchy import fcluster, linkage
-    from scipy.spatial.distance import squareform
 
     sub = similarity[np.ix_(theme, theme)]
-    distance = np.clip(1.0 - sub, 0.0, None)
-    np.fill_diagonal(distance, 0.0)
-    labels = fcluster(linkage(squareform(distance, checks=False), method="average"), t=2, criterion="maxclust")
-    return [sorted(theme[i] for i in np.flatnonzero(labels == label)) for label in (1, 2)]
+    labels = two_clusters(average_linkage(np.clip(1.0 - sub, 0.0, None)))
+    return [sorted(theme[i] for i, own in enumerate(labels) if own == label) for label in (1, 2)]
 
 
 def _spread(count: int, most: int) -> set[int]:
