@@ -311,15 +311,14 @@ class DigestService:
         if len(missing) < POOLED_MIN_POSTS:
             return None
         from digest_core.summarize import WORKER_MODULES, SummaryJob, summarize_in_worker
-        from digest_core.text import POST_CACHE_SIZE, remember_post
+        from digest_core.themes.writing import PostReading, reading_of, remember_reading
 
-        # When the posts fit in the text toolkit's cache, each comes back split with its summary, so that the
-        # theme finder here reads it without splitting it again.
-        keep = len(missing) <= POST_CACHE_SIZE
+        # Each post comes back with what the offline theme finder reads of it (its notes and the sentences of
+        # its start), so that the finder here does not split the post again.
         try:
             written = map_in_processes(
                 summarize_in_worker,
-                [SummaryJob(offline, posts[index], keep) for index in missing],
+                [SummaryJob(offline, posts[index], reading_of) for index in missing],
                 run,
                 processes=writers.summary_processes,
                 chunk_size=POOLED_CHUNK_POSTS,
@@ -340,8 +339,8 @@ class DigestService:
                 summary = ""
             else:
                 summary = result.summary.strip()
-                if result.sentences:
-                    remember_post(post.text, result.sentences)
+                if isinstance(result.reading, PostReading):
+                    remember_reading(post.text, result.reading)
             if summary:
                 self.store.cache_summary(keys[index], offline.name, offline.prompt_version, summary, now=self.clock())
                 summaries[post.id] = summary

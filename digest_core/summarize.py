@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -92,9 +92,9 @@ class ExtractiveSummarizer:
 
 @dataclass(frozen=True, slots=True)
 class SummaryJob:
-    """A post to summarise in a child process (see `digest_core.worker.map_in_processes`); `keep_sentences`
-    asks for the post's split sentences back, for the building process to read the post without splitting it
-    again (`text.remember_post`).
+    """A post to summarise in a child process (see `digest_core.worker.map_in_processes`); `read`, when given,
+    is a module-level function of the post's text whose result comes back with the summary, for the building
+    process to use without reading the post again (the theme finder's `themes.writing.reading_of`).
 
     It pickles the post's text as UTF-8 bytes encoded on the spot: pickling the str itself would leave a UTF-8
     copy cached on the string (CPython keeps one on any non-ASCII str it encodes that way), a second copy of
@@ -103,35 +103,35 @@ class SummaryJob:
 
     summarizer: Summarizer
     post: Post
-    keep_sentences: bool = False
+    read: Callable[[str], object] | None = None
 
     def __reduce__(self) -> tuple[object, tuple[object, ...]]:
         post = self.post
-        return _job_from_utf8, (self.summarizer, replace(post, text=""), post.text.encode("utf-8"), self.keep_sentences)
+        return _job_from_utf8, (self.summarizer, replace(post, text=""), post.text.encode("utf-8"), self.read)
 
 
-def _job_from_utf8(summarizer: Summarizer, post: Post, text: bytes, keep_sentences: bool) -> SummaryJob:
-    return SummaryJob(summarizer, replace(post, text=text.decode("utf-8")), keep_sentences)
+def _job_from_utf8(summarizer: Summarizer, post: Post, text: bytes, read: Callable[[str], object] | None) -> SummaryJob:
+    return SummaryJob(summarizer, replace(post, text=text.decode("utf-8")), read)
 
 
 @dataclass(frozen=True, slots=True)
 class WorkerSummary:
     summary: str
-    sentences: tuple[Sentence, ...] = ()  # post_sentences(post.text), when the job asked for them
+    reading: object = None  # job.read(post.text), when the job asked for it
 
 
 def summarize_in_worker(job: SummaryJob) -> WorkerSummary:
-    """The job's summary, in a child process that summarises each post once: the post's split sentences are
-    not kept (only sent back, when asked for)."""
+    """The job's summary (and the job's reading of the post), in a child process that summarises each post
+    once: the post's split sentences are not kept."""
     try:
         summary = job.summarizer.summarize(job.post)
-        return WorkerSummary(summary, tuple(post_sentences(job.post.text)) if job.keep_sentences else ())
+        return WorkerSummary(summary, job.read(job.post.text) if job.read is not None else None)
     finally:
         forget_posts()
 
 
 # What a summary worker imports before its first post (its process server imports them once).
-WORKER_MODULES = ("digest_core.summarize", "scipy.sparse")
+WORKER_MODULES = ("digest_core.summarize", "scipy.sparse", "digest_core.themes.writing")
 
 
 def summarize_text(text: str, *, title: str = "") -> str:

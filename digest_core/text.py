@@ -33,9 +33,8 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -631,9 +630,9 @@ class Sentence:
         return not (self.boilerplate or self.heading or self.code or self.section == "end")
 
 
-# Posts split and kept: the summarizer and the theme finder read the same posts in one build. A split
-# 3,000-word post holds about 90 kB, so this bounds the cache near 25 MB; on a larger day the theme finder splits
-# again the few posts it quotes that have left the cache (1,024 held 92 MB on a 1,000-post day).
+# Posts split and kept: the summarizer and the theme finder read the same posts in one build (when the summaries
+# are written here; summary processes hand the finder its reading instead, `themes.writing.remember_reading`). A
+# split 3,000-word post holds about 90 kB, so this bounds the cache near 25 MB.
 POST_CACHE_SIZE = 256
 # The edges of a post, where notes about it sit: its first and last EDGE_PARAGRAPHS paragraphs.
 EDGE_PARAGRAPHS = 2
@@ -662,29 +661,10 @@ def post_sentences(text: str, *, max_chars: int | None = None) -> list[Sentence]
 def forget_posts() -> None:
     """Drop the posts `post_sentences` keeps: a process that reads each post once (a summary worker) keeps none."""
     _split_post.cache_clear()
-    with _HANDED_OVER_LOCK:
-        _HANDED_OVER.clear()
-
-
-def remember_post(text: str, sentences: Sequence[Sentence]) -> None:
-    """Take `post_sentences(text)` as another process computed it (a summary worker), so that reading the post
-    here does not split it again. Kept until the post is read, at most POST_CACHE_SIZE posts."""
-    with _HANDED_OVER_LOCK:
-        _HANDED_OVER[text] = tuple(sentences)
-        while len(_HANDED_OVER) > POST_CACHE_SIZE:
-            del _HANDED_OVER[next(iter(_HANDED_OVER))]
-
-
-_HANDED_OVER: dict[str, tuple[Sentence, ...]] = {}
-_HANDED_OVER_LOCK = threading.Lock()
 
 
 @lru_cache(maxsize=POST_CACHE_SIZE)
 def _split_post(text: str) -> tuple[Sentence, ...]:
-    with _HANDED_OVER_LOCK:
-        handed_over = _HANDED_OVER.pop(text, None)
-    if handed_over is not None:
-        return handed_over
     lines = list(_units(text))
     footnote_tail = _footnote_tail_start(lines)
     out: list[Sentence] = []

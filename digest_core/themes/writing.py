@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+import threading
+from array import array
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from digest_core.models import Post, Theme
 from digest_core.text import (
@@ -113,7 +115,7 @@ def _fits(text: str, *, most: int = QUOTE_MAX_WORDS) -> bool:
     )
 
 
-def summary_quotes(index: int, post: Post, summary: str) -> list[Quote]:
+def summary_quotes(index: int, post: Post, summary: str, reading: PostReading | None = None) -> list[Quote]:
     """The standalone sentences of an extractive summary (a summary not made of the post's own sentences,
     such as a model's, gives none)."""
     # The summarizer quotes sentences without their footnote markers; so is the post read here.
@@ -128,33 +130,103 @@ def summary_quotes(index: int, post: Post, summary: str) -> list[Quote]:
     if not kept:
         return []  # no need to read the whole post for its notes
     # Never a note about the post: boilerplate by the toolkit, alone or where it sits in the post.
-    notes = {strip_footnote_markers(s.text) for s in post_sentences(post.text) if not s.quotable}
+    notes = (reading or read_post(post.text)).notes
     return [Quote(s, index, flat.find(s) // 200, consequence_cue(s)) for s in kept if s not in notes]
 
 
-def text_quotes(index: int, post: Post, *, max_chars: int = QUOTE_CHARS) -> list[Quote]:
+def text_quotes(
+    index: int, post: Post, *, max_chars: int = QUOTE_CHARS, reading: PostReading | None = None
+) -> list[Quote]:
     """The quotable sentences of the start of a post; a sentence that leans on the one before comes with it."""
     out: list[Quote] = []
-    previous, previous_text = None, ""
-    for s in post_sentences(post.text, max_chars=max_chars):
-        if not s.quotable or s.quoted:
+    previous: StartSentence | None = None
+    for s in (reading or read_post(post.text)).start:
+        if s.offset >= max_chars:
+            continue
+        text = s.text
+        if text is None:  # not quotable, or someone else's words (or empty)
             previous = None
             continue
-        # Quoted as read: "generalisation[1]is" becomes "generalisation is", as in the summaries.
-        text = strip_footnote_markers(s.text)
         if _fits(text) and not leans_back(text):
-            out.append(Quote(text, index, s.index, consequence_cue(text)))
+            out.append(Quote(text, index, s.position, consequence_cue(text)))
         elif (
             previous is not None
+            and previous.text is not None
             and previous.paragraph == s.paragraph
-            and _fits(previous_text)
-            and not leans_back(previous_text)
-            and _fits(f"{previous_text} {text}", most=PAIR_MAX_WORDS)
+            and _fits(previous.text)
+            and not leans_back(previous.text)
+            and _fits(f"{previous.text} {text}", most=PAIR_MAX_WORDS)
         ):
             # "This suggests that ..." is quoted together with the sentence "This" points back to.
-            out.append(Quote(f"{previous_text} {text}", index, previous.index, consequence_cue(text)))
-        previous, previous_text = s, text
+            out.append(Quote(f"{previous.text} {text}", index, previous.position, consequence_cue(text)))
+        previous = s
     return out
+
+
+class StartSentence(NamedTuple):
+    """A sentence of a post's start as the quotes are drawn from it."""
+
+    text: str | None  # as quoted, footnote markers out; None: not to be quoted (not quotable, a "> " quote, empty)
+    position: int  # among the post's sentences
+    paragraph: int
+    offset: int  # where its line starts in the post
+
+
+@dataclass(frozen=True, slots=True)
+class PostReading:
+    """What this stage reads of a post's own text: its notes (its sentences that are not quotable, those alone
+    that a summary's quotable sentence could be) and the sentences of its first QUOTE_CHARS characters. Compact
+    (the start's texts in one string of bytes, their places in one array), so that a summary process can send it back
+    for every post of a large day (`remember_reading`): a 1,000-post day's take about 10 MB."""
+
+    notes: frozenset[str]
+    # The start's sentences as quoted, one a line (an empty line: not to be quoted), in UTF-8: half the size of a
+    # str when a single character is outside Latin-1 (a curly quote).
+    texts: bytes
+    places: array[int]  # position, paragraph and offset of each of the start's sentences, in turn
+
+    @property
+    def start(self) -> Iterator[StartSentence]:
+        places = self.places
+        for k, text in enumerate(self.texts.decode("utf-8").split("\n") if places else ()):
+            yield StartSentence(text or None, places[3 * k], places[3 * k + 1], places[3 * k + 2])
+
+
+def read_post(text: str) -> PostReading:
+    """The post's reading: handed over by a summary process (`remember_reading`), else read here."""
+    with _HANDED_OVER_LOCK:
+        handed_over = _HANDED_OVER.pop(text, None)
+    return handed_over if handed_over is not None else reading_of(text)
+
+
+def reading_of(text: str) -> PostReading:
+    """The post's reading, from its sentences (`post_sentences`)."""
+    sentences = post_sentences(text)
+    # Quoted as read: "generalisation[1]is" becomes "generalisation is", as in the summaries.
+    notes = frozenset(t for s in sentences if not s.quotable and _fits(t := strip_footnote_markers(s.text)))
+    texts: list[str] = []
+    places = array("i")
+    for s in sentences:
+        if s.offset < QUOTE_CHARS:
+            # An empty text is never quoted (nor quoted with another): it may stand for "not to be quoted".
+            texts.append(strip_footnote_markers(s.text) if s.quotable and not s.quoted else "")
+            places.extend((s.index, s.paragraph, s.offset))
+    return PostReading(notes, "\n".join(texts).encode("utf-8"), places)
+
+
+def remember_reading(text: str, reading: PostReading) -> None:
+    """Take the post's reading as a summary process made it, for `read_post` to use once instead of splitting
+    the post again. At most READINGS_KEPT are kept (a day's posts that no theme quotes are never read)."""
+    with _HANDED_OVER_LOCK:
+        _HANDED_OVER[text] = reading
+        while len(_HANDED_OVER) > READINGS_KEPT:
+            del _HANDED_OVER[next(iter(_HANDED_OVER))]
+
+
+# Readings handed over and not yet read: more than a day's posts.
+READINGS_KEPT = 2_000
+_HANDED_OVER: dict[str, PostReading] = {}
+_HANDED_OVER_LOCK = threading.Lock()
 
 
 def gather_quotes(
@@ -165,10 +237,12 @@ def gather_quotes(
     quotes: dict[int, list[Quote]] = {}
     for i in sorted({i for t in themes for i in t}):
         post = posts[i]
-        from_summary = summary_quotes(i, post, summaries.get(post.id, ""))
+        reading = read_post(post.text)
+        from_summary = summary_quotes(i, post, summaries.get(post.id, ""), reading)
         if i in central or not from_summary:
             texts = {q.text for q in from_summary}
-            extra = text_quotes(i, post, max_chars=QUOTE_CHARS if i in central else QUOTE_CHARS // 4)
+            max_chars = QUOTE_CHARS if i in central else QUOTE_CHARS // 4
+            extra = text_quotes(i, post, max_chars=max_chars, reading=reading)
             from_summary += [q for q in extra if q.text not in texts]
         quotes[i] = from_summary
     return quotes
