@@ -93,8 +93,8 @@ class ExtractiveSummarizer:
 @dataclass(frozen=True, slots=True)
 class SummaryJob:
     """A post to summarise in a child process (see `digest_core.worker.map_in_processes`); `read`, when given,
-    is a module-level function of the post's text whose result comes back with the summary, for the building
-    process to use without reading the post again (the theme finder's `themes.writing.reading_of`).
+    is a module-level function of the post's text and its summary whose result comes back with the summary, for
+    the building process to use without reading the post again (the theme finder's `themes.writing.reading_of`).
 
     It pickles the post's text as UTF-8 bytes encoded on the spot: pickling the str itself would leave a UTF-8
     copy cached on the string (CPython keeps one on any non-ASCII str it encodes that way), a second copy of
@@ -103,21 +103,23 @@ class SummaryJob:
 
     summarizer: Summarizer
     post: Post
-    read: Callable[[str], object] | None = None
+    read: Callable[[str, str], object] | None = None
 
     def __reduce__(self) -> tuple[object, tuple[object, ...]]:
         post = self.post
         return _job_from_utf8, (self.summarizer, replace(post, text=""), post.text.encode("utf-8"), self.read)
 
 
-def _job_from_utf8(summarizer: Summarizer, post: Post, text: bytes, read: Callable[[str], object] | None) -> SummaryJob:
+def _job_from_utf8(
+    summarizer: Summarizer, post: Post, text: bytes, read: Callable[[str, str], object] | None
+) -> SummaryJob:
     return SummaryJob(summarizer, replace(post, text=text.decode("utf-8")), read)
 
 
 @dataclass(frozen=True, slots=True)
 class WorkerSummary:
     summary: str
-    reading: object = None  # job.read(post.text), when the job asked for it
+    reading: object = None  # job.read(post.text, summary), when the job asked for it
 
 
 def summarize_in_worker(job: SummaryJob) -> WorkerSummary:
@@ -125,7 +127,7 @@ def summarize_in_worker(job: SummaryJob) -> WorkerSummary:
     once: the post's split sentences are not kept."""
     try:
         summary = job.summarizer.summarize(job.post)
-        return WorkerSummary(summary, job.read(job.post.text) if job.read is not None else None)
+        return WorkerSummary(summary, job.read(job.post.text, summary) if job.read is not None else None)
     finally:
         forget_posts()
 

@@ -118,20 +118,28 @@ def _fits(text: str, *, most: int = QUOTE_MAX_WORDS) -> bool:
 def summary_quotes(index: int, post: Post, summary: str, reading: PostReading | None = None) -> list[Quote]:
     """The standalone sentences of an extractive summary (a summary not made of the post's own sentences,
     such as a model's, gives none)."""
+    reading = reading or read_post(post.text)
+    if reading.summary == summary:  # read with the summary, in a summary process
+        sentences = reading.summary_sentences
+    else:
+        sentences = summary_sentences(post.text, summary, reading.notes)
+    return [Quote(s, index, position, consequence_cue(s)) for s, position in sentences]
+
+
+def summary_sentences(text: str, summary: str, notes: frozenset[str]) -> tuple[tuple[str, int], ...]:
+    """The quotable sentences of a post's summary, each with its place in the post (hundreds of characters in),
+    none of them one of the post's `notes`."""
     # The summarizer quotes sentences without their footnote markers; so is the post read here.
-    flat = strip_footnote_markers(normalize_space(post.text))
+    flat = strip_footnote_markers(normalize_space(text))
     sentences = split_sentences(summary)
     if not sentences or not all(s in flat for s in sentences):
-        return []
+        return ()
     # A summary may join a heading or a list item to the sentence after it: only what sits on one line of the
     # post is one of its sentences (a sentence holds no line break, so searching the lines joined is the same).
-    lines = "\n".join(strip_footnote_markers(normalize_space(line)) for line in post.text.splitlines())
+    lines = "\n".join(strip_footnote_markers(normalize_space(line)) for line in text.splitlines())
     kept = [s for s in sentences if _fits(s) and not leans_back(s) and s in lines and not is_boilerplate(s)]
-    if not kept:
-        return []  # no need to read the whole post for its notes
     # Never a note about the post: boilerplate by the toolkit, alone or where it sits in the post.
-    notes = (reading or read_post(post.text)).notes
-    return [Quote(s, index, flat.find(s) // 200, consequence_cue(s)) for s in kept if s not in notes]
+    return tuple((s, flat.find(s) // 200) for s in kept if s not in notes)
 
 
 def text_quotes(
@@ -175,7 +183,8 @@ class StartSentence(NamedTuple):
 @dataclass(frozen=True, slots=True)
 class PostReading:
     """What this stage reads of a post's own text: its notes (its sentences that are not quotable, those alone
-    that a summary's quotable sentence could be) and the sentences of its first QUOTE_CHARS characters. Compact
+    that a summary's quotable sentence could be), the sentences of its first QUOTE_CHARS characters, and the
+    quotable sentences of its summary when it was read with one. Compact
     (the start's texts in one string of bytes, their places in one array), so that a summary process can send it back
     for every post of a large day (`remember_reading`): a 1,000-post day's take about 10 MB."""
 
@@ -184,6 +193,8 @@ class PostReading:
     # str when a single character is outside Latin-1 (a curly quote).
     texts: bytes
     places: array[int]  # position, paragraph and offset of each of the start's sentences, in turn
+    summary: str | None = None  # the summary read with the post, if any
+    summary_sentences: tuple[tuple[str, int], ...] = ()  # summary_sentences() of that summary
 
     @property
     def start(self) -> Iterator[StartSentence]:
@@ -199,8 +210,8 @@ def read_post(text: str) -> PostReading:
     return handed_over if handed_over is not None else reading_of(text)
 
 
-def reading_of(text: str) -> PostReading:
-    """The post's reading, from its sentences (`post_sentences`)."""
+def reading_of(text: str, summary: str | None = None) -> PostReading:
+    """The post's reading, from its sentences (`post_sentences`), with its summary's when given."""
     sentences = post_sentences(text)
     # Quoted as read: "generalisation[1]is" becomes "generalisation is", as in the summaries.
     notes = frozenset(t for s in sentences if not s.quotable and _fits(t := strip_footnote_markers(s.text)))
@@ -211,7 +222,8 @@ def reading_of(text: str) -> PostReading:
             # An empty text is never quoted (nor quoted with another): it may stand for "not to be quoted".
             texts.append(strip_footnote_markers(s.text) if s.quotable and not s.quoted else "")
             places.extend((s.index, s.paragraph, s.offset))
-    return PostReading(notes, "\n".join(texts).encode("utf-8"), places)
+    from_summary = summary_sentences(text, summary, notes) if summary is not None else ()
+    return PostReading(notes, "\n".join(texts).encode("utf-8"), places, summary, from_summary)
 
 
 def remember_reading(text: str, reading: PostReading) -> None:
