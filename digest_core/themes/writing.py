@@ -75,6 +75,11 @@ _LEANING_RE = re.compile(
 )
 
 
+_OPENING_QUOTES = "\"'“‘«"
+# A sentence set wholly in brackets: "(...)" or "(....)" with its period inside or after.
+_ASIDE_RE = re.compile(r"^[(\[][^()\[\]]*[)\]][.!?]?$")
+
+
 @dataclass(frozen=True, slots=True)
 class Quote:
     """A sentence (or a sentence and the one it leans on) that may be quoted for the post it is from."""
@@ -105,11 +110,15 @@ def leans_back(text: str) -> bool:
 
 
 def _fits(text: str, *, most: int = QUOTE_MAX_WORDS) -> bool:
+    """A whole sentence of quotable length: it opens as a sentence opens (a capital, a digit or an opening
+    quote; not a fragment such as ", how long ..."), it closes as one closes, and it is not an aside set
+    wholly in brackets ("(Please do so even if ...)"), which the author marked as beside the point."""
     return (
         QUOTE_MIN_WORDS <= word_count(text) <= most
         and text[-1:] in '.!"”’)'
-        and not text[:1].islower()
+        and (text[:1].isupper() or text[:1].isdigit() or text[:1] in _OPENING_QUOTES)
         and not text.endswith(("...", "…"))
+        and not _ASIDE_RE.match(text)
     )
 
 
