@@ -492,6 +492,58 @@ def test_a_modifier_the_posts_share_leads_to_the_phrase_it_modifies() -> None:
     assert [t.title for t in themes] == ["Sparse feature circuits"]
 
 
+def test_an_aside_in_brackets_or_a_fragment_is_never_quoted() -> None:
+    """The author set the aside apart, and a fragment that opens with punctuation is no sentence: neither is a
+    key idea, an implication or a post's line, though each holds the day's shared terms and a consequence cue."""
+    posts = [
+        _post(
+            "aside-1",
+            "Reward model ensembles in preference training",
+            "We trained policies against single reward models and against ensembles of reward models. "
+            "(This suggests that reward model ensembles should be the default in preference training runs.) "
+            "The ensembles delayed the fall in gold reward by about half in our preference training runs.",
+        ),
+        _post(
+            "aside-2",
+            "Overoptimization of reward model ensembles",
+            "Gold reward fell later for policies trained against reward model ensembles than against one model. "
+            ", so reward model ensembles must be tuned with care: they delay overoptimization in preference "
+            "training but do not stop it. Reward model ensembles cost about three times as much compute to train.",
+        ),
+    ]
+    themes, _ = find(posts)
+
+    assert themes
+    for theme in themes:
+        for text in (theme.key_idea, theme.implications, *theme.post_points):
+            assert not text.startswith(("(", ",")), text
+
+
+def test_a_modal_in_a_plan_or_inside_a_question_is_no_implication() -> None:
+    """ "We will start by ..." tells the author's plan and "what ... would look like" asks; neither says what
+    follows from the posts, though both use the theme's terms with a modal."""
+    posts = [
+        _post(
+            "plan-1",
+            "Reward model overoptimization in preference training",
+            "We trained policies against learned reward models of three sizes and measured gold reward. "
+            "Gold reward rose at first and then fell as the policy exploited the reward model. "
+            "We will start by measuring reward model overoptimization in longer preference training runs.",
+        ),
+        _post(
+            "plan-2",
+            "Ensembles against reward model overoptimization",
+            "An ensemble of reward models gives a more conservative reward signal in preference training. "
+            "We asked what reward model overoptimization would look like with an ensemble in preference training. "
+            "The ensemble delayed the drop in gold reward by about half.",
+        ),
+    ]
+    themes, _ = find(posts)
+
+    [theme] = themes
+    assert theme.implications == ""
+
+
 def test_a_link_is_a_noun_phrase_of_the_posts_not_a_modifier_or_a_fragment() -> None:
     from digest_core.themes.naming import used_as_noun_phrase
 

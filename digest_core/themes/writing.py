@@ -10,7 +10,8 @@ the posts share over one post's detail:
   prescribes ("suggests", "therefore", "should", ...: discourse cues, a small closed class), or says what may
   follow from a condition ("if ..., X could ..."), or, failing both, says what could follow with a modal alone
   and bears on two or more of the posts (alone, a modal may only tell one post's plans: "The workshop will run
-  in May"). None when there is none, rather than a sentence that states no consequence. A sentence leaning on
+  in May"). A modal in the author's plan ("we will start by") or inside a wh-clause ("what a human would say")
+  is no cue. None when there is none, rather than a sentence that states no consequence. A sentence leaning on
   the one before ("This suggests ...") is quoted with it;
 - per post: that post's best sentence that bears on another of the posts (failing that, its nearest to the
   centroid), other than the two above.
@@ -64,8 +65,18 @@ _STRONG_CUE_RE = re.compile(
     re.IGNORECASE,
 )
 # Weak cues say what may follow; they draw a consequence only from a condition ("if ..., X could ...").
-_WEAK_CUE_RE = re.compile(
-    r"\b(?:could|would|will|may|might|can help|enables?|allows?|leads? to|worth)\b", re.IGNORECASE
+_WEAK_MODALS = "could|would|will|may|might|can help|enables?|allows?|leads? to"
+_WEAK_CUE_RE = re.compile(rf"\b(?:{_WEAK_MODALS}|worth)\b", re.IGNORECASE)
+# A weak cue in a clause opened by a wh-word, within three words of it: "what a human would say".
+_EMBEDDED_MODAL_RE = re.compile(
+    rf"\b(?:what|which|who|whom|whose|whether|how|where|when|why)\s+(?:[\w'’-]+\s+){{0,3}}(?:{_WEAK_MODALS})\b",
+    re.IGNORECASE,
+)
+# The author's or the post's plan: "I will", "we'll", "this post will".
+_PLAN_RE = re.compile(
+    r"\b(?:i|we|this (?:post|paper|sequence|series|essay|piece))\s+(?:[\w'’-]+\s+)?(?:will|shall)\b|"
+    r"\b(?:i|we)['’]ll\b",
+    re.IGNORECASE,
 )
 _CONDITION_RE = re.compile(r"\b(?:if|unless|once|provided|as long as|so long as|whenever|only when)\b", re.IGNORECASE)
 # A sentence that opens with a pronoun or connective pointing back leans on the one before it.
@@ -75,6 +86,11 @@ _LEANING_RE = re.compile(
     r"in (?:this|that|these|those|particular|addition|contrast)|as (?:such|a result)|for (?:example|instance))\b",
     re.IGNORECASE,
 )
+
+
+_OPENING_QUOTES = "\"'“‘«"
+# A sentence set wholly in brackets: "(...)" or "(....)" with its period inside or after.
+_ASIDE_RE = re.compile(r"^[(\[][^()\[\]]*[)\]][.!?]?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +113,10 @@ def consequence_cue(text: str) -> int:
     ("The workshop will run in May"), so it counts only where it bears on what a theme's posts share."""
     if _STRONG_CUE_RE.search(text):
         return CONCLUDES
-    if _WEAK_CUE_RE.search(text):
+    # A modal inside a question or relative clause ("what the model might be thinking") or in the author's plan
+    # ("we will start by defining") says nothing about what follows from the posts.
+    asserted = _PLAN_RE.sub(" ", _EMBEDDED_MODAL_RE.sub(" ", text))
+    if _WEAK_CUE_RE.search(asserted):
         return CONDITIONAL if _CONDITION_RE.search(text) else POSSIBLE
     return NO_CUE
 
@@ -107,11 +126,15 @@ def leans_back(text: str) -> bool:
 
 
 def _fits(text: str, *, most: int = QUOTE_MAX_WORDS) -> bool:
+    """A whole sentence of quotable length: it opens as a sentence opens (a capital, a digit or an opening
+    quote; not a fragment such as ", how long ..."), it closes as one closes, and it is not an aside set
+    wholly in brackets ("(Please do so even if ...)"), which the author marked as beside the point."""
     return (
         QUOTE_MIN_WORDS <= word_count(text) <= most
         and text[-1:] in '.!"”’)'
-        and not text[:1].islower()
+        and (text[:1].isupper() or text[:1].isdigit() or text[:1] in _OPENING_QUOTES)
         and not text.endswith(("...", "…"))
+        and not _ASIDE_RE.match(text)
     )
 
 
