@@ -304,10 +304,10 @@ def _choose(theme: list[int], found: _Phrases, candidates: _Candidates, vectors:
         return _display(best, found)
     # A lone generic word may lead to the phrase the posts use it in ("compute" -> "compute trends"), but alone
     # it names no topic ("Process", "Performance").
-    widened = [w for s in ranked if not _lone_generic(w := _widen(s, ranked, candidates), background)]
-    if not widened:
+    # The first that widens to more than a lone generic word (widened one at a time: each step reads every phrase).
+    first = next((w for s in ranked if not _lone_generic(w := _widen(s, ranked, candidates), background)), None)
+    if first is None:
         return ""
-    first = widened[0]
     title_stems = [first]
     covered = users[first]
     if len(covered) < len(theme):
