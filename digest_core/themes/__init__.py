@@ -53,10 +53,12 @@ def find_themes(
 def begin_themes(
     posts: Sequence[Post], background: BackgroundSource | None = None
 ) -> Callable[[Mapping[str, str]], tuple[tuple[Theme, ...], tuple[str, ...]]]:
-    """Stage 1's vectors, which read the posts alone; the function returned groups them and does the other stages
-    (naming, writing, connections, which read the posts' summaries too): the day's (themes, connections).
-    The clustering waits for the function: begun beside the summary processes, it would add its memory to
-    theirs, for little time saved."""
+    """The stages that read the posts alone: the vectors, the grouping and the naming (stages 1 and 2); the
+    function returned does the others (writing, connections, which read the posts' summaries too): the day's
+    (themes, connections). Begun beside the summary processes, the first stages take the building process's
+    share of the two cores rather than waiting, alone on one, for the summaries."""
+    from digest_core.themes.naming import title_themes
+
     unique: dict[str, Post] = {}
     for post in posts:
         unique.setdefault(post.id, post)
@@ -65,16 +67,16 @@ def begin_themes(
         return _no_themes
     terms = {t for p in day for t in content_stems(f"{p.title}\n\n{p.text[:BACKGROUND_CHARS]}")}
     vectors = vectorize(day, (background or shipped_background)(terms))
+    members = group(vectors.similarity)
+    if not members:
+        return _no_themes
 
     def finish(summaries: Mapping[str, str]) -> tuple[tuple[Theme, ...], tuple[str, ...]]:
         from digest_core.themes.connections import connect
-        from digest_core.themes.naming import title_themes
+
+        titles = title_themes(members, day, vectors)
         from digest_core.themes.writing import gather_quotes, relevance, write_theme
 
-        members = group(vectors.similarity)
-        if not members:
-            return (), ()
-        titles = title_themes(members, day, vectors)
         rel = relevance(members, gather_quotes(members, day, summaries), vectors)
         taken: set[str] = set()
         themes = tuple(write_theme(k, m, titles[k], day, rel, taken) for k, m in enumerate(members))

@@ -55,6 +55,8 @@ MIN_PAIRS_FOR_CHANCE = 10
 # At most this many cuts of the tree are scored (evenly spread): the objective changes slowly between cuts.
 MAX_CUTS_SCORED = 30
 REFINE_PASSES = 2
+# Silhouettes are computed for this many themed posts at a time (a block of their rows: 2 MB for 1,000 posts).
+SILHOUETTE_BLOCK = 256
 # A themed post also joins a second theme when it is nearly as alike to that theme as to its own.
 SECOND_THEME_RATIO = 0.6
 
@@ -193,12 +195,13 @@ def noise_floor(similarity: np.ndarray) -> float:
     """How alike two posts must be to share a theme (see the module docstring)."""
     import numpy as np
 
-    n = similarity.shape[0]
-    pairs = similarity[np.triu_indices(n, k=1)]
+    pairs = _pairs(similarity)
     if pairs.size < MIN_PAIRS_FOR_NOISE:
         return MIN_SIMILARITY
     median = float(np.median(pairs))
-    spread = float(np.median(np.abs(pairs - median)))  # robust: the day's related pairs are outliers here
+    # Robust: the day's related pairs are outliers here. (The deviations are taken in place: a pair is 8 bytes.)
+    deviations = np.abs(np.subtract(pairs, median, out=pairs), out=pairs)
+    spread = float(np.median(deviations, overwrite_input=True))
     return max(MIN_SIMILARITY, min(MAX_FLOOR, median + NOISE_SPREAD * spread))
 
 
@@ -219,11 +222,9 @@ def group(similarity: np.ndarray) -> list[list[int]]:
 
 def _best_cut(similarity: np.ndarray, floor: float, chance: float) -> list[list[int]]:
     """The themes of the cut of the average-linkage tree that maximises the objective (module docstring)."""
-    import numpy as np
 
     n = similarity.shape[0]
-    distance = np.clip(1.0 - similarity, 0.0, None)
-    tree = average_linkage(distance)
+    tree = average_linkage(_distances(similarity), overwrite=True)
     # Merges closer than the noise floor allows, in order; cluster k of the tree is n + step.
     steps = [k for k in range(n - 1) if tree[k, 2] <= 1.0 - floor]
     if not steps:
@@ -274,9 +275,17 @@ def _top_split(theme: list[int], similarity: np.ndarray) -> list[list[int]]:
     """The theme's posts in the two branches of their own average-linkage tree."""
     import numpy as np
 
-    sub = similarity[np.ix_(theme, theme)]
-    labels = two_clusters(average_linkage(np.clip(1.0 - sub, 0.0, None)))
+    sub = similarity[np.ix_(theme, theme)]  # a copy of its own: the distances are written over it
+    labels = two_clusters(average_linkage(_distances(sub, out=sub), overwrite=True))
     return [sorted(theme[i] for i, own in enumerate(labels) if own == label) for label in (1, 2)]
+
+
+def _distances(similarity: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
+    """1 - cosine, never below 0 (rounding), in one new array (or in `out`, float64, which may be `similarity`)."""
+    import numpy as np
+
+    distance = np.subtract(1.0, similarity, out=out, dtype=np.float64)
+    return np.maximum(distance, 0.0, out=distance)
 
 
 def _spread(count: int, most: int) -> set[int]:
@@ -307,22 +316,31 @@ def silhouettes(themes: list[list[int]], similarity: np.ndarray) -> np.ndarray:
     n = similarity.shape[0]
     themed = [i for t in themes for i in t]
     left_out = np.setdiff1d(np.arange(n), np.array(themed, dtype=int))
-    rows = similarity[themed]
+    sums = np.empty((len(themed), len(themes)))  # to each theme's posts
+    medians = np.empty((len(themed), len(themes)))
+    nearest_left_out = np.full(len(themed), -np.inf)
+    # A block of the themed posts' rows at a time (all of them and a theme's columns of them took 16 MB for 1,000
+    # posts); each theme's columns are a copy of their own, which the median may sort in place.
+    for start in range(0, len(themed), SILHOUETTE_BLOCK):
+        rows = similarity[themed[start : start + SILHOUETTE_BLOCK]]
+        block = slice(start, start + rows.shape[0])
+        for c, theme in enumerate(themes):
+            columns = rows[:, theme]
+            sums[block, c] = columns.sum(axis=1)
+            medians[block, c] = np.median(columns, axis=1, overwrite_input=True)
+        if left_out.size:
+            nearest_left_out[block] = rows[:, left_out].max(axis=1)
     # Mean similarity of each themed post to its own theme (itself left out).
-    means = np.empty((len(themed), len(themes)))
-    for c, theme in enumerate(themes):
-        means[:, c] = rows[:, theme].sum(axis=1)
     owner = np.repeat(np.arange(len(themes)), [len(t) for t in themes])
     sizes = np.array([len(t) for t in themes], dtype=float)
     own_count = sizes[owner] - 1
-    own = (means[np.arange(len(themed)), owner] - 1.0) / np.maximum(own_count, 1)
+    own = (sums[np.arange(len(themed)), owner] - 1.0) / np.maximum(own_count, 1)
     # How near another theme is: the median similarity to its posts, so that one post on two topics does not
     # make two themes look alike.
-    means = np.column_stack([np.median(rows[:, t], axis=1) for t in themes])
-    means[np.arange(len(themed)), owner] = -np.inf
-    nearest = means.max(axis=1) if len(themes) > 1 else np.full(len(themed), -np.inf)
+    medians[np.arange(len(themed)), owner] = -np.inf
+    nearest = medians.max(axis=1) if len(themes) > 1 else np.full(len(themed), -np.inf)
     if left_out.size:
-        nearest = np.maximum(nearest, rows[:, left_out].max(axis=1))
+        nearest = np.maximum(nearest, nearest_left_out)
     a = 1.0 - own
     b = 1.0 - nearest
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -354,9 +372,19 @@ def chance_level(similarity: np.ndarray, floor: float) -> float:
     tell (fewer than MIN_PAIRS_FOR_CHANCE) has none measured: its posts join a theme only above the noise floor."""
     import numpy as np
 
-    n = similarity.shape[0]
-    pairs = similarity[np.triu_indices(n, k=1)]
+    pairs = _pairs(similarity)
     return float(np.median(pairs)) if pairs.size >= MIN_PAIRS_FOR_CHANCE else floor
+
+
+def _pairs(similarity: np.ndarray) -> np.ndarray:
+    """The similarity of every pair of posts (above the diagonal, row by row), without index arrays (16 bytes a
+    pair: 8 MB for 1,000 posts)."""
+    import numpy as np
+
+    n = similarity.shape[0]
+    if n < 2:
+        return np.empty(0, dtype=similarity.dtype)
+    return np.concatenate([similarity[i, i + 1 :] for i in range(n - 1)])
 
 
 def _assign(seeds: list[list[int]], similarity: np.ndarray, chance: float) -> list[list[int]]:
