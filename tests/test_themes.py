@@ -31,6 +31,7 @@ from digest_core.text import (
     strip_footnote_markers,
 )
 from digest_core.themes import MAX_THEMES, OfflineThemeFinder
+from digest_core.themes.writing import reading_of, summary_quotes, text_quotes
 from tests.conftest import shared_export_rows
 from tests.days import HELD_OUT, OFF_TOPIC, TOPICS, key, written_days
 
@@ -555,3 +556,20 @@ def test_a_link_is_a_noun_phrase_of_the_posts_not_a_modifier_or_a_fragment() -> 
     assert used_as_noun_phrase("causal abstraction", texts)
     assert not used_as_noun_phrase("causal", texts)  # only ever a modifier
     assert not used_as_noun_phrase("graph model", texts)  # words of two phrases, never one
+
+
+def test_a_reading_sent_back_with_one_summary_quotes_any_summary_as_a_fresh_reading_does() -> None:
+    summarizer = ExtractiveSummarizer()
+    quoted = 0
+    for posts in DAYS.values():
+        for index, post in enumerate(posts):
+            summary = summarizer.summarize(post)
+            sent_back, fresh = reading_of(post.text, summary), reading_of(post.text)
+            # Another summary of the post's own sentences: its last quotable ones.
+            other = " ".join(q.text for q in text_quotes(index, post, reading=fresh)[-3:])
+            for written in (summary, other):
+                quotes = summary_quotes(index, post, written, sent_back)
+                assert quotes == summary_quotes(index, post, written, fresh)
+                quoted += len(quotes)
+            assert list(sent_back.start) == list(fresh.start)
+    assert quoted
