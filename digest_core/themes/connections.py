@@ -48,15 +48,22 @@ class _Link:
 
 
 def connect(
-    themes: Sequence[Theme], members: Sequence[list[int]], posts: Sequence[Post], rel: Relevance, vectors: DayVectors
+    themes: Sequence[Theme],
+    members: Sequence[list[int]],
+    posts: Sequence[Post],
+    rel: Relevance,
+    vectors: DayVectors,
+    specific: np.ndarray | None = None,
 ) -> tuple[str, ...]:
     """Up to MAX_CONNECTIONS lines, strongest link first: bridges (a post in both themes) before the others.
+    `specific`: `specific_columns(vectors)`, when already computed.
 
     Each line quotes a sentence that no theme and no earlier line quotes already, when the posts have one: the
     same sentence twice in a digest says nothing new."""
     import numpy as np
 
-    specific = _specific_columns(vectors)
+    if specific is None:
+        specific = specific_columns(vectors)
     quoted = {text for t in themes for text in (t.key_idea, t.implications, *t.post_points) if text}
     if len(themes) >= 2:
         pairs = [(a, b) for a in range(len(themes)) for b in range(a + 1, len(themes))]
@@ -84,7 +91,7 @@ def connect(
     return tuple(link.text for link in links[:MAX_CONNECTIONS])
 
 
-def _specific_columns(vectors: DayVectors) -> np.ndarray:
+def specific_columns(vectors: DayVectors) -> np.ndarray:
     """1 for each of the day's terms that can name a link, else 0: a specific term that is a topic of the field by
     the background (`Background.topical`), or a specific two-word term. A lone word the background cannot measure
     (too rare in the shipped table) may be an everyday word ("percent", "largest") and links nothing."""
