@@ -426,6 +426,7 @@ _READING_ADVICE_HINTS = ("read", "skip", "skim")
 _EDGE_MARKER_RE = re.compile(r"^\[\[?\d{1,3}\]\]?\s*|\s*(?:\[\[?\d{1,3}\]\]?|[¹²³⁴⁵⁶⁷⁸⁹⁰]+)$")
 _EDGE_MARKER_ENDS = "]¹²³⁴⁵⁶⁷⁸⁹⁰"
 _MARKER_RE = re.compile(r"(?<=\S)\s?\[\[?\d{1,3}\]\]?|^\[\[?\d{1,3}\]\]?\s+|[¹²³⁴⁵⁶⁷⁸⁹⁰]+")
+_SUPERSCRIPT_RE = re.compile(r"[¹²³⁴⁵⁶⁷⁸⁹⁰]")
 
 
 def boilerplate_kind(sentence: str) -> str:
@@ -495,9 +496,26 @@ def _strip_edge_markers(sentence: str) -> str:
 
 def strip_footnote_markers(text: str) -> str:
     """`text` without footnote markers; a marker glued between two words ("accuracy[1]scales") leaves a space."""
-    if "[" not in text and text.isascii():
-        return text
-    return _MARKER_RE.sub(lambda m: " " if text[m.end() : m.end() + 1].isalnum() else "", text)
+
+    def replace(m: re.Match[str]) -> str:
+        return " " if text[m.end() : m.end() + 1].isalnum() else ""
+
+    superscripts = not text.isascii() and _SUPERSCRIPT_RE.search(text) is not None
+    if superscripts:
+        return _MARKER_RE.sub(replace, text)
+    # Without superscripts a marker starts at a "[" or at the space just before one: the pattern is tried there
+    # alone, in order, as `sub` would find it, rather than at every character of a long text.
+    pieces: list[str] = []
+    done = 0  # text[:done] is settled
+    bracket = text.find("[")
+    while bracket != -1:
+        for start in (bracket - 1, bracket):
+            if start >= done and (m := _MARKER_RE.match(text, start)) is not None:
+                pieces += (text[done:start], replace(m))
+                done = m.end()
+                break
+        bracket = text.find("[", max(bracket + 1, done))
+    return "".join(pieces) + text[done:] if pieces else text
 
 
 # What opens a line of stored text as markup: quote marks ("> "), then a bullet ("* ", "- ", "• ").

@@ -7,6 +7,7 @@ openings come from the shared CSV export at run time, when it is present.
 from __future__ import annotations
 
 import json
+import random
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -725,3 +726,20 @@ def test_a_list_flattened_into_one_line_is_read_as_a_list_under_its_label() -> N
     summary = summarize_text(text, title="Filtering data is not enough")
     assert "*" not in summary and "TLDR" not in summary and "co-first" not in summary
     assert summary.startswith("Fine-tuned models keep most of an unwanted trait")
+
+
+def test_footnote_markers_are_stripped_as_the_marker_pattern_replaces_them_everywhere() -> None:
+    """The markers are looked for only at a "[" (the pattern run over the whole text is the yardstick)."""
+
+    def everywhere(text: str) -> str:
+        return text_module._MARKER_RE.sub(lambda m: " " if text[m.end() : m.end() + 1].isalnum() else "", text)
+
+    rng = random.Random(9)
+    pieces = ["[", "]", "[[", "]]", "1", "23", "4567", " ", "  ", "a", "b", ".", "\n", "’", "²", "x[", "[1]", " [3]"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 24))) for _ in range(20_000)]
+    texts += ["Accuracy[1]scales with data.[2] [3] More text[[4]] here.", "[1] A note.", "[12]x", " [5]"]
+    changed = 0
+    for text in texts:
+        assert strip_footnote_markers(text) == everywhere(text), text
+        changed += strip_footnote_markers(text) != text
+    assert changed > 1_000
