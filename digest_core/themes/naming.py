@@ -35,6 +35,8 @@ from digest_core.models import Post
 from digest_core.text import FUNCTION_WORDS, STOPWORDS, WORD_RE, is_heading, normalize_space, stem
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from digest_core.themes.grouping import DayVectors
 
 LONGEST_PHRASE = 3
@@ -193,6 +195,7 @@ def title_themes(themes: Sequence[list[int]], posts: Sequence[Post], vectors: Da
     texts = {i: _text(posts[i], rank) for theme in themes for rank, i in enumerate(theme)}
     for text in texts.values():
         usage.read(text)
+    counts = _class_counts(themes, vectors)
     taken: set[str] = set()
     titles: list[str] = []
     for index, theme in enumerate(themes):
@@ -201,7 +204,7 @@ def title_themes(themes: Sequence[list[int]], posts: Sequence[Post], vectors: Da
             found.read(posts[i].title, i, usage, title=True)
             if rank < SPELLING_POSTS:
                 found.read(texts[i][len(posts[i].title) :], i, usage)
-        title = _choose(theme, found, _scores(index, themes, vectors, found), vectors, taken)
+        title = _choose(theme, found, _scores(index, themes, vectors, found, counts), vectors, taken)
         # No phrase its posts share: the theme is its most central post's topic, named by that post's title.
         titles.append(title or normalize_space(posts[theme[0]].title))
     return titles
@@ -219,21 +222,30 @@ class _Candidates:
     users: dict[str, frozenset[int]]
 
 
-def _scores(index: int, themes: Sequence[list[int]], vectors: DayVectors, found: _Phrases) -> _Candidates:
-    """Every phrase's score (module docstring): c-TF-IDF x background IDF x share of the theme's posts."""
+def _class_counts(themes: Sequence[list[int]], vectors: DayVectors) -> np.ndarray:
+    """classes x terms: how often each theme's posts (and, last, the posts in no theme) use each term."""
     import numpy as np
 
     n = vectors.counts.shape[0]
-    members = themes[index]
     themed = {i for t in themes for i in t}
     classes = [list(t) for t in themes] + ([rest] if (rest := [i for i in range(n) if i not in themed]) else [])
-    class_counts = np.vstack([np.asarray(vectors.counts[c].sum(axis=0)).ravel() for c in classes])
+    return np.vstack([np.asarray(vectors.counts[c].sum(axis=0)).ravel() for c in classes])
+
+
+def _scores(
+    index: int, themes: Sequence[list[int]], vectors: DayVectors, found: _Phrases, class_counts: np.ndarray
+) -> _Candidates:
+    """Every phrase's score (module docstring): c-TF-IDF x background IDF x share of the theme's posts.
+    `class_counts`: `_class_counts(themes, vectors)`."""
+    import numpy as np
+
+    members = themes[index]
     # c-TF-IDF: the term's frequency in the class, times log(1 + average class size / its frequency overall).
-    average = class_counts.sum() / len(classes)
+    average = class_counts.sum() / class_counts.shape[0]
     frequency = class_counts[index] / max(float(class_counts[index].sum()), 1.0)
     ctfidf = frequency * np.log1p(average / np.maximum(class_counts.sum(axis=0), 1e-9))
     by_member = vectors.counts[members].tocsc()
-    column = {t: k for k, t in enumerate(vectors.terms)}
+    column = vectors.vocabulary  # term -> column
     scores: dict[str, float] = {}
     users: dict[str, frozenset[int]] = {}
     for stems in found.posts:
