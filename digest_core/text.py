@@ -422,6 +422,20 @@ _READER_HINTS = (
 _SELF_HINTS = ("this ", "my ", "our ", "the following", "the present")
 _CREDITS_HINTS = ("author", "contribut", "supervised", "mentored", "advised", "views", "opinions")
 _READING_ADVICE_HINTS = ("read", "skip", "skim")
+# Narrower hints for the two patterns tried most: a literal each alternative of the pattern holds (not "here",
+# which "there" and "where" hold, nor "read" and "post", which most mentions of reading or posts hold). The
+# broad hints stay for a text with a letter that ignoring case matches to a different ASCII letter than
+# lower() gives ("ſ" is "s", "ı" and "İ" are "i"): there a narrow hint could miss what the pattern finds.
+_META_ALWAYS_HINTS = (
+    "-post", "crosspost", "linkpost", "posted", "post in", "post of", "published", "appeared", "epistemic",
+    "attention conservation", "warning", "narrated by", "by the author", "audio version", "podcast ", "part ",
+    "parts ", "entry ", "instal", "essay ", "chapter", "article ", "section", "sequence", "series",
+)  # fmt: skip
+_READER_NARROW_HINTS = (
+    "you can", "click", "listen", "subscribe", "sign up", "apply", "register", "read ", "full ", "tap",
+    "download", "see ", "watch", "check out",
+)  # fmt: skip
+_CASE_FOLDING_ODDITIES = ("ſ", "ı", "İ")
 # Footnote markers left in plain text ("accuracy[1] scales", "values.²"); removed from a sentence's text.
 _EDGE_MARKER_RE = re.compile(r"^\[\[?\d{1,3}\]\]?\s*|\s*(?:\[\[?\d{1,3}\]\]?|[¹²³⁴⁵⁶⁷⁸⁹⁰]+)$")
 _EDGE_MARKER_ENDS = "]¹²³⁴⁵⁶⁷⁸⁹⁰"
@@ -442,6 +456,7 @@ def _flat_boilerplate_kind(flat: str) -> str:
         return ""
     lower = text.lower()
     # Each searched pattern is tried only when a word it needs is there: most sentences hold none of them.
+    broad = not text.isascii() and _has_any(text, _CASE_FOLDING_ODDITIES)
     if (_has_any(lower, _RESIDUE_HINTS) or text[0] in "^↩") and _RESIDUE_RE.search(text):
         return "residue"
     if _CAPTION_RE.match(text):
@@ -449,9 +464,9 @@ def _flat_boilerplate_kind(flat: str) -> str:
     if (
         _META_LABEL_RE.match(text)
         or _PROVENANCE_RE.match(text)
-        or (_has_any(lower, _META_HINTS) and _META_ALWAYS_RE.search(text))
+        or (_has_any(lower, _META_HINTS if broad else _META_ALWAYS_HINTS) and _META_ALWAYS_RE.search(text))
         or (_has_any(lower, _THANKS_HINTS) and _THANKS_RE.search(text))
-        or (_has_any(lower, _READER_HINTS) and _READER_RE.search(text))
+        or (_has_any(lower, _READER_HINTS if broad else _READER_NARROW_HINTS) and _READER_RE.search(text))
         or (_has_any(lower, _CREDITS_HINTS) and _CREDITS_RE.search(text))
         or (_has_any(lower, _READING_ADVICE_HINTS) and _READING_ADVICE_RE.search(text))
         or ((speaks_of_itself(text) or _POINTING_RE.match(text)) and _META_IF_SELF_RE.search(text))
