@@ -157,10 +157,12 @@ _WEAK_SECTION_RE = re.compile(
     re.IGNORECASE,
 )
 
-_DIGIT_RE = re.compile(r"\d")
 _LETTERS_RE = re.compile(r"[^\W\d_]")
 # Symbols of formulas and code that prose hardly uses ("/", "$", "~" and "[1]" markers are left out).
 _MATH_SYMBOL_RE = re.compile(r"[=<>^_|\\{}∑∫∀∃≤≥≈≠∈∉⊂⊆∪∩ℝ→←⇒↦⊗⊕∘∞∂∇]")
+# A digit or one of those symbols: a sentence without any is told from code in one scan.
+_DIGIT_OR_SYMBOL_RE = re.compile(r"[\d" + _MATH_SYMBOL_RE.pattern[1:])
+_NOT_LETTERS_RE = re.compile(r"[\W\d_]+")
 # Footnote texts: "Footnote: ..." (how ingest keeps them), "[1] ...", "^ ...", "1. ^ ...".
 _FOOTNOTE_LINE_RE = re.compile(r"(?i:footnote\s*\d*\s*:)|\[\d{1,3}\]|\^\s|↩|\d{1,3}\s*\^|\d{1,3}\.\s*\^")
 _FOOTNOTE_MARKER_RE = re.compile(r"\w\[\d{1,3}\]|\^\d|[¹²³⁴⁵⁶⁷⁸⁹]")
@@ -553,13 +555,13 @@ def looks_like_code_or_math(sentence: str) -> bool:
         return True
     if _CODE_START_RE.match(stripped) or (_has_any(stripped, _CODE_HINTS) and _CODE_TOKEN_RE.search(stripped)):
         return True
-    symbols = len(_MATH_SYMBOL_RE.findall(stripped))
-    if symbols >= 3:
-        return True
-    if not symbols and not _DIGIT_RE.search(stripped) and _LETTERS_RE.search(stripped):
+    if not _DIGIT_OR_SYMBOL_RE.search(stripped) and _LETTERS_RE.search(stripped):
         return False  # plain prose: letters, spaces and punctuation only
+    if len(_MATH_SYMBOL_RE.findall(stripped)) >= 3:
+        return True
     visible = len(stripped) - stripped.count(" ")
-    return len(_LETTERS_RE.findall(stripped)) < 0.65 * visible
+    letters = len(_NOT_LETTERS_RE.sub("", stripped))  # counted without a list of one-letter strings
+    return letters < 0.65 * visible
 
 
 def is_heading(line: str) -> bool:
