@@ -471,7 +471,7 @@ def _flat_boilerplate_kind(flat: str) -> str:
         or (_has_any(lower, _READER_HINTS if broad else _READER_NARROW_HINTS) and _READER_RE.search(text))
         or (_has_any(lower, _CREDITS_HINTS) and _CREDITS_RE.search(text))
         or (_has_any(lower, _READING_ADVICE_HINTS) and _READING_ADVICE_RE.search(text))
-        or ((speaks_of_itself(text) or _POINTING_RE.match(text)) and _META_IF_SELF_RE.search(text))
+        or ((_speaks_of_itself(text, lower) or _POINTING_RE.match(text)) and _META_IF_SELF_RE.search(text))
     ):
         return "meta"
     return ""
@@ -499,7 +499,10 @@ def _note_at(sentences: list[str], i: int) -> bool:
 
 def speaks_of_itself(sentence: str) -> bool:
     """Whether a sentence names the post as a document ("this essay", "my last post", "our new paper")."""
-    lower = sentence.lower()
+    return _speaks_of_itself(sentence, sentence.lower())
+
+
+def _speaks_of_itself(sentence: str, lower: str) -> bool:
     return _has_any(lower, _SELF_HINTS) and bool(_SELF_RE.search(sentence))
 
 
